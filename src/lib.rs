@@ -1,0 +1,28 @@
+//! tfmono moves Terraform code from many small legacy git repos into three monorepos.
+//!
+//! The pipeline, one module per stage:
+//!
+//! 1. [`mapping`] parses and validates the HCL mapping file into a [`mapping::Mapping`].
+//! 2. [`inventory`] opens every legacy repo read-only and records what it holds.
+//! 3. [`plan`] combines both into one [`plan::Plan`] value: everything that will happen.
+//! 4. [`apply`] executes a plan: [`history`] imports commits, [`sources`] rewrites module
+//!    sources, [`state`] writes `terraform state mv` scripts.
+//! 5. [`verify`] proves every legacy commit has an identical image in its monorepo.
+//!
+//! [`report`] renders a plan (the dry run) and outcomes; [`orggen`] builds realistic legacy
+//! orgs of git repos for the demo, the tests and the benchmark.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod apply;
+pub mod history;
+pub mod inventory;
+pub mod mapping;
+pub mod orggen;
+pub mod plan;
+pub mod progress;
+pub mod redact;
+pub mod report;
+pub mod sources;
+pub mod state;
+pub mod verify;

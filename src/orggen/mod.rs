@@ -1,0 +1,1 @@
+//! orggen (stub)

