@@ -22,9 +22,7 @@ fn userinfo_re() -> &'static Regex {
 
 fn sshkey_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)([?&]sshkey=)[^&\s\x22']*").expect("static regex compiles")
-    })
+    RE.get_or_init(|| Regex::new(r"(?i)([?&]sshkey=)[^&\s\x22']*").expect("static regex compiles"))
 }
 
 /// Returns `s` with every URL credential and `sshkey=` value replaced by [`MASK`].
@@ -44,7 +42,9 @@ pub fn text(s: &str) -> String {
             format!("{scheme}{user}@")
         }
     });
-    sshkey_re().replace_all(&s, format!("${{1}}{MASK}")).into_owned()
+    sshkey_re()
+        .replace_all(&s, format!("${{1}}{MASK}"))
+        .into_owned()
 }
 
 /// Returns a URL fit for output: the same as [`text`] on one URL.
@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn bare_token_over_https_is_masked() {
-        assert_eq!(url("https://ghp_abc123@github.com/acme/x"), "https://***@github.com/acme/x");
+        assert_eq!(
+            url("https://ghp_abc123@github.com/acme/x"),
+            "https://***@github.com/acme/x"
+        );
         assert_eq!(
             url("git::https://ghp_abc123@github.com/acme/x"),
             "git::https://***@github.com/acme/x"
@@ -75,8 +78,14 @@ mod tests {
 
     #[test]
     fn ssh_git_user_is_kept() {
-        assert_eq!(url("ssh://git@github.com/acme/x.git"), "ssh://git@github.com/acme/x.git");
-        assert_eq!(url("git@github.com:acme/x.git"), "git@github.com:acme/x.git");
+        assert_eq!(
+            url("ssh://git@github.com/acme/x.git"),
+            "ssh://git@github.com/acme/x.git"
+        );
+        assert_eq!(
+            url("git@github.com:acme/x.git"),
+            "git@github.com:acme/x.git"
+        );
     }
 
     #[test]

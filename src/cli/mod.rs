@@ -1,21 +1,128 @@
-//! The command line: clap types, the dispatch match and the mapping of errors to exit codes.
+//! The command line: clap types, the dispatch match, the terminal UI and exit codes.
+//!
+//! Exit codes: 0 success; 1 the migration found problems (verify mismatches); 2 bad input
+//! or an error (an invalid mapping, a missing repo, I/O). Only this module and its
+//! children read the environment (`NO_COLOR`, `TFMONO_COLOR`).
 
+mod plan;
+mod progress;
+
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Move Terraform code from many small git repos into three monorepos.
+/// Move Terraform code from many small git repos into three monorepos, keeping every commit.
 #[derive(Debug, Parser)]
-#[command(name = "tfmono", version, about)]
+#[command(name = "tfmono", version, about, long_about = None)]
 pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print only errors and the command's data (no progress bars, no status lines).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// When to colour the output (NO_COLOR in the environment means never).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+/// When to use colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Show everything `apply` would do (a dry run: writes nothing but the report).
+    Plan(plan::PlanArgs),
+}
+
+/// Where output goes: data on stdout, status and progress on stderr.
+pub struct Ui {
+    /// Whether status lines and progress bars are suppressed.
+    pub quiet: bool,
+    /// Whether stdout gets colours.
+    pub color: bool,
+    /// Whether stderr is a terminal (progress bars only then).
+    pub stderr_tty: bool,
+}
+
+impl Ui {
+    fn new(global: &GlobalArgs) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+        };
+        Ui {
+            quiet: global.quiet,
+            color,
+            stderr_tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Prints a status line on stderr (not in quiet mode).
+    pub fn status(&self, msg: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{}", crate_redact(&msg.to_string()));
+        }
+    }
+
+    /// Returns a progress reporter: indicatif bars on a terminal, nothing otherwise.
+    pub fn progress(&self) -> Box<dyn tfmono::progress::Progress> {
+        if self.quiet || !self.stderr_tty {
+            Box::new(tfmono::progress::NoProgress)
+        } else {
+            Box::new(progress::Bars::new())
+        }
+    }
+
+    /// Returns stdout, for data.
+    pub fn stdout(&self) -> std::io::StdoutLock<'static> {
+        std::io::stdout().lock()
+    }
+}
+
+fn crate_redact(s: &str) -> String {
+    tfmono::redact::text(s)
+}
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    match cli.command {}
+    let ui = Ui::new(&cli.global);
+    let result = match &cli.command {
+        Command::Plan(args) => plan::run(args, &ui),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {}", crate_redact(&format!("{err:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -1,1 +1,184 @@
-//! inventory (stub)
+//! The inventory: what every mapped legacy repo holds, read once and read-only.
+//!
+//! [`scan`] locates each [`RepoSpec`](crate::mapping::RepoSpec)'s git directory (a local
+//! path, `<repos_dir>/<name>.git`, or a mirror clone in a cache directory when fetching is
+//! allowed), opens it with gix and records its default branch, branches, tags (lightweight
+//! and annotated), the number of commits that will be imported, and the Terraform files of
+//! its default branch's tip (for the source rewrites), plus LFS pointers and submodules.
+//! Legacy repos are never written: not even a config entry.
+
+mod locate;
+mod read;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::mapping::Mapping;
+use crate::progress::Progress;
+
+pub use locate::Options;
+
+/// Everything the legacy repos hold that the plan needs, in mapping order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    /// One entry per [`Mapping::repos`] entry, same order.
+    pub repos: Vec<LegacyRepo>,
+}
+
+/// One legacy repo as found on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct LegacyRepo {
+    /// The repo's name in the mapping.
+    pub name: String,
+    /// The git directory it was read from.
+    pub git_dir: PathBuf,
+    /// The default branch's short name (`master`).
+    pub default_branch: String,
+    /// The commit the default branch points at (hex).
+    pub tip: String,
+    /// Every local branch, sorted by name, the default one included.
+    pub branches: Vec<RefInfo>,
+    /// Every tag, sorted by name.
+    pub tags: Vec<RefInfo>,
+    /// Commits reachable from the refs that will be imported (per the mapping's `branches`).
+    pub commits: usize,
+    /// Terraform and Terragrunt files at the default branch's tip, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Paths of Git LFS pointer files at the tip.
+    pub lfs_pointers: Vec<String>,
+    /// Paths of submodules (gitlinks) at the tip.
+    pub submodules: Vec<String>,
+    /// Whether the repo is a shallow clone (its history is incomplete).
+    pub shallow: bool,
+}
+
+/// A ref of a legacy repo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefInfo {
+    /// The full ref name (`refs/tags/v1.0.0`).
+    pub name: String,
+    /// The object the ref points at (hex): a commit, or an annotated tag object.
+    pub target: String,
+    /// The object it peels to (hex), normally a commit.
+    pub peeled: String,
+    /// Whether `peeled` is a commit (tags of trees or blobs exist, rarely).
+    pub is_commit: bool,
+    /// Whether the ref is an annotated tag.
+    pub annotated: bool,
+}
+
+impl RefInfo {
+    /// Returns the short name: `v1.0.0` for `refs/tags/v1.0.0`, `main` for `refs/heads/main`.
+    pub fn short(&self) -> &str {
+        self.name
+            .strip_prefix("refs/tags/")
+            .or_else(|| self.name.strip_prefix("refs/heads/"))
+            .unwrap_or(&self.name)
+    }
+}
+
+/// A Terraform/Terragrunt file (`.tf`, `.tf.json`, `.hcl`) at a repo's default tip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceFile {
+    /// Its path relative to the repo root.
+    pub path: String,
+    /// Its content (files that are not UTF-8 are skipped and reported).
+    #[serde(skip)]
+    pub content: String,
+}
+
+/// Why a legacy repo cannot be read; every variant names the repo and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Neither the URL nor the repos directory gives a local git directory.
+    #[error("repo \"{repo}\": no local copy of {url} (looked in {looked}); clone it with `git clone --mirror {url} <repos_dir>/{repo}.git`, set `repos_dir` in the mapping or pass --repos DIR")]
+    NotFound {
+        /// The repo's name.
+        repo: String,
+        /// Its URL (redacted).
+        url: String,
+        /// The places that were tried.
+        looked: String,
+    },
+    /// The path exists but is not a git repository.
+    #[error("repo \"{repo}\": {} is not a git repository ({message}); point the mapping at the repo's clone", path.display())]
+    NotGit {
+        /// The repo's name.
+        repo: String,
+        /// The path tried.
+        path: PathBuf,
+        /// What gix said.
+        message: String,
+    },
+    /// The repository has no commits at all.
+    #[error("repo \"{repo}\" at {} is empty (no branch has a commit); push its history first or remove it from the inventory", path.display())]
+    Empty {
+        /// The repo's name.
+        repo: String,
+        /// Its git directory.
+        path: PathBuf,
+    },
+    /// HEAD names a branch that does not exist (or HEAD is detached).
+    #[error("repo \"{repo}\" at {}: the default branch {branch} does not exist; fix HEAD with `git symbolic-ref HEAD refs/heads/<branch>` in a clone", path.display())]
+    NoDefaultBranch {
+        /// The repo's name.
+        repo: String,
+        /// Its git directory.
+        path: PathBuf,
+        /// The branch HEAD names (or "(detached HEAD)").
+        branch: String,
+    },
+    /// The repository is a shallow clone.
+    #[error("repo \"{repo}\" at {} is a shallow clone: its history is incomplete; clone it in full (`git fetch --unshallow`) before migrating", path.display())]
+    Shallow {
+        /// The repo's name.
+        repo: String,
+        /// Its git directory.
+        path: PathBuf,
+    },
+    /// An object could not be read: the repository is corrupt or incomplete.
+    #[error("repo \"{repo}\" at {}: cannot read {what}: {message}; run `git fsck` in it", path.display())]
+    Corrupt {
+        /// The repo's name.
+        repo: String,
+        /// Its git directory.
+        path: PathBuf,
+        /// What was being read.
+        what: String,
+        /// The underlying error.
+        message: String,
+    },
+    /// Cloning a remote URL into the cache failed.
+    #[error("repo \"{repo}\": cloning {url} into the cache failed: {message}")]
+    Clone {
+        /// The repo's name.
+        repo: String,
+        /// Its URL (redacted).
+        url: String,
+        /// Git's message (redacted).
+        message: String,
+    },
+}
+
+/// Scans every repo of `mapping`, in parallel, reporting progress per repo.
+pub fn scan(
+    mapping: &Mapping,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Inventory, Error> {
+    use rayon::prelude::*;
+    let task = progress.task("reading legacy repos", mapping.repos.len() as u64);
+    let repos = mapping
+        .repos
+        .par_iter()
+        .map(|spec| {
+            let git_dir = locate::locate(mapping, spec, opts)?;
+            let repo = read::read(spec, &git_dir);
+            task.inc(1);
+            repo
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Inventory { repos })
+}

@@ -6,9 +6,28 @@
 //! report is what apply does by construction. Everything is ordered (sorted `Vec`s), so the
 //! same inputs give byte-identical JSON.
 
+mod build;
+
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+pub use build::build;
+
+/// The version of the plan's JSON schema; bumped on any incompatible change.
+pub const SCHEMA: u32 = 1;
+
+/// Conflicts that make a plan impossible; each names the repo and the fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Refs or paths that would collide or be invalid in a monorepo.
+    #[error("the plan has {} conflict(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Conflicts {
+        /// One line per conflict.
+        problems: Vec<String>,
+    },
+}
 
 /// The name of the branch every monorepo's imports are merged into.
 pub const MAIN_BRANCH: &str = "main";

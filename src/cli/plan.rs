@@ -1,0 +1,105 @@
+//! `tfmono plan`: the dry run. Computes the whole plan and prints it; writes nothing else.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use tfmono::{inventory, mapping, plan, report};
+
+use super::Ui;
+
+/// Arguments of `tfmono plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Also save the plan as JSON to this file (apply it later with `apply --plan FILE`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Where the inputs come from: shared by plan, apply and verify.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// The mapping file (HCL).
+    pub mapping: PathBuf,
+    /// A directory holding local clones of the legacy repos (`<dir>/<name>.git` or `<dir>/<name>`);
+    /// overrides the mapping's `repos_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub repos: Option<PathBuf>,
+    /// Where mirror clones of remote URLs are kept.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Clone remote URLs that have no local copy into the cache directory.
+    #[arg(long)]
+    pub fetch: bool,
+}
+
+/// The report formats on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Human-readable text.
+    Text,
+    /// Markdown for a pull request.
+    Markdown,
+    /// JSON (the plan's schema).
+    Json,
+}
+
+impl From<FormatArg> for report::Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Text => report::Format::Text,
+            FormatArg::Markdown => report::Format::Markdown,
+            FormatArg::Json => report::Format::Json,
+        }
+    }
+}
+
+/// Loads the mapping, scans the legacy repos and builds the plan: the common first half of
+/// plan, apply and verify.
+pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
+    let InputArgs {
+        mapping: file,
+        repos,
+        cache,
+        fetch,
+    } = input;
+    let mapping = mapping::load(file, repos.as_deref())?;
+    let opts = inventory::Options {
+        cache_dir: cache.clone(),
+        fetch: *fetch,
+    };
+    let progress = ui.progress();
+    let inventory = inventory::scan(&mapping, &opts, progress.as_ref())
+        .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
+    drop(progress);
+    let plan = plan::build(&mapping, &inventory)?;
+    Ok((mapping, plan))
+}
+
+/// Runs `tfmono plan`.
+pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let PlanArgs { input, format, out } = args;
+    let (_mapping, plan) = compute(input, ui)?;
+    let opts = report::Options {
+        format: (*format).into(),
+        color: ui.color,
+    };
+    report::render(&plan, &opts, &mut ui.stdout())?;
+    if let Some(path) = out {
+        save(&plan, path)?;
+        ui.status(format!("Saved the plan to {}", path.display()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn save(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(&report::redacted(plan))?;
+    std::fs::write(path, json + "\n")
+        .with_context(|| format!("writing the plan to {}", path.display()))
+}

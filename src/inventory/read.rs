@@ -1,0 +1,184 @@
+//! Reads one legacy repo with gix: refs, commit counts and the Terraform files at the tip.
+
+use std::path::Path;
+
+use super::{Error, LegacyRepo, RefInfo, SourceFile};
+use crate::mapping::{Branches, RepoSpec};
+
+const LFS_HEADER: &[u8] = b"version https://git-lfs.github.com/spec/v1";
+
+/// Returns true for files the source rewriting looks at.
+pub(crate) fn is_terraform_file(path: &str) -> bool {
+    path.ends_with(".tf") || path.ends_with(".tf.json") || path.ends_with(".hcl")
+}
+
+pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::Corrupt {
+        repo: spec.name.clone(),
+        path: git_dir.to_owned(),
+        what: what.to_string(),
+        message: e.to_string(),
+    };
+    let repo =
+        gix::open_opts(git_dir, gix::open::Options::isolated()).map_err(|e| Error::NotGit {
+            repo: spec.name.clone(),
+            path: git_dir.to_owned(),
+            message: e.to_string(),
+        })?;
+    let git_dir = repo.git_dir().to_owned();
+    let shallow = repo
+        .is_shallow()
+        .map_err(|e| corrupt("the shallow file", &e))?;
+    if shallow {
+        return Err(Error::Shallow {
+            repo: spec.name.clone(),
+            path: git_dir,
+        });
+    }
+
+    let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
+    let mut branches = Vec::new();
+    let mut tags = Vec::new();
+    let iters = [
+        (
+            platform
+                .local_branches()
+                .map_err(|e| corrupt("branches", &e))?,
+            false,
+        ),
+        (platform.tags().map_err(|e| corrupt("tags", &e))?, true),
+    ];
+    for (iter, is_tag) in iters {
+        for reference in iter {
+            let mut reference = reference.map_err(|e| corrupt("a ref", &e))?;
+            let name = reference.name().as_bstr().to_string();
+            let target = match reference.target().try_id() {
+                Some(id) => id.to_owned(),
+                None => continue, // symbolic branch refs (e.g. refs/heads/HEAD) are aliases
+            };
+            let peeled = reference
+                .peel_to_id()
+                .map_err(|e| corrupt(&name, &e))?
+                .detach();
+            let kind = repo
+                .find_header(peeled)
+                .map_err(|e| corrupt(&name, &e))?
+                .kind();
+            let info = RefInfo {
+                name,
+                target: target.to_string(),
+                peeled: peeled.to_string(),
+                is_commit: kind == gix::object::Kind::Commit,
+                annotated: is_tag && target != peeled,
+            };
+            if is_tag {
+                tags.push(info);
+            } else {
+                branches.push(info);
+            }
+        }
+    }
+    branches.sort_by(|a, b| a.name.cmp(&b.name));
+    tags.sort_by(|a, b| a.name.cmp(&b.name));
+    if branches.is_empty() {
+        return Err(Error::Empty {
+            repo: spec.name.clone(),
+            path: git_dir,
+        });
+    }
+
+    let head = repo.head_name().map_err(|e| corrupt("HEAD", &e))?;
+    let head_name = head.map(|n| n.as_bstr().to_string());
+    let default = head_name
+        .as_deref()
+        .and_then(|n| branches.iter().find(|b| b.name == n))
+        .cloned()
+        .ok_or_else(|| Error::NoDefaultBranch {
+            repo: spec.name.clone(),
+            path: git_dir.clone(),
+            branch: head_name
+                .clone()
+                .unwrap_or_else(|| "(detached HEAD)".into()),
+        })?;
+
+    let mut tips: Vec<gix::ObjectId> = Vec::new();
+    let imported_branches = branches
+        .iter()
+        .filter(|b| spec.branches == Branches::All || b.name == default.name);
+    for r in imported_branches.chain(tags.iter().filter(|t| t.is_commit)) {
+        let id = gix::ObjectId::from_hex(r.peeled.as_bytes()).expect("ids come from gix as hex");
+        if !tips.contains(&id) {
+            tips.push(id);
+        }
+    }
+    let mut commits = 0usize;
+    let walk = repo
+        .rev_walk(tips)
+        .all()
+        .map_err(|e| corrupt("history", &e))?;
+    for info in walk {
+        info.map_err(|e| corrupt("history", &e))?;
+        commits += 1;
+    }
+
+    let (files, lfs_pointers, submodules) =
+        tip_files(&repo, &default.peeled).map_err(|e| corrupt("the default branch's tree", &e))?;
+    Ok(LegacyRepo {
+        name: spec.name.clone(),
+        git_dir,
+        default_branch: default.short().to_string(),
+        tip: default.peeled.clone(),
+        branches,
+        tags,
+        commits,
+        files,
+        lfs_pointers,
+        submodules,
+        shallow,
+    })
+}
+
+type TipFiles = (Vec<SourceFile>, Vec<String>, Vec<String>);
+
+fn tip_files(
+    repo: &gix::Repository,
+    tip: &str,
+) -> Result<TipFiles, Box<dyn std::error::Error + Send + Sync>> {
+    let id = gix::ObjectId::from_hex(tip.as_bytes())?;
+    let tree = repo.find_commit(id)?.tree()?;
+    let mut recorder = gix::traverse::tree::Recorder::default();
+    tree.traverse().breadthfirst(&mut recorder)?;
+    let mut files = Vec::new();
+    let mut lfs = Vec::new();
+    let mut submodules = Vec::new();
+    for entry in recorder.records {
+        let path = entry.filepath.to_string();
+        if entry.mode.is_commit() {
+            submodules.push(path);
+            continue;
+        }
+        if !entry.mode.is_blob() {
+            continue;
+        }
+        let header = repo.find_header(entry.oid)?;
+        let terraform = is_terraform_file(&path);
+        if !terraform && header.size() > 1024 {
+            continue;
+        }
+        let blob = repo.find_object(entry.oid)?;
+        if blob.data.starts_with(LFS_HEADER) {
+            lfs.push(path);
+        } else if terraform {
+            if let Ok(content) = std::str::from_utf8(&blob.data) {
+                files.push(SourceFile {
+                    path,
+                    content: content.to_string(),
+                });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    lfs.sort();
+    submodules.sort();
+    Ok((files, lfs, submodules))
+}

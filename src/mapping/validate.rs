@@ -1,0 +1,426 @@
+//! Validation of a parsed mapping, and the expansion of rules over the inventory.
+//!
+//! Every check adds a [`Problem`] naming `file:line:column` (or the inventory file and
+//! line) and the fix; all problems are reported together so a user fixes them in one go.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+
+use super::parse::{did_you_mean, Parsed, RawFile};
+use super::rules;
+use super::{
+    Branches, Error, Mapping, Monorepo, Origin, Problem, RepoSpec, SameMonorepo, Unmatched,
+};
+
+struct Checker<'a> {
+    parsed: &'a Parsed,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            at: self.parsed.place(key),
+            message: message.into(),
+        });
+    }
+
+    fn choice<T: Copy>(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let value = value?;
+        match options.iter().find(|(name, _)| *name == value) {
+            Some((_, v)) => Some(*v),
+            None => {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                self.problem(
+                    key,
+                    format!(
+                        "`{}` must be one of {}, not \"{value}\"",
+                        key.rsplit('.').next().unwrap_or(key),
+                        quoted(&names)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn monorepo(&mut self, key: &str, into: &str, known: &[Monorepo]) {
+        if !known.iter().any(|m| m.name == into) {
+            let names: Vec<&str> = known.iter().map(|m| m.name.as_str()).collect();
+            let hint = match did_you_mean(into, &names) {
+                Some(s) => format!("did you mean \"{s}\"?"),
+                None => format!(
+                    "declare it with `monorepo \"{into}\" {{ url = \"…\" }}` or use one of {}",
+                    quoted(&names)
+                ),
+            };
+            self.problem(key, format!("unknown monorepo \"{into}\"; {hint}"));
+        }
+    }
+
+    fn path(&mut self, key: &str, path: &str, context: &str) -> bool {
+        match check_path(path) {
+            Ok(()) => true,
+            Err(why) => {
+                self.problem(key, format!("{context}path \"{path}\" {why}; use a relative path like \"dev/korea/api/static\""));
+                false
+            }
+        }
+    }
+
+    fn tag_prefix(&mut self, key: &str, prefix: &str, context: &str) {
+        let probe = format!("refs/tags/{prefix}v1.0.0");
+        if prefix.is_empty() || gix::validate::reference::name(probe.as_bytes().into()).is_err() {
+            self.problem(key, format!("{context}tag_prefix \"{prefix}\" does not make valid tag names; use letters, digits, `-`, `_`, `.` and `/`, e.g. \"alb/\""));
+        }
+    }
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Returns why `path` cannot be a monorepo path, if it cannot.
+fn check_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("is empty");
+    }
+    if path.starts_with('/') || path.contains('\\') || path.chars().nth(1) == Some(':') {
+        return Err("is absolute");
+    }
+    if path.split('/').any(|c| c == "..") {
+        return Err("contains `..`");
+    }
+    if path.split('/').any(|c| c.is_empty() || c == ".") {
+        return Err("has an empty or `.` component");
+    }
+    if path.split('/').any(|c| c == ".git") {
+        return Err("contains a `.git` component");
+    }
+    Ok(())
+}
+
+struct Rule {
+    name: String,
+    regex: Regex,
+    into: String,
+    path: String,
+    tag_prefix: Option<String>,
+    registry: Vec<String>,
+    branches: Branches,
+    matched: usize,
+}
+
+/// Validates `parsed` and expands it into a [`Mapping`].
+pub(super) fn validate(
+    file: &Path,
+    base_dir: &Path,
+    text: &str,
+    parsed: Parsed,
+) -> Result<Mapping, Error> {
+    let mut c = Checker {
+        parsed: &parsed,
+        problems: Vec::new(),
+    };
+    let raw: &RawFile = &parsed.raw;
+    let unmatched = c
+        .choice(
+            "unmatched",
+            raw.unmatched.as_deref(),
+            &[("error", Unmatched::Error), ("skip", Unmatched::Skip)],
+        )
+        .unwrap_or_default();
+    let same_monorepo = c
+        .choice(
+            "same_monorepo",
+            raw.same_monorepo.as_deref(),
+            &[
+                ("pinned", SameMonorepo::Pinned),
+                ("relative", SameMonorepo::Relative),
+            ],
+        )
+        .unwrap_or_default();
+    let branch_options = [("default", Branches::Default), ("all", Branches::All)];
+
+    let mut monorepos = Vec::new();
+    for (kind, label) in &parsed.order {
+        if kind == "monorepo" {
+            let url = raw
+                .monorepo
+                .get(label)
+                .map(|m| m.url.clone())
+                .unwrap_or_default();
+            if url.trim().is_empty() {
+                c.problem(
+                    &format!("monorepo.{label}.url"),
+                    format!("monorepo \"{label}\" has an empty url"),
+                );
+            }
+            monorepos.push(Monorepo {
+                name: label.clone(),
+                url,
+            });
+        }
+    }
+    if monorepos.is_empty() {
+        c.problem("", "no `monorepo` block: declare at least one, e.g. `monorepo \"live\" { url = \"git::https://github.com/acme/live.git\" }`");
+    }
+
+    let mut repos: Vec<RepoSpec> = Vec::new();
+    for (name, r) in &raw.repo {
+        let key = format!("repo.{name}");
+        c.monorepo(&format!("{key}.into"), &r.into, &monorepos);
+        c.path(&format!("{key}.path"), &r.path, "");
+        let tag_prefix = r
+            .tag_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}/", r.path));
+        c.tag_prefix(&format!("{key}.tag_prefix"), &tag_prefix, "");
+        let branches = c
+            .choice(
+                &format!("{key}.branches"),
+                r.branches.as_deref(),
+                &branch_options,
+            )
+            .unwrap_or_default();
+        repos.push(RepoSpec {
+            name: name.clone(),
+            url: r.url.clone(),
+            into: r.into.clone(),
+            path: r.path.clone(),
+            tag_prefix,
+            registry: r.registry.clone(),
+            branches,
+            origin: Origin::Repo(parsed.at(&key)),
+        });
+    }
+
+    let mut rules_list = Vec::new();
+    for (name, r) in &raw.rule {
+        let key = format!("rule.{name}");
+        c.monorepo(&format!("{key}.into"), &r.into, &monorepos);
+        let branches = c
+            .choice(
+                &format!("{key}.branches"),
+                r.branches.as_deref(),
+                &branch_options,
+            )
+            .unwrap_or_default();
+        let regex = match Regex::new(&r.pattern) {
+            Ok(re) => re,
+            Err(e) => {
+                let detail = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                c.problem(&format!("{key}.match"), format!("rule \"{name}\": `match` is not a valid regex ({detail}); check brackets and escapes (`\\\\.` for a dot)"));
+                continue;
+            }
+        };
+        let groups: Vec<&str> = regex.capture_names().flatten().collect();
+        let templates = std::iter::once(("path", &r.path))
+            .chain(r.tag_prefix.iter().map(|t| ("tag_prefix", t)))
+            .chain(r.registry.iter().map(|t| ("registry", t)));
+        for (attr, template) in templates {
+            for ph in rules::placeholders(template) {
+                if !groups.contains(&ph.as_str()) {
+                    c.problem(
+                        &format!("{key}.{attr}"),
+                        format!("rule \"{name}\": placeholder {{{ph}}} in `{attr}` names no capture group of `match`; add `(?P<{ph}>…)` to the regex or use one of {}", quoted(&groups)),
+                    );
+                }
+            }
+        }
+        rules_list.push(Rule {
+            name: name.clone(),
+            regex,
+            into: r.into.clone(),
+            path: r.path.clone(),
+            tag_prefix: r.tag_prefix.clone(),
+            registry: r.registry.clone(),
+            branches,
+            matched: 0,
+        });
+    }
+
+    let inventory = raw.inventory.as_ref().map(|p| base_dir.join(p));
+    let mut warnings = Vec::new();
+    if let Some(inv_path) = &inventory {
+        let inv_text =
+            std::fs::read_to_string(inv_path).map_err(|source| Error::ReadInventory {
+                file: inv_path.clone(),
+                at: parsed.place("inventory"),
+                source,
+            })?;
+        let entries = rules::read_inventory(&inv_text);
+        let explicit: Vec<String> = repos.iter().map(|r| rules::identity(&r.url)).collect();
+        for entry in entries {
+            let ident = rules::identity(&entry.url);
+            if explicit.contains(&ident) {
+                continue; // a `repo` block names it: explicit beats patterns
+            }
+            let hits: Vec<usize> = rules_list
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.regex.is_match(&entry.url))
+                .map(|(i, _)| i)
+                .collect();
+            let at_inv = format!("{}:{}", inv_path.display(), entry.line);
+            let url = crate::redact::url(&entry.url);
+            match hits.as_slice() {
+                [] => match unmatched {
+                    Unmatched::Error => c.problems.push(Problem {
+                        at: at_inv,
+                        message: format!("{url} is matched by no repo or rule; add a rule for it, or set `unmatched = \"skip\"` to leave it out"),
+                    }),
+                    Unmatched::Skip => warnings.push(format!("{at_inv}: {url} matched by no rule; skipped")),
+                },
+                [i] => {
+                    let rule = &mut rules_list[*i];
+                    rule.matched += 1;
+                    let caps = rule.regex.captures(&entry.url).expect("the regex matched this entry above");
+                    let path = rules::expand(&rule.path, &caps);
+                    let tag_prefix = rule
+                        .tag_prefix
+                        .as_ref()
+                        .map_or_else(|| format!("{path}/"), |t| rules::expand(t, &caps));
+                    let registry = rule.registry.iter().map(|t| rules::expand(t, &caps)).collect();
+                    let key = format!("rule.{}", rule.name);
+                    let context = format!("inventory line {} ({url}) via rule \"{}\": ", entry.line, rule.name);
+                    let origin = Origin::Rule { rule: rule.name.clone(), at: parsed.at(&key), inventory_line: entry.line };
+                    let spec = RepoSpec {
+                        name: rules::repo_name(&entry.url),
+                        url: entry.url.clone(),
+                        into: rule.into.clone(),
+                        path,
+                        tag_prefix,
+                        registry,
+                        branches: rule.branches,
+                        origin,
+                    };
+                    if c.path(&format!("{key}.path"), &spec.path, &context) {
+                        c.tag_prefix(&format!("{key}.path"), &spec.tag_prefix, &context);
+                    }
+                    repos.push(spec);
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|i| rules_list[*i].name.as_str()).collect();
+                    c.problems.push(Problem {
+                        at: at_inv,
+                        message: format!("{url} is matched by rules {}; make the `match` regexes exclusive or add a `repo` block for it", quoted(&names)),
+                    });
+                }
+            }
+        }
+    }
+    for rule in &rules_list {
+        if rule.matched == 0 {
+            warnings.push(format!(
+                "{}: rule \"{}\" matches no inventory entry",
+                parsed.place(&format!("rule.{}", rule.name)),
+                rule.name
+            ));
+        }
+    }
+
+    check_collisions(&mut c, &repos);
+
+    if !c.problems.is_empty() {
+        return Err(Error::Invalid {
+            file: file.to_owned(),
+            problems: c.problems,
+        });
+    }
+    repos.sort_by(|a, b| (&a.into, &a.path).cmp(&(&b.into, &b.path)));
+    let state = raw
+        .state
+        .iter()
+        .map(|(label, value)| {
+            (
+                label.clone(),
+                parsed.at(&format!("state.{label}")),
+                value.clone(),
+            )
+        })
+        .collect();
+    Ok(Mapping {
+        file: file.to_owned(),
+        base_dir: base_dir.to_owned(),
+        text: text.to_string(),
+        monorepos,
+        repos_dir: raw.repos_dir.as_ref().map(|d| base_dir.join(d)),
+        inventory,
+        unmatched,
+        same_monorepo,
+        repos,
+        state,
+        warnings,
+    })
+}
+
+fn describe(r: &RepoSpec) -> String {
+    format!("\"{}\" ({})", r.name, r.origin)
+}
+
+/// Checks names, paths and tag prefixes for clashes between repos.
+fn check_collisions(c: &mut Checker<'_>, repos: &[RepoSpec]) {
+    let mut by_name: BTreeMap<&str, &RepoSpec> = BTreeMap::new();
+    for r in repos {
+        if let Some(first) = by_name.insert(&r.name, r) {
+            c.problems.push(Problem {
+                at: c.parsed.file.clone(),
+                message: format!(
+                    "two repos are named \"{}\": {} and {}; rename one with a `repo` block",
+                    r.name,
+                    describe(first),
+                    describe(r)
+                ),
+            });
+        }
+    }
+    let mut by_monorepo: BTreeMap<&str, Vec<&RepoSpec>> = BTreeMap::new();
+    for r in repos {
+        by_monorepo.entry(&r.into).or_default().push(r);
+    }
+    for (mono, list) in by_monorepo {
+        for (i, a) in list.iter().enumerate() {
+            for b in &list[i + 1..] {
+                let (ap, bp) = (format!("{}/", a.path), format!("{}/", b.path));
+                if ap == bp {
+                    c.problems.push(Problem {
+                        at: c.parsed.file.clone(),
+                        message: format!("{} and {} both go to path \"{}\" in monorepo \"{mono}\"; give each its own path", describe(a), describe(b), a.path),
+                    });
+                } else if ap.starts_with(&bp) || bp.starts_with(&ap) {
+                    let (outer, inner) = if ap.starts_with(&bp) { (b, a) } else { (a, b) };
+                    c.problems.push(Problem {
+                        at: c.parsed.file.clone(),
+                        message: format!("path \"{}\" of {} is nested in path \"{}\" of {} in monorepo \"{mono}\"; paths must not contain each other", inner.path, describe(inner), outer.path, describe(outer)),
+                    });
+                }
+                if a.tag_prefix.starts_with(&b.tag_prefix)
+                    || b.tag_prefix.starts_with(&a.tag_prefix)
+                {
+                    c.problems.push(Problem {
+                        at: c.parsed.file.clone(),
+                        message: format!("tag prefixes \"{}\" of {} and \"{}\" of {} can make the same tag name in monorepo \"{mono}\"; choose prefixes that are not prefixes of each other (end them with `/`)", a.tag_prefix, describe(a), b.tag_prefix, describe(b)),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Builds the [`Plan`] from a mapping and an inventory: pure, deterministic, writes nothing.
+
+use std::collections::BTreeMap;
+
+use sha1::{Digest, Sha1};
+
+use super::{Error, ImportStep, MonorepoPlan, Plan, RefImport, Warning, SCHEMA};
+use crate::inventory::{Inventory, LegacyRepo, RefInfo};
+use crate::mapping::{Branches, Mapping, RepoSpec};
+use crate::redact;
+
+/// Computes everything `apply` will do.
+pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
+    let mut problems = Vec::new();
+    let mut warnings: Vec<Warning> = mapping
+        .warnings
+        .iter()
+        .map(|w| Warning {
+            subject: mapping.file.display().to_string(),
+            message: w.clone(),
+        })
+        .collect();
+    let by_name: BTreeMap<&str, &LegacyRepo> = inventory
+        .repos
+        .iter()
+        .map(|r| (r.name.as_str(), r))
+        .collect();
+
+    let mut monorepos = Vec::new();
+    for mono in &mapping.monorepos {
+        let mut imports = Vec::new();
+        let mut tag_owner: BTreeMap<String, String> = BTreeMap::new();
+        for spec in mapping.repos.iter().filter(|r| r.into == mono.name) {
+            let Some(legacy) = by_name.get(spec.name.as_str()) else {
+                problems.push(format!(
+                    "repo \"{}\" is in the mapping but was not scanned",
+                    spec.name
+                ));
+                continue;
+            };
+            let step = import_step(spec, legacy, &mut warnings);
+            for tag in &step.tags {
+                if gix::validate::reference::name(tag.to.as_str().into()).is_err() {
+                    problems.push(format!(
+                        "repo \"{}\": tag {} becomes {}, which is not a valid ref name; change `tag_prefix` ({})",
+                        spec.name, tag.from, tag.to, spec.origin
+                    ));
+                }
+                if let Some(other) = tag_owner.insert(tag.to.clone(), spec.name.clone()) {
+                    problems.push(format!(
+                        "tag {} in monorepo \"{}\" would come from both \"{other}\" and \"{}\"; give them distinct `tag_prefix`es",
+                        tag.to, mono.name, spec.name
+                    ));
+                }
+            }
+            imports.push(step);
+        }
+        imports.sort_by(|a, b| a.path.cmp(&b.path));
+        monorepos.push(MonorepoPlan {
+            name: mono.name.clone(),
+            url: mono.url.clone(),
+            dir: format!("{}.git", mono.name),
+            imports,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(Error::Conflicts { problems });
+    }
+    Ok(Plan {
+        schema: SCHEMA,
+        fingerprint: fingerprint(mapping, inventory),
+        mapping: mapping.file.clone(),
+        monorepos,
+        warnings,
+    })
+}
+
+fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>) -> ImportStep {
+    let subject = format!("repo \"{}\"", spec.name);
+    let branch_ref = |b: &RefInfo| RefImport {
+        from: b.name.clone(),
+        to: format!("refs/heads/import/{}/{}", spec.name, b.short()),
+        target: b.target.clone(),
+        commit: b.peeled.clone(),
+        annotated: false,
+    };
+    let default_ref = format!("refs/heads/{}", legacy.default_branch);
+    let mut branches: Vec<RefImport> = legacy
+        .branches
+        .iter()
+        .filter(|b| b.name == default_ref)
+        .map(branch_ref)
+        .collect();
+    if spec.branches == Branches::All {
+        branches.extend(
+            legacy
+                .branches
+                .iter()
+                .filter(|b| b.name != default_ref)
+                .map(branch_ref),
+        );
+    } else if legacy.branches.len() > 1 {
+        let others: Vec<&str> = legacy
+            .branches
+            .iter()
+            .filter(|b| b.name != default_ref)
+            .map(|b| b.short())
+            .collect();
+        warnings.push(Warning {
+            subject: subject.clone(),
+            message: format!(
+                "{} other branch(es) not imported ({}); set `branches = \"all\"` to keep them",
+                others.len(),
+                others.join(", ")
+            ),
+        });
+    }
+    let mut tags = Vec::new();
+    for t in &legacy.tags {
+        if !t.is_commit {
+            warnings.push(Warning {
+                subject: subject.clone(),
+                message: format!(
+                    "tag {} points at a tree or blob, not a commit; it is not imported",
+                    t.short()
+                ),
+            });
+            continue;
+        }
+        tags.push(RefImport {
+            from: t.name.clone(),
+            to: format!("refs/tags/{}{}", spec.tag_prefix, t.short()),
+            target: t.target.clone(),
+            commit: t.peeled.clone(),
+            annotated: t.annotated,
+        });
+    }
+    if !legacy.lfs_pointers.is_empty() {
+        warnings.push(Warning {
+            subject: subject.clone(),
+            message: format!(
+                "{} Git LFS pointer file(s) move with their paths (e.g. {}); push the LFS objects to the monorepo separately (`git lfs push --all`)",
+                legacy.lfs_pointers.len(),
+                legacy.lfs_pointers[0]
+            ),
+        });
+    }
+    if !legacy.submodules.is_empty() {
+        warnings.push(Warning {
+            subject,
+            message: format!(
+                "{} submodule(s) move with their paths ({}); a `.gitmodules` below the monorepo root no longer works: re-add them at the root",
+                legacy.submodules.len(),
+                legacy.submodules.join(", ")
+            ),
+        });
+    }
+    ImportStep {
+        repo: spec.name.clone(),
+        url: spec.url.clone(),
+        git_dir: legacy.git_dir.clone(),
+        monorepo: spec.into.clone(),
+        path: spec.path.clone(),
+        tag_prefix: spec.tag_prefix.clone(),
+        default_branch: legacy.default_branch.clone(),
+        branches,
+        tags,
+        commits: legacy.commits,
+    }
+}
+
+/// Hashes the mapping text and every legacy ref, so a saved plan can tell its inputs changed.
+fn fingerprint(mapping: &Mapping, inventory: &Inventory) -> String {
+    let mut h = Sha1::new();
+    h.update(mapping.text.as_bytes());
+    for repo in &inventory.repos {
+        h.update(format!(
+            "\0repo {} {}\n",
+            repo.name,
+            redact::url(&repo.git_dir.display().to_string())
+        ));
+        for r in repo.branches.iter().chain(&repo.tags) {
+            h.update(format!("{} {}\n", r.name, r.target));
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,128 @@
+//! The text report: per monorepo, which legacy repo lands where, with refs and counts.
+
+use std::io::{self, Write};
+
+use super::totals;
+use crate::plan::{Plan, MAIN_BRANCH};
+use crate::redact;
+
+struct Paint(bool);
+
+impl Paint {
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let p = Paint(color);
+    let t = totals(plan);
+    writeln!(
+        out,
+        "{} {} legacy repos, {} commits, {} branches, {} tags into {} monorepos",
+        p.bold("Plan:"),
+        t.repos,
+        t.commits,
+        t.branches,
+        t.tags,
+        plan.monorepos.len()
+    )?;
+    for mono in &plan.monorepos {
+        let commits: usize = mono.imports.iter().map(|i| i.commits).sum();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} {}  {}",
+            p.bold(&format!("monorepo {}", mono.name)),
+            p.dim(&redact::url(&mono.url)),
+            p.dim(&format!(
+                "({} repos, {commits} commits -> {})",
+                mono.imports.len(),
+                mono.dir
+            ))
+        )?;
+        let width = mono.imports.iter().map(|i| i.path.len()).max().unwrap_or(0);
+        for i in &mono.imports {
+            let default = i.branches.first().map(|b| b.to.as_str()).unwrap_or("");
+            writeln!(
+                out,
+                "  {:<width$}  <- {}  {}",
+                p.green(&format!("{}/", i.path)),
+                i.repo,
+                p.dim(&format!(
+                    "{} commits, {} -> {MAIN_BRANCH}",
+                    i.commits, i.default_branch
+                )),
+                width = width + 1 + if color { 9 } else { 0 },
+            )?;
+            let annotated = i.tags.iter().filter(|t| t.annotated).count();
+            if !i.tags.is_empty() {
+                let first = i.tags.first().map(|t| short(&t.to)).unwrap_or_default();
+                let last = i.tags.last().map(|t| short(&t.to)).unwrap_or_default();
+                let range = if i.tags.len() == 1 {
+                    first.to_string()
+                } else {
+                    format!("{first} .. {last}")
+                };
+                writeln!(
+                    out,
+                    "  {:width$}     tags: {} ({annotated} annotated) as {range}",
+                    "",
+                    i.tags.len(),
+                    width = width + 1
+                )?;
+            }
+            let extra: Vec<&str> = i.branches.iter().skip(1).map(|b| short(&b.to)).collect();
+            writeln!(
+                out,
+                "  {:width$}     import ref: {}",
+                "",
+                short(default),
+                width = width + 1
+            )?;
+            if !extra.is_empty() {
+                writeln!(
+                    out,
+                    "  {:width$}     branches: {}",
+                    "",
+                    extra.join(", "),
+                    width = width + 1
+                )?;
+            }
+        }
+    }
+    if !plan.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            p.yellow(&format!("{} warning(s):", plan.warnings.len()))
+        )?;
+        for w in &plan.warnings {
+            writeln!(out, "  - {}: {}", w.subject, redact::text(&w.message))?;
+        }
+    }
+    Ok(())
+}
+
+fn short(r: &str) -> &str {
+    r.strip_prefix("refs/heads/")
+        .or_else(|| r.strip_prefix("refs/tags/"))
+        .unwrap_or(r)
+}
