@@ -1,3 +1,5 @@
 //! The one integration-test binary: every file under tests/it is a module listed here.
 
 mod common;
+mod inventory;
+mod mapping;

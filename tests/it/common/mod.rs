@@ -96,3 +96,33 @@ pub fn terraform() -> Option<PathBuf> {
     }
     found
 }
+
+/// Returns a digest of every file (path, size, content) and directory below `root`, to
+/// assert that a command wrote nothing there.
+pub fn tree_hash(root: &Path) -> String {
+    use sha1::{Digest, Sha1};
+    fn walk(dir: &Path, root: &Path, h: &mut Sha1) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("readable")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let rel = p
+                .strip_prefix(root)
+                .expect("below root")
+                .to_string_lossy()
+                .into_owned();
+            h.update(rel.as_bytes());
+            if p.is_dir() {
+                h.update(b"/");
+                walk(&p, root, h);
+            } else {
+                h.update(std::fs::read(&p).expect("readable file"));
+            }
+        }
+    }
+    let mut h = Sha1::new();
+    walk(root, root, &mut h);
+    format!("{:x}", h.finalize())
+}

@@ -1,0 +1,200 @@
+//! The inventory on real git repos: refs, counts, files, and every bad-repo case.
+
+use std::path::Path;
+
+use crate::common::{self, git};
+
+fn mapping_for(dir: &Path, url: &str) {
+    let text = format!(
+        "monorepo \"live\" {{ url = \"git::https://github.com/acme/live.git\" }}\nrepo \"r\" {{\n  url = \"{url}\"\n  into = \"live\"\n  path = \"r\"\n  branches = \"all\"\n}}\n"
+    );
+    std::fs::write(dir.join("mapping.hcl"), text).expect("write");
+}
+
+fn scan(dir: &Path) -> Result<tfmono::inventory::Inventory, String> {
+    let mapping =
+        tfmono::mapping::load(&dir.join("mapping.hcl"), None).map_err(|e| e.to_string())?;
+    tfmono::inventory::scan(&mapping, &Default::default(), &tfmono::progress::NoProgress)
+        .map_err(|e| e.to_string())
+}
+
+fn plan_stderr(dir: &Path) -> String {
+    let out = common::run_tfmono(dir, &["plan", "mapping.hcl"]);
+    assert_eq!(out.status.code(), Some(2), "plan must fail with exit 2");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn reads_branches_tags_counts_and_files() {
+    let dir = common::tempdir();
+    let repo = dir.path().join("r");
+    std::fs::create_dir(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "trunk"]);
+    std::fs::write(
+        repo.join("main.tf"),
+        "module \"a\" {\n  source = \"./a\"\n}\n",
+    )
+    .expect("w");
+    std::fs::create_dir(repo.join("a")).expect("mkdir");
+    std::fs::write(repo.join("a/x.tf.json"), "{}").expect("w");
+    std::fs::write(repo.join("README.md"), "hi").expect("w");
+    std::fs::write(
+        repo.join("big.bin"),
+        "version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n",
+    )
+    .expect("w");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    git(&repo, &["tag", "v1"]);
+    git(&repo, &["checkout", "-q", "-b", "feature"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "two"]);
+    git(&repo, &["tag", "-a", "v2", "-m", "annotated"]);
+    git(&repo, &["checkout", "-q", "trunk"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "three"]);
+    mapping_for(dir.path(), "r");
+
+    let inv = scan(dir.path()).expect("scans");
+    let r = &inv.repos[0];
+    assert_eq!(r.default_branch, "trunk");
+    let names: Vec<&str> = r.branches.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["refs/heads/feature", "refs/heads/trunk"]);
+    let tags: Vec<(&str, bool)> = r.tags.iter().map(|t| (t.short(), t.annotated)).collect();
+    assert_eq!(tags, [("v1", false), ("v2", true)]);
+    assert_eq!(r.commits, 3, "one + two (feature, v2) + three");
+    let files: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(files, ["a/x.tf.json", "main.tf"]);
+    assert_eq!(r.lfs_pointers, ["big.bin"]);
+}
+
+#[test]
+fn missing_path_names_repo_and_fix() {
+    let dir = common::tempdir();
+    mapping_for(dir.path(), "does-not-exist");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("repo \"r\": no local copy of does-not-exist"),
+        "{err}"
+    );
+    assert!(err.contains("--repos DIR"), "{err}");
+}
+
+#[test]
+fn remote_url_without_local_copy() {
+    let dir = common::tempdir();
+    mapping_for(dir.path(), "https://bob:hunter2@github.com/acme/r.git");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("no local copy of https://bob:***@github.com/acme/r.git"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "credentials leaked: {err}");
+}
+
+#[test]
+fn not_a_git_directory() {
+    let dir = common::tempdir();
+    std::fs::create_dir(dir.path().join("plain")).expect("mkdir");
+    std::fs::write(dir.path().join("plain/file"), "x").expect("w");
+    mapping_for(dir.path(), "plain");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("repo \"r\"") && err.contains("is not a git repository"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_repository() {
+    let dir = common::tempdir();
+    std::fs::create_dir(dir.path().join("e.git")).expect("mkdir");
+    git(&dir.path().join("e.git"), &["init", "-q", "--bare"]);
+    mapping_for(dir.path(), "e.git");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("repo \"r\"") && err.contains("is empty"),
+        "{err}"
+    );
+}
+
+#[test]
+fn default_branch_missing() {
+    let dir = common::tempdir();
+    let repo = dir.path().join("r");
+    std::fs::create_dir(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "x"]);
+    git(&repo, &["symbolic-ref", "HEAD", "refs/heads/gone"]);
+    mapping_for(dir.path(), "r");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("the default branch refs/heads/gone does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shallow_clone() {
+    let dir = common::tempdir();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).expect("mkdir");
+    git(&src, &["init", "-q", "-b", "main"]);
+    git(&src, &["commit", "-q", "--allow-empty", "-m", "1"]);
+    git(&src, &["commit", "-q", "--allow-empty", "-m", "2"]);
+    let url = format!("file://{}", src.display());
+    git(
+        dir.path(),
+        &["clone", "-q", "--depth", "1", &url, "shallow"],
+    );
+    mapping_for(dir.path(), "shallow");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("is a shallow clone") && err.contains("--unshallow"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_object() {
+    let dir = common::tempdir();
+    let repo = dir.path().join("r");
+    std::fs::create_dir(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "1"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "2"]);
+    // Remove the parent commit's loose object: history can no longer be walked.
+    let parent = git(&repo, &["rev-parse", "HEAD~1"]).trim().to_string();
+    let obj = repo
+        .join(".git/objects")
+        .join(&parent[..2])
+        .join(&parent[2..]);
+    std::fs::remove_file(obj).expect("rm object");
+    mapping_for(dir.path(), "r");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("repo \"r\"") && err.contains("git fsck"),
+        "{err}"
+    );
+}
+
+#[test]
+fn legacy_repo_is_not_written_by_plan() {
+    let dir = common::tempdir();
+    let repo = dir.path().join("r");
+    std::fs::create_dir(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "1"]);
+    mapping_for(dir.path(), "r");
+    let before = crate::common::tree_hash(dir.path());
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        before,
+        crate::common::tree_hash(dir.path()),
+        "plan wrote something"
+    );
+}

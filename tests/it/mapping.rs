@@ -1,0 +1,370 @@
+//! The mapping file: every validation rule, each a bad mapping with its message and exit code 2.
+
+use std::path::Path;
+
+use crate::common::{self, git};
+
+const MONOREPOS: &str = r#"
+monorepo "reference-modules" { url = "git::https://github.com/acme/reference-modules.git" }
+monorepo "live"              { url = "git::https://github.com/acme/live.git" }
+"#;
+
+/// Makes a bare legacy repo `legacy/<name>.git` with one commit and tags `tags`.
+pub fn legacy_repo(root: &Path, name: &str, tags: &[&str]) {
+    let bare = root.join("legacy").join(format!("{name}.git"));
+    std::fs::create_dir_all(&bare).expect("mkdir");
+    git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+    let work = root.join("work").join(name);
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("main.tf"), "variable \"x\" {}\n").expect("write");
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "init"]);
+    for t in tags {
+        git(&work, &["tag", t]);
+    }
+    git(
+        &work,
+        &["push", "-q", bare.to_str().expect("utf-8 path"), "--all"],
+    );
+    git(
+        &work,
+        &["push", "-q", bare.to_str().expect("utf-8 path"), "--tags"],
+    );
+}
+
+/// Writes `mapping.hcl` (monorepos + `body`) and `repos.txt` into a fresh dir with legacy repos.
+fn setup(body: &str, inventory: &[&str]) -> tempfile::TempDir {
+    let dir = common::tempdir();
+    for url in inventory {
+        let name = url
+            .trim_end_matches(".git")
+            .rsplit('/')
+            .next()
+            .expect("has a name");
+        legacy_repo(dir.path(), name, &["v1.0.0"]);
+    }
+    std::fs::write(dir.path().join("repos.txt"), inventory.join("\n") + "\n").expect("write");
+    let text = format!("inventory = \"repos.txt\"\nrepos_dir = \"legacy\"\n{MONOREPOS}\n{body}");
+    std::fs::write(dir.path().join("mapping.hcl"), text).expect("write");
+    dir
+}
+
+fn plan_fails(body: &str, inventory: &[&str], expected: &[&str]) {
+    let dir = setup(body, inventory);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit 2 for {body}\nstderr: {stderr}"
+    );
+    for e in expected {
+        assert!(stderr.contains(e), "expected {e:?} in stderr:\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+const ALB: &str = "https://github.com/acme/terraform-aws-alb.git";
+const VPC: &str = "https://github.com/acme/terraform-aws-vpc.git";
+const API: &str = "https://github.com/acme/api-static-dev-korea.git";
+
+const REF_RULE: &str = r#"
+rule "reference" {
+  match    = "github.com/acme/terraform-aws-(?P<name>[a-z0-9-]+)"
+  into     = "reference-modules"
+  path     = "{name}"
+  registry = ["terraform-aws-modules/{name}/aws"]
+}
+"#;
+
+const LIVE_RULE: &str = r#"
+rule "deployments" {
+  match = "github.com/acme/(?P<svc>[a-z]+)-(?P<kind>static|dynamic)-(?P<stage>dev|prod)-(?P<region>korea|usa)"
+  into  = "live"
+  path  = "{stage}/{region}/{svc}/{kind}"
+}
+"#;
+
+#[test]
+fn good_mapping_with_rule_captures_plans() {
+    let dir = setup(&format!("{REF_RULE}{LIVE_RULE}"), &[ALB, VPC, API]);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let live = &plan["monorepos"][1];
+    assert_eq!(live["name"], "live");
+    assert_eq!(live["imports"][0]["path"], "dev/korea/api/static");
+    assert_eq!(
+        live["imports"][0]["tags"][0]["to"],
+        "refs/tags/dev/korea/api/static/v1.0.0"
+    );
+    let refm = &plan["monorepos"][0]["imports"];
+    assert_eq!(refm[0]["path"], "alb");
+    assert_eq!(refm[0]["tags"][0]["to"], "refs/tags/alb/v1.0.0");
+    assert_eq!(refm[1]["path"], "vpc");
+    assert_eq!(refm[0]["commits"], 1);
+}
+
+#[test]
+fn malformed_hcl() {
+    plan_fails(
+        "repo \"x\" {\n  url = \n}\n",
+        &[],
+        &["mapping.hcl:8:", "invalid HCL"],
+    );
+}
+
+#[test]
+fn unknown_monorepo() {
+    plan_fails(
+        "repo \"terraform-aws-alb\" {\n  url = \"https://github.com/acme/terraform-aws-alb.git\"\n  into = \"reference-module\"\n  path = \"alb\"\n}\n",
+        &[ALB],
+        &["unknown monorepo \"reference-module\"", "did you mean \"reference-modules\"", "mapping.hcl:"],
+    );
+}
+
+#[test]
+fn two_repos_same_path() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"x\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"x\"\n}\n",
+        &[ALB, VPC],
+        &["both go to path \"x\" in monorepo \"live\""],
+    );
+}
+
+#[test]
+fn nested_paths() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"dev\"\n  tag_prefix = \"a/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"dev/korea\"\n  tag_prefix = \"b/\"\n}\n",
+        &[ALB, VPC],
+        &["path \"dev/korea\"", "is nested in path \"dev\""],
+    );
+}
+
+#[test]
+fn absolute_path() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"/abs\"\n}\n",
+        &[ALB],
+        &["mapping.hcl:", "path \"/abs\" is absolute"],
+    );
+}
+
+#[test]
+fn dotdot_path() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"a/../b\"\n}\n",
+        &[ALB],
+        &["contains `..`"],
+    );
+}
+
+#[test]
+fn empty_path() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"\"\n}\n",
+        &[ALB],
+        &["path \"\" is empty"],
+    );
+}
+
+#[test]
+fn duplicate_repo_names() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"x\"\n}\nrepo \"a\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"y\"\n}\n",
+        &[ALB, VPC],
+        &["duplicate repo \"a\""],
+    );
+}
+
+#[test]
+fn duplicate_names_from_rule_and_repo() {
+    // The rule names the inventory entry after its URL; a repo block already uses that name.
+    plan_fails(
+        &format!("{REF_RULE}repo \"terraform-aws-vpc\" {{\n  url = \"legacy/api-static-dev-korea.git\"\n  into = \"live\"\n  path = \"z\"\n}}\n"),
+        &[ALB, VPC, API],
+        &["two repos are named \"terraform-aws-vpc\"", "is matched by no repo or rule"],
+    );
+}
+
+#[test]
+fn regex_does_not_compile() {
+    plan_fails(
+        "rule \"r\" {\n  match = \"github.com/acme/(?P<name>[a-z\"\n  into = \"live\"\n  path = \"{name}\"\n}\n",
+        &[ALB],
+        &["mapping.hcl:8:3", "`match` is not a valid regex", "repos.txt:1"],
+    );
+}
+
+#[test]
+fn placeholder_names_no_group() {
+    plan_fails(
+        "rule \"r\" {\n  match = \"github.com/acme/terraform-aws-(?P<name>[a-z]+)\"\n  into = \"live\"\n  path = \"{nmae}\"\n}\n",
+        &[ALB],
+        &["placeholder {nmae}", "names no capture group", "\"name\""],
+    );
+}
+
+#[test]
+fn entry_matched_by_two_rules() {
+    plan_fails(
+        &format!("{REF_RULE}rule \"everything\" {{\n  match = \"github.com/acme/(?P<n>.+)\"\n  into = \"live\"\n  path = \"{{n}}\"\n}}\n"),
+        &[ALB],
+        &["repos.txt:1", "is matched by rules \"everything\", \"reference\""],
+    );
+}
+
+#[test]
+fn entry_matched_by_none() {
+    plan_fails(
+        REF_RULE,
+        &[ALB, API],
+        &[
+            "repos.txt:2",
+            "api-static-dev-korea.git is matched by no repo or rule",
+            "unmatched = \"skip\"",
+        ],
+    );
+}
+
+#[test]
+fn unmatched_skip_is_a_warning() {
+    let dir = setup(&format!("unmatched = \"skip\"\n{REF_RULE}"), &[ALB, API]);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("matched by no rule; skipped"), "{stdout}");
+}
+
+#[test]
+fn rule_matching_nothing_warns() {
+    let dir = setup(&format!("{REF_RULE}{LIVE_RULE}"), &[ALB]);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("rule \"deployments\" matches no inventory entry"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn colliding_tag_prefixes() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"a\"\n  tag_prefix = \"x/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"b\"\n  tag_prefix = \"x/\"\n}\n",
+        &[ALB, VPC],
+        &["tag prefixes \"x/\"", "can make the same tag name"],
+    );
+}
+
+#[test]
+fn unknown_key_typo() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  pth = \"a\"\n}\n",
+        &[ALB],
+        &["mapping.hcl:10:3", "unknown key `pth`", "did you mean `path`?"],
+    );
+}
+
+#[test]
+fn unknown_top_level_key_and_block() {
+    plan_fails(
+        "inventori = \"x\"\nmonorepoo \"x\" {\n  url = \"u\"\n}\n",
+        &[],
+        &[
+            "unknown key `inventori`",
+            "did you mean `inventory`",
+            "unknown key `monorepoo`",
+        ],
+    );
+}
+
+#[test]
+fn invalid_tag_prefix() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"a\"\n  tag_prefix = \"bad prefix~\"\n}\n",
+        &[ALB],
+        &["tag_prefix \"bad prefix~\" does not make valid tag names"],
+    );
+}
+
+#[test]
+fn bad_enum_value() {
+    plan_fails(
+        "unmatched = \"ignore\"\n",
+        &[],
+        &["`unmatched` must be one of \"error\", \"skip\", not \"ignore\""],
+    );
+}
+
+#[test]
+fn interpolation_is_refused() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/${var.x}.git\"\n  into = \"live\"\n  path = \"a\"\n}\n",
+        &[],
+        &["`url` must be a plain string"],
+    );
+}
+
+#[test]
+fn missing_required_attribute() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n}\n",
+        &[ALB],
+        &["repo \"a\" is missing the required attribute `path`"],
+    );
+}
+
+#[test]
+fn missing_inventory_file() {
+    let dir = setup(REF_RULE, &[]);
+    std::fs::remove_file(dir.path().join("repos.txt")).expect("rm");
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read inventory file") && stderr.contains("repos.txt"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_mapping_file() {
+    let dir = common::tempdir();
+    let out = common::run_tfmono(dir.path(), &["plan", "nope.hcl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read mapping file nope.hcl"));
+}
+
+#[test]
+fn example_mapping_parses() {
+    // mappings/example.hcl documents every block; it must stay valid (its inventory may be absent).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("mappings/example.hcl")).expect("example exists");
+    let text = text.replace("inventory ", "# inventory ");
+    let dir = common::tempdir();
+    let file = dir.path().join("example.hcl");
+    std::fs::write(&file, text).expect("write");
+    let mapping = tfmono::mapping::load(&file, None).expect("example.hcl is valid");
+    assert_eq!(mapping.monorepos.len(), 3);
+    assert!(mapping
+        .repos
+        .iter()
+        .any(|r| r.name == "terraform-aws-alb" && r.tag_prefix == "alb/"));
+}
