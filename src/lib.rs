@@ -23,6 +23,8 @@ pub mod plan;
 pub mod progress;
 pub mod redact;
 pub mod report;
+pub mod rollback;
+pub mod shell;
 pub mod sources;
 pub mod state;
 pub mod verify;

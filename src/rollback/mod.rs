@@ -1,0 +1,242 @@
+//! The journal of an `apply` and the scripts that undo or publish it.
+//!
+//! Before `apply` changes anything it records, per monorepo, whether the repository existed
+//! and the previous value of every ref the plan will create or move, plus every file it
+//! writes under the output directory ([`Journal`]). The journal only grows: a re-run after
+//! a crash keeps the earliest previous values, so `rollback.sh` always returns to the state
+//! before the first `apply`. [`rollback_script`] and [`push_script`] render from it.
+
+mod scripts;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Plan, MAIN_BRANCH};
+
+pub use scripts::{push_script, rollback_script};
+
+/// The directory under the output directory that marks it as tfmono's.
+pub const MARKER_DIR: &str = ".tfmono";
+/// The notes ref holding `Migrated-from:` lines.
+pub const NOTES_REF: &str = "refs/notes/tfmono";
+
+/// What an `apply` changed or will change, with previous values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// The fingerprint of the plan last applied.
+    pub fingerprint: String,
+    /// One entry per monorepo.
+    pub monorepos: Vec<JournalRepo>,
+    /// Files written under the output directory (relative paths), sorted.
+    pub files: Vec<String>,
+}
+
+/// One monorepo in the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRepo {
+    /// The monorepo's name.
+    pub name: String,
+    /// Its git directory, relative to the output directory.
+    pub dir: String,
+    /// Its URL (redacted), for the push script.
+    pub url: String,
+    /// Whether tfmono created the repository (rollback then deletes it).
+    pub created: bool,
+    /// Every ref tfmono creates or moves, with its value before the first apply.
+    pub refs: Vec<JournalRef>,
+}
+
+/// A ref and its value before tfmono touched it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRef {
+    /// The full ref name.
+    pub name: String,
+    /// Its previous target (hex), or `None` when tfmono creates it.
+    pub before: Option<String>,
+}
+
+/// Errors reading or writing the journal; each names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The output directory holds files that are not tfmono's.
+    #[error("output directory {} is not empty and was not made by tfmono (no {MARKER_DIR}/ in it); choose an empty or new directory", dir.display())]
+    NotOurs {
+        /// The output directory.
+        dir: PathBuf,
+    },
+    /// A file could not be read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The journal is not valid JSON.
+    #[error("the journal {} is damaged ({source}); restore it from a backup or start with a new output directory", path.display())]
+    Damaged {
+        /// The journal file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// A monorepo's refs could not be read.
+    #[error("cannot read the refs of {}: {message}", path.display())]
+    Refs {
+        /// The monorepo's git directory.
+        path: PathBuf,
+        /// What gix said.
+        message: String,
+    },
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Returns the journal file's path under `out`.
+pub fn journal_path(out: &Path) -> PathBuf {
+    out.join(MARKER_DIR).join("journal.json")
+}
+
+/// Checks that `out` is usable (missing, empty, or tfmono's) and claims it with the marker.
+pub fn claim_output(out: &Path) -> Result<(), Error> {
+    if out.exists() {
+        let marker = out.join(MARKER_DIR);
+        let mut entries = std::fs::read_dir(out).map_err(io("read the output directory", out))?;
+        if !marker.is_dir() && entries.next().is_some() {
+            return Err(Error::NotOurs {
+                dir: out.to_owned(),
+            });
+        }
+    }
+    let marker = out.join(MARKER_DIR);
+    std::fs::create_dir_all(&marker).map_err(io("create the output directory", &marker))?;
+    Ok(())
+}
+
+/// Reads the journal under `out`, if there is one.
+pub fn load(out: &Path) -> Result<Option<Journal>, Error> {
+    let path = journal_path(out);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| Error::Damaged { path, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io {
+            action: "read",
+            path,
+            source: e,
+        }),
+    }
+}
+
+/// Writes `journal` atomically (temporary file, fsync, rename).
+pub fn save(out: &Path, journal: &Journal) -> Result<(), Error> {
+    let path = journal_path(out);
+    let json = serde_json::to_vec_pretty(journal).expect("a journal always serialises");
+    write_atomic(&path, &json)
+}
+
+/// Writes `bytes` to `path` atomically: a crash leaves the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(io("write", &tmp))?;
+    f.write_all(bytes).map_err(io("write", &tmp))?;
+    f.sync_all().map_err(io("sync", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("rename into place", path))
+}
+
+/// Returns every ref `plan` creates or moves in `mono`, sorted.
+pub fn planned_refs(plan: &Plan, mono: &str) -> Vec<String> {
+    let mut refs: Vec<String> = plan
+        .monorepos
+        .iter()
+        .filter(|m| m.name == mono)
+        .flat_map(|m| &m.imports)
+        .flat_map(|i| i.branches.iter().chain(&i.tags))
+        .map(|r| r.to.clone())
+        .collect();
+    refs.push(format!("refs/heads/{MAIN_BRANCH}"));
+    refs.push(NOTES_REF.to_string());
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+/// Records, before anything changes, the previous value of every ref `plan` will touch and
+/// the files it will write, merged into any earlier journal (earliest values win).
+pub fn record(plan: &Plan, out: &Path, files: &[String]) -> Result<Journal, Error> {
+    let mut journal = load(out)?.unwrap_or_default();
+    journal.fingerprint = plan.fingerprint.clone();
+    for mono in &plan.monorepos {
+        let git_dir = out.join(&mono.dir);
+        let exists = git_dir.exists();
+        let idx = match journal.monorepos.iter().position(|m| m.name == mono.name) {
+            Some(i) => i,
+            None => {
+                journal.monorepos.push(JournalRepo {
+                    name: mono.name.clone(),
+                    dir: mono.dir.clone(),
+                    url: crate::redact::url(&mono.url),
+                    created: !exists,
+                    refs: Vec::new(),
+                });
+                journal.monorepos.len() - 1
+            }
+        };
+        let entry = &mut journal.monorepos[idx];
+        let repo = if exists {
+            Some(
+                gix::open_opts(&git_dir, gix::open::Options::isolated()).map_err(|e| {
+                    Error::Refs {
+                        path: git_dir.clone(),
+                        message: e.to_string(),
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
+        for name in planned_refs(plan, &mono.name) {
+            if entry.refs.iter().any(|r| r.name == name) {
+                continue; // an earlier apply recorded it: keep the earliest value
+            }
+            let before = match &repo {
+                Some(repo) => current(repo, &name).map_err(|message| Error::Refs {
+                    path: git_dir.clone(),
+                    message,
+                })?,
+                None => None,
+            };
+            entry.refs.push(JournalRef { name, before });
+        }
+        entry.refs.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    for f in files {
+        if !journal.files.contains(f) {
+            journal.files.push(f.clone());
+        }
+    }
+    journal.files.sort();
+    save(out, &journal)?;
+    Ok(journal)
+}
+
+fn current(repo: &gix::Repository, name: &str) -> Result<Option<String>, String> {
+    match repo.try_find_reference(name).map_err(|e| e.to_string())? {
+        Some(r) => Ok(r.target().try_id().map(|id| id.to_string())),
+        None => Ok(None),
+    }
+}
