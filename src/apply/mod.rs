@@ -1,1 +1,349 @@
-//! apply (stub)
+//! Executes a [`Plan`]: one bare repo per monorepo under the output directory, every legacy
+//! repo imported under its path, merged into `main`, tags namespaced, the commit map written
+//! (as a file and as notes under `refs/notes/tfmono`).
+//!
+//! Order of durability per monorepo, so that a kill at any moment leaves a state the next
+//! run converges from: legacy packs linked in, new objects written as one fsync'd pack, the
+//! commit map file replaced atomically, and only then every ref moved in one transaction.
+
+mod link;
+mod refs;
+mod tree;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gix::objs::Kind;
+use gix::ObjectId;
+use rayon::prelude::*;
+
+use crate::history::{self, objects, CommitMap, Image, Object};
+use crate::plan::{MonorepoPlan, Plan, MAIN_BRANCH};
+use crate::progress::Progress;
+
+pub use refs::RefUpdate;
+
+/// The ref holding the commit-map notes.
+pub const NOTES_REF: &str = "refs/notes/tfmono";
+/// The identity of commits tfmono creates (merges, notes, rewrites).
+pub const IDENTITY: &str = "tfmono <tfmono@localhost>";
+
+/// What can go wrong while applying.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or rewriting history failed.
+    #[error(transparent)]
+    History(#[from] history::Error),
+    /// The monorepo cannot be created or opened.
+    #[error("monorepo {name} at {}: {message}", path.display())]
+    Monorepo {
+        /// The monorepo name.
+        name: String,
+        /// Its directory.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+    /// A ref moved under our feet, or the ref transaction failed.
+    #[error("monorepo {name}: updating refs failed: {message}; nothing was moved, run the same command again")]
+    Refs {
+        /// The monorepo name.
+        name: String,
+        /// The cause.
+        message: String,
+    },
+    /// Ctrl-C.
+    #[error("interrupted; no ref was moved in the monorepo being written: run the same command again to finish")]
+    Interrupted,
+}
+
+/// How to apply.
+#[derive(Debug, Default, Clone)]
+pub struct Options {}
+
+/// What happened in one monorepo.
+#[derive(Debug, Clone, Default)]
+pub struct MonorepoOutcome {
+    /// The monorepo name.
+    pub name: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Commits rewritten in this run.
+    pub commits_written: usize,
+    /// Commits found in the commit map (rewritten by an earlier run).
+    pub commits_reused: usize,
+    /// Objects written into the new pack.
+    pub objects_written: usize,
+    /// Refs created or moved.
+    pub ref_updates: Vec<RefUpdate>,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// One entry per monorepo, in plan order.
+    pub monorepos: Vec<MonorepoOutcome>,
+}
+
+/// The commit map file of a monorepo.
+pub fn commit_map_path(out: &Path, monorepo: &str) -> PathBuf {
+    out.join(format!("{monorepo}.commit-map"))
+}
+
+/// Executes `plan` into `out`.
+pub fn run(
+    plan: &Plan,
+    out: &Path,
+    _opts: &Options,
+    progress: &dyn Progress,
+    should_interrupt: &AtomicBool,
+) -> Result<Outcome, Error> {
+    let mut outcome = Outcome::default();
+    for m in &plan.monorepos {
+        if should_interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        outcome
+            .monorepos
+            .push(apply_monorepo(m, out, progress, should_interrupt)?);
+    }
+    Ok(outcome)
+}
+
+fn mono_err(m: &MonorepoPlan, dir: &Path) -> impl Fn(String) -> Error {
+    let name = m.name.clone();
+    let dir = dir.to_owned();
+    move |message| Error::Monorepo {
+        name: name.clone(),
+        path: dir.clone(),
+        message,
+    }
+}
+
+fn apply_monorepo(
+    m: &MonorepoPlan,
+    out: &Path,
+    progress: &dyn Progress,
+    should_interrupt: &AtomicBool,
+) -> Result<MonorepoOutcome, Error> {
+    let dir = out.join(&m.dir);
+    let err = mono_err(m, &dir);
+    link::ensure_bare(&dir).map_err(&err)?;
+    let objects_dir = dir.join("objects");
+
+    // Legacy objects come in wholesale: packs hard-linked, loose objects collected.
+    let mut pending: Vec<Object> = Vec::new();
+    for step in &m.imports {
+        pending.extend(link::legacy_objects(
+            &step.repo,
+            &step.git_dir,
+            &objects_dir,
+        )?);
+    }
+
+    let map_file = commit_map_path(out, &m.name);
+    let mut map = CommitMap::load(&map_file)?;
+
+    let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
+    let task = progress.task(&format!("import into {}", m.name), total);
+    let images: Vec<Image> = m
+        .imports
+        .par_iter()
+        .map(|step| history::rewrite(step, &map, should_interrupt, task.as_ref()))
+        .collect::<Result<_, _>>()?;
+    drop(task);
+
+    let repo = history::open(&m.name, &dir)?;
+    let mut edits = refs::Edits::read(&repo, &m.name)?;
+    let mut overlay: HashMap<ObjectId, Object> = HashMap::new();
+    let mut outcome = MonorepoOutcome {
+        name: m.name.clone(),
+        dir: dir.clone(),
+        ..MonorepoOutcome::default()
+    };
+    for image in &images {
+        outcome.commits_written += image.commits.len();
+        outcome.commits_reused += image.reused;
+        for (old, new) in &image.commits {
+            map.insert(&image.repo, *old, *new);
+        }
+    }
+
+    // Merges into main, in plan order.
+    let main_ref = format!("refs/heads/{MAIN_BRANCH}");
+    let mut main = edits.current(&main_ref);
+    for (step, image) in m.imports.iter().zip(&images) {
+        let (Some(tip), Some(tip_tree), Some(default)) =
+            (image.tip, image.tip_tree, step.branches.first())
+        else {
+            continue;
+        };
+        if main.is_some() && edits.current(&default.to) == Some(tip) {
+            continue; // already merged by an earlier run
+        }
+        let parent = match main {
+            Some(p) => p,
+            None => {
+                let empty = Object::new(Kind::Tree, Vec::new());
+                let time = images.iter().map(|i| i.tip_time).min().unwrap_or(0);
+                let msg = format!("Create the {} monorepo\n", m.name);
+                let root = Object::new(Kind::Commit, commit_bytes(empty.id, &[], time, &msg));
+                let id = root.id;
+                overlay.insert(empty.id, empty);
+                overlay.insert(root.id, root);
+                id
+            }
+        };
+        let parent_tree = tree::commit_tree(&repo, &overlay, parent).map_err(&err)?;
+        let new_tree = tree::insert(&repo, &mut overlay, Some(parent_tree), &step.path, tip_tree)
+            .map_err(&err)?;
+        let legacy_tip = image.legacy_tip.map(|t| t.to_string()).unwrap_or_default();
+        let msg = format!(
+            "Import {} into {}\n\nMigrated-from: {} {}\n",
+            step.repo,
+            step.path,
+            crate::redact::url(&step.url),
+            legacy_tip
+        );
+        let merge = Object::new(
+            Kind::Commit,
+            commit_bytes(new_tree, &[parent, tip], image.tip_time, &msg),
+        );
+        main = Some(merge.id);
+        overlay.insert(merge.id, merge);
+    }
+    if let Some(main) = main {
+        edits.set(&main_ref, main);
+    }
+    for image in &images {
+        for (name, id) in &image.refs {
+            edits.set(name, *id);
+        }
+    }
+
+    // The commit map as notes, rebuilt from the whole map (deterministic).
+    let urls: BTreeMap<&str, String> = m
+        .imports
+        .iter()
+        .map(|s| (s.repo.as_str(), crate::redact::url(&s.url)))
+        .collect();
+    let time = images.iter().map(|i| i.tip_time).max().unwrap_or(0);
+    if let Some(notes) = notes_commit(
+        &repo,
+        &mut overlay,
+        &map,
+        &urls,
+        edits.current(NOTES_REF),
+        time,
+    )
+    .map_err(&err)?
+    {
+        edits.set(NOTES_REF, notes);
+    }
+
+    // Objects: everything new that the monorepo does not hold yet, in one pack.
+    let mut all: Vec<Object> = pending;
+    for image in images {
+        all.extend(image.objects);
+    }
+    all.extend(overlay.into_values());
+    let mut seen = std::collections::HashSet::new();
+    // gix (like git) knows the empty tree without storing it; fsck does not, so write it.
+    let empty_tree = history::objects::hash(Kind::Tree, b"");
+    all.retain(|o| seen.insert(o.id) && (o.id == empty_tree || !repo.has_object(o.id)));
+    if should_interrupt.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    outcome.objects_written = all.len();
+    history::pack::write(&objects_dir, &all, should_interrupt)?;
+
+    // The commit map file, then the refs: one transaction.
+    let text = map.to_text();
+    let old_text = std::fs::read_to_string(&map_file).unwrap_or_default();
+    if text != old_text {
+        crate::rollback::write_atomic(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
+            name: m.name.clone(),
+            path: map_file.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    if should_interrupt.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    let repo = history::open(&m.name, &dir)?;
+    outcome.ref_updates = edits.commit(&repo, &m.name)?;
+    Ok(outcome)
+}
+
+/// The bytes of a commit tfmono creates, deterministic for its inputs.
+pub fn commit_bytes(tree: ObjectId, parents: &[ObjectId], time: i64, message: &str) -> Vec<u8> {
+    let mut s = format!("tree {tree}\n");
+    for p in parents {
+        s.push_str(&format!("parent {p}\n"));
+    }
+    s.push_str(&format!("author {IDENTITY} {time} +0000\n"));
+    s.push_str(&format!("committer {IDENTITY} {time} +0000\n\n"));
+    s.push_str(message);
+    s.into_bytes()
+}
+
+fn notes_commit(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    map: &CommitMap,
+    urls: &BTreeMap<&str, String>,
+    previous: Option<ObjectId>,
+    time: i64,
+) -> Result<Option<ObjectId>, String> {
+    if map.is_empty() {
+        return Ok(None);
+    }
+    let mut fanout: BTreeMap<String, Vec<objects::Entry>> = BTreeMap::new();
+    for (repo_name, old, new) in map.entries() {
+        let url = urls
+            .get(repo_name)
+            .cloned()
+            .unwrap_or_else(|| repo_name.to_string());
+        let blob = Object::new(
+            Kind::Blob,
+            format!("Migrated-from: {url} {old}\n").into_bytes(),
+        );
+        let hex = new.to_string();
+        fanout
+            .entry(hex[..2].to_string())
+            .or_default()
+            .push(objects::Entry {
+                mode: b"100644".to_vec(),
+                name: hex[2..].as_bytes().to_vec(),
+                id: blob.id,
+            });
+        overlay.insert(blob.id, blob);
+    }
+    let mut top = Vec::new();
+    for (prefix, entries) in fanout {
+        let t = Object::new(Kind::Tree, objects::encode_tree(entries));
+        top.push(objects::Entry::tree(&prefix, t.id));
+        overlay.insert(t.id, t);
+    }
+    let root = Object::new(Kind::Tree, objects::encode_tree(top));
+    if let Some(prev) = previous {
+        if tree::commit_tree(repo, overlay, prev)? == root.id {
+            return Ok(None);
+        }
+    }
+    let parents: Vec<ObjectId> = previous.into_iter().collect();
+    let commit = Object::new(
+        Kind::Commit,
+        commit_bytes(
+            root.id,
+            &parents,
+            time,
+            "tfmono: commit map (legacy commit of each image)\n",
+        ),
+    );
+    let id = commit.id;
+    overlay.insert(root.id, root);
+    overlay.insert(id, commit);
+    Ok(Some(id))
+}

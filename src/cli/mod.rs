@@ -4,8 +4,11 @@
 //! or an error (an invalid mapping, a missing repo, I/O). Only this module and its
 //! children read the environment (`NO_COLOR`, `TFMONO_COLOR`).
 
+mod apply;
 mod plan;
 mod progress;
+mod rollback;
+mod verify;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -48,6 +51,13 @@ pub enum ColorChoice {
 enum Command {
     /// Show everything `apply` would do (a dry run: writes nothing but the report).
     Plan(plan::PlanArgs),
+    /// Imports every legacy repo into its monorepo under --out, rewrites module sources and
+    /// writes the state scripts, rollback.sh and push.sh.
+    Apply(apply::ApplyArgs),
+    /// Proves every legacy commit, branch and tag has an identical image in the monorepos.
+    Verify(verify::VerifyArgs),
+    /// Runs the rollback.sh that apply wrote: every monorepo ref back to its old value.
+    Rollback(rollback::RollbackArgs),
 }
 
 /// Where output goes: data on stdout, status and progress on stderr.
@@ -106,6 +116,9 @@ pub fn main(cli: Cli) -> ExitCode {
     let ui = Ui::new(&cli.global);
     let result = match &cli.command {
         Command::Plan(args) => plan::run(args, &ui),
+        Command::Apply(args) => apply::run(args, &ui),
+        Command::Verify(args) => verify::run(args, &ui),
+        Command::Rollback(args) => rollback::run(args, &ui),
     };
     match result {
         Ok(code) => code,

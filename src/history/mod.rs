@@ -1,1 +1,293 @@
-//! history (stub)
+//! History rewriting: every legacy commit gets an image whose tree holds the legacy tree under
+//! the repo's path; parents are mapped, every other byte of the commit is kept.
+//!
+//! Images are computed in memory ([`rewrite`]), deterministically (the same legacy commit and
+//! path always give the same image id), and written in bulk by [`pack::write`]. Unchanged
+//! legacy trees and blobs are reused as they are: only one small wrapper tree per path
+//! component and the commit itself are new per legacy commit.
+
+pub mod commit_map;
+pub mod objects;
+pub mod pack;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gix::objs::Kind;
+use gix::ObjectId;
+
+pub use commit_map::CommitMap;
+pub use objects::Object;
+
+use crate::plan::ImportStep;
+use crate::progress::Task;
+
+/// What can go wrong while reading legacy history or writing images.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A legacy repo cannot be opened.
+    #[error("legacy repo {repo} at {path}: cannot open it: {message}")]
+    Open {
+        /// The repo name.
+        repo: String,
+        /// Its git dir.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+    /// An object is missing or unreadable.
+    #[error("legacy repo {repo}: object {id} is missing or unreadable ({message}); run `git fsck --full` in that repo")]
+    Object {
+        /// The repo name.
+        repo: String,
+        /// The object id.
+        id: String,
+        /// The cause.
+        message: String,
+    },
+    /// A commit, tree or tag does not parse.
+    #[error("legacy repo {repo}: {kind} {id} is malformed; run `git fsck --full` in that repo")]
+    Malformed {
+        /// The repo name.
+        repo: String,
+        /// The object kind.
+        kind: &'static str,
+        /// The object id.
+        id: String,
+    },
+    /// A ref in the plan no longer resolves as planned.
+    #[error(
+        "legacy repo {repo}: {reference} changed since the plan was made; run `tfmono plan` again"
+    )]
+    Moved {
+        /// The repo name.
+        repo: String,
+        /// The ref name.
+        reference: String,
+    },
+    /// Ctrl-C.
+    #[error("interrupted; nothing was half-written: run the same command again to finish")]
+    Interrupted,
+    /// The commit map file does not parse.
+    #[error(transparent)]
+    CommitMap(#[from] commit_map::ParseError),
+    /// File I/O.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writing objects or refs failed.
+    #[error("{}: {message}", path.display())]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// Opens a repo read-only, isolated from user and system configuration.
+pub fn open(repo: &str, git_dir: &Path) -> Result<gix::Repository, Error> {
+    gix::open_opts(git_dir, gix::open::Options::isolated())
+        .map(|mut r| {
+            r.object_cache_size_if_unset(16 * 1024 * 1024);
+            r
+        })
+        .map_err(|e| Error::Open {
+            repo: repo.to_string(),
+            path: git_dir.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Reads one object's kind and content.
+pub fn read(
+    repo_name: &str,
+    repo: &gix::Repository,
+    id: ObjectId,
+) -> Result<(Kind, Vec<u8>), Error> {
+    let obj = repo.find_object(id).map_err(|e| Error::Object {
+        repo: repo_name.to_string(),
+        id: id.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok((obj.kind, obj.data.clone()))
+}
+
+/// The images of one legacy repo's history, ready to be written.
+#[derive(Debug, Default)]
+pub struct Image {
+    /// The legacy repo name.
+    pub repo: String,
+    /// New `(legacy, image)` commit pairs, parents before children.
+    pub commits: Vec<(ObjectId, ObjectId)>,
+    /// Commits found in the commit map (not rewritten again).
+    pub reused: usize,
+    /// New objects: wrapper trees, commits, annotated tags.
+    pub objects: Vec<Object>,
+    /// Monorepo refs and what they must point at.
+    pub refs: Vec<(String, ObjectId)>,
+    /// The image of the default branch's tip.
+    pub tip: Option<ObjectId>,
+    /// The legacy tip of the default branch.
+    pub legacy_tip: Option<ObjectId>,
+    /// The legacy root tree of the default branch's tip.
+    pub tip_tree: Option<ObjectId>,
+    /// The committer time of the default branch's tip.
+    pub tip_time: i64,
+}
+
+struct Raw {
+    data: Vec<u8>,
+    header: objects::CommitHeader,
+}
+
+/// Computes the images of every commit reachable from `step`'s refs that `known` does not
+/// already map, and the refs they get. Reads the legacy repo only.
+pub fn rewrite(
+    step: &ImportStep,
+    known: &CommitMap,
+    should_interrupt: &AtomicBool,
+    task: &dyn Task,
+) -> Result<Image, Error> {
+    let name = step.repo.as_str();
+    let repo = open(name, &step.git_dir)?;
+    let parse_id = |hex: &str, reference: &str| {
+        ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::Moved {
+            repo: name.to_string(),
+            reference: reference.to_string(),
+        })
+    };
+    let mut tips = Vec::new();
+    for r in step.branches.iter().chain(&step.tags) {
+        tips.push(parse_id(&r.commit, &r.from)?);
+    }
+
+    // Depth-first post-order: parents before children; stop at commits already mapped.
+    let mut raws: HashMap<ObjectId, Raw> = HashMap::new();
+    let mut order: Vec<ObjectId> = Vec::new();
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut stack: Vec<(ObjectId, bool)> = tips.iter().rev().map(|t| (*t, false)).collect();
+    while let Some((id, expanded)) = stack.pop() {
+        if expanded {
+            order.push(id);
+            continue;
+        }
+        if known.get(name, &id).is_some() || !seen.insert(id) {
+            continue;
+        }
+        if order.len() % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let (kind, data) = read(name, &repo, id)?;
+        if kind != Kind::Commit {
+            return Err(Error::Malformed {
+                repo: name.to_string(),
+                kind: "commit",
+                id: id.to_string(),
+            });
+        }
+        let header = objects::parse_commit(&data).ok_or_else(|| Error::Malformed {
+            repo: name.to_string(),
+            kind: "commit",
+            id: id.to_string(),
+        })?;
+        stack.push((id, true));
+        for p in header.parents.iter().rev() {
+            if !seen.contains(p) && known.get(name, p).is_none() {
+                stack.push((*p, false));
+            }
+        }
+        raws.insert(id, Raw { data, header });
+    }
+
+    let mut image = Image {
+        repo: name.to_string(),
+        ..Image::default()
+    };
+    let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::with_capacity(order.len());
+    let mut wrapped: HashMap<ObjectId, ObjectId> = HashMap::new();
+    for (i, id) in order.iter().enumerate() {
+        if i % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let raw = &raws[id];
+        let tree = match wrapped.get(&raw.header.tree) {
+            Some(t) => *t,
+            None => {
+                let (root, trees) = objects::wrap_tree(raw.header.tree, &step.path);
+                image.objects.extend(trees);
+                wrapped.insert(raw.header.tree, root);
+                root
+            }
+        };
+        let mut parents = Vec::with_capacity(raw.header.parents.len());
+        for p in &raw.header.parents {
+            let img = mapped
+                .get(p)
+                .copied()
+                .or_else(|| known.get(name, p))
+                .ok_or_else(|| Error::Object {
+                    repo: name.to_string(),
+                    id: p.to_string(),
+                    message: "parent commit was not visited".into(),
+                })?;
+            parents.push(img);
+        }
+        let obj = Object::new(
+            Kind::Commit,
+            objects::edit_commit(&raw.data, tree, &parents),
+        );
+        mapped.insert(*id, obj.id);
+        image.commits.push((*id, obj.id));
+        image.objects.push(obj);
+        if i % 1024 == 1023 {
+            task.inc(1024);
+        }
+    }
+    task.inc((order.len() % 1024) as u64);
+    let image_of = |id: &ObjectId| mapped.get(id).copied().or_else(|| known.get(name, id));
+    image.reused = step.commits.saturating_sub(order.len());
+
+    for r in step.branches.iter().chain(&step.tags) {
+        let commit = parse_id(&r.commit, &r.from)?;
+        let new = image_of(&commit).ok_or_else(|| Error::Moved {
+            repo: name.to_string(),
+            reference: r.from.clone(),
+        })?;
+        if r.annotated {
+            let target = parse_id(&r.target, &r.from)?;
+            let (kind, data) = read(name, &repo, target)?;
+            if kind != Kind::Tag {
+                return Err(Error::Moved {
+                    repo: name.to_string(),
+                    reference: r.from.clone(),
+                });
+            }
+            let tag_name = r.to.strip_prefix("refs/tags/").unwrap_or(&r.to);
+            let obj = Object::new(Kind::Tag, objects::edit_tag(&data, new, tag_name));
+            image.refs.push((r.to.clone(), obj.id));
+            image.objects.push(obj);
+        } else {
+            image.refs.push((r.to.clone(), new));
+        }
+    }
+    if let Some(default) = step.branches.first() {
+        let legacy = parse_id(&default.commit, &default.from)?;
+        let (_, data) = read(name, &repo, legacy)?;
+        let header = objects::parse_commit(&data).ok_or_else(|| Error::Malformed {
+            repo: name.to_string(),
+            kind: "commit",
+            id: legacy.to_string(),
+        })?;
+        image.legacy_tip = Some(legacy);
+        image.tip = image_of(&legacy);
+        image.tip_tree = Some(header.tree);
+        image.tip_time = header.committer_time;
+    }
+    Ok(image)
+}

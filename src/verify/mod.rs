@@ -1,1 +1,439 @@
-//! verify (stub)
+//! Proves the import: every legacy commit reachable from an imported ref has an image in its
+//! monorepo whose tree at the repo's path equals the legacy tree, whose parents are the
+//! images of the legacy parents and whose metadata (author, committer, dates, encoding,
+//! message) is byte-identical; every branch and tag is mapped; `main` contains every import.
+//!
+//! It re-walks the legacy repos itself (it does not trust what `apply` computed) and reads
+//! the monorepo through gix; only the commit map tells it where to look.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gix::objs::Kind;
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::history::{self, objects, CommitMap};
+use crate::plan::{ImportStep, MonorepoPlan, Plan, MAIN_BRANCH};
+use crate::progress::Progress;
+
+/// What can stop verification before it reaches a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading failed.
+    #[error(transparent)]
+    History(#[from] history::Error),
+    /// The monorepo is missing.
+    #[error("monorepo {name}: {} is not there; run `tfmono apply` with the same --out first", path.display())]
+    Missing {
+        /// The monorepo name.
+        name: String,
+        /// Where it should be.
+        path: PathBuf,
+    },
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// The kind of a mismatch, in the order they are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Class {
+    /// A legacy commit has no image.
+    MissingImage,
+    /// The image's tree at the path differs from the legacy tree.
+    Tree,
+    /// The image's parents are not the images of the legacy parents.
+    Parents,
+    /// Author, committer, dates, encoding or message differ.
+    Metadata,
+    /// A branch or tag is missing or points elsewhere.
+    Ref,
+    /// `main` does not contain an import.
+    Main,
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Class::MissingImage => "missing image",
+            Class::Tree => "tree differs",
+            Class::Parents => "parents differ",
+            Class::Metadata => "metadata differs",
+            Class::Ref => "ref not mapped",
+            Class::Main => "main lacks an import",
+        })
+    }
+}
+
+/// One mismatch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    /// What kind.
+    pub class: Class,
+    /// The monorepo.
+    pub monorepo: String,
+    /// The legacy repo.
+    pub repo: String,
+    /// The legacy commit or ref.
+    pub subject: String,
+    /// Details and what to do.
+    pub message: String,
+}
+
+/// Counts per monorepo.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Checked {
+    /// The monorepo.
+    pub monorepo: String,
+    /// Legacy commits checked.
+    pub commits: usize,
+    /// Branches and tags checked.
+    pub refs: usize,
+    /// Imports found in main.
+    pub imports: usize,
+}
+
+/// The verdict.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// What was checked.
+    pub checked: Vec<Checked>,
+    /// Everything that does not match (empty: verified).
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Report {
+    /// Whether everything matched.
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+
+    /// The first class of mismatch found, if any.
+    pub fn first_class(&self) -> Option<Class> {
+        self.mismatches.iter().map(|m| m.class).min()
+    }
+}
+
+/// Verifies every monorepo of `plan` under `out`.
+pub fn run(
+    plan: &Plan,
+    out: &Path,
+    progress: &dyn Progress,
+    should_interrupt: &AtomicBool,
+) -> Result<Report, Error> {
+    let mut report = Report::default();
+    for m in &plan.monorepos {
+        verify_monorepo(m, out, progress, should_interrupt, &mut report)?;
+    }
+    Ok(report)
+}
+
+struct Ctx<'a> {
+    mono: &'a gix::Repository,
+    monorepo: &'a str,
+    map: &'a CommitMap,
+    report: &'a mut Report,
+}
+
+impl Ctx<'_> {
+    fn mismatch(&mut self, class: Class, repo: &str, subject: String, message: String) {
+        self.report.mismatches.push(Mismatch {
+            class,
+            monorepo: self.monorepo.to_string(),
+            repo: repo.to_string(),
+            subject,
+            message,
+        });
+    }
+
+    fn read_mono(&self, id: ObjectId) -> Option<(Kind, Vec<u8>)> {
+        let obj = self.mono.find_object(id).ok()?;
+        Some((obj.kind, obj.data.clone()))
+    }
+
+    /// The entry id at `path` below the tree `root` in the monorepo.
+    fn tree_at(&self, root: ObjectId, path: &str) -> Option<ObjectId> {
+        let mut current = root;
+        for c in path.split('/').filter(|c| !c.is_empty()) {
+            let (_, data) = self.read_mono(current)?;
+            let entries = objects::parse_tree(&data)?;
+            current = entries
+                .into_iter()
+                .find(|e| e.name == c.as_bytes() && e.is_tree())?
+                .id;
+        }
+        Some(current)
+    }
+}
+
+fn verify_monorepo(
+    m: &MonorepoPlan,
+    out: &Path,
+    progress: &dyn Progress,
+    should_interrupt: &AtomicBool,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let dir = out.join(&m.dir);
+    if !dir.join("HEAD").is_file() {
+        return Err(Error::Missing {
+            name: m.name.clone(),
+            path: dir,
+        });
+    }
+    let mono = history::open(&m.name, &dir)?;
+    let map = CommitMap::load(&crate::apply::commit_map_path(out, &m.name))?;
+    let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
+    let task = progress.task(&format!("verify {}", m.name), total);
+    let mut checked = Checked {
+        monorepo: m.name.clone(),
+        ..Checked::default()
+    };
+    let mut ctx = Ctx {
+        mono: &mono,
+        monorepo: &m.name,
+        map: &map,
+        report,
+    };
+    for step in &m.imports {
+        checked.commits += verify_commits(&mut ctx, step, should_interrupt, task.as_ref())?;
+        checked.refs += verify_refs(&mut ctx, step)?;
+    }
+    checked.imports = verify_main(&mut ctx, m)?;
+    ctx.report.checked.push(checked);
+    Ok(())
+}
+
+fn legacy_tips(step: &ImportStep, legacy: &gix::Repository) -> Vec<(String, ObjectId)> {
+    // Re-read the legacy refs now, independently of what the plan recorded.
+    step.branches
+        .iter()
+        .chain(&step.tags)
+        .filter_map(|r| {
+            let mut reference = legacy.find_reference(r.from.as_str()).ok()?;
+            let id = reference.peel_to_id().ok()?.detach();
+            Some((r.from.clone(), id))
+        })
+        .collect()
+}
+
+fn verify_commits(
+    ctx: &mut Ctx<'_>,
+    step: &ImportStep,
+    should_interrupt: &AtomicBool,
+    task: &dyn crate::progress::Task,
+) -> Result<usize, Error> {
+    let name = step.repo.as_str();
+    let legacy = history::open(name, &step.git_dir)?;
+    let mut stack: Vec<ObjectId> = legacy_tips(step, &legacy)
+        .into_iter()
+        .map(|t| t.1)
+        .collect();
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut count = 0usize;
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        count += 1;
+        if count % 4096 == 0 {
+            task.inc(4096);
+            if should_interrupt.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+        }
+        let (_, data) = history::read(name, &legacy, id)?;
+        let Some(header) = objects::parse_commit(&data) else {
+            return Err(history::Error::Malformed {
+                repo: name.to_string(),
+                kind: "commit",
+                id: id.to_string(),
+            }
+            .into());
+        };
+        stack.extend(header.parents.iter().copied());
+        let Some(image) = ctx.map.get(name, &id) else {
+            ctx.mismatch(
+                Class::MissingImage,
+                name,
+                id.to_string(),
+                "no image in the commit map; the legacy repo may have new commits: run `tfmono apply` again".into(),
+            );
+            continue;
+        };
+        let Some((Kind::Commit, img)) = ctx.read_mono(image) else {
+            ctx.mismatch(
+                Class::MissingImage,
+                name,
+                id.to_string(),
+                format!("its image {image} is not a commit in the monorepo"),
+            );
+            continue;
+        };
+        let Some(img_header) = objects::parse_commit(&img) else {
+            ctx.mismatch(
+                Class::MissingImage,
+                name,
+                id.to_string(),
+                format!("image {image} is malformed"),
+            );
+            continue;
+        };
+        if ctx.tree_at(img_header.tree, &step.path) != Some(header.tree) {
+            ctx.mismatch(
+                Class::Tree,
+                name,
+                id.to_string(),
+                format!(
+                    "the tree of image {image} at {} is not the legacy tree {}",
+                    step.path, header.tree
+                ),
+            );
+        }
+        let expected: Vec<Option<ObjectId>> = header
+            .parents
+            .iter()
+            .map(|p| ctx.map.get(name, p))
+            .collect();
+        let actual: Vec<Option<ObjectId>> = img_header.parents.iter().map(|p| Some(*p)).collect();
+        if expected != actual {
+            ctx.mismatch(
+                Class::Parents,
+                name,
+                id.to_string(),
+                format!("image {image} has parents {actual:?}, expected the images {expected:?}"),
+            );
+        }
+        if objects::commit_metadata(&data) != objects::commit_metadata(&img) {
+            ctx.mismatch(
+                Class::Metadata,
+                name,
+                id.to_string(),
+                format!("image {image} differs in author, committer, dates, encoding or message"),
+            );
+        }
+    }
+    task.inc((count % 4096) as u64);
+    Ok(count)
+}
+
+fn verify_refs(ctx: &mut Ctx<'_>, step: &ImportStep) -> Result<usize, Error> {
+    let name = step.repo.as_str();
+    let legacy = history::open(name, &step.git_dir)?;
+    let mut n = 0;
+    for r in step.branches.iter().chain(&step.tags) {
+        n += 1;
+        let Ok(mut legacy_ref) = legacy.find_reference(r.from.as_str()) else {
+            ctx.mismatch(
+                Class::Ref,
+                name,
+                r.from.clone(),
+                "the legacy ref is gone; run `tfmono plan` again".into(),
+            );
+            continue;
+        };
+        let legacy_target = legacy_ref.target().try_id().map(|i| i.to_owned());
+        let Ok(legacy_commit) = legacy_ref.peel_to_id().map(|i| i.detach()) else {
+            continue;
+        };
+        let Ok(mut mono_ref) = ctx.mono.find_reference(r.to.as_str()) else {
+            ctx.mismatch(
+                Class::Ref,
+                name,
+                r.from.clone(),
+                format!("{} is missing in the monorepo", r.to),
+            );
+            continue;
+        };
+        let mono_target = mono_ref.target().try_id().map(|i| i.to_owned());
+        let mono_commit = mono_ref.peel_to_id().ok().map(|i| i.detach());
+        if mono_commit.is_none() || mono_commit != ctx.map.get(name, &legacy_commit) {
+            ctx.mismatch(
+                Class::Ref,
+                name,
+                r.from.clone(),
+                format!("{} does not point at the image of {legacy_commit}", r.to),
+            );
+            continue;
+        }
+        if r.annotated {
+            let legacy_tag = legacy_target.and_then(|t| history::read(name, &legacy, t).ok());
+            let mono_tag = mono_target.and_then(|t| ctx.read_mono(t));
+            let same = match (legacy_tag, mono_tag) {
+                (Some((Kind::Tag, a)), Some((Kind::Tag, b))) => {
+                    tag_metadata(&a) == tag_metadata(&b)
+                }
+                _ => false,
+            };
+            if !same {
+                ctx.mismatch(
+                    Class::Ref,
+                    name,
+                    r.from.clone(),
+                    format!(
+                        "{} is not an annotated tag with the legacy tagger and message",
+                        r.to
+                    ),
+                );
+            }
+        }
+    }
+    Ok(n)
+}
+
+fn tag_metadata(data: &[u8]) -> Vec<u8> {
+    let split = data
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(data.len(), |p| p + 2);
+    let (head, body) = data.split_at(split);
+    let mut out: Vec<u8> = head
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"tagger "))
+        .flat_map(|l| l.iter().copied().chain([b'\n']))
+        .collect();
+    out.extend_from_slice(objects::strip_signature(body));
+    out
+}
+
+fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<usize, Error> {
+    let main_ref = format!("refs/heads/{MAIN_BRANCH}");
+    let main = ctx
+        .mono
+        .find_reference(main_ref.as_str())
+        .ok()
+        .and_then(|mut r| r.peel_to_id().ok().map(|i| i.detach()));
+    let mut reachable: HashMap<ObjectId, ()> = HashMap::new();
+    let mut stack: Vec<ObjectId> = main.into_iter().collect();
+    while let Some(id) = stack.pop() {
+        if reachable.insert(id, ()).is_some() {
+            continue;
+        }
+        if let Some((_, data)) = ctx.read_mono(id) {
+            if let Some(h) = objects::parse_commit(&data) {
+                stack.extend(h.parents);
+            }
+        }
+    }
+    let mut found = 0;
+    for step in &m.imports {
+        let Some(default) = step.branches.first() else {
+            continue;
+        };
+        let Ok(legacy_tip) = ObjectId::from_hex(default.commit.as_bytes()) else {
+            continue;
+        };
+        match ctx.map.get(&step.repo, &legacy_tip) {
+            Some(img) if reachable.contains_key(&img) => found += 1,
+            _ => ctx.mismatch(
+                Class::Main,
+                &step.repo,
+                default.from.clone(),
+                format!("{main_ref} does not contain the import of {} at {legacy_tip}; run `tfmono apply` again", step.repo),
+            ),
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,144 @@
+//! Creating the bare monorepo and bringing legacy objects in wholesale.
+
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+
+use crate::history::{self, Object};
+
+/// Creates a bare repo at `dir` (HEAD -> main) unless one is there. The repo is built in a
+/// sibling temp dir and renamed into place, so a kill never leaves half a repo.
+pub fn ensure_bare(dir: &Path) -> Result<(), String> {
+    if dir.join("HEAD").is_file() && dir.join("objects").is_dir() {
+        return Ok(());
+    }
+    if dir.exists() {
+        return Err(format!(
+            "{} exists but is not a bare git repo; move it away",
+            dir.display()
+        ));
+    }
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tfmono-init-")
+        .tempdir_in(parent)
+        .map_err(|e| format!("creating a temp dir in {}: {e}", parent.display()))?;
+    let staging = tmp.path().join("repo.git");
+    gix::init_bare(&staging).map_err(|e| format!("git init: {e}"))?;
+    std::fs::write(staging.join("HEAD"), "ref: refs/heads/main\n")
+        .map_err(|e| format!("writing HEAD: {e}"))?;
+    std::fs::rename(&staging, dir).map_err(|e| format!("moving the new repo into place: {e}"))?;
+    Ok(())
+}
+
+fn object_dirs(objects: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if depth > 5 || out.iter().any(|p| p == objects) {
+        return;
+    }
+    out.push(objects.to_owned());
+    if let Ok(text) = std::fs::read_to_string(objects.join("info").join("alternates")) {
+        for line in text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            let p = Path::new(line.trim());
+            let p = if p.is_absolute() {
+                p.to_owned()
+            } else {
+                objects.join(p)
+            };
+            object_dirs(&p, depth + 1, out);
+        }
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> history::Error + '_ {
+    move |e| history::Error::Io {
+        path: path.to_owned(),
+        source: e,
+    }
+}
+
+/// Hard-links (or copies, across file systems) every pack of the legacy repo into
+/// `mono_objects/pack` and returns its loose objects, to be written into the new pack.
+/// The legacy repo is only read.
+pub fn legacy_objects(
+    repo: &str,
+    git_dir: &Path,
+    mono_objects: &Path,
+) -> Result<Vec<Object>, history::Error> {
+    let mut dirs = Vec::new();
+    object_dirs(&git_dir.join("objects"), 0, &mut dirs);
+    let dest = mono_objects.join("pack");
+    std::fs::create_dir_all(&dest).map_err(io(&dest))?;
+    let mut loose_ids = Vec::new();
+    for objects in &dirs {
+        let pack_dir = objects.join("pack");
+        if let Ok(read) = std::fs::read_dir(&pack_dir) {
+            let mut packs: Vec<PathBuf> = read
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+                .collect();
+            packs.sort();
+            for pack in packs {
+                let idx = pack.with_extension("idx");
+                if !idx.is_file() {
+                    continue; // an incomplete pack (a fetch in progress): its objects are not visible
+                }
+                // The pack first, then its index: git only sees a pack through its index.
+                for src in [&pack, &idx] {
+                    let Some(name) = src.file_name() else {
+                        continue;
+                    };
+                    let to = dest.join(name);
+                    if !to.exists() {
+                        link_or_copy(src, &to)?;
+                    }
+                }
+            }
+        }
+        let Ok(read) = std::fs::read_dir(objects) else {
+            continue;
+        };
+        for fan in read.filter_map(Result::ok) {
+            let fan_name = fan.file_name().to_string_lossy().to_string();
+            if fan_name.len() != 2 || !fan_name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            let Ok(inner) = std::fs::read_dir(fan.path()) else {
+                continue;
+            };
+            for f in inner.filter_map(Result::ok) {
+                let hex = format!("{fan_name}{}", f.file_name().to_string_lossy());
+                if let Ok(id) = ObjectId::from_hex(hex.as_bytes()) {
+                    loose_ids.push(id);
+                }
+            }
+        }
+    }
+    if loose_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let legacy = history::open(repo, git_dir)?;
+    loose_ids.sort();
+    loose_ids
+        .into_iter()
+        .map(|id| {
+            let (kind, data) = history::read(repo, &legacy, id)?;
+            Ok(Object { id, kind, data })
+        })
+        .collect()
+}
+
+fn link_or_copy(src: &Path, to: &Path) -> Result<(), history::Error> {
+    if std::fs::hard_link(src, to).is_ok() {
+        return Ok(());
+    }
+    let tmp = to.with_extension("tmp-tfmono");
+    std::fs::copy(src, &tmp).map_err(io(src))?;
+    history::pack::sync(&tmp)?;
+    std::fs::rename(&tmp, to).map_err(io(to))?;
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! Tree edits on the monorepo: reading through pending objects, inserting a subtree at a path.
+
+use std::collections::HashMap;
+
+use gix::objs::Kind;
+use gix::ObjectId;
+
+use crate::history::objects::{self, Entry};
+use crate::history::Object;
+
+fn read(
+    repo: &gix::Repository,
+    overlay: &HashMap<ObjectId, Object>,
+    id: ObjectId,
+) -> Result<(Kind, Vec<u8>), String> {
+    if let Some(o) = overlay.get(&id) {
+        return Ok((o.kind, o.data.clone()));
+    }
+    let obj = repo
+        .find_object(id)
+        .map_err(|e| format!("object {id}: {e}"))?;
+    Ok((obj.kind, obj.data.clone()))
+}
+
+/// The root tree of commit `id`.
+pub fn commit_tree(
+    repo: &gix::Repository,
+    overlay: &HashMap<ObjectId, Object>,
+    id: ObjectId,
+) -> Result<ObjectId, String> {
+    let (_, data) = read(repo, overlay, id)?;
+    objects::parse_commit(&data)
+        .map(|h| h.tree)
+        .ok_or_else(|| format!("commit {id} is malformed"))
+}
+
+/// The entries of tree `id`.
+pub fn entries(
+    repo: &gix::Repository,
+    overlay: &HashMap<ObjectId, Object>,
+    id: ObjectId,
+) -> Result<Vec<Entry>, String> {
+    let (_, data) = read(repo, overlay, id)?;
+    objects::parse_tree(&data).ok_or_else(|| format!("tree {id} is malformed"))
+}
+
+/// The id at `path` below tree `root`, if any.
+pub fn lookup(
+    repo: &gix::Repository,
+    overlay: &HashMap<ObjectId, Object>,
+    root: ObjectId,
+    path: &str,
+) -> Result<Option<Entry>, String> {
+    let mut current = root;
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    for (i, c) in comps.iter().enumerate() {
+        let found = entries(repo, overlay, current)?
+            .into_iter()
+            .find(|e| e.name == c.as_bytes());
+        match found {
+            Some(e) if i + 1 == comps.len() => return Ok(Some(e)),
+            Some(e) if e.is_tree() => current = e.id,
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// Returns `root` with the tree at `path` replaced by `subtree` (creating intermediate
+/// trees); new trees go into `overlay`.
+pub fn insert(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    root: Option<ObjectId>,
+    path: &str,
+    subtree: ObjectId,
+) -> Result<ObjectId, String> {
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    insert_at(repo, overlay, root, &comps, subtree)
+}
+
+fn insert_at(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    root: Option<ObjectId>,
+    comps: &[&str],
+    subtree: ObjectId,
+) -> Result<ObjectId, String> {
+    let Some((first, rest)) = comps.split_first() else {
+        return Ok(subtree);
+    };
+    let mut list = match root {
+        Some(r) => entries(repo, overlay, r)?,
+        None => Vec::new(),
+    };
+    let existing = list.iter().position(|e| e.name == first.as_bytes());
+    let child = existing
+        .map(|i| list.remove(i))
+        .filter(Entry::is_tree)
+        .map(|e| e.id);
+    let new_child = insert_at(repo, overlay, child, rest, subtree)?;
+    list.push(Entry::tree(first, new_child));
+    let obj = Object::new(Kind::Tree, objects::encode_tree(list));
+    let id = obj.id;
+    overlay.insert(id, obj);
+    Ok(id)
+}
+
+/// Returns `root` with the blob at `path` (which must exist below a tree) replaced by
+/// `blob`, keeping its mode.
+pub fn replace_blob(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    root: ObjectId,
+    path: &str,
+    blob: ObjectId,
+) -> Result<ObjectId, String> {
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    replace_at(repo, overlay, root, &comps, blob, b"100644")
+}
+
+/// Returns `root` with a file at `path` added or replaced (mode 100644 for new files).
+pub fn put_file(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    root: ObjectId,
+    path: &str,
+    blob: ObjectId,
+) -> Result<ObjectId, String> {
+    replace_blob(repo, overlay, root, path, blob)
+}
+
+fn replace_at(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    root: ObjectId,
+    comps: &[&str],
+    blob: ObjectId,
+    default_mode: &[u8],
+) -> Result<ObjectId, String> {
+    let Some((first, rest)) = comps.split_first() else {
+        return Err("empty path".into());
+    };
+    let mut list = entries(repo, overlay, root)?;
+    let pos = list.iter().position(|e| e.name == first.as_bytes());
+    if rest.is_empty() {
+        let mode = pos
+            .map(|i| list[i].mode.clone())
+            .filter(|m| m.starts_with(b"100"))
+            .unwrap_or_else(|| default_mode.to_vec());
+        if let Some(i) = pos {
+            list.remove(i);
+        }
+        list.push(Entry {
+            mode,
+            name: first.as_bytes().to_vec(),
+            id: blob,
+        });
+    } else {
+        let child = match pos {
+            Some(i) if list[i].is_tree() => list.remove(i).id,
+            Some(i) => {
+                list.remove(i);
+                let empty = Object::new(Kind::Tree, Vec::new());
+                let id = empty.id;
+                overlay.insert(id, empty);
+                id
+            }
+            None => {
+                let empty = Object::new(Kind::Tree, Vec::new());
+                let id = empty.id;
+                overlay.insert(id, empty);
+                id
+            }
+        };
+        let new_child = replace_at(repo, overlay, child, rest, blob, default_mode)?;
+        list.push(Entry::tree(first, new_child));
+    }
+    let obj = Object::new(Kind::Tree, objects::encode_tree(list));
+    let id = obj.id;
+    overlay.insert(id, obj);
+    Ok(id)
+}

@@ -1,0 +1,128 @@
+//! The commit map: legacy commit -> its image, per legacy repo.
+//!
+//! One file per monorepo, one line per imported commit: `<old> <new> <repo>`, like
+//! git-filter-repo's `commit-map`. It doubles as the cache of incremental runs: a legacy
+//! commit already in the map is not rewritten again.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use gix::ObjectId;
+
+/// Legacy commit ids and their images, keyed by legacy repo name (two legacy repos may
+/// share commits, e.g. forks of one upstream; each gets its own image).
+#[derive(Debug, Default, Clone)]
+pub struct CommitMap {
+    repos: HashMap<String, HashMap<ObjectId, ObjectId>>,
+    order: Vec<(String, ObjectId)>,
+}
+
+/// A line of a commit map file that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: not a commit map line (`<old sha> <new sha> <repo>`): {text:?}; delete the file to rebuild it (the import is deterministic)")]
+pub struct ParseError {
+    /// The file.
+    pub file: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// The offending line.
+    pub text: String,
+}
+
+impl CommitMap {
+    /// Parses a commit map file's text.
+    pub fn parse(file: &Path, text: &str) -> Result<CommitMap, ParseError> {
+        let mut map = CommitMap::default();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || ParseError {
+                file: file.display().to_string(),
+                line: i + 1,
+                text: line.to_string(),
+            };
+            let mut parts = line.splitn(3, ' ');
+            let (Some(old), Some(new), Some(repo)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad());
+            };
+            let old = ObjectId::from_hex(old.as_bytes()).map_err(|_| bad())?;
+            let new = ObjectId::from_hex(new.as_bytes()).map_err(|_| bad())?;
+            map.insert(repo, old, new);
+        }
+        Ok(map)
+    }
+
+    /// Loads `file`; a missing file is an empty map.
+    pub fn load(file: &Path) -> Result<CommitMap, crate::history::Error> {
+        match std::fs::read_to_string(file) {
+            Ok(text) => Ok(CommitMap::parse(file, &text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CommitMap::default()),
+            Err(e) => Err(crate::history::Error::Io {
+                path: file.to_owned(),
+                source: e,
+            }),
+        }
+    }
+
+    /// Records `old -> new` for `repo` (first value wins).
+    pub fn insert(&mut self, repo: &str, old: ObjectId, new: ObjectId) {
+        let m = self.repos.entry(repo.to_string()).or_default();
+        if let std::collections::hash_map::Entry::Vacant(v) = m.entry(old) {
+            v.insert(new);
+            self.order.push((repo.to_string(), old));
+        }
+    }
+
+    /// The image of `old` in `repo`'s import.
+    pub fn get(&self, repo: &str, old: &ObjectId) -> Option<ObjectId> {
+        self.repos.get(repo).and_then(|m| m.get(old)).copied()
+    }
+
+    /// The image of a legacy commit given by a full or abbreviated (>= 7 hex) sha.
+    pub fn find_prefix(&self, repo: &str, prefix: &str) -> Option<ObjectId> {
+        let m = self.repos.get(repo)?;
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.len() < 7 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut found = m
+            .iter()
+            .filter(|(old, _)| old.to_string().starts_with(&prefix))
+            .map(|(_, new)| *new);
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
+    }
+
+    /// Number of entries for `repo`.
+    pub fn len_for(&self, repo: &str) -> usize {
+        self.repos.get(repo).map_or(0, HashMap::len)
+    }
+
+    /// Total number of entries.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Every entry as `(repo, old, new)` in insertion order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, ObjectId, ObjectId)> + '_ {
+        self.order
+            .iter()
+            .filter_map(|(repo, old)| self.get(repo, old).map(|new| (repo.as_str(), *old, new)))
+    }
+
+    /// The file text: `<old> <new> <repo>` lines in insertion order.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(self.order.len() * 100);
+        for (repo, old, new) in self.entries() {
+            out.push_str(&format!("{old} {new} {repo}\n"));
+        }
+        out
+    }
+}
