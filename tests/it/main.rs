@@ -1,5 +1,6 @@
 //! The one integration-test binary: every file under tests/it is a module listed here.
 
 mod common;
+mod history;
 mod inventory;
 mod mapping;
