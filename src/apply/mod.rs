@@ -127,6 +127,13 @@ fn apply_monorepo(
     progress: &dyn Progress,
     should_interrupt: &AtomicBool,
 ) -> Result<MonorepoOutcome, Error> {
+    let t0 = std::time::Instant::now();
+    let trace = std::env::var_os("TFMONO_TRACE").is_some();
+    let mark = |what: &str| {
+        if trace {
+            eprintln!("[trace] {} {what}: {:?}", m.name, t0.elapsed())
+        }
+    };
     let dir = out.join(&m.dir);
     let err = mono_err(m, &dir);
     link::ensure_bare(&dir).map_err(&err)?;
@@ -142,6 +149,7 @@ fn apply_monorepo(
         )?);
     }
 
+    mark("linked");
     let map_file = commit_map_path(out, &m.name);
     let mut map = CommitMap::load(&map_file)?;
 
@@ -153,6 +161,7 @@ fn apply_monorepo(
         .map(|step| history::rewrite(step, &map, should_interrupt, task.as_ref()))
         .collect::<Result<_, _>>()?;
     drop(task);
+    mark("rewritten");
 
     let repo = history::open(&m.name, &dir)?;
     let mut edits = refs::Edits::read(&repo, &m.name)?;
@@ -222,6 +231,7 @@ fn apply_monorepo(
         }
     }
 
+    mark("merged");
     // The commit map as notes, rebuilt from the whole map (deterministic).
     let urls: BTreeMap<&str, String> = m
         .imports
@@ -229,9 +239,16 @@ fn apply_monorepo(
         .map(|s| (s.repo.as_str(), crate::redact::url(&s.url)))
         .collect();
     let time = images.iter().map(|i| i.tip_time).max().unwrap_or(0);
+    let fresh: std::collections::HashSet<(String, ObjectId)> = images
+        .iter()
+        .flat_map(|i| i.commits.iter().map(|(old, _)| (i.repo.clone(), *old)))
+        .collect();
+    let mut notes_blobs = Vec::new();
     if let Some(notes) = notes_commit(
         &repo,
         &mut overlay,
+        &mut notes_blobs,
+        &fresh,
         &map,
         &urls,
         edits.current(NOTES_REF),
@@ -242,22 +259,38 @@ fn apply_monorepo(
         edits.set(NOTES_REF, notes);
     }
 
-    // Objects: everything new that the monorepo does not hold yet, in one pack.
-    let mut all: Vec<Object> = pending;
+    mark("notes");
+    // Objects: everything new that the monorepo does not hold yet, in one pack. Commits and
+    // wrapper trees of commits missing from the commit map, and notes blobs of new map
+    // entries, are new by construction (a duplicate after a crash is harmless); the rest is
+    // checked against the monorepo.
+    let mut all: Vec<Object> = Vec::new();
+    let mut maybe: Vec<Object> = pending;
     for image in images {
-        all.extend(image.objects);
+        for o in image.objects {
+            if o.kind == Kind::Tag {
+                maybe.push(o);
+            } else {
+                all.push(o);
+            }
+        }
     }
-    all.extend(overlay.into_values());
-    let mut seen = std::collections::HashSet::new();
+    all.extend(notes_blobs);
+    maybe.extend(overlay.into_values());
     // gix (like git) knows the empty tree without storing it; fsck does not, so write it.
     let empty_tree = history::objects::hash(Kind::Tree, b"");
-    all.retain(|o| seen.insert(o.id) && (o.id == empty_tree || !repo.has_object(o.id)));
+    maybe.retain(|o| o.id == empty_tree || !repo.has_object(o.id));
+    all.extend(maybe);
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|o| seen.insert(o.id));
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
+    mark("filtered");
     outcome.objects_written = all.len();
     history::pack::write(&objects_dir, &all, should_interrupt)?;
 
+    mark("packed");
     // The commit map file, then the refs: one transaction.
     let text = map.to_text();
     let old_text = std::fs::read_to_string(&map_file).unwrap_or_default();
@@ -273,6 +306,7 @@ fn apply_monorepo(
     }
     let repo = history::open(&m.name, &dir)?;
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
+    mark("refs");
     Ok(outcome)
 }
 
@@ -288,9 +322,12 @@ pub fn commit_bytes(tree: ObjectId, parents: &[ObjectId], time: i64, message: &s
     s.into_bytes()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn notes_commit(
     repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
+    new_blobs: &mut Vec<Object>,
+    fresh: &std::collections::HashSet<(String, ObjectId)>,
     map: &CommitMap,
     urls: &BTreeMap<&str, String>,
     previous: Option<ObjectId>,

@@ -95,6 +95,8 @@ pub fn open(repo: &str, git_dir: &Path) -> Result<gix::Repository, Error> {
     gix::open_opts(git_dir, gix::open::Options::isolated())
         .map(|mut r| {
             r.object_cache_size_if_unset(16 * 1024 * 1024);
+            // A miss must not rescan the object directories: packs are known at open time.
+            r.objects.refresh_never();
             r
         })
         .map_err(|e| Error::Open {
