@@ -592,3 +592,22 @@ pub(super) fn deployment(
     h.branches.push(default_branch.to_string());
     h.finish(&[])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routine_commits_are_spread_with_the_remainder_last() {
+        assert_eq!(spread(4, 7), [0, 0, 0, 1, 1, 1, 1]);
+        assert_eq!(spread(0, 7), [0; 7]);
+        assert_eq!(spread(15, 7), [2, 2, 2, 2, 2, 2, 3]);
+        assert_eq!(spread(49_992, 7).iter().sum::<usize>(), 49_992);
+    }
+
+    #[test]
+    fn seeds_are_stable() {
+        assert_eq!(seed(""), 0xcbf2_9ce4_8422_2325);
+        assert_ne!(seed("terraform-aws-alb"), seed("terraform-aws-vpc"));
+    }
+}

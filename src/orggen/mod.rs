@@ -479,3 +479,30 @@ state "live/{stage}/{region}/{svc}/static" {{
         svc_id = svc.replace('-', "_"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lowercase_words() {
+        assert!(valid_name("api", false));
+        assert!(valid_name("gen-12", true));
+        assert!(!valid_name("gen-12", false));
+        assert!(!valid_name("a--b", true));
+        assert!(!valid_name("Api", false));
+        assert!(!valid_name("", true));
+    }
+
+    #[test]
+    fn the_mapping_names_every_option() {
+        let text = mapping_text(&Options::demo());
+        assert!(text.contains(
+            "(?P<svc>api|web)-(?P<kind>static|dynamic)-(?P<stage>dev|prod)-(?P<region>korea|usa)"
+        ));
+        assert!(text.contains("state \"live/prod/korea/api/static\" {\n  move {\n"));
+        let bench = Options::bench(50, 1000, 0);
+        assert_eq!((bench.extra_repos, bench.big_repo_commits), (50, None));
+        assert_eq!(Options::bench(1, 1, 7).big_repo_commits, Some(7));
+    }
+}
