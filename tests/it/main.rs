@@ -4,3 +4,4 @@ mod common;
 mod history;
 mod inventory;
 mod mapping;
+mod orggen;
