@@ -173,8 +173,15 @@ impl Targets {
                 let segments: Vec<&str> = path.split('/').collect();
                 for n in (1..=segments.len()).rev() {
                     let candidate = segments[..n].join("/");
-                    if let Some(key) = RepoKey::new(host, &candidate) {
-                        if let Some(t) = self.by_key(&key) {
+                    // `…/repo.zip`, `…/repo.tar.gz`: also try the name before its first dot.
+                    let undotted = match candidate.rsplit_once('/') {
+                        Some((head, last)) => last
+                            .split_once('.')
+                            .map(|(name, _)| format!("{head}/{name}")),
+                        None => None,
+                    };
+                    for c in std::iter::once(candidate).chain(undotted) {
+                        if let Some(t) = RepoKey::new(host, &c).and_then(|k| self.by_key(&k)) {
                             return Some(t);
                         }
                     }
