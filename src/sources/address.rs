@@ -118,7 +118,10 @@ impl RepoKey {
     pub fn new(host: &str, path: &str) -> Option<RepoKey> {
         let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
         let path = path.trim_matches('/');
-        let path = path.strip_suffix(".git").unwrap_or(path).trim_end_matches('/');
+        let path = path
+            .strip_suffix(".git")
+            .unwrap_or(path)
+            .trim_end_matches('/');
         if host.is_empty() || path.is_empty() {
             return None;
         }
@@ -228,7 +231,11 @@ impl Query {
 
 impl fmt::Debug for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Query({:?})", redact::text(&format!("?{}", self.render())))
+        write!(
+            f,
+            "Query({:?})",
+            redact::text(&format!("?{}", self.render()))
+        )
     }
 }
 
@@ -388,11 +395,8 @@ fn valid_host(s: &str) -> bool {
         }
     }
     (h.contains('.') || h.eq_ignore_ascii_case("localhost"))
-        && h.split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-')
-        })
+        && h.split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'))
 }
 
 /// Parses `ns/name/provider` or `host/ns/name/provider` (no subdir, no query).
@@ -645,7 +649,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn key(s: &str) -> String {
-        RepoKey::from_url(s).map(|k| k.to_string()).unwrap_or_default()
+        RepoKey::from_url(s)
+            .map(|k| k.to_string())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -701,7 +707,10 @@ mod tests {
             ("https://example.com/module.zip", "other"),
             ("https://example.com/module", "other"),
             ("s3::https://s3.amazonaws.com/b/m.zip", "other"),
-            ("gcs::https://www.googleapis.com/storage/v1/b/m.zip", "other"),
+            (
+                "gcs::https://www.googleapis.com/storage/v1/b/m.zip",
+                "other",
+            ),
             ("hg::http://example.com/repo", "other"),
             ("git::file:///tmp/repo", "other"),
             ("/abs/path", "other"),
@@ -710,8 +719,14 @@ mod tests {
             ("terraform-aws-modules/alb/aws", "registry"),
             ("terraform-aws-modules/alb/aws//modules/lb", "registry"),
             ("app.terraform.io/acme/alb/aws", "registry"),
-            ("tfr:///terraform-aws-modules/vpc/aws?version=3.0.0", "registry"),
-            ("tfr://registry.terraform.io/terraform-aws-modules/vpc/aws?version=3.0.0", "registry"),
+            (
+                "tfr:///terraform-aws-modules/vpc/aws?version=3.0.0",
+                "registry",
+            ),
+            (
+                "tfr://registry.terraform.io/terraform-aws-modules/vpc/aws?version=3.0.0",
+                "registry",
+            ),
             ("github.com/acme/x", "git"),
             ("github.com/acme/x/y", "git"),
             ("bitbucket.org/acme/x", "git"),
@@ -725,7 +740,8 @@ mod tests {
 
     #[test]
     fn registry_parts_and_matching() {
-        let Address::Registry(r) = Address::parse("terraform-aws-modules/alb/aws//modules/x") else {
+        let Address::Registry(r) = Address::parse("terraform-aws-modules/alb/aws//modules/x")
+        else {
             panic!("registry")
         };
         assert_eq!(r.module(), "terraform-aws-modules/alb/aws");
@@ -739,7 +755,8 @@ mod tests {
             panic!("registry")
         };
         assert!(r.is("terraform-aws-modules/alb/aws"));
-        let Address::Registry(r) = Address::parse("tfr:///terraform-aws-modules/vpc/aws?version=3.0.0")
+        let Address::Registry(r) =
+            Address::parse("tfr:///terraform-aws-modules/vpc/aws?version=3.0.0")
         else {
             panic!("tfr")
         };
@@ -768,20 +785,53 @@ mod tests {
         }
         assert_eq!(key("./x"), "");
         assert_eq!(key("terraform-aws-modules/alb/aws"), "");
-        assert_eq!(key("https://gitlab.example.com/group/sub/repo.git"), "gitlab.example.com/group/sub/repo");
+        assert_eq!(
+            key("https://gitlab.example.com/group/sub/repo.git"),
+            "gitlab.example.com/group/sub/repo"
+        );
     }
 
     #[test]
     fn display_and_debug_are_redacted() {
-        let a = Address::parse("git::https://bob:hunter2@github.com/acme/x.git?ref=v1&sshkey=SECRETKEY");
+        let a = Address::parse(
+            "git::https://bob:hunter2@github.com/acme/x.git?ref=v1&sshkey=SECRETKEY",
+        );
         let shown = format!("{a} {a:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("SECRETKEY"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("SECRETKEY"),
+            "{shown}"
+        );
         if let Address::Git(g) = &a {
             let dbg = format!("{g:?} {:?} {:?}", g.repo, g.query);
-            assert!(!dbg.contains("hunter2") && !dbg.contains("SECRETKEY"), "{dbg}");
+            assert!(
+                !dbg.contains("hunter2") && !dbg.contains("SECRETKEY"),
+                "{dbg}"
+            );
         }
         // The raw rendering keeps everything (it is what gets written back).
         assert!(a.render().contains("SECRETKEY"));
+    }
+
+    #[test]
+    fn odd_text_never_panics_and_round_trips() {
+        for s in [
+            " 0\u{10000} \u{10000}a",
+            "github.com\u{20ac}/x/y",
+            "GITHUB.COM/a/b",
+            "git::",
+            "git::?",
+            "tfr://",
+            "tfr:///",
+            "tfr://bad host/a/b/c",
+            "//",
+            "?",
+            "git@:",
+            "git@h:",
+            "\u{20ac}\u{20ac}",
+            "a/b/c/d/e",
+        ] {
+            assert_eq!(Address::parse(s).render(), s, "{s:?}");
+        }
     }
 
     #[test]
@@ -822,7 +872,10 @@ mod tests {
         );
         let sub = proptest::option::of("[a-z0-9/_.-]{0,12}");
         let query = proptest::option::of(proptest::collection::vec(
-            ("(ref|depth|sshkey|x)", proptest::option::of("[A-Za-z0-9./_%+-]{0,10}")),
+            (
+                "(ref|depth|sshkey|x)",
+                proptest::option::of("[A-Za-z0-9./_%+-]{0,10}"),
+            ),
             0..4,
         ));
         let git = (any::<bool>(), repo, sub, query).prop_map(|(forced, repo, sub, q)| {

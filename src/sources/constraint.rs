@@ -14,10 +14,11 @@
 //!   one and may grow (this differs from Ruby/Cargo where it means `< 2`);
 //! - prereleases: go-version's comparison operators only let a prerelease version through
 //!   when the constraint names a prerelease with the same numbers; on top of that
-//!   Terraform's module installer skips every prerelease version unless the constraint is
-//!   exactly that version. [`highest_matching`] applies both (so only `= 1.0.0-rc1` or
-//!   `1.0.0-rc1` selects the tag `v1.0.0-rc1`); [`Constraints::matches`] is the bare
-//!   go-version check.
+//!   Terraform 1.0's module installer skips every prerelease version unless the constraint
+//!   text is exactly that version's canonical string (`req.VersionConstraint.Required.String()
+//!   != v.String()`), so only the bare `1.0.0-rc1` selects the tag `v1.0.0-rc1` (not
+//!   `= 1.0.0-rc1`, not `v1.0.0-rc1`). [`highest_matching`] applies both;
+//!   [`Constraints::matches`] is the bare go-version check.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -41,6 +42,8 @@ pub struct Version {
     pub written: usize,
     /// The prerelease text without the `-` (empty for none).
     pub pre: String,
+    /// The build metadata without the `+` (empty for none); ignored in comparisons.
+    pub meta: String,
 }
 
 impl Version {
@@ -48,14 +51,14 @@ impl Version {
     pub fn parse(s: &str) -> Option<Version> {
         let s = s.trim();
         let s = s.strip_prefix('v').unwrap_or(s);
-        let s = match s.split_once('+') {
+        let (s, meta) = match s.split_once('+') {
             Some((a, meta)) => {
                 if meta.is_empty() || !meta.split('.').all(ident_ok) {
                     return None;
                 }
-                a
+                (a, meta)
             }
-            None => s,
+            None => (s, ""),
         };
         let num_end = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -90,7 +93,28 @@ impl Version {
             segments,
             written,
             pre: pre.to_string(),
+            meta: meta.to_string(),
         })
+    }
+
+    /// go-version's `String()`: the padded numbers, `-pre`, `+meta` (`v1.2-rc1` →
+    /// `1.2.0-rc1`).
+    pub fn canonical(&self) -> String {
+        let mut s = self
+            .segments
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(".");
+        if !self.pre.is_empty() {
+            s.push('-');
+            s.push_str(&self.pre);
+        }
+        if !self.meta.is_empty() {
+            s.push('+');
+            s.push_str(&self.meta);
+        }
+        s
     }
 
     /// Whether it has a prerelease part.
@@ -105,8 +129,7 @@ impl Version {
 
 fn ident_ok(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '~')
 }
 
@@ -183,7 +206,12 @@ pub struct Constraint {
 
 /// A comma-separated list of constraints; a version must satisfy all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Constraints(pub Vec<Constraint>);
+pub struct Constraints {
+    /// The terms.
+    pub terms: Vec<Constraint>,
+    /// go-version's `String()`: the trimmed terms as written, joined with `,`.
+    pub text: String,
+}
 
 impl Constraints {
     /// Parses `">= 1.2, < 2.0"`, `"~> 1.2"`, `"1.2.3"`.
@@ -193,6 +221,7 @@ impl Constraints {
             reason: reason.to_string(),
         };
         let mut out = Vec::new();
+        let mut text = Vec::new();
         for term in s.split(',') {
             let t = term.trim();
             if t.is_empty() {
@@ -214,19 +243,23 @@ impl Constraints {
                 .filter(|_| !rest.trim().is_empty())
                 .ok_or_else(|| err(&format!("{:?} is not a version", rest.trim())))?;
             out.push(Constraint { op, version });
+            text.push(t);
         }
-        Ok(Constraints(out))
+        Ok(Constraints {
+            terms: out,
+            text: text.join(","),
+        })
     }
 
     /// go-version's check: whether `v` satisfies every term.
     pub fn matches(&self, v: &Version) -> bool {
-        self.0.iter().all(|c| c.matches(v))
+        self.terms.iter().all(|c| c.matches(v))
     }
 
-    /// Whether this is exactly one `=` term naming `v` (Terraform's rule for installing a
-    /// prerelease module version).
+    /// Whether the constraint text is exactly `v`'s canonical string (Terraform 1.0's rule
+    /// for installing a prerelease module version).
     pub fn requests_exactly(&self, v: &Version) -> bool {
-        matches!(self.0.as_slice(), [c] if c.op == Op::Eq && c.version.cmp(v) == Ordering::Equal)
+        self.text == v.canonical()
     }
 }
 
@@ -289,7 +322,7 @@ impl fmt::Display for Op {
 
 /// Returns the tag (as given) of the highest version among `tags` that Terraform would
 /// install for `constraint`; tags that are not versions are ignored. Prerelease tags are
-/// only chosen when the constraint is exactly that version. Among tags naming the same
+/// only chosen when the constraint is exactly that version's canonical text (`1.0.0-rc1`). Among tags naming the same
 /// version (`v1.0.0` and `1.0.0`), the first one wins.
 pub fn highest_matching<'a>(
     constraint: &str,
@@ -389,12 +422,24 @@ mod tests {
     #[test]
     fn versions_parse_like_go_version() {
         let p = |s: &str| Version::parse(s).map(|v| (v.segments, v.written, v.pre));
+        let canon = |s: &str| Version::parse(s).map(|v| v.canonical());
+        assert_eq!(canon("v1.2-rc1+b7").as_deref(), Some("1.2.0-rc1+b7"));
         assert_eq!(p("v1"), Some((vec![1, 0, 0], 1, String::new())));
         assert_eq!(p("1.2"), Some((vec![1, 2, 0], 2, String::new())));
         assert_eq!(p("1.2.3-rc.1"), Some((vec![1, 2, 3], 3, "rc.1".into())));
         assert_eq!(p("1.0.0beta"), Some((vec![1, 0, 0], 3, "beta".into())));
         assert_eq!(p("1.2.3+meta"), Some((vec![1, 2, 3], 3, String::new())));
-        for bad in ["", "v", "latest", "1..2", "1.2.", "x1.2", "1.2.3-", "release-1.0", "1.0+"] {
+        for bad in [
+            "",
+            "v",
+            "latest",
+            "1..2",
+            "1.2.",
+            "x1.2",
+            "1.2.3-",
+            "release-1.0",
+            "1.0+",
+        ] {
             assert!(Version::parse(bad).is_none(), "{bad}");
         }
         assert!(Version::parse("1.0.0-rc1") < Version::parse("1.0.0"));
@@ -414,7 +459,14 @@ mod tests {
     #[test]
     fn highest_matching_picks_the_highest_release() {
         let tags: Vec<String> = [
-            "v1.0.0", "v1.1.0", "v1.10.0", "v1.2.0", "v2.0.0", "v2.1.0-rc1", "latest", "1.1.0",
+            "v1.0.0",
+            "v1.1.0",
+            "v1.10.0",
+            "v1.2.0",
+            "v2.0.0",
+            "v2.1.0-rc1",
+            "latest",
+            "1.1.0",
             "v3.0.0-beta",
         ]
         .iter()
@@ -426,7 +478,10 @@ mod tests {
         assert_eq!(h(">= 1.0"), Some("v2.0.0"));
         assert_eq!(h(">= 2.1.0-rc1"), None);
         assert_eq!(h("2.1.0-rc1"), Some("v2.1.0-rc1"));
-        assert_eq!(h("= v3.0.0-beta"), Some("v3.0.0-beta"));
+        assert_eq!(h("3.0.0-beta"), Some("v3.0.0-beta"));
+        // Terraform 1.0 compares the constraint text with the canonical version string.
+        assert_eq!(h("= 3.0.0-beta"), None);
+        assert_eq!(h("v3.0.0-beta"), None);
         assert_eq!(h("~> 1"), Some("v2.0.0"));
         assert_eq!(h("> 3.0"), None);
         assert_eq!(h("1.1.0"), Some("v1.1.0"));

@@ -150,8 +150,14 @@ mod tests {
 
     #[test]
     fn quoting_escapes_hcl_specials() {
-        assert_eq!(hcl_quote("git::https://h/x.git?ref=v1"), "\"git::https://h/x.git?ref=v1\"");
-        assert_eq!(hcl_quote("a\"b\\c${d}%{e}$f"), "\"a\\\"b\\\\c$${d}%%{e}$f\"");
+        assert_eq!(
+            hcl_quote("git::https://h/x.git?ref=v1"),
+            "\"git::https://h/x.git?ref=v1\""
+        );
+        assert_eq!(
+            hcl_quote("a\"b\\c${d}%{e}$f"),
+            "\"a\\\"b\\\\c$${d}%%{e}$f\""
+        );
     }
 
     #[test]

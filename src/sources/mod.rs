@@ -415,3 +415,78 @@ impl fmt::Display for SourceError {
 pub fn is_source_file(path: &str) -> bool {
     rewrite::FileKind::of(path).is_some()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(repo: &str, url: &str) -> Target {
+        Target {
+            repo: repo.into(),
+            legacy_url: url.into(),
+            monorepo: "m".into(),
+            monorepo_url: "git::https://github.com/acme/m.git".into(),
+            path: repo.into(),
+            tag_prefix: format!("{repo}/"),
+            registry: vec!["ns/name/aws".into()],
+            tags: vec![],
+            default_branch: "master".into(),
+            branches: vec![],
+        }
+    }
+
+    #[test]
+    fn commit_map_resolves_unique_prefixes_only() {
+        let mut c = CommitMap::new();
+        c.insert("r", "abcdef1234567890", "new1");
+        c.insert("r", "abcdef1999999999", "new2");
+        assert_eq!(c.image("r", "abcdef1234567890").as_deref(), Some("new1"));
+        assert_eq!(c.image("r", "ABCDEF12").as_deref(), Some("new1"));
+        assert_eq!(c.image("r", "abcdef1"), None, "ambiguous");
+        assert_eq!(c.image("r", "abcde"), None, "too short");
+        assert_eq!(c.image("other", "abcdef1234567890"), None);
+        assert_eq!(c.image("r", "zzzzzzzz"), None);
+    }
+
+    #[test]
+    fn targets_index_keys_registry_monorepos_and_find_legacy_text() {
+        let t = Targets::new(vec![
+            target("x", "https://github.com/acme/x.git"),
+            target("y", "git@gitlab.example.com:group/sub/y.git"),
+        ]);
+        let key = |s: &str| RepoKey::from_url(s).expect("key");
+        assert_eq!(
+            t.by_key(&key("git@github.com:acme/x"))
+                .map(|t| t.repo.as_str()),
+            Some("x")
+        );
+        assert_eq!(
+            t.by_key(&key("https://gitlab.example.com/group/sub/y"))
+                .map(|t| t.repo.as_str()),
+            Some("y")
+        );
+        assert_eq!(t.monorepo(&key("https://github.com/acme/m.git")), Some("m"));
+        let Address::Registry(r) = Address::parse("ns/name/aws") else {
+            panic!("registry")
+        };
+        assert_eq!(t.by_registry(&r).map(|t| t.repo.as_str()), Some("x"));
+        let find = |s: &str| t.find_legacy(s).map(|t| t.repo.clone());
+        assert_eq!(
+            find("see https://GitHub.com/acme/X.git for more"),
+            Some("x".into())
+        );
+        assert_eq!(find("ssh://git@github.com:22/acme/x"), Some("x".into()));
+        assert_eq!(
+            find("s3::https://b/github.com/acme/x.tar.gz"),
+            Some("x".into())
+        );
+        assert_eq!(
+            find("git@gitlab.example.com:group/sub/y.git//m?ref=1"),
+            Some("y".into())
+        );
+        assert_eq!(find("github.com/acme/x-extra"), None);
+        assert_eq!(find("notgithub.com/acme/x"), None);
+        assert_eq!(find("github.com/acme/m"), None);
+        assert_eq!(find("\u{20ac}github.com/acme/x\u{20ac}"), Some("x".into()));
+    }
+}

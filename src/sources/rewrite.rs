@@ -356,7 +356,10 @@ fn map_ref(target: &Target, old: Option<&str>, ctx: &Context<'_>) -> RefChange {
 
 /// `from_dir` → `to` as a local source path (`./x`, `../../x`).
 fn relative_path(from_dir: &[&str], to: &str) -> String {
-    let to: Vec<&str> = to.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let to: Vec<&str> = to
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
     let common = from_dir
         .iter()
         .zip(to.iter())
@@ -384,17 +387,32 @@ fn module_path(target: &Target, dir: Option<&str>) -> String {
     }
 }
 
-/// Builds the new source for `target` at `module_dir`, `new_ref`, keeping `query` args.
+/// What the new source points at, inside a target.
+struct NewSource<'x> {
+    /// The module directory inside the legacy repo.
+    module_dir: Option<&'x str>,
+    /// The old query args to keep (`ref` is replaced or removed).
+    query: Option<&'x Query>,
+    /// The new ref.
+    new_ref: Option<&'x str>,
+    /// Whether a relative path may replace it (no ref, or the default branch).
+    relative_ok: bool,
+}
+
+/// Builds the new source for `target` (see [`NewSource`]).
 fn build(
     target: &Target,
-    module_dir: Option<&str>,
-    query: Option<&Query>,
-    new_ref: Option<&str>,
+    new: NewSource<'_>,
     file: &str,
     ctx: &Context<'_>,
-    relative_ok: bool,
     notes: &mut Vec<String>,
 ) -> String {
+    let NewSource {
+        module_dir,
+        query,
+        new_ref,
+        relative_ok,
+    } = new;
     let path = module_path(target, module_dir);
     if target.monorepo == ctx.monorepo {
         if ctx.same_monorepo == SameMonorepo::Relative && relative_ok {
@@ -457,12 +475,14 @@ fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decision {
     let dir = g.module_dir();
     let new = build(
         target,
-        dir.as_deref(),
-        g.query.as_ref(),
-        new_ref.as_deref(),
+        NewSource {
+            module_dir: dir.as_deref(),
+            query: g.query.as_ref(),
+            new_ref: new_ref.as_deref(),
+            relative_ok,
+        },
         file,
         ctx,
-        relative_ok,
         &mut notes,
     );
     Decision::Rewrite {
@@ -526,12 +546,14 @@ fn decide_registry(
     });
     let new = build(
         target,
-        r.subdir.as_deref(),
-        query.as_ref().filter(|q| !q.is_empty()),
-        Some(&new_ref),
+        NewSource {
+            module_dir: r.subdir.as_deref(),
+            query: query.as_ref().filter(|q| !q.is_empty()),
+            new_ref: Some(&new_ref),
+            relative_ok: false,
+        },
         file,
         ctx,
-        false,
         &mut notes,
     );
     Decision::Rewrite {
@@ -590,7 +612,10 @@ mod tests {
         let start = s.find("version").expect("present");
         let end = start + "version = \"1\"".len();
         let r = whole_lines(s, start..end);
-        assert_eq!(format!("{}{}", &s[..r.start], &s[r.end..]), "a {\n  source = 1\n}\n");
+        assert_eq!(
+            format!("{}{}", &s[..r.start], &s[r.end..]),
+            "a {\n  source = 1\n}\n"
+        );
     }
 
     #[test]

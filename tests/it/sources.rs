@@ -206,18 +206,27 @@ fn every_git_form_is_rewritten_byte_exactly() {
     for (old, new) in cases {
         let out = live(&module(old));
         assert!(out.errors.is_empty(), "{old}: {:?}", out.errors);
-        assert_eq!(out.new_content.as_deref(), Some(module(new).as_str()), "{old}");
+        assert_eq!(
+            out.new_content.as_deref(),
+            Some(module(new).as_str()),
+            "{old}"
+        );
         assert_eq!(out.rewrites.len(), 1, "{old}");
         let r = &out.rewrites[0];
-        assert_eq!((r.line, r.old.as_str(), r.new.as_str()), (2, *old, new.as_str()));
+        assert_eq!(
+            (r.line, r.old.as_str(), r.new.as_str()),
+            (2, *old, new.as_str())
+        );
     }
 }
 
 #[test]
 fn notes_explain_branch_refs_missing_refs_and_missing_git_prefix() {
     let notes = |src: &str| live(&module(src)).rewrites[0].notes.join(" | ");
-    assert!(notes("git::https://github.com/acme/terraform-aws-alb.git?ref=master")
-        .contains("moves with the whole monorepo"));
+    assert!(
+        notes("git::https://github.com/acme/terraform-aws-alb.git?ref=master")
+            .contains("moves with the whole monorepo")
+    );
     assert!(notes("git::https://github.com/acme/terraform-aws-alb.git").contains("no ref"));
     assert!(notes("https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").contains("git::"));
     assert!(notes("git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").is_empty());
@@ -233,17 +242,42 @@ fn registry_addresses_of_forks_become_git_tags_and_lose_their_version() {
             "module \"lb\" {\n  source  = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.1.0\"\n\n  name = \"x\"\n}\n"
         )
     );
-    assert!(out.rewrites[0].notes[0].contains("legacy tag v1.1.0"), "{:?}", out.rewrites);
+    assert!(
+        out.rewrites[0].notes[0].contains("legacy tag v1.1.0"),
+        "{:?}",
+        out.rewrites
+    );
 
     let cases: &[(&str, &str, &str)] = &[
-        ("registry.terraform.io/terraform-aws-modules/alb/aws", ">= 2.0, < 3", "alb?ref=alb/v2.0.0"),
-        ("terraform-aws-modules/alb/aws//modules/listener", "1.0.0", "alb/modules/listener?ref=alb/v1.0.0"),
-        ("Terraform-AWS-Modules/alb/aws", "~> 2", "alb?ref=alb/v2.0.0"),
-        ("terraform-aws-modules/alb/aws", "2.1.0-rc1", "alb?ref=alb/v2.1.0-rc1"),
-        ("terraform-aws-modules/alb/aws", ">= 1.0.0, != 2.0.0", "alb?ref=alb/v1.1.0"),
+        (
+            "registry.terraform.io/terraform-aws-modules/alb/aws",
+            ">= 2.0, < 3",
+            "alb?ref=alb/v2.0.0",
+        ),
+        (
+            "terraform-aws-modules/alb/aws//modules/listener",
+            "1.0.0",
+            "alb/modules/listener?ref=alb/v1.0.0",
+        ),
+        (
+            "Terraform-AWS-Modules/alb/aws",
+            "~> 2",
+            "alb?ref=alb/v2.0.0",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            "2.1.0-rc1",
+            "alb?ref=alb/v2.1.0-rc1",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            ">= 1.0.0, != 2.0.0",
+            "alb?ref=alb/v1.1.0",
+        ),
     ];
     for (source, version, want) in cases {
-        let text = format!("module \"lb\" {{\n  source  = \"{source}\"\n  version = \"{version}\"\n}}\n");
+        let text =
+            format!("module \"lb\" {{\n  source  = \"{source}\"\n  version = \"{version}\"\n}}\n");
         let out = live(&text);
         assert_eq!(
             out.new_content.as_deref(),
@@ -260,7 +294,10 @@ fn registry_addresses_of_forks_become_git_tags_and_lose_their_version() {
     // No version: the highest release tag, with a note.
     let out = live("module \"lb\" {\n  source = \"terraform-aws-modules/alb/aws\"\n}\n");
     assert_eq!(out.rewrites[0].new, format!("{ALB_NEW}?ref=alb/v2.0.0"));
-    assert!(out.rewrites[0].notes.iter().any(|n| n.contains("no version")));
+    assert!(out.rewrites[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("no version")));
 
     // Another registry host for the same name is a different module.
     let out = live("module \"lb\" {\n  source = \"app.terraform.io/terraform-aws-modules/alb/aws\"\n  version = \"1.0.0\"\n}\n");
@@ -268,7 +305,9 @@ fn registry_addresses_of_forks_become_git_tags_and_lose_their_version() {
     assert_eq!(out.left_alone[0].reason, Reason::External);
 
     // A private registry fork.
-    let out = live("module \"bb\" {\n  source = \"app.terraform.io/acme/bb/aws\"\n  version = \"~> 1.0\"\n}\n");
+    let out = live(
+        "module \"bb\" {\n  source = \"app.terraform.io/acme/bb/aws\"\n  version = \"~> 1.0\"\n}\n",
+    );
     assert_eq!(
         out.new_content.as_deref(),
         Some("module \"bb\" {\n  source = \"git::https://github.com/acme/service-modules.git//bb?ref=bb/1.0\"\n}\n")
@@ -278,11 +317,31 @@ fn registry_addresses_of_forks_become_git_tags_and_lose_their_version() {
 #[test]
 fn unresolvable_sources_are_errors_and_the_file_keeps_them() {
     for (src, version, needle) in [
-        ("git::https://github.com/acme/terraform-aws-alb.git?ref=abcdef12", None, "no image"),
-        ("git::https://github.com/acme/terraform-aws-alb.git?ref=nope", None, "neither a tag"),
-        ("git::https://github.com/acme/terraform-aws-alb.git?ref=refs/heads/dev", None, "neither a tag"),
-        ("terraform-aws-modules/alb/aws", Some("~> 9.0"), "no tag of terraform-aws-alb satisfies"),
-        ("terraform-aws-modules/alb/aws", Some(">= banana"), "invalid version constraint"),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=abcdef12",
+            None,
+            "no image",
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=nope",
+            None,
+            "neither a tag",
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=refs/heads/dev",
+            None,
+            "neither a tag",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            Some("~> 9.0"),
+            "no tag of terraform-aws-alb satisfies",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            Some(">= banana"),
+            "invalid version constraint",
+        ),
     ] {
         let text = match version {
             Some(v) => format!("module \"m\" {{\n  source  = \"{src}\"\n  version = \"{v}\"\n}}\n"),
@@ -292,14 +351,21 @@ fn unresolvable_sources_are_errors_and_the_file_keeps_them() {
         assert_eq!(out.new_content, None, "{src}");
         assert_eq!(out.errors.len(), 1, "{src}: {out:?}");
         assert_eq!(out.errors[0].line, 2);
-        assert!(out.errors[0].message.contains(needle), "{src}: {}", out.errors[0].message);
+        assert!(
+            out.errors[0].message.contains(needle),
+            "{src}: {}",
+            out.errors[0].message
+        );
     }
     // A secret in an unresolvable ref's source never reaches the message.
     let out = live(&module(
         "git::https://bob:hunter2@github.com/acme/terraform-aws-alb.git?ref=nope&sshkey=KEYDATA",
     ));
     let shown = format!("{:?} {}", out, out.errors[0]);
-    assert!(!shown.contains("hunter2") && !shown.contains("KEYDATA"), "{shown}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("KEYDATA"),
+        "{shown}"
+    );
 
     // Parse errors: the line, and nothing changed.
     let out = live("module \"m\" {\n  source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"\n  = broken\n}\n");
@@ -431,7 +497,10 @@ output "x" {
     assert_eq!(out.new_content.as_deref(), Some(want));
     let lines: Vec<usize> = out.rewrites.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![3, 10, 19, 30]);
-    assert!(out.rewrites[0].notes.iter().any(|n| n.contains("not a module source")));
+    assert!(out.rewrites[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("not a module source")));
     let alone: Vec<(usize, Reason)> = out.left_alone.iter().map(|l| (l.line, l.reason)).collect();
     assert_eq!(
         alone,
@@ -456,20 +525,29 @@ fn same_monorepo_calls_are_pinned_or_relative() {
         rel.new_content.as_deref(),
         Some("module \"core\" {\n  source = \"../../../shared/core/db\"\n}\nmodule \"core_main\" {\n  source = \"../../../shared/core/db\"\n}\nmodule \"core_v1\" {\n  source = \"git::https://github.com/acme/service-modules.git//shared/core?ref=shared/v1.0.0\"\n}\n")
     );
-    assert!(rel.rewrites.iter().all(|r| r.notes.iter().any(|n| n.contains("self-reference"))));
+    assert!(rel
+        .rewrites
+        .iter()
+        .all(|r| r.notes.iter().any(|n| n.contains("self-reference"))));
     let pinned = run(file, text, "service-modules", SameMonorepo::Pinned);
     assert_eq!(
         pinned.rewrites[0].new,
         "git::https://github.com/acme/service-modules.git//shared/core/db"
     );
-    assert!(pinned.rewrites[0].notes.iter().any(|n| n.contains("self-reference")));
+    assert!(pinned.rewrites[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("self-reference")));
     // From another monorepo it is never relative.
     let other = run("x/main.tf", text, "live", SameMonorepo::Relative);
     assert_eq!(
         other.rewrites[0].new,
         "git::https://github.com/acme/service-modules.git//shared/core/db"
     );
-    assert!(other.rewrites[0].notes.iter().all(|n| !n.contains("self-reference")));
+    assert!(other.rewrites[0]
+        .notes
+        .iter()
+        .all(|n| !n.contains("self-reference")));
 }
 
 #[test]
@@ -545,7 +623,12 @@ fn tf_json_is_rewritten_token_by_token() {
         SameMonorepo::Pinned,
     );
     assert_eq!(out.left_alone[0].reason, Reason::Expression);
-    let out = run("main.tf.json", "{\n\n  \"module\": [,\n}", "live", SameMonorepo::Pinned);
+    let out = run(
+        "main.tf.json",
+        "{\n\n  \"module\": [,\n}",
+        "live",
+        SameMonorepo::Pinned,
+    );
     assert_eq!((out.new_content.clone(), out.errors.len()), (None, 1));
     assert_eq!(out.errors[0].line, 3);
 }
@@ -594,7 +677,10 @@ inputs = {
     );
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(out.new_content.as_deref(), Some(want));
-    assert_eq!(out.rewrites.iter().map(|r| r.line).collect::<Vec<_>>(), vec![7, 11]);
+    assert_eq!(
+        out.rewrites.iter().map(|r| r.line).collect::<Vec<_>>(),
+        vec![7, 11]
+    );
 
     for (source, want) in [
         (
@@ -605,7 +691,10 @@ inputs = {
             "tfr://registry.terraform.io/terraform-aws-modules/alb/aws//modules/x?version=2.0.0",
             "git::https://github.com/acme/reference-modules.git//alb/modules/x?ref=alb/v2.0.0",
         ),
-        ("tfr:///terraform-aws-modules/vpc/aws?version=3.0.0", "tfr:///terraform-aws-modules/vpc/aws?version=3.0.0"),
+        (
+            "tfr:///terraform-aws-modules/vpc/aws?version=3.0.0",
+            "tfr:///terraform-aws-modules/vpc/aws?version=3.0.0",
+        ),
         ("${local.alb}", "${local.alb}"),
     ] {
         let text = format!("terraform {{\n  source = \"{source}\"\n}}\n");
@@ -664,7 +753,11 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                let rel = p.strip_prefix(root).expect("below").to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("below")
+                    .to_string_lossy()
+                    .into_owned();
                 out.insert(rel, std::fs::read(&p).expect("readable file"));
             }
         }
@@ -752,7 +845,16 @@ fn rewritten_sources_download_the_same_module_content_with_terraform() {
     std::fs::create_dir_all(&legacy).expect("mkdir");
     git(
         root,
-        &["clone", "-q", "--bare", work.to_str().expect("utf-8"), legacy.join("terraform-aws-alb.git").to_str().expect("utf-8")],
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            legacy
+                .join("terraform-aws-alb.git")
+                .to_str()
+                .expect("utf-8"),
+        ],
     );
 
     // The monorepo: the same content under alb/, tags alb/v1.0.0, alb/v2.0.0, next to
@@ -760,7 +862,10 @@ fn rewritten_sources_download_the_same_module_content_with_terraform() {
     let mwork = root.join("work/mono");
     std::fs::create_dir_all(&mwork).expect("mkdir");
     git(&mwork, &["init", "-q", "-b", "main"]);
-    write(&mwork.join("vpc/main.tf"), "output \"vpc\" {\n  value = 1\n}\n");
+    write(
+        &mwork.join("vpc/main.tf"),
+        "output \"vpc\" {\n  value = 1\n}\n",
+    );
     let mut mono_shas = Vec::new();
     for v in ["1.0.0", "2.0.0"] {
         for (p, text) in module_files(v) {
@@ -775,7 +880,13 @@ fn rewritten_sources_download_the_same_module_content_with_terraform() {
     std::fs::create_dir_all(&mono).expect("mkdir");
     git(
         root,
-        &["clone", "-q", "--bare", mwork.to_str().expect("utf-8"), mono.join("reference-modules.git").to_str().expect("utf-8")],
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            mwork.to_str().expect("utf-8"),
+            mono.join("reference-modules.git").to_str().expect("utf-8"),
+        ],
     );
 
     // The legacy deployment.
@@ -836,8 +947,14 @@ module "branch" {{
     let orig_dir = root.join("orig");
     write(&orig_dir.join("main.tf"), &original);
     let new_dir = root.join("new");
-    write(&new_dir.join("main.tf"), main.new_content.as_deref().expect("changed"));
-    write(&new_dir.join("registry.tf"), reg.new_content.as_deref().expect("changed"));
+    write(
+        &new_dir.join("main.tf"),
+        main.new_content.as_deref().expect("changed"),
+    );
+    write(
+        &new_dir.join("registry.tf"),
+        reg.new_content.as_deref().expect("changed"),
+    );
 
     let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
     let got_new = terraform_get(&tf, root, &new_dir, &mono);
@@ -847,7 +964,10 @@ module "branch" {{
         let before = snapshot(dir);
         let after = snapshot(&got_new[key]);
         assert!(!before.is_empty(), "{key}: nothing downloaded");
-        assert_eq!(before, after, "module {key}: content differs after the rewrite");
+        assert_eq!(
+            before, after,
+            "module {key}: content differs after the rewrite"
+        );
     }
     // The versions really differ, so the comparison above is not vacuous.
     let output = |key: &str, m: &BTreeMap<String, PathBuf>| {
