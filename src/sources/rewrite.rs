@@ -64,11 +64,13 @@ pub(crate) struct Rewriter<'c, 'a> {
     pub content: &'c str,
     pub edits: Vec<Edit>,
     pub out: FileOutcome,
+    /// Byte offsets of every `\n`, for line numbers.
+    pub newlines: Vec<usize>,
 }
 
 impl<'c, 'a> Rewriter<'c, 'a> {
     pub(crate) fn line(&self, offset: usize) -> usize {
-        line_of(self.content, offset)
+        self.newlines.partition_point(|&n| n < offset) + 1
     }
 
     /// Reports a non-literal (template, expression) at `range`: always for sources, and for
@@ -183,11 +185,17 @@ impl<'c, 'a> Rewriter<'c, 'a> {
                 ..
             } = decide(value, None, self.file, self.ctx)
             {
-                notes.push(
+                let prefix = self
+                    .ctx
+                    .targets
+                    .iter()
+                    .find(|t| t.repo == repo)
+                    .map(|t| t.tag_prefix.clone())
+                    .unwrap_or_default();
+                notes.push(format!(
                     "not a module source attribute: check every expression that uses this value \
-                     (refs appended to it must become <tag_prefix><tag>)"
-                        .to_string(),
-                );
+                     (a ref appended to it must become {prefix}<tag>)"
+                ));
                 self.edits.push(Edit {
                     range,
                     text: encode(&new),
@@ -226,7 +234,7 @@ impl<'c, 'a> Rewriter<'c, 'a> {
             if e.range.start < at || e.range.end > self.content.len() {
                 // Overlapping edits cannot happen by construction; refuse rather than guess.
                 self.out.errors.push(SourceError {
-                    line: line_of(self.content, e.range.start),
+                    line: self.newlines.partition_point(|&n| n < e.range.start) + 1,
                     message: "internal: overlapping edits; file left unchanged".to_string(),
                 });
                 return self.out;
@@ -241,15 +249,6 @@ impl<'c, 'a> Rewriter<'c, 'a> {
         }
         self.out
     }
-}
-
-/// 1-based line of byte `offset` in `content`.
-pub(crate) fn line_of(content: &str, offset: usize) -> usize {
-    content.as_bytes()[..offset.min(content.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 /// Extends `range` (an attribute or member) to whole lines when it is alone on them: from
@@ -580,6 +579,12 @@ pub fn rewrite_file(file: &str, content: &str, ctx: &Context<'_>) -> FileOutcome
         content,
         edits: Vec::new(),
         out: FileOutcome::default(),
+        newlines: content
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i)
+            .collect(),
     };
     let ok = match kind {
         FileKind::Json => super::jsonfile::walk(&mut rw),

@@ -982,3 +982,29 @@ module "branch" {{
     assert_eq!(snapshot(&got_new["reg"]), snapshot(&got_orig["tag_v1"]));
     assert!(got_new["reg"].ends_with("alb"), "{:?}", got_new["reg"]);
 }
+
+#[test]
+fn a_large_file_is_rewritten_completely_and_quickly() {
+    let mut src = String::new();
+    let mut want = String::new();
+    for i in 0..2000 {
+        let v = ["v1.0.0", "v1.1.0", "v2.0.0"][i % 3];
+        src.push_str(&format!(
+            "# call {i}\nmodule \"m{i}\" {{\n  source = \"git::https://github.com/acme/terraform-aws-alb.git//modules/m{i}?ref={v}\"\n  name   = \"n{i}\"\n}}\n\n"
+        ));
+        want.push_str(&format!(
+            "# call {i}\nmodule \"m{i}\" {{\n  source = \"{ALB_NEW}/modules/m{i}?ref=alb/{v}\"\n  name   = \"n{i}\"\n}}\n\n"
+        ));
+    }
+    let started = std::time::Instant::now();
+    let out = live(&src);
+    let took = started.elapsed();
+    eprintln!(
+        "rewrote 2000 module calls ({} KiB) in {took:?}",
+        src.len() / 1024
+    );
+    assert_eq!(out.rewrites.len(), 2000);
+    assert_eq!(out.rewrites[1999].line, 2 + 1999 * 6 + 1);
+    assert_eq!(out.new_content.as_deref(), Some(want.as_str()));
+    assert!(took.as_secs() < 5, "too slow: {took:?}");
+}
