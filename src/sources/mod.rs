@@ -34,7 +34,9 @@ pub use rewrite::rewrite_file;
 use crate::redact;
 
 /// One legacy repo as the rewriter needs it: where it went and how its refs map.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` output redacts credentials in the URLs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Target {
     /// The legacy repo's name (`terraform-aws-alb`), passed to [`CommitLookup::image`].
     pub repo: String,
@@ -59,6 +61,23 @@ pub struct Target {
     /// Legacy branch → monorepo branch (short name): the default branch → `main`, others →
     /// `import/<repo>/<branch>` when imported.
     pub branches: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("repo", &self.repo)
+            .field("legacy_url", &redact::url(&self.legacy_url))
+            .field("monorepo", &self.monorepo)
+            .field("monorepo_url", &redact::url(&self.monorepo_url))
+            .field("path", &self.path)
+            .field("tag_prefix", &self.tag_prefix)
+            .field("registry", &self.registry)
+            .field("tags", &self.tags.len())
+            .field("default_branch", &self.default_branch)
+            .field("branches", &self.branches)
+            .finish()
+    }
 }
 
 impl Target {
@@ -252,8 +271,8 @@ pub struct Context<'a> {
     pub same_monorepo: SameMonorepo,
 }
 
-/// What [`rewrite_file`] did to one file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What [`rewrite_file`] did to one file. Its `Debug` output redacts secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct FileOutcome {
     /// The new content; `None` when nothing changed.
     pub new_content: Option<String>,
@@ -263,6 +282,20 @@ pub struct FileOutcome {
     pub left_alone: Vec<LeftAlone>,
     /// Sources that should be rewritten but cannot be (the file keeps them unchanged).
     pub errors: Vec<SourceError>,
+}
+
+impl fmt::Debug for FileOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileOutcome")
+            .field(
+                "new_content",
+                &self.new_content.as_deref().map(redact::text),
+            )
+            .field("rewrites", &self.rewrites)
+            .field("left_alone", &self.left_alone)
+            .field("errors", &self.errors)
+            .finish()
+    }
 }
 
 impl FileOutcome {

@@ -366,6 +366,25 @@ fn unresolvable_sources_are_errors_and_the_file_keeps_them() {
         !shown.contains("hunter2") && !shown.contains("KEYDATA"),
         "{shown}"
     );
+    // Nor does a rewritten one reach Debug/Display of the outcome, its rewrites or targets.
+    let out = live(&module(
+        "git::https://bob:hunter2@github.com/acme/terraform-aws-alb.git?ref=v1.0.0&sshkey=KEYDATA",
+    ));
+    assert!(out
+        .new_content
+        .as_deref()
+        .is_some_and(|c| c.contains("sshkey=KEYDATA")));
+    let mut secret_alb = alb();
+    secret_alb.legacy_url = "https://bob:hunter2@github.com/acme/terraform-aws-alb.git".into();
+    let shown = format!(
+        "{out:?} {} {secret_alb:?} {:?}",
+        out.rewrites[0],
+        Targets::new(vec![secret_alb.clone()])
+    );
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("KEYDATA"),
+        "{shown}"
+    );
 
     // Parse errors: the line, and nothing changed.
     let out = live("module \"m\" {\n  source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"\n  = broken\n}\n");
