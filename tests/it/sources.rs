@@ -796,7 +796,7 @@ fn terraform_get(tf: &Path, root: &Path, dir: &Path, served: &Path) -> BTreeMap<
     write(
         &gitconfig,
         &format!(
-            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/acme/\n[protocol \"file\"]\n\tallow = always\n",
+            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/acme/\n\tinsteadOf = ssh://git@github.com/acme/\n[protocol \"file\"]\n\tallow = always\n",
             served.display()
         ),
     );
@@ -929,9 +929,14 @@ module "sha_v1" {{
 module "branch" {{
   source = "git::https://github.com/acme/terraform-aws-alb.git?ref=master"
 }}
+
+module "scp_v2" {{
+  source = "git@github.com:acme/terraform-aws-alb.git?ref=v2.0.0"
+}}
 "#,
         &legacy_shas[0][..10]
     );
+    let json = "{\n  \"module\": {\n    \"json_v2\": {\n      \"source\": \"git::https://github.com/acme/terraform-aws-alb.git//modules/extra?ref=v2.0.0\"\n    }\n  }\n}\n";
     let registry = "module \"reg\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 1.0\"\n}\n";
 
     let target = Target {
@@ -959,16 +964,23 @@ module "branch" {{
     };
     let main = rewrite_file("dev/korea/api/static/main.tf", &original, &ctx);
     assert!(main.errors.is_empty(), "{:?}", main.errors);
-    assert_eq!(main.rewrites.len(), 5);
+    assert_eq!(main.rewrites.len(), 6);
+    let json_out = rewrite_file("dev/korea/api/static/extra.tf.json", json, &ctx);
+    assert_eq!(json_out.rewrites.len(), 1, "{json_out:?}");
     let reg = rewrite_file("dev/korea/api/static/registry.tf", registry, &ctx);
     assert!(reg.errors.is_empty(), "{:?}", reg.errors);
 
     let orig_dir = root.join("orig");
     write(&orig_dir.join("main.tf"), &original);
+    write(&orig_dir.join("extra.tf.json"), json);
     let new_dir = root.join("new");
     write(
         &new_dir.join("main.tf"),
         main.new_content.as_deref().expect("changed"),
+    );
+    write(
+        &new_dir.join("extra.tf.json"),
+        json_out.new_content.as_deref().expect("changed"),
     );
     write(
         &new_dir.join("registry.tf"),
@@ -977,8 +989,8 @@ module "branch" {{
 
     let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
     let got_new = terraform_get(&tf, root, &new_dir, &mono);
-    assert_eq!(got_orig.len(), 5, "{got_orig:?}");
-    assert_eq!(got_new.len(), 6, "{got_new:?}");
+    assert_eq!(got_orig.len(), 7, "{got_orig:?}");
+    assert_eq!(got_new.len(), 8, "{got_new:?}");
     for (key, dir) in &got_orig {
         let before = snapshot(dir);
         let after = snapshot(&got_new[key]);
@@ -997,6 +1009,8 @@ module "branch" {{
     assert!(output("sha_v1", &got_new).contains("\"1.0.0\""));
     assert!(output("branch", &got_new).contains("\"2.0.0\""));
     assert!(output("sub_v1", &got_new).contains("extra-1.0.0"));
+    assert!(output("json_v2", &got_new).contains("extra-2.0.0"));
+    assert!(output("scp_v2", &got_new).contains("\"2.0.0\""));
     // The registry call (~> 1.0) resolves to v1.0.0's content.
     assert_eq!(snapshot(&got_new["reg"]), snapshot(&got_orig["tag_v1"]));
     assert!(got_new["reg"].ends_with("alb"), "{:?}", got_new["reg"]);
