@@ -81,6 +81,30 @@ impl fmt::Debug for Target {
 }
 
 impl Target {
+    /// Builds a target from a mapping entry, its monorepo's URL and what the inventory
+    /// found in the legacy repo: its tags, default branch, and the imported branches
+    /// (legacy → monorepo short name; the default branch may be omitted: it maps to `main`).
+    pub fn from_spec(
+        spec: &crate::mapping::RepoSpec,
+        monorepo_url: &str,
+        tags: Vec<String>,
+        default_branch: &str,
+        branches: Vec<(String, String)>,
+    ) -> Target {
+        Target {
+            repo: spec.name.clone(),
+            legacy_url: spec.url.clone(),
+            monorepo: spec.into.clone(),
+            monorepo_url: monorepo_url.to_string(),
+            path: spec.path.clone(),
+            tag_prefix: spec.tag_prefix.clone(),
+            registry: spec.registry.clone(),
+            tags,
+            default_branch: default_branch.to_string(),
+            branches,
+        }
+    }
+
     /// The monorepo URL without a `git::` prefix.
     pub fn monorepo_base(&self) -> &str {
         let u = self.monorepo_url.trim();

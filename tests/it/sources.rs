@@ -1041,3 +1041,49 @@ fn a_large_file_is_rewritten_completely_and_quickly() {
     assert_eq!(out.new_content.as_deref(), Some(want.as_str()));
     assert!(took.as_secs() < 5, "too slow: {took:?}");
 }
+
+#[test]
+fn targets_built_from_a_real_mapping_rewrite_sources() {
+    let dir = common::tempdir();
+    let file = dir.path().join("mapping.hcl");
+    let text = r#"
+monorepo "reference-modules" { url = "git::https://github.com/acme/reference-modules.git" }
+monorepo "live"              { url = "https://github.com/acme/live.git" }
+
+repo "terraform-aws-alb" {
+  url        = "git@github.com:acme/terraform-aws-alb.git"
+  into       = "reference-modules"
+  path       = "alb"
+  registry   = ["terraform-aws-modules/alb/aws"]
+}
+"#;
+    std::fs::write(&file, text).expect("write mapping");
+    let mapping = tfmono::mapping::load_str(&file, text, None).expect("valid mapping");
+    let targets = Targets::new(
+        mapping
+            .repos
+            .iter()
+            .map(|spec| {
+                let url = &mapping.monorepo(&spec.into).expect("monorepo").url;
+                Target::from_spec(spec, url, vec!["v3.1.0".into()], "master", vec![])
+            })
+            .collect(),
+    );
+    let c = CommitMap::new();
+    let ctx = Context {
+        targets: &targets,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: mapping.same_monorepo,
+    };
+    let out = rewrite_file(
+        "prod/usa/api/static/main.tf",
+        "module \"a\" {\n  source = \"https://github.com/acme/terraform-aws-alb.git?ref=v3.1.0\"\n}\nmodule \"b\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 3.0\"\n}\n",
+        &ctx,
+    );
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(
+        out.new_content.as_deref(),
+        Some("module \"a\" {\n  source = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v3.1.0\"\n}\nmodule \"b\" {\n  source  = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v3.1.0\"\n}\n")
+    );
+}
