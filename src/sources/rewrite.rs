@@ -601,6 +601,56 @@ pub fn rewrite_file(file: &str, content: &str, ctx: &Context<'_>) -> FileOutcome
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::{CommitMap, Targets};
+    use proptest::prelude::*;
+
+    fn targets() -> Targets {
+        Targets::new(vec![Target {
+            repo: "x".into(),
+            legacy_url: "https://github.com/acme/x.git".into(),
+            monorepo: "m".into(),
+            monorepo_url: "git::https://github.com/acme/m.git".into(),
+            path: "x".into(),
+            tag_prefix: "x/".into(),
+            registry: vec!["ns/x/aws".into()],
+            tags: vec!["v1.0.0".into()],
+            default_branch: "master".into(),
+            branches: vec![],
+        }])
+    }
+
+    proptest! {
+        /// Arbitrary (mostly broken) files never panic, and a changed file still parses.
+        #[test]
+        fn arbitrary_files_never_panic(
+            pieces in proptest::collection::vec(prop_oneof![
+                Just("module \"a\" {\n".to_string()),
+                Just("  source = \"git::https://github.com/acme/x.git?ref=v1.0.0\"\n".to_string()),
+                Just("  source  = \"ns/x/aws\"\n  version = \"~> 1.0\"\n".to_string()),
+                Just("}\n".to_string()),
+                Just("{\"module\": {\"a\": {\"source\": \"github.com/acme/x?ref=v1.0.0\"}}}".to_string()),
+                Just("terraform {\n source = \"github.com/acme/x\"\n}\n".to_string()),
+                Just("# github.com/acme/x\n".to_string()),
+                ".{0,12}",
+            ], 0..12),
+            kind in 0..3usize,
+        ) {
+            let content: String = pieces.concat();
+            let file = ["main.tf", "main.tf.json", "terragrunt.hcl"][kind];
+            let t = targets();
+            let c = CommitMap::new();
+            let ctx = Context { targets: &t, commits: &c, monorepo: "live", same_monorepo: SameMonorepo::Pinned };
+            let out = rewrite_file(file, &content, &ctx);
+            if let Some(new) = &out.new_content {
+                match kind {
+                    1 => prop_assert!(serde_json::from_str::<serde_json::Value>(new).is_ok()),
+                    _ => prop_assert!(hcl_edit::parser::parse_body(new).is_ok(), "{}", new),
+                }
+                let again = rewrite_file(file, new, &ctx);
+                prop_assert_eq!(again.new_content, None);
+            }
+        }
+    }
 
     #[test]
     fn relative_paths() {
