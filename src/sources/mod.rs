@@ -16,6 +16,21 @@
 //! commit its image in the monorepo, the default branch `main`, another branch its import
 //! branch; a registry address of a forked module becomes the git source at the namespaced
 //! tag of the highest legacy tag satisfying its `version`, which is removed.
+//!
+//! Choices worth knowing:
+//!
+//! - A ref is looked up as a legacy tag first, then as a branch, then (7+ hex digits) as a
+//!   commit; `refs/tags/T` / `refs/heads/B` force the kind.
+//! - Version constraints follow go-version as Terraform 1.0 uses it, so `~> 1` is `>= 1`
+//!   (not `< 2`), and a prerelease tag is only chosen by the bare constraint `1.0.0-rc1`.
+//! - Other string literals (locals, variable defaults, Terragrunt includes) are rewritten
+//!   only when they are a complete git source of a legacy repo (`git::…`, or any git form with
+//!   a `ref` or a `//subdir`); a bare clone URL, prose, templates and `s3::…` archives naming
+//!   a legacy repo are reported as needing attention. Comments are not looked at.
+//! - Repo keys are lowercased entirely and drop ports, so `ssh://git@h:22/a/b` equals
+//!   `https://H/A/b.git`.
+//! - Edits are spliced into the original text rather than re-encoded by hcl-edit, so the
+//!   only bytes that change are the string tokens rewritten and the `version` lines removed.
 
 pub mod address;
 pub mod constraint;
