@@ -1,1 +1,564 @@
-//! sources (stub)
+//! Rewrites Terraform / Terragrunt module `source` references from legacy repos to the
+//! monorepos, so that every call still resolves to the same module content.
+//!
+//! - [`address`] parses every source form into an [`Address`] and renders it back byte for
+//!   byte; [`RepoKey`] is a repo's normalised identity (`github.com/acme/x`).
+//! - [`constraint`] evaluates registry version constraints the way Terraform 1.0 does.
+//! - [`rewrite_file`] rewrites one `.tf`, `.tf.json` or `.hcl` (Terragrunt) file: module
+//!   sources, Terragrunt `terraform { source }`, and any other string literal holding a
+//!   complete source address of a legacy repo. Everything outside the changed string
+//!   literals stays byte-identical (edits are spliced into the original text at the spans
+//!   hcl-edit reports, or at JSON string tokens). Every legacy reference it does not rewrite
+//!   is reported in [`FileOutcome::left_alone`] or [`FileOutcome::errors`].
+//!
+//! Rules (see [`rewrite_file`]): a legacy git source becomes
+//! `git::<monorepo url>//<path>[/<subdir>]?ref=<ref>`, tag `T` becoming `<tag_prefix>T`, a
+//! commit its image in the monorepo, the default branch `main`, another branch its import
+//! branch; a registry address of a forked module becomes the git source at the namespaced
+//! tag of the highest legacy tag satisfying its `version`, which is removed.
+//!
+//! Choices worth knowing:
+//!
+//! - A ref is looked up as a legacy tag first, then as a branch, then (7+ hex digits) as a
+//!   commit; `refs/tags/T` / `refs/heads/B` force the kind.
+//! - Version constraints follow go-version as Terraform 1.0 uses it, so `~> 1` is `>= 1`
+//!   (not `< 2`), and a prerelease tag is only chosen by the bare constraint `1.0.0-rc1`.
+//! - Other string literals (locals, variable defaults, Terragrunt includes) are rewritten
+//!   only when they are a complete git source of a legacy repo (`git::…`, or any git form with
+//!   a `ref` or a `//subdir`); a bare clone URL, prose, templates and `s3::…` archives naming
+//!   a legacy repo are reported as needing attention. Comments are not looked at.
+//! - Repo keys are lowercased entirely and drop ports, so `ssh://git@h:22/a/b` equals
+//!   `https://H/A/b.git`.
+//! - Edits are spliced into the original text rather than re-encoded by hcl-edit, so the
+//!   only bytes that change are the string tokens rewritten and the `version` lines removed.
+
+pub mod address;
+pub mod constraint;
+mod hclfile;
+mod jsonfile;
+mod rewrite;
+
+use std::collections::HashMap;
+use std::fmt;
+
+pub use crate::mapping::SameMonorepo;
+pub use address::{Address, RepoKey};
+pub use constraint::{highest_matching, ConstraintError};
+pub use rewrite::rewrite_file;
+
+use crate::redact;
+
+/// One legacy repo as the rewriter needs it: where it went and how its refs map.
+///
+/// Its `Debug` output redacts credentials in the URLs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The legacy repo's name (`terraform-aws-alb`), passed to [`CommitLookup::image`].
+    pub repo: String,
+    /// The legacy URL as in the mapping (`https://github.com/acme/terraform-aws-alb.git`).
+    pub legacy_url: String,
+    /// The monorepo it went into (`reference-modules`).
+    pub monorepo: String,
+    /// The monorepo URL as in the mapping (`git::https://github.com/acme/live.git` or
+    /// `https://…`); sources always render it as `git::<url>`.
+    pub monorepo_url: String,
+    /// Its path in the monorepo (`alb`).
+    pub path: String,
+    /// The prefix of its tags in the monorepo (`alb/`).
+    pub tag_prefix: String,
+    /// Registry addresses it is a fork of (`terraform-aws-modules/alb/aws`, optionally with a
+    /// host).
+    pub registry: Vec<String>,
+    /// The legacy tag names (`v1.0.0`).
+    pub tags: Vec<String>,
+    /// The legacy default branch (`master`).
+    pub default_branch: String,
+    /// Legacy branch → monorepo branch (short name): the default branch → `main`, others →
+    /// `import/<repo>/<branch>` when imported.
+    pub branches: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("repo", &self.repo)
+            .field("legacy_url", &redact::url(&self.legacy_url))
+            .field("monorepo", &self.monorepo)
+            .field("monorepo_url", &redact::url(&self.monorepo_url))
+            .field("path", &self.path)
+            .field("tag_prefix", &self.tag_prefix)
+            .field("registry", &self.registry)
+            .field("tags", &self.tags.len())
+            .field("default_branch", &self.default_branch)
+            .field("branches", &self.branches)
+            .finish()
+    }
+}
+
+impl Target {
+    /// Builds a target from a mapping entry, its monorepo's URL and what the inventory
+    /// found in the legacy repo: its tags, default branch, and the imported branches
+    /// (legacy → monorepo short name; the default branch may be omitted: it maps to `main`).
+    pub fn from_spec(
+        spec: &crate::mapping::RepoSpec,
+        monorepo_url: &str,
+        tags: Vec<String>,
+        default_branch: &str,
+        branches: Vec<(String, String)>,
+    ) -> Target {
+        Target {
+            repo: spec.name.clone(),
+            legacy_url: spec.url.clone(),
+            monorepo: spec.into.clone(),
+            monorepo_url: monorepo_url.to_string(),
+            path: spec.path.clone(),
+            tag_prefix: spec.tag_prefix.clone(),
+            registry: spec.registry.clone(),
+            tags,
+            default_branch: default_branch.to_string(),
+            branches,
+        }
+    }
+
+    /// The monorepo URL without a `git::` prefix.
+    pub fn monorepo_base(&self) -> &str {
+        let u = self.monorepo_url.trim();
+        u.strip_prefix("git::").unwrap_or(u)
+    }
+
+    /// The monorepo branch a legacy branch became, if it was imported.
+    pub fn branch(&self, legacy: &str) -> Option<&str> {
+        self.branches
+            .iter()
+            .find(|(b, _)| b == legacy)
+            .map(|(_, m)| m.as_str())
+            .or_else(|| (legacy == self.default_branch).then_some("main"))
+    }
+}
+
+/// Every [`Target`], indexed by [`RepoKey`] and by registry address.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    targets: Vec<Target>,
+    by_key: HashMap<RepoKey, usize>,
+    by_registry: Vec<((String, String), usize)>,
+    monorepos: HashMap<RepoKey, String>,
+    hosts: Vec<String>,
+}
+
+impl Targets {
+    /// Indexes `targets`. A legacy URL that is not a git URL (a local path) is only
+    /// reachable by registry address; when two targets share a key the first wins.
+    pub fn new(targets: Vec<Target>) -> Targets {
+        let mut t = Targets {
+            targets,
+            ..Targets::default()
+        };
+        for (i, target) in t.targets.iter().enumerate() {
+            if let Some(key) = RepoKey::from_url(&target.legacy_url) {
+                let host = key.host().to_string();
+                if !t.hosts.contains(&host) {
+                    t.hosts.push(host);
+                }
+                t.by_key.entry(key).or_insert(i);
+            }
+            for entry in &target.registry {
+                t.by_registry.push((address::registry_entry_key(entry), i));
+            }
+            if let Some(key) = RepoKey::from_url(target.monorepo_base()) {
+                t.monorepos
+                    .entry(key)
+                    .or_insert_with(|| target.monorepo.clone());
+            }
+        }
+        t
+    }
+
+    /// The targets, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = &Target> {
+        self.targets.iter()
+    }
+
+    /// The target whose legacy repo is `key`.
+    pub fn by_key(&self, key: &RepoKey) -> Option<&Target> {
+        self.by_key.get(key).map(|&i| &self.targets[i])
+    }
+
+    /// The target that is a fork of registry module `r`.
+    pub fn by_registry(&self, r: &address::RegistrySource) -> Option<&Target> {
+        self.by_registry
+            .iter()
+            .find(|((host, module), _)| r.is(&format!("{host}/{module}")))
+            .map(|(_, i)| &self.targets[*i])
+    }
+
+    /// The monorepo name when `key` is one of the monorepos.
+    pub fn monorepo(&self, key: &RepoKey) -> Option<&str> {
+        self.monorepos.get(key).map(String::as_str)
+    }
+
+    /// The first legacy repo whose URL (any form: `https://`, `git@host:`, `ssh://`,
+    /// shorthand; any case) appears anywhere inside `text`.
+    pub fn find_legacy(&self, text: &str) -> Option<&Target> {
+        let lower = text.to_ascii_lowercase();
+        let bytes = lower.as_bytes();
+        for host in &self.hosts {
+            let mut from = 0;
+            while let Some(pos) = lower[from..].find(host.as_str()) {
+                let start = from + pos;
+                from = start + host.len();
+                let before_ok = start == 0 || {
+                    let c = bytes[start - 1];
+                    !(c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+                };
+                let mut i = start + host.len();
+                if !before_ok || i >= bytes.len() || !matches!(bytes[i], b'/' | b':') {
+                    continue;
+                }
+                i += 1;
+                // `ssh://git@host:22/org/repo`: skip a port.
+                let digits = bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if digits > 0 && bytes.get(i + digits) == Some(&b'/') {
+                    i += digits + 1;
+                }
+                let len = bytes[i..]
+                    .iter()
+                    .take_while(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'~')
+                    })
+                    .count();
+                let path = &lower[i..i + len];
+                let segments: Vec<&str> = path.split('/').collect();
+                for n in (1..=segments.len()).rev() {
+                    let candidate = segments[..n].join("/");
+                    // `…/repo.zip`, `…/repo.tar.gz`: also try the name before its first dot.
+                    let undotted = match candidate.rsplit_once('/') {
+                        Some((head, last)) => last
+                            .split_once('.')
+                            .map(|(name, _)| format!("{head}/{name}")),
+                        None => None,
+                    };
+                    for c in std::iter::once(candidate).chain(undotted) {
+                        if let Some(t) = RepoKey::new(host, &c).and_then(|k| self.by_key(&k)) {
+                            return Some(t);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Maps a legacy commit to its image in the monorepo.
+pub trait CommitLookup {
+    /// The new full sha of legacy commit `sha` (full, or a unique prefix of at least 7 hex
+    /// digits) of legacy repo `repo`; `None` when unknown or ambiguous.
+    fn image(&self, repo: &str, sha: &str) -> Option<String>;
+}
+
+/// A [`CommitLookup`] over an in-memory table (legacy repo → old sha → new sha).
+#[derive(Debug, Clone, Default)]
+pub struct CommitMap {
+    map: HashMap<String, Vec<(String, String)>>,
+}
+
+impl CommitMap {
+    /// An empty table.
+    pub fn new() -> CommitMap {
+        CommitMap::default()
+    }
+
+    /// Records that commit `old` of `repo` became `new`.
+    pub fn insert(&mut self, repo: &str, old: &str, new: &str) {
+        self.map
+            .entry(repo.to_string())
+            .or_default()
+            .push((old.to_ascii_lowercase(), new.to_string()));
+    }
+}
+
+impl CommitLookup for CommitMap {
+    fn image(&self, repo: &str, sha: &str) -> Option<String> {
+        let sha = sha.to_ascii_lowercase();
+        if sha.len() < 7 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut found = self
+            .map
+            .get(repo)?
+            .iter()
+            .filter(|(old, _)| old.starts_with(&sha));
+        let first = found.next()?;
+        if found.any(|(_, new)| *new != first.1) {
+            return None;
+        }
+        Some(first.1.clone())
+    }
+}
+
+/// Everything [`rewrite_file`] needs besides the file.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The legacy repos and where they went.
+    pub targets: &'a Targets,
+    /// Legacy commit → monorepo commit.
+    pub commits: &'a dyn CommitLookup,
+    /// The monorepo the file lives in.
+    pub monorepo: &'a str,
+    /// How calls into the file's own monorepo are rewritten.
+    pub same_monorepo: SameMonorepo,
+}
+
+/// What [`rewrite_file`] did to one file. Its `Debug` output redacts secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// The new content; `None` when nothing changed.
+    pub new_content: Option<String>,
+    /// Every rewritten source, in file order.
+    pub rewrites: Vec<Rewrite>,
+    /// Every source (or legacy reference) left as it is, with why.
+    pub left_alone: Vec<LeftAlone>,
+    /// Sources that should be rewritten but cannot be (the file keeps them unchanged).
+    pub errors: Vec<SourceError>,
+}
+
+impl fmt::Debug for FileOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileOutcome")
+            .field(
+                "new_content",
+                &self.new_content.as_deref().map(redact::text),
+            )
+            .field("rewrites", &self.rewrites)
+            .field("left_alone", &self.left_alone)
+            .field("errors", &self.errors)
+            .finish()
+    }
+}
+
+impl FileOutcome {
+    /// Whether some left-alone reference needs a human (expressions, legacy URLs in other
+    /// strings).
+    pub fn needs_attention(&self) -> bool {
+        self.left_alone.iter().any(|l| l.reason.needs_attention())
+    }
+}
+
+/// One rewritten source.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    /// 1-based line of the string in the original file.
+    pub line: usize,
+    /// The old value (raw: may hold secrets; use `Display` for humans).
+    pub old: String,
+    /// The new value (raw).
+    pub new: String,
+    /// The legacy repo it referenced.
+    pub repo: String,
+    /// Warnings and remarks (`branch ref now moves with the whole monorepo`, …).
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for Rewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}: {} -> {}",
+            self.line,
+            redact::text(&self.old),
+            redact::text(&self.new)
+        )?;
+        for n in &self.notes {
+            write!(f, " ({n})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rewrite")
+            .field("line", &self.line)
+            .field("old", &redact::text(&self.old))
+            .field("new", &redact::text(&self.new))
+            .field("repo", &self.repo)
+            .field("notes", &self.notes)
+            .finish()
+    }
+}
+
+/// A source or reference that was not rewritten.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LeftAlone {
+    /// 1-based line in the original file.
+    pub line: usize,
+    /// The text as written (raw; use `Display` for humans).
+    pub source: String,
+    /// Why.
+    pub reason: Reason,
+    /// The legacy repo it mentions, if any.
+    pub repo: Option<String>,
+}
+
+impl fmt::Display for LeftAlone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}: {} left alone: {}",
+            self.line,
+            redact::text(&self.source),
+            self.reason
+        )?;
+        if let Some(r) = &self.repo {
+            write!(f, " (mentions legacy repo {r})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for LeftAlone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeftAlone")
+            .field("line", &self.line)
+            .field("source", &redact::text(&self.source))
+            .field("reason", &self.reason)
+            .field("repo", &self.repo)
+            .finish()
+    }
+}
+
+/// Why a source was left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A local path (`./x`, `../x`).
+    Local,
+    /// A git repo or registry module that is not being migrated.
+    External,
+    /// Not a git or registry source (http archive, `s3::`, `git::file://`, …).
+    Other,
+    /// Already points at one of the monorepos.
+    Monorepo,
+    /// An expression or template (`"${local.base}?ref=x"`, `local.src`): needs attention.
+    Expression,
+    /// A legacy repo URL inside a string that is not a complete source address (a plain
+    /// clone URL, a description): needs attention.
+    LegacyReference,
+}
+
+impl Reason {
+    /// Whether a human should look at it.
+    pub fn needs_attention(self) -> bool {
+        matches!(self, Reason::Expression | Reason::LegacyReference)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::Local => "local path",
+            Reason::External => "not a migrated repo",
+            Reason::Other => "not a git or registry source",
+            Reason::Monorepo => "already a monorepo source",
+            Reason::Expression => "expression or template: rewrite it by hand",
+            Reason::LegacyReference => {
+                "legacy repo URL in a string that is not a complete source: rewrite it by hand"
+            }
+        })
+    }
+}
+
+/// A source that should be rewritten but cannot be, or a file that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// 1-based line in the original file.
+    pub line: usize,
+    /// What is wrong and what to do (redacted).
+    pub message: String,
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Whether [`rewrite_file`] handles files at `path` (`.tf`, `.tf.json`, `.hcl`).
+pub fn is_source_file(path: &str) -> bool {
+    rewrite::FileKind::of(path).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(repo: &str, url: &str) -> Target {
+        Target {
+            repo: repo.into(),
+            legacy_url: url.into(),
+            monorepo: "m".into(),
+            monorepo_url: "git::https://github.com/acme/m.git".into(),
+            path: repo.into(),
+            tag_prefix: format!("{repo}/"),
+            registry: vec!["ns/name/aws".into()],
+            tags: vec![],
+            default_branch: "master".into(),
+            branches: vec![],
+        }
+    }
+
+    #[test]
+    fn commit_map_resolves_unique_prefixes_only() {
+        let mut c = CommitMap::new();
+        c.insert("r", "abcdef1234567890", "new1");
+        c.insert("r", "abcdef1999999999", "new2");
+        assert_eq!(c.image("r", "abcdef1234567890").as_deref(), Some("new1"));
+        assert_eq!(c.image("r", "ABCDEF12").as_deref(), Some("new1"));
+        assert_eq!(c.image("r", "abcdef1"), None, "ambiguous");
+        assert_eq!(c.image("r", "abcde"), None, "too short");
+        assert_eq!(c.image("other", "abcdef1234567890"), None);
+        assert_eq!(c.image("r", "zzzzzzzz"), None);
+    }
+
+    #[test]
+    fn targets_index_keys_registry_monorepos_and_find_legacy_text() {
+        let t = Targets::new(vec![
+            target("x", "https://github.com/acme/x.git"),
+            target("y", "git@gitlab.example.com:group/sub/y.git"),
+        ]);
+        let key = |s: &str| RepoKey::from_url(s).expect("key");
+        assert_eq!(
+            t.by_key(&key("git@github.com:acme/x"))
+                .map(|t| t.repo.as_str()),
+            Some("x")
+        );
+        assert_eq!(
+            t.by_key(&key("https://gitlab.example.com/group/sub/y"))
+                .map(|t| t.repo.as_str()),
+            Some("y")
+        );
+        assert_eq!(t.monorepo(&key("https://github.com/acme/m.git")), Some("m"));
+        let Address::Registry(r) = Address::parse("ns/name/aws") else {
+            panic!("registry")
+        };
+        assert_eq!(t.by_registry(&r).map(|t| t.repo.as_str()), Some("x"));
+        let find = |s: &str| t.find_legacy(s).map(|t| t.repo.clone());
+        assert_eq!(
+            find("see https://GitHub.com/acme/X.git for more"),
+            Some("x".into())
+        );
+        assert_eq!(find("ssh://git@github.com:22/acme/x"), Some("x".into()));
+        assert_eq!(
+            find("s3::https://b/github.com/acme/x.tar.gz"),
+            Some("x".into())
+        );
+        assert_eq!(
+            find("git@gitlab.example.com:group/sub/y.git//m?ref=1"),
+            Some("y".into())
+        );
+        assert_eq!(find("github.com/acme/x-extra"), None);
+        assert_eq!(find("notgithub.com/acme/x"), None);
+        assert_eq!(find("github.com/acme/m"), None);
+        assert_eq!(find("\u{20ac}github.com/acme/x\u{20ac}"), Some("x".into()));
+    }
+}

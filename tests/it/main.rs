@@ -5,3 +5,4 @@ mod history;
 mod inventory;
 mod mapping;
 mod orggen;
+mod sources;

@@ -1,0 +1,1089 @@
+//! Module source rewriting: byte-exact rewrites of every source form in `.tf`, `.tf.json`
+//! and Terragrunt files, and the proof with real Terraform 1.0.3 and real git repos that a
+//! rewritten call downloads exactly the module content the legacy call downloaded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tfmono::sources::{
+    rewrite_file, CommitMap, Context, FileOutcome, Reason, SameMonorepo, Target, Targets,
+};
+
+use crate::common::{self, git};
+
+const ALB_SHA: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
+const ALB_IMAGE: &str = "ffffeeeeddddccccbbbbaaaa9999888877776666";
+
+fn alb() -> Target {
+    Target {
+        repo: "terraform-aws-alb".into(),
+        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
+        monorepo: "reference-modules".into(),
+        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
+        path: "alb".into(),
+        tag_prefix: "alb/".into(),
+        registry: vec!["terraform-aws-modules/alb/aws".into()],
+        tags: ["v1.0.0", "v1.1.0", "v2.0.0", "v2.1.0-rc1", "latest"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        default_branch: "master".into(),
+        branches: vec![
+            ("master".into(), "main".into()),
+            (
+                "feature-x".into(),
+                "import/terraform-aws-alb/feature-x".into(),
+            ),
+        ],
+    }
+}
+
+fn targets() -> Targets {
+    Targets::new(vec![
+        alb(),
+        Target {
+            repo: "svc-api".into(),
+            legacy_url: "git@github.com:acme/svc-api.git".into(),
+            monorepo: "service-modules".into(),
+            monorepo_url: "https://github.com/acme/service-modules.git".into(),
+            path: "api".into(),
+            tag_prefix: "api/".into(),
+            registry: vec![],
+            tags: vec!["v0.3.0".into()],
+            default_branch: "main".into(),
+            branches: vec![("main".into(), "main".into())],
+        },
+        Target {
+            repo: "svc-shared".into(),
+            legacy_url: "ssh://git@github.com/acme/svc-shared".into(),
+            monorepo: "service-modules".into(),
+            monorepo_url: "https://github.com/acme/service-modules.git".into(),
+            path: "shared/core".into(),
+            tag_prefix: "shared/".into(),
+            registry: vec![],
+            tags: vec!["v1.0.0".into()],
+            default_branch: "main".into(),
+            branches: vec![("main".into(), "main".into())],
+        },
+        Target {
+            repo: "legacy-bb".into(),
+            legacy_url: "https://bitbucket.org/acme/legacy-bb.git".into(),
+            monorepo: "service-modules".into(),
+            monorepo_url: "git::https://github.com/acme/service-modules.git".into(),
+            path: "bb".into(),
+            tag_prefix: "bb/".into(),
+            registry: vec!["app.terraform.io/acme/bb/aws".into()],
+            tags: vec!["1.0".into()],
+            default_branch: "main".into(),
+            branches: vec![("main".into(), "main".into())],
+        },
+    ])
+}
+
+fn commits() -> CommitMap {
+    let mut c = CommitMap::new();
+    c.insert("terraform-aws-alb", ALB_SHA, ALB_IMAGE);
+    c
+}
+
+fn run(file: &str, content: &str, monorepo: &str, mode: SameMonorepo) -> FileOutcome {
+    let t = targets();
+    let c = commits();
+    let ctx = Context {
+        targets: &t,
+        commits: &c,
+        monorepo,
+        same_monorepo: mode,
+    };
+    rewrite_file(file, content, &ctx)
+}
+
+fn live(content: &str) -> FileOutcome {
+    run(
+        "dev/korea/api/static/main.tf",
+        content,
+        "live",
+        SameMonorepo::Pinned,
+    )
+}
+
+fn module(source: &str) -> String {
+    format!("module \"m\" {{\n  source = \"{source}\"\n}}\n")
+}
+
+const ALB_NEW: &str = "git::https://github.com/acme/reference-modules.git//alb";
+
+#[test]
+fn every_git_form_is_rewritten_byte_exactly() {
+    let cases: &[(&str, String)] = &[
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0",
+            format!("{ALB_NEW}?ref=alb/v1.0.0"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git//modules/listener?ref=v1.1.0&depth=1",
+            format!("{ALB_NEW}/modules/listener?ref=alb/v1.1.0&depth=1"),
+        ),
+        (
+            "git::ssh://git@github.com/acme/terraform-aws-alb.git?ref=v2.0.0",
+            format!("{ALB_NEW}?ref=alb/v2.0.0"),
+        ),
+        (
+            "git@github.com:acme/terraform-aws-alb.git?ref=v1.0.0",
+            format!("{ALB_NEW}?ref=alb/v1.0.0"),
+        ),
+        (
+            "git::git@github.com:acme/terraform-aws-alb.git//sub?ref=v1.0.0",
+            format!("{ALB_NEW}/sub?ref=alb/v1.0.0"),
+        ),
+        (
+            "github.com/acme/terraform-aws-alb?ref=v2.0.0",
+            format!("{ALB_NEW}?ref=alb/v2.0.0"),
+        ),
+        (
+            "github.com/acme/terraform-aws-alb//modules/x?ref=v2.0.0",
+            format!("{ALB_NEW}/modules/x?ref=alb/v2.0.0"),
+        ),
+        (
+            "github.com/acme/terraform-aws-alb/modules/x?ref=v2.0.0",
+            format!("{ALB_NEW}/modules/x?ref=alb/v2.0.0"),
+        ),
+        (
+            "https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0",
+            format!("{ALB_NEW}?ref=alb/v1.0.0"),
+        ),
+        (
+            "git::https://GitHub.com/Acme/terraform-aws-alb.git?ref=v1.0.0",
+            format!("{ALB_NEW}?ref=alb/v1.0.0"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=1a2b3c4",
+            format!("{ALB_NEW}?ref={ALB_IMAGE}"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=1A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D",
+            format!("{ALB_NEW}?ref={ALB_IMAGE}"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=master",
+            format!("{ALB_NEW}?ref=main"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=feature-x",
+            format!("{ALB_NEW}?ref=import/terraform-aws-alb/feature-x"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=refs/tags/v1.1.0",
+            format!("{ALB_NEW}?ref=refs/tags/alb/v1.1.0"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git",
+            ALB_NEW.to_string(),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git//modules/y",
+            format!("{ALB_NEW}/modules/y"),
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?depth=1&ref=v1.0.0&sshkey=S3CR3T",
+            format!("{ALB_NEW}?depth=1&ref=alb/v1.0.0&sshkey=S3CR3T"),
+        ),
+        (
+            "git::ssh://git@github.com/acme/svc-api.git?ref=v0.3.0",
+            "git::https://github.com/acme/service-modules.git//api?ref=api/v0.3.0".into(),
+        ),
+        (
+            "git@github.com:acme/svc-shared.git//modules/db?ref=v1.0.0",
+            "git::https://github.com/acme/service-modules.git//shared/core/modules/db?ref=shared/v1.0.0"
+                .into(),
+        ),
+        (
+            "bitbucket.org/acme/legacy-bb?ref=1.0",
+            "git::https://github.com/acme/service-modules.git//bb?ref=bb/1.0".into(),
+        ),
+    ];
+    for (old, new) in cases {
+        let out = live(&module(old));
+        assert!(out.errors.is_empty(), "{old}: {:?}", out.errors);
+        assert_eq!(
+            out.new_content.as_deref(),
+            Some(module(new).as_str()),
+            "{old}"
+        );
+        assert_eq!(out.rewrites.len(), 1, "{old}");
+        let r = &out.rewrites[0];
+        assert_eq!(
+            (r.line, r.old.as_str(), r.new.as_str()),
+            (2, *old, new.as_str())
+        );
+    }
+}
+
+#[test]
+fn notes_explain_branch_refs_missing_refs_and_missing_git_prefix() {
+    let notes = |src: &str| live(&module(src)).rewrites[0].notes.join(" | ");
+    assert!(
+        notes("git::https://github.com/acme/terraform-aws-alb.git?ref=master")
+            .contains("moves with the whole monorepo")
+    );
+    assert!(notes("git::https://github.com/acme/terraform-aws-alb.git").contains("no ref"));
+    assert!(notes("https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").contains("git::"));
+    assert!(notes("git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").is_empty());
+}
+
+#[test]
+fn registry_addresses_of_forks_become_git_tags_and_lose_their_version() {
+    let src = "module \"lb\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 1.0\" # pinned\n\n  name = \"x\"\n}\n";
+    let out = live(src);
+    assert_eq!(
+        out.new_content.as_deref(),
+        Some(
+            "module \"lb\" {\n  source  = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.1.0\"\n\n  name = \"x\"\n}\n"
+        )
+    );
+    assert!(
+        out.rewrites[0].notes[0].contains("legacy tag v1.1.0"),
+        "{:?}",
+        out.rewrites
+    );
+
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "registry.terraform.io/terraform-aws-modules/alb/aws",
+            ">= 2.0, < 3",
+            "alb?ref=alb/v2.0.0",
+        ),
+        (
+            "terraform-aws-modules/alb/aws//modules/listener",
+            "1.0.0",
+            "alb/modules/listener?ref=alb/v1.0.0",
+        ),
+        (
+            "Terraform-AWS-Modules/alb/aws",
+            "~> 2",
+            "alb?ref=alb/v2.0.0",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            "2.1.0-rc1",
+            "alb?ref=alb/v2.1.0-rc1",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            ">= 1.0.0, != 2.0.0",
+            "alb?ref=alb/v1.1.0",
+        ),
+    ];
+    for (source, version, want) in cases {
+        let text =
+            format!("module \"lb\" {{\n  source  = \"{source}\"\n  version = \"{version}\"\n}}\n");
+        let out = live(&text);
+        assert_eq!(
+            out.new_content.as_deref(),
+            Some(
+                format!(
+                    "module \"lb\" {{\n  source  = \"git::https://github.com/acme/reference-modules.git//{want}\"\n}}\n"
+                )
+                .as_str()
+            ),
+            "{source} {version}"
+        );
+    }
+
+    // No version: the highest release tag, with a note.
+    let out = live("module \"lb\" {\n  source = \"terraform-aws-modules/alb/aws\"\n}\n");
+    assert_eq!(out.rewrites[0].new, format!("{ALB_NEW}?ref=alb/v2.0.0"));
+    assert!(out.rewrites[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("no version")));
+
+    // Another registry host for the same name is a different module.
+    let out = live("module \"lb\" {\n  source = \"app.terraform.io/terraform-aws-modules/alb/aws\"\n  version = \"1.0.0\"\n}\n");
+    assert_eq!(out.new_content, None);
+    assert_eq!(out.left_alone[0].reason, Reason::External);
+
+    // A private registry fork.
+    let out = live(
+        "module \"bb\" {\n  source = \"app.terraform.io/acme/bb/aws\"\n  version = \"~> 1.0\"\n}\n",
+    );
+    assert_eq!(
+        out.new_content.as_deref(),
+        Some("module \"bb\" {\n  source = \"git::https://github.com/acme/service-modules.git//bb?ref=bb/1.0\"\n}\n")
+    );
+}
+
+#[test]
+fn unresolvable_sources_are_errors_and_the_file_keeps_them() {
+    for (src, version, needle) in [
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=abcdef12",
+            None,
+            "no image",
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=nope",
+            None,
+            "neither a tag",
+        ),
+        (
+            "git::https://github.com/acme/terraform-aws-alb.git?ref=refs/heads/dev",
+            None,
+            "neither a tag",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            Some("~> 9.0"),
+            "no tag of terraform-aws-alb satisfies",
+        ),
+        (
+            "terraform-aws-modules/alb/aws",
+            Some(">= banana"),
+            "invalid version constraint",
+        ),
+    ] {
+        let text = match version {
+            Some(v) => format!("module \"m\" {{\n  source  = \"{src}\"\n  version = \"{v}\"\n}}\n"),
+            None => module(src),
+        };
+        let out = live(&text);
+        assert_eq!(out.new_content, None, "{src}");
+        assert_eq!(out.errors.len(), 1, "{src}: {out:?}");
+        assert_eq!(out.errors[0].line, 2);
+        assert!(
+            out.errors[0].message.contains(needle),
+            "{src}: {}",
+            out.errors[0].message
+        );
+    }
+    // A secret in an unresolvable ref's source never reaches the message.
+    let out = live(&module(
+        "git::https://bob:hunter2@github.com/acme/terraform-aws-alb.git?ref=nope&sshkey=KEYDATA",
+    ));
+    let shown = format!("{:?} {}", out, out.errors[0]);
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("KEYDATA"),
+        "{shown}"
+    );
+    // Nor does a rewritten one reach Debug/Display of the outcome, its rewrites or targets.
+    let out = live(&module(
+        "git::https://bob:hunter2@github.com/acme/terraform-aws-alb.git?ref=v1.0.0&sshkey=KEYDATA",
+    ));
+    assert!(out
+        .new_content
+        .as_deref()
+        .is_some_and(|c| c.contains("sshkey=KEYDATA")));
+    let mut secret_alb = alb();
+    secret_alb.legacy_url = "https://bob:hunter2@github.com/acme/terraform-aws-alb.git".into();
+    let shown = format!(
+        "{out:?} {} {secret_alb:?} {:?}",
+        out.rewrites[0],
+        Targets::new(vec![secret_alb.clone()])
+    );
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("KEYDATA"),
+        "{shown}"
+    );
+
+    // Parse errors: the line, and nothing changed.
+    let out = live("module \"m\" {\n  source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"\n  = broken\n}\n");
+    assert_eq!(out.new_content, None);
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(out.errors[0].line, 3, "{:?}", out.errors);
+}
+
+#[test]
+fn everything_else_is_left_alone_and_reported() {
+    let src = r#"module "a" {
+  source = "./modules/a"
+}
+module "b" {
+  source = "../shared"
+}
+module "c" {
+  source  = "terraform-aws-modules/vpc/aws"
+  version = "3.0.0"
+}
+module "d" {
+  source = "git::https://github.com/other/x.git?ref=v1"
+}
+module "e" {
+  source = "https://example.com/module.zip"
+}
+module "f" {
+  source = "git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.0.0"
+}
+module "g" {
+  source = "${local.base}?ref=v1.0.0"
+}
+module "h" {
+  source = local.src
+}
+module "i" {
+  source = "s3::https://s3-eu-west-1.amazonaws.com/bucket/github.com/acme/terraform-aws-alb.zip"
+}
+"#;
+    let out = live(src);
+    assert_eq!(out.new_content, None);
+    assert!(out.errors.is_empty());
+    let got: Vec<(usize, Reason)> = out.left_alone.iter().map(|l| (l.line, l.reason)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, Reason::Local),
+            (5, Reason::Local),
+            (8, Reason::External),
+            (12, Reason::External),
+            (15, Reason::Other),
+            (18, Reason::Monorepo),
+            (21, Reason::Expression),
+            (24, Reason::Expression),
+            (27, Reason::LegacyReference),
+        ]
+    );
+    assert_eq!(out.left_alone[6].source, "\"${local.base}?ref=v1.0.0\"");
+    assert!(out.needs_attention());
+}
+
+#[test]
+fn comments_alignment_and_other_strings_survive_byte_for_byte() {
+    let src = r#"# Deployment of the api service.
+locals {
+  base      = "git::https://github.com/acme/terraform-aws-alb.git" # used below
+  clone_url = "https://github.com/acme/terraform-aws-alb.git"
+  note      = "forked from github.com/acme/terraform-aws-alb, see README"
+  tags      = { Team = "api", Repo = "svc" }
+}
+
+module "alb" {
+  source     = "git::https://github.com/acme/terraform-aws-alb.git//modules/lb?ref=v1.0.0" // pinned
+  depends_on = []
+
+  name    = "api"   # aligned
+  subnets = ["a", "b"]
+}
+
+module "alb2" {
+  # registry fork
+  source  = "terraform-aws-modules/alb/aws"
+  version = ">= 1.1"
+  name    = "api2"
+}
+
+module "templated" {
+  source = "${local.base}//modules/lb?ref=v2.0.0"
+}
+
+/* block comment with git::https://github.com/acme/terraform-aws-alb.git */
+output "x" {
+  value = "git::ssh://git@github.com/acme/svc-api.git?ref=v0.3.0"
+}
+"#;
+    let want = r#"# Deployment of the api service.
+locals {
+  base      = "git::https://github.com/acme/reference-modules.git//alb" # used below
+  clone_url = "https://github.com/acme/terraform-aws-alb.git"
+  note      = "forked from github.com/acme/terraform-aws-alb, see README"
+  tags      = { Team = "api", Repo = "svc" }
+}
+
+module "alb" {
+  source     = "git::https://github.com/acme/reference-modules.git//alb/modules/lb?ref=alb/v1.0.0" // pinned
+  depends_on = []
+
+  name    = "api"   # aligned
+  subnets = ["a", "b"]
+}
+
+module "alb2" {
+  # registry fork
+  source  = "git::https://github.com/acme/reference-modules.git//alb?ref=alb/v2.0.0"
+  name    = "api2"
+}
+
+module "templated" {
+  source = "${local.base}//modules/lb?ref=v2.0.0"
+}
+
+/* block comment with git::https://github.com/acme/terraform-aws-alb.git */
+output "x" {
+  value = "git::https://github.com/acme/service-modules.git//api?ref=api/v0.3.0"
+}
+"#;
+    let out = live(src);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.new_content.as_deref(), Some(want));
+    let lines: Vec<usize> = out.rewrites.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3, 10, 19, 30]);
+    assert!(out.rewrites[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("not a module source")));
+    let alone: Vec<(usize, Reason)> = out.left_alone.iter().map(|l| (l.line, l.reason)).collect();
+    assert_eq!(
+        alone,
+        vec![
+            (4, Reason::LegacyReference),
+            (5, Reason::LegacyReference),
+            (25, Reason::Expression),
+        ]
+    );
+    // Running it again changes nothing: monorepo sources are recognised.
+    let again = live(want);
+    assert_eq!(again.new_content, None);
+    assert!(again.errors.is_empty());
+}
+
+#[test]
+fn same_monorepo_calls_are_pinned_or_relative() {
+    let file = "api/modules/frontend/main.tf";
+    let text = "module \"core\" {\n  source = \"git@github.com:acme/svc-shared.git//db\"\n}\nmodule \"core_main\" {\n  source = \"git@github.com:acme/svc-shared.git//db?ref=main\"\n}\nmodule \"core_v1\" {\n  source = \"git@github.com:acme/svc-shared.git?ref=v1.0.0\"\n}\n";
+    let rel = run(file, text, "service-modules", SameMonorepo::Relative);
+    assert_eq!(
+        rel.new_content.as_deref(),
+        Some("module \"core\" {\n  source = \"../../../shared/core/db\"\n}\nmodule \"core_main\" {\n  source = \"../../../shared/core/db\"\n}\nmodule \"core_v1\" {\n  source = \"git::https://github.com/acme/service-modules.git//shared/core?ref=shared/v1.0.0\"\n}\n")
+    );
+    assert!(rel
+        .rewrites
+        .iter()
+        .all(|r| r.notes.iter().any(|n| n.contains("self-reference"))));
+    let pinned = run(file, text, "service-modules", SameMonorepo::Pinned);
+    assert_eq!(
+        pinned.rewrites[0].new,
+        "git::https://github.com/acme/service-modules.git//shared/core/db"
+    );
+    assert!(pinned.rewrites[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("self-reference")));
+    // From another monorepo it is never relative.
+    let other = run("x/main.tf", text, "live", SameMonorepo::Relative);
+    assert_eq!(
+        other.rewrites[0].new,
+        "git::https://github.com/acme/service-modules.git//shared/core/db"
+    );
+    assert!(other.rewrites[0]
+        .notes
+        .iter()
+        .all(|n| !n.contains("self-reference")));
+}
+
+#[test]
+fn tf_json_is_rewritten_token_by_token() {
+    let pretty = r#"{
+  "module": {
+    "alb": {
+      "source": "terraform-aws-modules/alb/aws",
+      "version": "~> 1.0",
+      "name": "api"
+    },
+    "api": {
+      "name": "x",
+      "source": "git::ssh://git@github.com/acme/svc-api.git?ref=v0.3.0"
+    },
+    "last": {
+      "source": "terraform-aws-modules/alb/aws",
+      "version": "2.0.0"
+    },
+    "local": {
+      "source": "./x"
+    }
+  },
+  "locals": {
+    "base": "git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0"
+  }
+}
+"#;
+    let want = r#"{
+  "module": {
+    "alb": {
+      "source": "git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.1.0",
+      "name": "api"
+    },
+    "api": {
+      "name": "x",
+      "source": "git::https://github.com/acme/service-modules.git//api?ref=api/v0.3.0"
+    },
+    "last": {
+      "source": "git::https://github.com/acme/reference-modules.git//alb?ref=alb/v2.0.0"
+    },
+    "local": {
+      "source": "./x"
+    }
+  },
+  "locals": {
+    "base": "git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.0.0"
+  }
+}
+"#;
+    let out = run("live/main.tf.json", pretty, "live", SameMonorepo::Pinned);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.new_content.as_deref(), Some(want));
+    let lines: Vec<usize> = out.rewrites.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![4, 10, 13, 21]);
+    assert_eq!(out.left_alone[0].reason, Reason::Local);
+    let v: serde_json::Value = serde_json::from_str(want).expect("still JSON");
+    assert!(v["module"]["alb"].get("version").is_none());
+
+    // Compact, odd formatting: only the string tokens change.
+    let compact = "{\"module\":{\"a\":{\"version\" : \"1.0.0\",\"source\":\"terraform-aws-modules/alb/aws\"},\"b\":[{\"source\":\"github.com/acme/terraform-aws-alb?ref=v2.0.0\"}]}}";
+    let out = run("main.tf.json", compact, "live", SameMonorepo::Pinned);
+    assert_eq!(
+        out.new_content.as_deref(),
+        Some("{\"module\":{\"a\":{\"source\":\"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.0.0\"},\"b\":[{\"source\":\"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v2.0.0\"}]}}")
+    );
+
+    // Templates in JSON strings are expressions; bad JSON is an error with its line.
+    let out = run(
+        "main.tf.json",
+        "{\"module\": {\"a\": {\"source\": \"${var.src}\"}}}",
+        "live",
+        SameMonorepo::Pinned,
+    );
+    assert_eq!(out.left_alone[0].reason, Reason::Expression);
+    let out = run(
+        "main.tf.json",
+        "{\n\n  \"module\": [,\n}",
+        "live",
+        SameMonorepo::Pinned,
+    );
+    assert_eq!((out.new_content.clone(), out.errors.len()), (None, 1));
+    assert_eq!(out.errors[0].line, 3);
+}
+
+#[test]
+fn terragrunt_sources_locals_and_tfr_are_rewritten() {
+    let src = r#"include "root" {
+  path = find_in_parent_folders()
+}
+
+locals {
+  # shared base for every stage
+  alb = "git::git@github.com:acme/terraform-aws-alb.git//modules/lb?ref=v1.1.0"
+}
+
+terraform {
+  source = "git::git@github.com:acme/terraform-aws-alb.git//modules/lb?ref=v1.0.0"
+}
+
+inputs = {
+  name = "api"
+}
+"#;
+    let want = r#"include "root" {
+  path = find_in_parent_folders()
+}
+
+locals {
+  # shared base for every stage
+  alb = "git::https://github.com/acme/reference-modules.git//alb/modules/lb?ref=alb/v1.1.0"
+}
+
+terraform {
+  source = "git::https://github.com/acme/reference-modules.git//alb/modules/lb?ref=alb/v1.0.0"
+}
+
+inputs = {
+  name = "api"
+}
+"#;
+    let out = run(
+        "dev/korea/api/static/terragrunt.hcl",
+        src,
+        "live",
+        SameMonorepo::Pinned,
+    );
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.new_content.as_deref(), Some(want));
+    assert_eq!(
+        out.rewrites.iter().map(|r| r.line).collect::<Vec<_>>(),
+        vec![7, 11]
+    );
+
+    for (source, want) in [
+        (
+            "tfr:///terraform-aws-modules/alb/aws?version=1.0.0",
+            "git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.0.0",
+        ),
+        (
+            "tfr://registry.terraform.io/terraform-aws-modules/alb/aws//modules/x?version=2.0.0",
+            "git::https://github.com/acme/reference-modules.git//alb/modules/x?ref=alb/v2.0.0",
+        ),
+        (
+            "tfr:///terraform-aws-modules/vpc/aws?version=3.0.0",
+            "tfr:///terraform-aws-modules/vpc/aws?version=3.0.0",
+        ),
+        ("${local.alb}", "${local.alb}"),
+    ] {
+        let text = format!("terraform {{\n  source = \"{source}\"\n}}\n");
+        let out = run("terragrunt.hcl", &text, "live", SameMonorepo::Pinned);
+        assert_eq!(
+            out.new_content.unwrap_or(text.clone()),
+            format!("terraform {{\n  source = \"{want}\"\n}}\n"),
+            "{source}"
+        );
+    }
+    // A module block in a terragrunt file is not a Terraform module call; a `.tf` file's
+    // terraform block has no source.
+    let tg = run(
+        "terragrunt.hcl",
+        "terraform {\n  source = \"github.com/acme/terraform-aws-alb?ref=v1.0.0\"\n}\n",
+        "live",
+        SameMonorepo::Pinned,
+    );
+    assert_eq!(tg.rewrites.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The proof with real Terraform.
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// The module content at each legacy tag: outputs that differ, a variable, a submodule.
+fn module_files(version: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "main.tf",
+            format!("output \"version\" {{\n  value = \"{version}\"\n}}\n"),
+        ),
+        (
+            "variables.tf",
+            format!("variable \"name\" {{\n  default = \"alb-{version}\"\n}}\n"),
+        ),
+        (
+            "modules/extra/main.tf",
+            format!("output \"extra\" {{\n  value = \"extra-{version}\"\n}}\n"),
+        ),
+    ]
+}
+
+/// Every file below `dir` except `.git`, path -> bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("readable dir") {
+            let p = e.expect("entry").path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("below")
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&p).expect("readable file"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Runs `terraform get` in `dir` with git URLs under https://github.com/acme/ served from
+/// `served` (a directory of bare repos); returns module key -> downloaded module directory.
+fn terraform_get(tf: &Path, root: &Path, dir: &Path, served: &Path) -> BTreeMap<String, PathBuf> {
+    let gitconfig = root.join(format!(
+        "gitconfig-{}",
+        served.file_name().expect("name").to_string_lossy()
+    ));
+    write(
+        &gitconfig,
+        &format!(
+            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/acme/\n\tinsteadOf = ssh://git@github.com/acme/\n[protocol \"file\"]\n\tallow = always\n",
+            served.display()
+        ),
+    );
+    let rc = root.join("terraformrc");
+    write(&rc, "disable_checkpoint = true\n");
+    let out = Command::new(tf)
+        .arg("get")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", &gitconfig)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("TF_CLI_CONFIG_FILE", &rc)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env_remove("TF_PLUGIN_CACHE_DIR")
+        .output()
+        .expect("terraform runs");
+    assert!(
+        out.status.success(),
+        "terraform get in {} failed:\n{}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = std::fs::read_to_string(dir.join(".terraform/modules/modules.json"))
+        .expect("modules.json written");
+    let v: serde_json::Value = serde_json::from_str(&manifest).expect("modules.json is JSON");
+    v["Modules"]
+        .as_array()
+        .expect("Modules array")
+        .iter()
+        .filter(|m| m["Key"].as_str().is_some_and(|k| !k.is_empty()))
+        .map(|m| {
+            (
+                m["Key"].as_str().expect("key").to_string(),
+                dir.join(m["Dir"].as_str().expect("dir")),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rewritten_sources_download_the_same_module_content_with_terraform() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let tmp = common::tempdir();
+    let root = tmp.path();
+
+    // Legacy module repo with two tags whose content differs.
+    let work = root.join("work/alb");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "master"]);
+    let mut legacy_shas = Vec::new();
+    for v in ["1.0.0", "2.0.0"] {
+        for (p, text) in module_files(v) {
+            write(&work.join(p), &text);
+        }
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", &format!("release {v}")]);
+        git(&work, &["tag", &format!("v{v}")]);
+        legacy_shas.push(git(&work, &["rev-parse", "HEAD"]).trim().to_string());
+    }
+    let legacy = root.join("legacy");
+    std::fs::create_dir_all(&legacy).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            legacy
+                .join("terraform-aws-alb.git")
+                .to_str()
+                .expect("utf-8"),
+        ],
+    );
+
+    // The monorepo: the same content under alb/, tags alb/v1.0.0, alb/v2.0.0, next to
+    // another module.
+    let mwork = root.join("work/mono");
+    std::fs::create_dir_all(&mwork).expect("mkdir");
+    git(&mwork, &["init", "-q", "-b", "main"]);
+    write(
+        &mwork.join("vpc/main.tf"),
+        "output \"vpc\" {\n  value = 1\n}\n",
+    );
+    let mut mono_shas = Vec::new();
+    for v in ["1.0.0", "2.0.0"] {
+        for (p, text) in module_files(v) {
+            write(&mwork.join("alb").join(p), &text);
+        }
+        git(&mwork, &["add", "-A"]);
+        git(&mwork, &["commit", "-q", "-m", &format!("alb release {v}")]);
+        git(&mwork, &["tag", &format!("alb/v{v}")]);
+        mono_shas.push(git(&mwork, &["rev-parse", "HEAD"]).trim().to_string());
+    }
+    let mono = root.join("mono");
+    std::fs::create_dir_all(&mono).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            mwork.to_str().expect("utf-8"),
+            mono.join("reference-modules.git").to_str().expect("utf-8"),
+        ],
+    );
+
+    // The legacy deployment.
+    let original = format!(
+        r#"module "tag_v1" {{
+  source = "git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0"
+}}
+
+module "short_v2" {{
+  source = "github.com/acme/terraform-aws-alb?ref=v2.0.0"
+}}
+
+module "sub_v1" {{
+  source = "git::https://github.com/acme/terraform-aws-alb.git//modules/extra?ref=v1.0.0"
+}}
+
+module "sha_v1" {{
+  source = "git::https://github.com/acme/terraform-aws-alb.git?ref={}"
+}}
+
+module "branch" {{
+  source = "git::https://github.com/acme/terraform-aws-alb.git?ref=master"
+}}
+
+module "scp_v2" {{
+  source = "git@github.com:acme/terraform-aws-alb.git?ref=v2.0.0"
+}}
+"#,
+        &legacy_shas[0][..10]
+    );
+    let json = "{\n  \"module\": {\n    \"json_v2\": {\n      \"source\": \"git::https://github.com/acme/terraform-aws-alb.git//modules/extra?ref=v2.0.0\"\n    }\n  }\n}\n";
+    let registry = "module \"reg\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 1.0\"\n}\n";
+
+    let target = Target {
+        repo: "terraform-aws-alb".into(),
+        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
+        monorepo: "reference-modules".into(),
+        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
+        path: "alb".into(),
+        tag_prefix: "alb/".into(),
+        registry: vec!["terraform-aws-modules/alb/aws".into()],
+        tags: vec!["v1.0.0".into(), "v2.0.0".into()],
+        default_branch: "master".into(),
+        branches: vec![("master".into(), "main".into())],
+    };
+    let targets = Targets::new(vec![target]);
+    let mut commits = CommitMap::new();
+    for (old, new) in legacy_shas.iter().zip(&mono_shas) {
+        commits.insert("terraform-aws-alb", old, new);
+    }
+    let ctx = Context {
+        targets: &targets,
+        commits: &commits,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+    };
+    let main = rewrite_file("dev/korea/api/static/main.tf", &original, &ctx);
+    assert!(main.errors.is_empty(), "{:?}", main.errors);
+    assert_eq!(main.rewrites.len(), 6);
+    let json_out = rewrite_file("dev/korea/api/static/extra.tf.json", json, &ctx);
+    assert_eq!(json_out.rewrites.len(), 1, "{json_out:?}");
+    let reg = rewrite_file("dev/korea/api/static/registry.tf", registry, &ctx);
+    assert!(reg.errors.is_empty(), "{:?}", reg.errors);
+
+    let orig_dir = root.join("orig");
+    write(&orig_dir.join("main.tf"), &original);
+    write(&orig_dir.join("extra.tf.json"), json);
+    let new_dir = root.join("new");
+    write(
+        &new_dir.join("main.tf"),
+        main.new_content.as_deref().expect("changed"),
+    );
+    write(
+        &new_dir.join("extra.tf.json"),
+        json_out.new_content.as_deref().expect("changed"),
+    );
+    write(
+        &new_dir.join("registry.tf"),
+        reg.new_content.as_deref().expect("changed"),
+    );
+
+    let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
+    let got_new = terraform_get(&tf, root, &new_dir, &mono);
+    assert_eq!(got_orig.len(), 7, "{got_orig:?}");
+    assert_eq!(got_new.len(), 8, "{got_new:?}");
+    for (key, dir) in &got_orig {
+        let before = snapshot(dir);
+        let after = snapshot(&got_new[key]);
+        assert!(!before.is_empty(), "{key}: nothing downloaded");
+        assert_eq!(
+            before, after,
+            "module {key}: content differs after the rewrite"
+        );
+    }
+    // The versions really differ, so the comparison above is not vacuous.
+    let output = |key: &str, m: &BTreeMap<String, PathBuf>| {
+        std::fs::read_to_string(m[key].join("main.tf")).expect("main.tf")
+    };
+    assert!(output("tag_v1", &got_orig).contains("\"1.0.0\""));
+    assert!(output("short_v2", &got_orig).contains("\"2.0.0\""));
+    assert!(output("sha_v1", &got_new).contains("\"1.0.0\""));
+    assert!(output("branch", &got_new).contains("\"2.0.0\""));
+    assert!(output("sub_v1", &got_new).contains("extra-1.0.0"));
+    assert!(output("json_v2", &got_new).contains("extra-2.0.0"));
+    assert!(output("scp_v2", &got_new).contains("\"2.0.0\""));
+    // The registry call (~> 1.0) resolves to v1.0.0's content.
+    assert_eq!(snapshot(&got_new["reg"]), snapshot(&got_orig["tag_v1"]));
+    assert!(got_new["reg"].ends_with("alb"), "{:?}", got_new["reg"]);
+}
+
+#[test]
+fn a_large_file_is_rewritten_completely_and_quickly() {
+    let mut src = String::new();
+    let mut want = String::new();
+    for i in 0..2000 {
+        let v = ["v1.0.0", "v1.1.0", "v2.0.0"][i % 3];
+        src.push_str(&format!(
+            "# call {i}\nmodule \"m{i}\" {{\n  source = \"git::https://github.com/acme/terraform-aws-alb.git//modules/m{i}?ref={v}\"\n  name   = \"n{i}\"\n}}\n\n"
+        ));
+        want.push_str(&format!(
+            "# call {i}\nmodule \"m{i}\" {{\n  source = \"{ALB_NEW}/modules/m{i}?ref=alb/{v}\"\n  name   = \"n{i}\"\n}}\n\n"
+        ));
+    }
+    let started = std::time::Instant::now();
+    let out = live(&src);
+    let took = started.elapsed();
+    eprintln!(
+        "rewrote 2000 module calls ({} KiB) in {took:?}",
+        src.len() / 1024
+    );
+    assert_eq!(out.rewrites.len(), 2000);
+    assert_eq!(out.rewrites[1999].line, 2 + 1999 * 6 + 1);
+    assert_eq!(out.new_content.as_deref(), Some(want.as_str()));
+    assert!(took.as_secs() < 5, "too slow: {took:?}");
+}
+
+#[test]
+fn targets_built_from_a_real_mapping_rewrite_sources() {
+    let dir = common::tempdir();
+    let file = dir.path().join("mapping.hcl");
+    let text = r#"
+monorepo "reference-modules" { url = "git::https://github.com/acme/reference-modules.git" }
+monorepo "live"              { url = "https://github.com/acme/live.git" }
+
+repo "terraform-aws-alb" {
+  url        = "git@github.com:acme/terraform-aws-alb.git"
+  into       = "reference-modules"
+  path       = "alb"
+  registry   = ["terraform-aws-modules/alb/aws"]
+}
+"#;
+    std::fs::write(&file, text).expect("write mapping");
+    let mapping = tfmono::mapping::load_str(&file, text, None).expect("valid mapping");
+    let targets = Targets::new(
+        mapping
+            .repos
+            .iter()
+            .map(|spec| {
+                let url = &mapping.monorepo(&spec.into).expect("monorepo").url;
+                Target::from_spec(spec, url, vec!["v3.1.0".into()], "master", vec![])
+            })
+            .collect(),
+    );
+    let c = CommitMap::new();
+    let ctx = Context {
+        targets: &targets,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: mapping.same_monorepo,
+    };
+    let out = rewrite_file(
+        "prod/usa/api/static/main.tf",
+        "module \"a\" {\n  source = \"https://github.com/acme/terraform-aws-alb.git?ref=v3.1.0\"\n}\nmodule \"b\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 3.0\"\n}\n",
+        &ctx,
+    );
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(
+        out.new_content.as_deref(),
+        Some("module \"a\" {\n  source = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v3.1.0\"\n}\nmodule \"b\" {\n  source  = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v3.1.0\"\n}\n")
+    );
+}
