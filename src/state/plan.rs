@@ -59,6 +59,8 @@ pub struct PlannedMove {
     pub from_state: Option<String>,
     /// Resource instances the move carries (known only when checked).
     pub instances: Option<usize>,
+    /// Its 1-based number among the block's `move` blocks (for messages and script steps).
+    pub number: usize,
 }
 
 fn as_string<S: serde::Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error> {
@@ -68,11 +70,10 @@ fn as_string<S: serde::Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error>
 impl RootPlan {
     /// Moves `migrate.sh` carries out: all of them, except same-state moves of a
     /// `moved-blocks` root (those go to `moved.tf`).
-    pub fn script_moves(&self) -> impl Iterator<Item = (usize, &PlannedMove)> {
+    pub fn script_moves(&self) -> impl Iterator<Item = &PlannedMove> {
         self.moves
             .iter()
-            .enumerate()
-            .filter(move |(_, m)| self.style == Style::StateMv || m.from_state.is_some())
+            .filter(move |m| self.style == Style::StateMv || m.from_state.is_some())
     }
 
     /// Whether `migrate.sh` has anything to do (moves or a backend copy).
@@ -158,6 +159,7 @@ pub fn build(
                 to,
                 from_state: m.from_state.clone(),
                 instances: None,
+                number: i + 1,
             });
         }
         roots.push(RootPlan {
@@ -200,7 +202,7 @@ fn collisions(roots: &[RootPlan], problems: &mut Vec<Problem>) {
     let mut tos: BTreeMap<(String, String), String> = BTreeMap::new();
     for r in roots {
         for (i, m) in r.moves.iter().enumerate() {
-            let at = format!("state \"{}\" move #{}", r.root, i + 1);
+            let at = format!("state \"{}\" move #{}", r.root, m.number);
             let src = m.from_state.clone().unwrap_or_else(|| r.root.clone());
             let fk = (src.clone(), m.from.to_string());
             if let Some(first) = froms.get(&fk) {
@@ -221,8 +223,9 @@ fn collisions(roots: &[RootPlan], problems: &mut Vec<Problem>) {
                 tos.insert(tk, at.clone());
             }
             // nested overlap between two module moves of one root (module.a and module.a.module.b)
-            for (j, other) in r.moves.iter().enumerate().take(i) {
+            for other in r.moves.iter().take(i) {
                 if other.from_state == m.from_state
+                    && other.from != m.from
                     && m.from.resource.is_none()
                     && other.from.resource.is_none()
                     && (m.from.module.starts_with(&other.from.module)
@@ -230,7 +233,7 @@ fn collisions(roots: &[RootPlan], problems: &mut Vec<Problem>) {
                 {
                     problems.push(Problem {
                         at: at.clone(),
-                        message: format!("`{}` overlaps `{}` of move #{}: one module contains the other; move the outer module only, or move the inner one first in a separate step", m.from, other.from, j + 1),
+                        message: format!("`{}` overlaps `{}` of move #{}: one module contains the other; move the outer module only, or move the inner one first in a separate step", m.from, other.from, other.number),
                     });
                 }
             }
@@ -322,7 +325,7 @@ fn simulate(roots: &mut [RootPlan], snaps: &Snapshots, problems: &mut Vec<Proble
     for r in roots.iter_mut() {
         let mut ok = load(&r.root, &mut states, problems);
         for (i, m) in r.moves.iter_mut().enumerate() {
-            let at = format!("state \"{}\" move #{}", r.root, i + 1);
+            let at = format!("state \"{}\" move #{}", r.root, m.number);
             let src = m.from_state.clone().unwrap_or_else(|| r.root.clone());
             if !load(&src, &mut states, problems) {
                 ok = false;

@@ -146,7 +146,7 @@ fn kind_flag(a: &Address, other: &Address) -> &'static str {
     }
 }
 
-fn header(r: &RootPlan, opts: &ScriptOptions, title: &str) -> String {
+fn header(r: &RootPlan, opts: &ScriptOptions, title: &str, strict: bool) -> String {
     let depth = r.root.split('/').count();
     let up = vec![".."; depth].join("/");
     let mut s = format!(
@@ -167,10 +167,12 @@ fn header(r: &RootPlan, opts: &ScriptOptions, title: &str) -> String {
          ROOT_DIR=\"$(pwd)\"\n\
          TS=\"$(date -u +%Y%m%dT%H%M%SZ)\"\n\
          LOCK={lock}\n\
-         KEY_ATTR=\"${{BACKEND_KEY_ATTR:-key}}\"\n",
-        root = r.root,
+         KEY_ATTR=\"${{BACKEND_KEY_ATTR:-key}}\"\n\
+         STRICT={strict}\n",
+        root = comment(&r.root),
         qroot = quote(&r.root),
         lock = quote(&format!("-lock-timeout={}", opts.lock_timeout)),
+        strict = u8::from(strict),
     );
     s.push_str(HELPERS);
     s
@@ -218,9 +220,11 @@ mv_local() {
     fi
   elif has "$list" "$2" "$4"; then
     echo "$5: already done ($2 is in the state, $1 is not)"
-  else
+  elif [ "$STRICT" = 1 ]; then
     echo "error: $5: neither $1 nor $2 is in the state of $ROOT_DIR" >&2
     exit 1
+  else
+    echo "$5: nothing to undo (neither $1 nor $2 is in the state)"
   fi
 }
 
@@ -233,6 +237,10 @@ mv_cross() {
   if ! has "$sl" "$from" "$5"; then
     if has "$dl" "$to" "$6"; then
       echo "$name: already done ($to is in $dst_dir, $from is not in $src_dir)"
+      return 0
+    fi
+    if [ "$STRICT" != 1 ]; then
+      echo "$name: nothing to undo ($from is not in $src_dir, $to is not in $dst_dir)"
       return 0
     fi
     echo "error: $name: $from is not in the state of $src_dir and $to is not in $dst_dir" >&2
@@ -306,7 +314,7 @@ copy_key() {
 }
 "#;
 
-fn move_comment(i: usize, m: &PlannedMove) -> String {
+fn move_comment(m: &PlannedMove) -> String {
     let count = match m.instances {
         Some(1) => " (1 instance)".to_string(),
         Some(n) => format!(" ({n} instances)"),
@@ -314,13 +322,19 @@ fn move_comment(i: usize, m: &PlannedMove) -> String {
     };
     match &m.from_state {
         Some(src) => format!(
-            "# move #{}: {} in {src} -> {}{count}\n",
-            i + 1,
+            "# move #{}: {} in {} -> {}{count}\n",
+            m.number,
             m.from,
+            comment(src),
             m.to
         ),
-        None => format!("# move #{}: {} -> {}{count}\n", i + 1, m.from, m.to),
+        None => format!("# move #{}: {} -> {}{count}\n", m.number, m.from, m.to),
     }
+}
+
+/// Text safe inside a `#` comment (one line).
+fn comment(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
 }
 
 fn src_dir(src: &str) -> String {
@@ -328,39 +342,40 @@ fn src_dir(src: &str) -> String {
 }
 
 fn migrate_script(r: &RootPlan, opts: &ScriptOptions) -> String {
-    let mut s = header(r, opts, "state migration");
+    let mut s = header(r, opts, "state migration", true);
     s.push_str("\ntrap 'rc=$?; if [ $rc -ne 0 ]; then echo \"migration stopped (exit $rc); moves already done stay done: re-run this script after fixing the cause, or undo them with rollback.sh\" >&2; fi' EXIT\n\n");
     let _ = writeln!(
         s,
-        "echo \"tfmono: state migration of {} in $ROOT_DIR\"",
-        r.root
+        "echo {} \"in $ROOT_DIR\"",
+        quote(&format!("tfmono: state migration of {}", r.root))
     );
     if let (BackendMode::Copy, Some(k)) = (r.backend_mode, &r.key_change) {
         let _ = write!(
             s,
-            "\n# backend key changes ({}): {} -> {}\n# {}:{}: {}\ncopy_key {} {} backend-copy\n",
-            "mode copy",
-            k.old_key,
-            k.new_key,
-            k.file,
+            "\n# backend key changes (mode copy): {} -> {}\n# {}:{}: {}\ncopy_key {} {} backend-copy\n",
+            comment(&k.old_key),
+            comment(&k.new_key),
+            comment(&k.file),
             k.line,
-            k.how,
+            comment(&k.how),
             quote(&k.old_key),
             quote(&k.new_key)
         );
     } else if let Some(k) = &r.key_change {
         let _ = writeln!(
             s,
-            "\n# backend key {} is pinned in {} (was {}:{}); nothing to copy",
-            k.old_key, k.file, k.file, k.line
+            "\n# backend key {} is pinned in {} (line {}); nothing to copy",
+            comment(&k.old_key),
+            comment(&k.file),
+            k.line
         );
     }
-    s.push_str("\n\"$TF\" state pull >\"$WORK/backup-$TS.tfstate\"\necho \"backup: $WORK/backup-$TS.tfstate\"\n");
-    for (i, m) in r.script_moves() {
+    s.push_str("\nif [ \"$DRY_RUN\" != 1 ]; then\n  \"$TF\" state pull >\"$WORK/backup-$TS.tfstate\"\n  echo \"backup: $WORK/backup-$TS.tfstate\"\nfi\n");
+    for m in r.script_moves() {
         s.push('\n');
-        s.push_str(&move_comment(i, m));
+        s.push_str(&move_comment(m));
         let (kf, kt) = (kind_flag(&m.from, &m.to), kind_flag(&m.to, &m.from));
-        let name = format!("move-{}", i + 1);
+        let name = format!("move-{}", m.number);
         match &m.from_state {
             None => {
                 let _ = writeln!(
@@ -383,14 +398,20 @@ fn migrate_script(r: &RootPlan, opts: &ScriptOptions) -> String {
     }
     let _ = writeln!(
         s,
-        "\nif [ \"$DRY_RUN\" = 1 ]; then\n  echo \"dry run of {} done: nothing was changed\"\nelse\n  echo \"state migration of {} done\"\nfi",
-        r.root, r.root
+        "\nif [ \"$DRY_RUN\" = 1 ]; then\n  echo {}\nelse\n  echo {}\nfi",
+        quote(&format!("dry run of {} done: nothing was changed", r.root)),
+        quote(&format!("state migration of {} done", r.root))
     );
     s
 }
 
 fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
-    let mut s = header(r, opts, "state rollback (the exact reverse of migrate.sh)");
+    let mut s = header(
+        r,
+        opts,
+        "state rollback (the exact reverse of migrate.sh)",
+        false,
+    );
     s.push_str(
         "\n# LAST RESORT, only if the states are damaged beyond what this script undoes: push the\n\
          # backup migrate.sh saved before its first move. It overwrites the remote state,\n\
@@ -401,8 +422,8 @@ fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
     );
     let _ = writeln!(
         s,
-        "echo \"tfmono: state rollback of {} in $ROOT_DIR\"",
-        r.root
+        "echo {} \"in $ROOT_DIR\"",
+        quote(&format!("tfmono: state rollback of {}", r.root))
     );
     let copy = match (r.backend_mode, &r.key_change) {
         (BackendMode::Copy, Some(k)) => Some(k),
@@ -416,15 +437,15 @@ fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
         );
     }
     s.push_str("\n\"$TF\" state pull >\"$WORK/before-rollback-$TS.tfstate\"\n");
-    let moves: Vec<(usize, &PlannedMove)> = r.script_moves().collect();
-    for (i, m) in moves.into_iter().rev() {
+    let moves: Vec<&PlannedMove> = r.script_moves().collect();
+    for m in moves.into_iter().rev() {
         s.push('\n');
         s.push_str(&format!(
             "# undo {}",
-            move_comment(i, m).trim_start_matches("# ")
+            move_comment(m).trim_start_matches("# ")
         ));
         let (kf, kt) = (kind_flag(&m.from, &m.to), kind_flag(&m.to, &m.from));
-        let name = format!("undo-move-{}", i + 1);
+        let name = format!("undo-move-{}", m.number);
         match &m.from_state {
             None => {
                 let _ = writeln!(
@@ -449,16 +470,20 @@ fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
         let _ = write!(
             s,
             "\n# backend key: copy the state back from {} to {} (the new key keeps its copy)\ncopy_key {} {} backend-copy-back\n",
-            k.new_key,
-            k.old_key,
+            comment(&k.new_key),
+            comment(&k.old_key),
             quote(&k.new_key),
             quote(&k.old_key)
         );
     }
     let _ = writeln!(
         s,
-        "\nif [ \"$DRY_RUN\" = 1 ]; then\n  echo \"dry run of the rollback of {} done: nothing was changed\"\nelse\n  echo \"state rollback of {} done\"\nfi",
-        r.root, r.root
+        "\nif [ \"$DRY_RUN\" = 1 ]; then\n  echo {}\nelse\n  echo {}\nfi",
+        quote(&format!(
+            "dry run of the rollback of {} done: nothing was changed",
+            r.root
+        )),
+        quote(&format!("state rollback of {} done", r.root))
     );
     s
 }

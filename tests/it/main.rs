@@ -3,3 +3,4 @@
 mod common;
 mod inventory;
 mod mapping;
+mod state;
