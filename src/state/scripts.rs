@@ -4,9 +4,10 @@
 //! Per-root scripts run from the root's directory (a checkout of its monorepo at the root's
 //! path, after `terraform init`). Environment: `TF` (default `terraform`), `DRY_RUN=1`
 //! (show the moves with `state mv -dry-run`, change nothing), `MONOREPOS` (where the monorepo
-//! checkouts are; default: derived from the current directory), `STATE_WORK` (where backups
-//! and pulled copies go; default: the script's directory), `BACKEND_KEY_ATTR` (the backend
-//! attribute holding the key for `backend { mode = "copy" }`; default `key`).
+//! checkouts are; default: derived from the current directory), `STATE_WORK` (backups and
+//! pulled copies go to `$STATE_WORK/<root>`; default: the script's directory),
+//! `BACKEND_KEY_ATTR` (the backend attribute holding the key for `backend { mode = "copy" }`;
+//! default `key`).
 //!
 //! Every move is skipped when already done (`state list` shows `to` and not `from`), so the
 //! scripts can be re-run after a failure. Cross-state moves pull both states, move between
@@ -155,17 +156,19 @@ fn header(r: &RootPlan, opts: &ScriptOptions, title: &str, strict: bool) -> Stri
          # Run it from the root's directory (\"$MONOREPOS\"/{qroot}) after `terraform init`.\n\
          # Re-running is safe: steps already done are skipped. DRY_RUN=1 changes nothing.\n\
          # Env: TF (terraform binary), DRY_RUN, MONOREPOS (monorepo checkouts, default: derived\n\
-         # from the current directory), STATE_WORK (backups and pulled copies, default: this\n\
-         # script's directory), BACKEND_KEY_ATTR (backend key attribute, default: key).\n\
+         # from the current directory), STATE_WORK (backups and pulled copies go to\n\
+         # $STATE_WORK/<root>; default: this script's directory),\n\
+         # BACKEND_KEY_ATTR (backend key attribute, default: key).\n\
          set -euo pipefail\n\
          TF=\"${{TF:-terraform}}\"\n\
          DRY_RUN=\"${{DRY_RUN:-0}}\"\n\
          HERE=\"$(cd \"$(dirname \"${{BASH_SOURCE[0]}}\")\" && pwd)\"\n\
-         mkdir -p \"${{STATE_WORK:-$HERE}}\"\n\
-         WORK=\"$(cd \"${{STATE_WORK:-$HERE}}\" && pwd)\"\n\
+         if [ -n \"${{STATE_WORK:-}}\" ]; then\n  WORK=\"$STATE_WORK\"/{qroot}\nelse\n  WORK=\"$HERE\"\nfi\n\
+         mkdir -p \"$WORK\"\n\
+         WORK=\"$(cd \"$WORK\" && pwd)\"\n\
          if [ -z \"${{MONOREPOS:-}}\" ]; then\n  MONOREPOS=\"$(cd {up} && pwd)\"\nfi\n\
          ROOT_DIR=\"$(pwd)\"\n\
-         TS=\"$(date -u +%Y%m%dT%H%M%SZ)\"\n\
+         TS=\"$(date -u +%Y%m%dT%H%M%SZ)-$$\"\n\
          LOCK={lock}\n\
          KEY_ATTR=\"${{BACKEND_KEY_ATTR:-key}}\"\n\
          STRICT={strict}\n",

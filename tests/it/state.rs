@@ -359,6 +359,23 @@ fn migrate_dry_run_rerun_and_rollback_with_real_terraform() {
     assert_eq!(plan.root(B).expect("B").depends_on, [A]);
     let files = w.write(&plan);
     assert_eq!(files.len(), 6, "{files:?}");
+    for f in &files {
+        let o = Command::new("bash")
+            .arg("-n")
+            .arg(f)
+            .output()
+            .expect("bash");
+        assert!(o.status.success(), "{}: {}", f.display(), show(&o));
+    }
+    if std::env::var_os("TFMONO_KEEP_STATE_SCRIPTS").is_some() {
+        let keep = std::env::temp_dir().join("tfmono-state-scripts");
+        let _ = std::fs::remove_dir_all(&keep);
+        for f in &files {
+            let rel = f.strip_prefix(&w.out).expect("under out");
+            std::fs::create_dir_all(keep.join(rel).parent().expect("parent")).expect("mkdir");
+            std::fs::copy(f, keep.join(rel)).expect("copy");
+        }
+    }
     let migrate_all = w.out.join("migrate-all.sh");
     let rollback_all = w.out.join("rollback-all.sh");
     let text = std::fs::read_to_string(w.out.join(A).join("migrate.sh")).expect("script");
@@ -795,4 +812,57 @@ fn backend_pin_changes_only_the_key_expression() {
         backend::pin("remote_state {", "k"),
         Err(backend::PinError::Syntax { .. })
     ));
+}
+
+#[test]
+fn cross_state_move_stops_when_the_destination_changed_meanwhile() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let w = World::new(tf.clone());
+    let plan = plan::build(&blocks()[..1], None).expect("plan");
+    w.write(&plan);
+    // a concurrent writer: the first local `state mv -state-out=…` is preceded by a real
+    // change to the destination's state (as if someone applied meanwhile)
+    let wrapper = w.out.join("tf-with-concurrent-writer.sh");
+    let mark = w.out.join("changed");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/usr/bin/env bash\nif [ \"$1 $2\" = \"state mv\" ] && [[ \"$*\" == *-state-out=* ]] && [ ! -e {mark} ]; then\n  touch {mark}\n  (cd {dst} && {real} state mv aws_s3_bucket.logs aws_s3_bucket.logs2 >/dev/null)\nfi\nexec {real} \"$@\"\n",
+            mark = tfmono::shell::quote(&mark.display().to_string()),
+            dst = tfmono::shell::quote(&w.monorepos.join(B).display().to_string()),
+            real = tfmono::shell::quote(&tf.display().to_string()),
+        ),
+    )
+    .expect("wrapper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let root = w.monorepos.join(B);
+    let wrapper_s = wrapper.display().to_string();
+    let o = w.run(
+        &w.out.join(B).join("migrate.sh"),
+        &root,
+        &[("TF", wrapper_s.as_str())],
+    );
+    assert!(!o.status.success(), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("changed since it was pulled") && err.contains("nothing was pushed"),
+        "{err}"
+    );
+    // nothing moved: the record is still in A, B only has the concurrent change
+    assert!(w.list(A).contains(&"aws_route53_record.www".to_string()));
+    assert_eq!(w.list(B), ["aws_s3_bucket.logs2"]);
+    // re-running (no concurrent writer now) completes the move
+    let o = w.run(
+        &w.out.join(B).join("migrate.sh"),
+        &root,
+        &[("TF", wrapper_s.as_str())],
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(!w.list(A).contains(&"aws_route53_record.www".to_string()));
+    assert_eq!(w.list(B), ["aws_route53_record.www", "aws_s3_bucket.logs2"]);
 }
