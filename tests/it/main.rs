@@ -6,3 +6,4 @@ mod inventory;
 mod mapping;
 mod orggen;
 mod sources;
+mod state;

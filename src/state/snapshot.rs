@@ -1,0 +1,277 @@
+//! Pulled state snapshots (`terraform state pull` output, state JSON version 4).
+//!
+//! [`Snapshots::load`] reads one file per root from a directory: the root label with `/`
+//! replaced by `__`, plus `.tfstate` (`live__prod__korea__api__static.tfstate`). An empty
+//! file stands for a root with no state yet (`state pull` prints nothing then).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::address::{self, Address, Key, Mode, ModuleStep, Resource};
+
+/// A snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The directory or a file could not be read.
+    #[error("cannot read state snapshot {}: {source}", path.display())]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a Terraform state this version understands.
+    #[error("state snapshot {}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// The resource instances of one pulled state, as addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// Every resource instance, by its full address (`module.a.aws_x.y[0]`).
+    pub instances: BTreeSet<Address>,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+/// One pulled state per root.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshots {
+    /// The directory they were read from.
+    pub dir: PathBuf,
+    /// States keyed by root label (`live/prod/korea/api/static`).
+    pub states: BTreeMap<String, State>,
+}
+
+/// The snapshot file name for a root: `/` becomes `__`, plus `.tfstate`.
+pub fn file_name(root: &str) -> String {
+    format!("{}.tfstate", root.replace('/', "__"))
+}
+
+#[derive(Deserialize)]
+struct RawState {
+    version: Option<u64>,
+    #[serde(default)]
+    resources: Vec<RawResource>,
+}
+
+#[derive(Deserialize)]
+struct RawResource {
+    #[serde(default)]
+    module: Option<String>,
+    mode: String,
+    #[serde(rename = "type")]
+    kind: String,
+    name: String,
+    #[serde(default)]
+    instances: Vec<RawInstance>,
+}
+
+#[derive(Deserialize)]
+struct RawInstance {
+    #[serde(default)]
+    index_key: Option<serde_json::Value>,
+}
+
+impl Snapshots {
+    /// Reads every `*.tfstate` file in `dir`.
+    pub fn load(dir: &Path) -> Result<Snapshots, SnapshotError> {
+        let read_err = |source| SnapshotError::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(read_err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tfstate") && p.is_file())
+            .collect();
+        files.sort();
+        let mut states = BTreeMap::new();
+        for path in files {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let root = stem.replace("__", "/");
+            let text = std::fs::read_to_string(&path).map_err(|source| SnapshotError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            states.insert(root, State::parse(&path, &text)?);
+        }
+        Ok(Snapshots {
+            dir: dir.to_path_buf(),
+            states,
+        })
+    }
+
+    /// The state of `root`, if its snapshot was loaded.
+    pub fn get(&self, root: &str) -> Option<&State> {
+        self.states.get(root)
+    }
+}
+
+impl State {
+    /// Parses state JSON `text` read from `path` (for messages).
+    pub fn parse(path: &Path, text: &str) -> Result<State, SnapshotError> {
+        let invalid = |message: String| SnapshotError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if text.trim().is_empty() {
+            return Ok(State {
+                instances: BTreeSet::new(),
+                file: path.to_path_buf(),
+            });
+        }
+        let raw: RawState = serde_json::from_str(text).map_err(|e| {
+            invalid(format!(
+                "not Terraform state JSON ({e}); write it with `terraform state pull > FILE`"
+            ))
+        })?;
+        match raw.version {
+            Some(4) => {}
+            Some(v) => {
+                return Err(invalid(format!(
+                    "state format version {v}; tfmono reads version 4 (Terraform >= 0.12): pull it with Terraform 1.x"
+                )))
+            }
+            None => {
+                return Err(invalid(
+                    "no `version` field: not a Terraform state; write it with `terraform state pull > FILE`"
+                        .into(),
+                ))
+            }
+        }
+        let mut instances = BTreeSet::new();
+        for r in raw.resources {
+            let module = match r.module.as_deref() {
+                None | Some("") => Vec::new(),
+                Some(m) => {
+                    let a = address::parse(m).map_err(|e| {
+                        invalid(format!(
+                            "resource {}.{} has module `{m}`: {e}",
+                            r.kind, r.name
+                        ))
+                    })?;
+                    if a.resource.is_some() {
+                        return Err(invalid(format!(
+                            "resource {}.{} has module `{m}`, which is not a module path",
+                            r.kind, r.name
+                        )));
+                    }
+                    a.module
+                }
+            };
+            let mode = match r.mode.as_str() {
+                "managed" => Mode::Managed,
+                "data" => Mode::Data,
+                other => {
+                    return Err(invalid(format!(
+                        "resource {}.{} has mode `{other}` (expected managed or data)",
+                        r.kind, r.name
+                    )))
+                }
+            };
+            for inst in r.instances {
+                let key = match inst.index_key {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(s)) => Some(Key::Str(s)),
+                    Some(serde_json::Value::Number(n)) => match n.as_u64() {
+                        Some(n) => Some(Key::Int(n)),
+                        None => {
+                            return Err(invalid(format!(
+                                "resource {}.{} has index_key {n}",
+                                r.kind, r.name
+                            )))
+                        }
+                    },
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "resource {}.{} has index_key {other}",
+                            r.kind, r.name
+                        )))
+                    }
+                };
+                instances.insert(Address {
+                    module: module.clone(),
+                    resource: Some(Resource {
+                        mode,
+                        kind: r.kind.clone(),
+                        name: r.name.clone(),
+                        key,
+                    }),
+                });
+            }
+        }
+        Ok(State {
+            instances,
+            file: path.to_path_buf(),
+        })
+    }
+
+    /// The instances `addr` names: everything under a module, every instance of a resource,
+    /// or one instance.
+    pub fn matching(&self, addr: &Address) -> Vec<Address> {
+        self.instances
+            .iter()
+            .filter(|i| covers(addr, i))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Whether `addr` names instance `inst`.
+pub fn covers(addr: &Address, inst: &Address) -> bool {
+    match &addr.resource {
+        None => inst.module.starts_with(&addr.module),
+        Some(r) => {
+            let Some(ir) = &inst.resource else {
+                return false;
+            };
+            inst.module == addr.module
+                && ir.mode == r.mode
+                && ir.kind == r.kind
+                && ir.name == r.name
+                && (r.key.is_none() || ir.key == r.key)
+        }
+    }
+}
+
+/// Rewrites instance `inst` (named by `from`) to its address under `to`.
+pub fn relocate(from: &Address, to: &Address, inst: &Address) -> Address {
+    match (&from.resource, &to.resource) {
+        (None, None) => {
+            let mut module: Vec<ModuleStep> = to.module.clone();
+            module.extend_from_slice(&inst.module[from.module.len().min(inst.module.len())..]);
+            Address {
+                module,
+                resource: inst.resource.clone(),
+            }
+        }
+        (Some(fr), Some(tr)) => {
+            let key = match (&fr.key, &tr.key) {
+                (None, None) => inst.resource.as_ref().and_then(|r| r.key.clone()),
+                (_, k) => k.clone(),
+            };
+            Address {
+                module: to.module.clone(),
+                resource: Some(Resource {
+                    mode: tr.mode,
+                    kind: tr.kind.clone(),
+                    name: tr.name.clone(),
+                    key,
+                }),
+            }
+        }
+        _ => inst.clone(),
+    }
+}
