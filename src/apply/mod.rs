@@ -77,6 +77,8 @@ pub struct MonorepoOutcome {
     pub objects_written: usize,
     /// Refs created or moved.
     pub ref_updates: Vec<RefUpdate>,
+    /// The "Rewrite module sources" commit made in this run, if any.
+    pub rewrite_commit: Option<String>,
 }
 
 /// What `apply` did.
@@ -84,6 +86,9 @@ pub struct MonorepoOutcome {
 pub struct Outcome {
     /// One entry per monorepo, in plan order.
     pub monorepos: Vec<MonorepoOutcome>,
+    /// Files written under the output directory besides the monorepos (state scripts),
+    /// relative to it.
+    pub files: Vec<String>,
 }
 
 /// The commit map file of a monorepo.
@@ -107,6 +112,22 @@ pub fn run(
         outcome
             .monorepos
             .push(apply_monorepo(m, out, progress, should_interrupt)?);
+    }
+    if plan.state.roots.iter().any(|r| r.needs_script()) {
+        let dir = out.join("state");
+        let opts = crate::state::scripts::ScriptOptions::default();
+        let written = crate::state::scripts::write(&plan.state, &dir, &opts).map_err(|e| {
+            Error::Monorepo {
+                name: "state scripts".into(),
+                path: dir.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        outcome.files = written
+            .iter()
+            .filter_map(|p| p.strip_prefix(out).ok())
+            .map(|p| p.display().to_string())
+            .collect();
     }
     Ok(outcome)
 }
@@ -165,7 +186,8 @@ fn apply_monorepo(
 
     let repo = history::open(&m.name, &dir)?;
     let mut edits = refs::Edits::read(&repo, &m.name)?;
-    let mut overlay: HashMap<ObjectId, Object> = HashMap::new();
+    // Legacy loose objects are readable through the overlay until the pack holds them.
+    let mut overlay: HashMap<ObjectId, Object> = pending.into_iter().map(|o| (o.id, o)).collect();
     let mut outcome = MonorepoOutcome {
         name: m.name.clone(),
         dir: dir.clone(),
@@ -222,6 +244,13 @@ fn apply_monorepo(
         main = Some(merge.id);
         overlay.insert(merge.id, merge);
     }
+    // The source rewrite commit: module sources, backend pins, moved.tf.
+    if let Some(parent) = main {
+        if let Some(commit) = rewrite_commit(m, &repo, &mut overlay, parent).map_err(&err)? {
+            main = Some(commit);
+            outcome.rewrite_commit = Some(commit.to_string());
+        }
+    }
     if let Some(main) = main {
         edits.set(&main_ref, main);
     }
@@ -265,7 +294,7 @@ fn apply_monorepo(
     // entries, are new by construction (a duplicate after a crash is harmless); the rest is
     // checked against the monorepo.
     let mut all: Vec<Object> = Vec::new();
-    let mut maybe: Vec<Object> = pending;
+    let mut maybe: Vec<Object> = Vec::new();
     for image in images {
         for o in image.objects {
             if o.kind == Kind::Tag {
@@ -342,10 +371,8 @@ fn notes_commit(
             .get(repo_name)
             .cloned()
             .unwrap_or_else(|| repo_name.to_string());
-        let blob = Object::new(
-            Kind::Blob,
-            format!("Migrated-from: {url} {old}\n").into_bytes(),
-        );
+        let content = format!("Migrated-from: {url} {old}\n").into_bytes();
+        let id = objects::hash(Kind::Blob, &content);
         let hex = new.to_string();
         fanout
             .entry(hex[..2].to_string())
@@ -353,9 +380,16 @@ fn notes_commit(
             .push(objects::Entry {
                 mode: b"100644".to_vec(),
                 name: hex[2..].as_bytes().to_vec(),
-                id: blob.id,
+                id,
             });
-        overlay.insert(blob.id, blob);
+        // Blobs of new map entries are new; older ones are checked (their url may differ).
+        if fresh.contains(&(repo_name.to_string(), old)) || !repo.has_object(id) {
+            new_blobs.push(Object {
+                id,
+                kind: Kind::Blob,
+                data: content,
+            });
+        }
     }
     let mut top = Vec::new();
     for (prefix, entries) in fanout {
@@ -381,6 +415,67 @@ fn notes_commit(
     );
     let id = commit.id;
     overlay.insert(root.id, root);
+    overlay.insert(id, commit);
+    Ok(Some(id))
+}
+
+/// Builds the "Rewrite module sources to monorepos" commit on top of `parent`, or `None`
+/// when the files already hold the planned content.
+fn rewrite_commit(
+    m: &MonorepoPlan,
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    parent: ObjectId,
+) -> Result<Option<ObjectId>, String> {
+    let changed: Vec<_> = m.files.iter().filter(|f| f.content.is_some()).collect();
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let parent_tree = tree::commit_tree(repo, overlay, parent)?;
+    let mut root = parent_tree;
+    for f in &changed {
+        let Some(content) = &f.content else { continue };
+        let blob = Object::new(Kind::Blob, content.clone().into_bytes());
+        let id = blob.id;
+        overlay.insert(id, blob);
+        root = tree::replace_blob(repo, overlay, root, &f.path, id)?;
+    }
+    if root == parent_tree {
+        return Ok(None);
+    }
+    let rewrites: usize = m.files.iter().map(|f| f.rewrites.len()).sum();
+    let files = m.files.iter().filter(|f| !f.rewrites.is_empty()).count();
+    let other: Vec<&String> = m.files.iter().flat_map(|f| &f.edits).collect();
+    let mut msg = format!(
+        "Rewrite module sources to monorepos\n\n{rewrites} module source(s) rewritten in {files} file(s)"
+    );
+    if !other.is_empty() {
+        msg.push_str(&format!("; {} other edit(s)", other.len()));
+    }
+    msg.push_str(".\n\n");
+    for f in &changed {
+        msg.push_str(&format!("{}: ", f.path));
+        let mut parts = Vec::new();
+        if !f.rewrites.is_empty() {
+            parts.push(format!("{} source(s)", f.rewrites.len()));
+        }
+        parts.extend(f.edits.iter().cloned());
+        msg.push_str(&parts.join("; "));
+        msg.push('\n');
+    }
+    let (_, data) = {
+        let obj = overlay.get(&parent).map(|o| (o.kind, o.data.clone()));
+        match obj {
+            Some(o) => o,
+            None => {
+                let o = repo.find_object(parent).map_err(|e| e.to_string())?;
+                (o.kind, o.data.clone())
+            }
+        }
+    };
+    let time = objects::parse_commit(&data).map_or(0, |h| h.committer_time);
+    let commit = Object::new(Kind::Commit, commit_bytes(root, &[parent], time, &msg));
+    let id = commit.id;
     overlay.insert(id, commit);
     Ok(Some(id))
 }

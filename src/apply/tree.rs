@@ -44,28 +44,6 @@ pub fn entries(
     objects::parse_tree(&data).ok_or_else(|| format!("tree {id} is malformed"))
 }
 
-/// The id at `path` below tree `root`, if any.
-pub fn lookup(
-    repo: &gix::Repository,
-    overlay: &HashMap<ObjectId, Object>,
-    root: ObjectId,
-    path: &str,
-) -> Result<Option<Entry>, String> {
-    let mut current = root;
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    for (i, c) in comps.iter().enumerate() {
-        let found = entries(repo, overlay, current)?
-            .into_iter()
-            .find(|e| e.name == c.as_bytes());
-        match found {
-            Some(e) if i + 1 == comps.len() => return Ok(Some(e)),
-            Some(e) if e.is_tree() => current = e.id,
-            _ => return Ok(None),
-        }
-    }
-    Ok(None)
-}
-
 /// Returns `root` with the tree at `path` replaced by `subtree` (creating intermediate
 /// trees); new trees go into `overlay`.
 pub fn insert(
@@ -117,17 +95,6 @@ pub fn replace_blob(
 ) -> Result<ObjectId, String> {
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     replace_at(repo, overlay, root, &comps, blob, b"100644")
-}
-
-/// Returns `root` with a file at `path` added or replaced (mode 100644 for new files).
-pub fn put_file(
-    repo: &gix::Repository,
-    overlay: &mut HashMap<ObjectId, Object>,
-    root: ObjectId,
-    path: &str,
-    blob: ObjectId,
-) -> Result<ObjectId, String> {
-    replace_blob(repo, overlay, root, path, blob)
 }
 
 fn replace_at(

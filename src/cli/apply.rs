@@ -76,6 +76,10 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         &gix::interrupt::IS_INTERRUPTED,
     )?;
     drop(progress);
+    if !outcome.files.is_empty() {
+        let journal = rollback::record(&plan, out, &outcome.files)?;
+        write_script(out, "rollback.sh", &rollback::rollback_script(&journal))?;
+    }
     for m in &outcome.monorepos {
         ui.status(format!(
             "{}: {} commits written, {} reused, {} refs updated",

@@ -5,6 +5,8 @@
 //! children read the environment (`NO_COLOR`, `TFMONO_COLOR`).
 
 mod apply;
+mod demo;
+mod gen_org;
 mod plan;
 mod progress;
 mod rollback;
@@ -58,6 +60,10 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Runs the rollback.sh that apply wrote: every monorepo ref back to its old value.
     Rollback(rollback::RollbackArgs),
+    /// Builds a small realistic legacy org in a temporary directory and migrates it.
+    Demo(demo::DemoArgs),
+    /// Writes a generated legacy org (repos, repos.txt, mapping.hcl) for trying or benchmarking.
+    GenOrg(gen_org::GenOrgArgs),
 }
 
 /// Where output goes: data on stdout, status and progress on stderr.
@@ -119,6 +125,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Apply(args) => apply::run(args, &ui),
         Command::Verify(args) => verify::run(args, &ui),
         Command::Rollback(args) => rollback::run(args, &ui),
+        Command::Demo(args) => demo::run(args, &ui),
+        Command::GenOrg(args) => gen_org::run(args, &ui),
     };
     match result {
         Ok(code) => code,
@@ -138,4 +146,27 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// A digest of every path and file content below `dir`: to prove a command left it alone.
+pub fn fingerprint_dir(dir: &std::path::Path) -> anyhow::Result<String> {
+    use sha1::{Digest, Sha1};
+    fn walk(dir: &std::path::Path, h: &mut Sha1) -> std::io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        entries.sort();
+        for p in entries {
+            h.update(p.to_string_lossy().as_bytes());
+            if p.is_dir() {
+                walk(&p, h)?;
+            } else {
+                h.update(std::fs::read(&p)?);
+            }
+        }
+        Ok(())
+    }
+    let mut h = Sha1::new();
+    walk(dir, &mut h)?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

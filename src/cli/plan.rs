@@ -23,7 +23,7 @@ pub struct PlanArgs {
 }
 
 /// Where the inputs come from: shared by plan, apply and verify.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// The mapping file (HCL).
     pub mapping: PathBuf,
@@ -37,6 +37,10 @@ pub struct InputArgs {
     /// Clone remote URLs that have no local copy into the cache directory.
     #[arg(long)]
     pub fetch: bool,
+    /// State snapshots to check the mapping's state moves against: one `terraform state
+    /// pull` JSON per root, named after the root with `/` as `__` (`live__prod__korea__api__static.tfstate`).
+    #[arg(long, value_name = "DIR")]
+    pub states: Option<PathBuf>,
 }
 
 /// The report formats on the command line.
@@ -68,6 +72,7 @@ pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, 
         repos,
         cache,
         fetch,
+        states,
     } = input;
     let mapping = mapping::load(file, repos.as_deref())?;
     let opts = inventory::Options {
@@ -78,7 +83,10 @@ pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, 
     let inventory = inventory::scan(&mapping, &opts, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     drop(progress);
-    let plan = plan::build(&mapping, &inventory)?;
+    let opts = plan::Options {
+        states: states.clone(),
+    };
+    let plan = plan::build_with(&mapping, &inventory, &opts)?;
     Ok((mapping, plan))
 }
 

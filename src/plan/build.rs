@@ -61,6 +61,7 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
             url: mono.url.clone(),
             dir: format!("{}.git", mono.name),
             imports,
+            files: Vec::new(),
         });
     }
     if !problems.is_empty() {
@@ -72,6 +73,8 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
         mapping: mapping.file.clone(),
         monorepos,
         warnings,
+        state: Default::default(),
+        key_changes: Vec::new(),
     })
 }
 

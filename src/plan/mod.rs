@@ -7,12 +7,14 @@
 //! same inputs give byte-identical JSON.
 
 mod build;
+mod files;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 pub use build::build;
+pub use files::{build_with, Options};
 
 /// The version of the plan's JSON schema; bumped on any incompatible change.
 pub const SCHEMA: u32 = 1;
@@ -21,6 +23,13 @@ pub const SCHEMA: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// Sources, state moves or snapshots that cannot be planned; each names the file and
+    /// line or the address, and the fix.
+    #[error("the plan cannot be made, {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// One line per problem.
+        problems: Vec<String>,
+    },
     /// Refs or paths that would collide or be invalid in a monorepo.
     #[error("the plan has {} conflict(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Conflicts {
@@ -33,7 +42,7 @@ pub enum Error {
 pub const MAIN_BRANCH: &str = "main";
 
 /// Everything that will happen, per monorepo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     /// The schema version of this value when serialised.
     pub schema: u32,
@@ -45,6 +54,80 @@ pub struct Plan {
     pub monorepos: Vec<MonorepoPlan>,
     /// Problems found while planning that are not fatal (rules matching nothing, LFS, …).
     pub warnings: Vec<Warning>,
+    /// State moves per root (from the mapping's `state` blocks), checked against snapshots
+    /// when `--states` was given. Serialised for the report; not read back.
+    #[serde(default, skip_deserializing)]
+    pub state: crate::state::plan::StatePlan,
+    /// Every deployment whose backend key would change with its directory, and what apply
+    /// does about it.
+    #[serde(default)]
+    pub key_changes: Vec<KeyChangePlan>,
+}
+
+/// A backend key that would change because a root moved directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChangePlan {
+    /// The root (`live/prod/korea/api/dynamic`).
+    pub root: String,
+    /// The file in the monorepo holding the key expression.
+    pub file: String,
+    /// Its 1-based line.
+    pub line: usize,
+    /// The key before the move.
+    pub old_key: String,
+    /// The key after the move, if nothing is done.
+    pub new_key: String,
+    /// How the key is computed.
+    pub how: String,
+    /// `pin` (the key is rewritten to the old value) or `copy` (the state scripts copy the
+    /// state from the old key to the new one).
+    pub action: String,
+}
+
+/// A file `apply` changes in a monorepo's "Rewrite module sources" commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    /// The path in the monorepo (`prod/korea/api/static/main.tf`).
+    pub path: String,
+    /// The legacy repo it came from (empty for generated files).
+    pub repo: String,
+    /// Sources rewritten, in file order.
+    pub rewrites: Vec<SourceRewrite>,
+    /// Sources (or legacy URLs) left as they are, with why.
+    pub left_alone: Vec<SourceLeft>,
+    /// Other edits: backend keys pinned, generated `moved.tf`.
+    pub edits: Vec<String>,
+    /// The new content (`None`: unchanged). Not serialised: apply recomputes the plan.
+    #[serde(skip)]
+    pub content: Option<String>,
+}
+
+/// One rewritten module source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRewrite {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// The source before (redacted).
+    pub old: String,
+    /// The source after (redacted).
+    pub new: String,
+    /// The legacy repo it pointed at.
+    pub repo: String,
+    /// Warnings: branch refs that now move with the monorepo, no ref, self-references.
+    pub notes: Vec<String>,
+}
+
+/// A source left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLeft {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// The source text (redacted).
+    pub source: String,
+    /// Why: local, external, other, monorepo, expression, legacy-reference.
+    pub reason: String,
+    /// Whether a human must look at it (expressions and stray legacy URLs).
+    pub attention: bool,
 }
 
 /// What happens to one monorepo.
@@ -58,6 +141,9 @@ pub struct MonorepoPlan {
     pub dir: String,
     /// The legacy repos imported into it, sorted by path.
     pub imports: Vec<ImportStep>,
+    /// Files changed by the source rewrite commit (and backend pins, `moved.tf`).
+    #[serde(default)]
+    pub files: Vec<FileChange>,
 }
 
 /// One legacy repo imported under a path of a monorepo.
