@@ -379,7 +379,7 @@ fn notes_commit(
             .or_default()
             .push(objects::Entry {
                 mode: b"100644".to_vec(),
-                name: hex[2..].as_bytes().to_vec(),
+                name: hex.as_bytes()[2..].to_vec(),
                 id,
             });
         // Blobs of new map entries are new; older ones are checked (their url may differ).

@@ -263,7 +263,7 @@ pub fn parse_tree(mut data: &[u8]) -> Option<Vec<Entry>> {
 
 /// Encodes tree entries in git's order (names compared as if trees ended in `/`).
 pub fn encode_tree(mut entries: Vec<Entry>) -> Vec<u8> {
-    entries.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    entries.sort_by_key(sort_key);
     let mut out = Vec::with_capacity(entries.len() * 40);
     for e in entries {
         out.extend_from_slice(&e.mode);

@@ -133,7 +133,7 @@ pub fn encode(objects: &[Object]) -> Encoded {
 /// Encodes the version-2 index of an encoded pack.
 pub fn index(pack: &Encoded) -> Vec<u8> {
     let mut sorted: Vec<&(gix::ObjectId, u64, u32)> = pack.entries.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted.sort_by_key(|a| a.0);
     let mut idx = Vec::with_capacity(8 + 1024 + sorted.len() * 28 + 40);
     idx.extend_from_slice(&[0xff, b't', b'O', b'c']);
     idx.extend_from_slice(&2u32.to_be_bytes());

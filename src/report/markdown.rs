@@ -42,6 +42,70 @@ pub(super) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
+    for mono in plan.monorepos.iter().filter(|m| !m.files.is_empty()) {
+        writeln!(out)?;
+        writeln!(out, "## Module sources in `{}`", mono.name)?;
+        writeln!(out)?;
+        writeln!(out, "| file:line | before | after | notes |")?;
+        writeln!(out, "|---|---|---|---|")?;
+        for f in &mono.files {
+            for r in &f.rewrites {
+                writeln!(
+                    out,
+                    "| `{}:{}` | `{}` | `{}` | {} |",
+                    f.path,
+                    r.line,
+                    r.old,
+                    r.new,
+                    r.notes.join("; ")
+                )?;
+            }
+            for e in &f.edits {
+                writeln!(out, "| `{}` | | | {} |", f.path, e)?;
+            }
+        }
+        let left: Vec<_> = mono
+            .files
+            .iter()
+            .flat_map(|f| f.left_alone.iter().map(move |l| (f, l)))
+            .collect();
+        if !left.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Left alone:")?;
+            writeln!(out)?;
+            for (f, l) in left {
+                let flag = if l.attention {
+                    " **needs attention**"
+                } else {
+                    ""
+                };
+                writeln!(
+                    out,
+                    "- `{}:{}` `{}`: {}{flag}",
+                    f.path, l.line, l.source, l.reason
+                )?;
+            }
+        }
+    }
+    if !plan.state.roots.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## State moves")?;
+        writeln!(out)?;
+        writeln!(out, "| root | from | to | instances |")?;
+        writeln!(out, "|---|---|---|---:|")?;
+        for root in &plan.state.roots {
+            for m in &root.moves {
+                let from = match &m.from_state {
+                    Some(src) => format!("{src}: `{}`", m.from),
+                    None => format!("`{}`", m.from),
+                };
+                let n = m
+                    .instances
+                    .map_or("unchecked".to_string(), |n| n.to_string());
+                writeln!(out, "| `{}` | {from} | `{}` | {n} |", root.root, m.to)?;
+            }
+        }
+    }
     if !plan.warnings.is_empty() {
         writeln!(out)?;
         writeln!(out, "## Warnings")?;

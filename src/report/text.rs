@@ -107,6 +107,84 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
             }
         }
     }
+    for mono in plan.monorepos.iter().filter(|m| !m.files.is_empty()) {
+        let changed = mono.files.iter().filter(|f| f.content.is_some()).count();
+        let rewrites: usize = mono.files.iter().map(|f| f.rewrites.len()).sum();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} {}",
+            p.bold(&format!("sources in {}:", mono.name)),
+            p.dim(&format!(
+                "{rewrites} rewritten in {changed} file(s), one commit \"Rewrite module sources to monorepos\" on {MAIN_BRANCH}"
+            ))
+        )?;
+        for f in &mono.files {
+            for r in &f.rewrites {
+                writeln!(out, "  {}:{}", f.path, r.line)?;
+                writeln!(out, "      {}", p.dim(&format!("- {}", r.old)))?;
+                writeln!(out, "      {}", p.green(&format!("+ {}", r.new)))?;
+                for n in &r.notes {
+                    writeln!(out, "      {}", p.yellow(&format!("! {n}")))?;
+                }
+            }
+            for e in &f.edits {
+                writeln!(out, "  {}: {}", f.path, e)?;
+            }
+            for l in &f.left_alone {
+                let line = format!(
+                    "  {}:{}  left alone ({}): {}",
+                    f.path, l.line, l.reason, l.source
+                );
+                if l.attention {
+                    writeln!(out, "{}", p.yellow(&line))?;
+                } else {
+                    writeln!(out, "{}", p.dim(&line))?;
+                }
+            }
+        }
+    }
+    if !plan.state.roots.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", p.bold("state moves:"))?;
+        for root in &plan.state.roots {
+            let checked = match root.check {
+                crate::state::plan::Check::Checked => "checked against its snapshot",
+                crate::state::plan::Check::Unchecked => "UNCHECKED (no --states snapshot)",
+            };
+            let style = match root.style {
+                crate::state::Style::StateMv => "state mv scripts",
+                crate::state::Style::MovedBlocks => "moved blocks (cross-state moves: scripts)",
+            };
+            writeln!(
+                out,
+                "  {}  {}",
+                root.root,
+                p.dim(&format!("{style}; {checked}"))
+            )?;
+            for m in &root.moves {
+                let from = match &m.from_state {
+                    Some(src) => format!("{src}: {}", m.from),
+                    None => m.from.to_string(),
+                };
+                let carries = m
+                    .instances
+                    .map(|n| format!(" ({n} instance(s))"))
+                    .unwrap_or_default();
+                writeln!(out, "    {from} -> {}{carries}", m.to)?;
+            }
+            if let Some(k) = &root.key_change {
+                writeln!(
+                    out,
+                    "    backend key {} -> {} ({:?})",
+                    k.old_key, k.new_key, root.backend_mode
+                )?;
+            }
+        }
+        if plan.state.roots.iter().any(|r| r.needs_script()) {
+            writeln!(out, "  {}", p.dim("scripts: <out>/state/migrate-all.sh and rollback-all.sh (DRY_RUN=1 to rehearse)"))?;
+        }
+    }
     if !plan.warnings.is_empty() {
         writeln!(out)?;
         writeln!(
