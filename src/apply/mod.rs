@@ -179,7 +179,11 @@ fn apply_monorepo(
     let images: Vec<Image> = m
         .imports
         .par_iter()
-        .map(|step| history::rewrite(step, &map, should_interrupt, task.as_ref()))
+        .map(|step| {
+            let repo_task = progress.task(&step.repo, step.commits as u64);
+            let both = Both(task.as_ref(), repo_task.as_ref());
+            history::rewrite(step, &map, should_interrupt, &both)
+        })
         .collect::<Result<_, _>>()?;
     drop(task);
     mark("rewritten");
@@ -337,6 +341,16 @@ fn apply_monorepo(
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
     mark("refs");
     Ok(outcome)
+}
+
+/// Progress counted on the monorepo's bar and the repo's bar at once.
+struct Both<'a>(&'a dyn crate::progress::Task, &'a dyn crate::progress::Task);
+
+impl crate::progress::Task for Both<'_> {
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+        self.1.inc(n);
+    }
 }
 
 /// The bytes of a commit tfmono creates, deterministic for its inputs.
