@@ -41,3 +41,21 @@ rule "deployments" {
   into  = "live"
   path  = "{stage}/{region}/{svc}/{kind}"
 }
+
+# State moves for a root module (<monorepo>/<path>). Checked against snapshots with
+# `tfmono plan --states DIR`; apply writes DIR/state/<root>/migrate.sh and rollback.sh.
+state "live/prod/korea/api/static" {
+  style = "state-mv" # or "moved-blocks": same-state moves become moved {} blocks in moved.tf
+  move {
+    from = "module.alb"
+    to   = "module.api.module.alb"
+  }
+  move {
+    from       = "aws_route53_record.www"
+    to         = "aws_route53_record.www"
+    from_state = "live/prod/korea/api/dynamic" # cross-state: taken from that root's state
+  }
+  backend {
+    mode = "pin" # or "copy", when the backend key would change with the directory
+  }
+}

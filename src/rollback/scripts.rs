@@ -51,6 +51,7 @@ pub fn rollback_script(journal: &Journal) -> String {
     for f in &journal.files {
         let _ = writeln!(s, "rm -f -- {}", quote(f));
     }
+    s.push_str("if [ -d state ]; then find state -depth -type d -empty -delete; fi\n");
     s.push_str("echo \"rollback done\"\n");
     s
 }

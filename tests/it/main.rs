@@ -1,6 +1,7 @@
 //! The one integration-test binary: every file under tests/it is a module listed here.
 
 mod common;
+mod end_to_end;
 mod history;
 mod inventory;
 mod mapping;
