@@ -17,7 +17,7 @@ fn commit(w: &Path, files: &[(&str, &str)], msg: &str) {
 }
 
 /// Writes a raw commit object (e.g. with a gpgsig header or an encoding) and returns its id.
-fn raw_commit(w: &Path, raw: &str) -> String {
+fn raw_commit(w: &Path, raw: &[u8]) -> String {
     let mut child = hermetic(Command::new("git").current_dir(w).args([
         "hash-object",
         "-t",
@@ -34,7 +34,7 @@ fn raw_commit(w: &Path, raw: &str) -> String {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(raw.as_bytes())
+        .write_all(raw)
         .expect("write");
     let out = child.wait_with_output().expect("git");
     assert!(out.status.success());
@@ -87,19 +87,21 @@ fn legacy_org(root: &Path) -> PathBuf {
     let tree = git(&w, &["rev-parse", "HEAD^{tree}"]).trim().to_string();
     let signed = raw_commit(
         &w,
-        &format!(
+        format!(
             "tree {tree}\nparent {head}\nauthor Dev <dev@acme.io> 1600000000 +0900\n\
 committer Dev <dev@acme.io> 1600000001 -0330\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n \
 iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n\nSigned change\n"
-        ),
+        )
+        .as_bytes(),
     );
-    let latin = raw_commit(
-        &w,
-        &format!(
-            "tree {tree}\nparent {signed}\nauthor Jos\u{e9} <j@acme.io> 1600000100 +0100\n\
-committer Jos\u{e9} <j@acme.io> 1600000100 +0100\nencoding ISO-8859-1\n\nCaf\u{e9} message\n"
-        ),
-    );
+    // A real ISO-8859-1 message: the bytes are not valid UTF-8.
+    let mut latin_raw = format!(
+        "tree {tree}\nparent {signed}\nauthor Jos\u{e9} <j@acme.io> 1600000100 +0100\n\
+committer Jos\u{e9} <j@acme.io> 1600000100 +0100\nencoding ISO-8859-1\n\n"
+    )
+    .into_bytes();
+    latin_raw.extend_from_slice(b"Caf\xe9 cr\xe8me message\n");
+    let latin = raw_commit(&w, &latin_raw);
     git(&w, &["update-ref", "refs/heads/master", &latin]);
     git(&w, &["reset", "-q", "--hard"]);
     git(&w, &["tag", "v2.1.0"]);
@@ -290,6 +292,15 @@ fn import_keeps_every_commit_tree_tag_and_branch_and_verify_proves_it() {
     };
     assert_eq!(strip(&legacy_log), strip(&mono_log));
     assert!(mono_log.contains("ISO-8859-1"), "encoding kept: {mono_log}");
+    let latin_new = git(&mono, &["rev-parse", "alb/v2.1.0"]).trim().to_string();
+    let raw = crate::common::hermetic(Command::new("git").current_dir(&mono))
+        .args(["cat-file", "commit", &latin_new])
+        .output()
+        .expect("git");
+    assert!(
+        raw.stdout.windows(5).any(|w| w == b"Caf\xe9 "),
+        "the non-UTF-8 message bytes are kept"
+    );
     assert!(mono_log.contains("-0330"), "time zone kept");
     // The signature is stripped.
     let signed = git(&mono, &["cat-file", "-p", "alb/v2.1.0~1"]);
@@ -297,6 +308,26 @@ fn import_keeps_every_commit_tree_tag_and_branch_and_verify_proves_it() {
     assert!(signed.contains("Signed change"));
     // Empty commits kept.
     assert!(mono_log.contains("An empty commit"));
+    // `git log -- <path>` in the monorepo lists as many commits as the legacy repo's log.
+    let legacy_n = git(&alb, &["log", "--oneline", "master", "--", "."])
+        .lines()
+        .count();
+    let mono_n = git(&mono, &["log", "--oneline", "main", "--", "alb"])
+        .lines()
+        .count();
+    assert_eq!(legacy_n, mono_n, "git log -- alb");
+    let legacy_all = git(&alb, &["log", "--oneline", "master"]).lines().count();
+    let mono_all = git(
+        &mono,
+        &[
+            "log",
+            "--oneline",
+            "refs/heads/import/terraform-aws-alb/master",
+        ],
+    )
+    .lines()
+    .count();
+    assert_eq!(legacy_all, mono_all, "git log of the import branch");
     // History of a file works without --follow.
     let log = git(&mono, &["log", "--format=%s", "main", "--", "alb/tls.tf"]);
     assert!(log.contains("Add TLS listener"), "{log}");
