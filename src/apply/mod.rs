@@ -173,6 +173,16 @@ fn apply_monorepo(
     mark("linked");
     let map_file = commit_map_path(out, &m.name);
     let mut map = CommitMap::load(&map_file)?;
+    let mut moved_from: HashMap<String, String> = HashMap::new();
+    for step in &m.imports {
+        if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
+            // The repo moved to another path since the last run: its images change, and
+            // the next merge takes its tree away from the old path.
+            moved_from.insert(step.repo.clone(), old.to_string());
+            map.forget(&step.repo);
+        }
+        map.set_path(&step.repo, &step.path);
+    }
 
     let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
     let task = progress.task(&format!("import into {}", m.name), total);
@@ -230,7 +240,10 @@ fn apply_monorepo(
                 id
             }
         };
-        let parent_tree = tree::commit_tree(&repo, &overlay, parent).map_err(&err)?;
+        let mut parent_tree = tree::commit_tree(&repo, &overlay, parent).map_err(&err)?;
+        if let Some(old_path) = moved_from.get(&step.repo) {
+            parent_tree = tree::remove(&repo, &mut overlay, parent_tree, old_path).map_err(&err)?;
+        }
         let new_tree = tree::insert(&repo, &mut overlay, Some(parent_tree), &step.path, tip_tree)
             .map_err(&err)?;
         let legacy_tip = image.legacy_tip.map(|t| t.to_string()).unwrap_or_default();

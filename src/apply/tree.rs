@@ -44,6 +44,56 @@ pub fn entries(
     objects::parse_tree(&data).ok_or_else(|| format!("tree {id} is malformed"))
 }
 
+/// Returns `root` without the entry at `path` (empty parent trees removed too).
+pub fn remove(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    root: ObjectId,
+    path: &str,
+) -> Result<ObjectId, String> {
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    Ok(remove_at(repo, overlay, root, &comps)?.unwrap_or_else(|| {
+        let empty = Object::new(Kind::Tree, Vec::new());
+        let id = empty.id;
+        overlay.insert(id, empty);
+        id
+    }))
+}
+
+fn remove_at(
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    root: ObjectId,
+    comps: &[&str],
+) -> Result<Option<ObjectId>, String> {
+    let Some((first, rest)) = comps.split_first() else {
+        return Ok(None);
+    };
+    let mut list = entries(repo, overlay, root)?;
+    let Some(pos) = list.iter().position(|e| e.name == first.as_bytes()) else {
+        return Ok(Some(root));
+    };
+    if rest.is_empty() {
+        list.remove(pos);
+    } else if list[pos].is_tree() {
+        match remove_at(repo, overlay, list[pos].id, rest)? {
+            Some(id) => list[pos].id = id,
+            None => {
+                list.remove(pos);
+            }
+        }
+    } else {
+        return Ok(Some(root));
+    }
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let obj = Object::new(Kind::Tree, objects::encode_tree(list));
+    let id = obj.id;
+    overlay.insert(id, obj);
+    Ok(Some(id))
+}
+
 /// Returns `root` with the tree at `path` replaced by `subtree` (creating intermediate
 /// trees); new trees go into `overlay`.
 pub fn insert(

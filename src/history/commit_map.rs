@@ -15,6 +15,7 @@ use gix::ObjectId;
 pub struct CommitMap {
     repos: HashMap<String, HashMap<ObjectId, ObjectId>>,
     order: Vec<(String, ObjectId)>,
+    paths: std::collections::BTreeMap<String, String>,
 }
 
 /// A line of a commit map file that does not parse.
@@ -34,6 +35,12 @@ impl CommitMap {
     pub fn parse(file: &Path, text: &str) -> Result<CommitMap, ParseError> {
         let mut map = CommitMap::default();
         for (i, line) in text.lines().enumerate() {
+            if let Some(rest) = line.strip_prefix("# path ") {
+                if let Some((repo, path)) = rest.split_once(' ') {
+                    map.paths.insert(repo.to_string(), path.to_string());
+                }
+                continue;
+            }
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -95,6 +102,23 @@ impl CommitMap {
         found.next().is_none().then_some(first)
     }
 
+    /// The path `repo`'s images were made for, if recorded.
+    pub fn path(&self, repo: &str) -> Option<&str> {
+        self.paths.get(repo).map(String::as_str)
+    }
+
+    /// Records the path `repo`'s images are made for.
+    pub fn set_path(&mut self, repo: &str, path: &str) {
+        self.paths.insert(repo.to_string(), path.to_string());
+    }
+
+    /// Drops every entry of `repo` (its images were made for another path).
+    pub fn forget(&mut self, repo: &str) {
+        self.repos.remove(repo);
+        self.order.retain(|(r, _)| r != repo);
+        self.paths.remove(repo);
+    }
+
     /// Number of entries for `repo`.
     pub fn len_for(&self, repo: &str) -> usize {
         self.repos.get(repo).map_or(0, HashMap::len)
@@ -120,6 +144,9 @@ impl CommitMap {
     /// The file text: `<old> <new> <repo>` lines in insertion order.
     pub fn to_text(&self) -> String {
         let mut out = String::with_capacity(self.order.len() * 100);
+        for (repo, path) in &self.paths {
+            out.push_str(&format!("# path {repo} {path}\n"));
+        }
         for (repo, old, new) in self.entries() {
             out.push_str(&format!("{old} {new} {repo}\n"));
         }
