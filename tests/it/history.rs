@@ -523,3 +523,58 @@ fn changing_a_repo_path_between_runs_reimports_it_under_the_new_path() {
     let v = run_tfmono(root, &["verify", "mapping.hcl", "--out", "out"]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
+
+#[test]
+fn lfs_pointers_and_submodule_gitlinks_move_with_their_paths_and_are_reported() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    legacy_org(root);
+    let d = root.join("work-api");
+    std::fs::write(
+        d.join("big.bin"),
+        "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.join(".gitmodules"),
+        "[submodule \"vendor\"]\n\tpath = vendor\n\turl = https://github.com/acme/vendor.git\n",
+    )
+    .expect("write");
+    git(&d, &["add", "big.bin", ".gitmodules"]);
+    git(
+        &d,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            "160000,1111111111111111111111111111111111111111,vendor",
+        ],
+    );
+    git(
+        &d,
+        &["commit", "-q", "-m", "Add an LFS file and a submodule"],
+    );
+    let bare = root.join("legacy/api-static-dev-korea.git");
+    git(&bare, &["fetch", "-q", "../../work-api", "main:main"]);
+
+    let plan = run_tfmono(root, &["plan", "mapping.hcl"]);
+    let report = String::from_utf8_lossy(&plan.stdout);
+    assert!(report.contains("LFS"), "{report}");
+    assert!(report.contains("submodule"), "{report}");
+    apply(root, "out");
+    let live = root.join("out/live.git");
+    git(&live, &["fsck", "--full"]);
+    let tree = git(&live, &["ls-tree", "main", "dev/korea/api/static/"]);
+    assert!(
+        tree.contains(
+            "160000 commit 1111111111111111111111111111111111111111\tdev/korea/api/static/vendor"
+        ),
+        "{tree}"
+    );
+    assert_eq!(
+        rev(&live, "main:dev/korea/api/static/big.bin"),
+        rev(&bare, "main:big.bin")
+    );
+    let v = run_tfmono(root, &["verify", "mapping.hcl", "--out", "out"]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
