@@ -150,6 +150,8 @@ FILTER_REPO_VERSION=
 if [[ -z "$FILTER_REPO_NOTE" || "$FILTER_REPO_NOTE" == pip* ]]; then
   FILTER_REPO_VERSION=$(git filter-repo --version 2>/dev/null) ||
     die "git filter-repo is installed but does not run (git $(git --version)); see $WORK/logs/pip.log"
+  pkg=$(python3 -c 'import importlib.metadata as m; print(m.version("git-filter-repo"))' 2>/dev/null) || pkg=
+  FILTER_REPO_VERSION="${pkg:+$pkg }($FILTER_REPO_VERSION)"
 fi
 
 TIME_BIN=
@@ -161,7 +163,7 @@ fi
 
 # timed NAME CMD...: runs CMD with output in logs/NAME.log; sets WALL (s) and RSS (MB, or
 # n/a). Returns CMD's exit status.
-WALL= RSS=
+WALL='' RSS=''
 timed() {
   local name=$1 status=0 t0 t1
   shift
@@ -172,7 +174,7 @@ timed() {
     "$@" >"$WORK/logs/$name.log" 2>&1 || status=$?
   fi
   t1=$EPOCHREALTIME
-  WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   RSS=n/a
   if [[ -n "$TIME_BIN" ]]; then
     RSS=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$WORK/logs/$name.time")
@@ -259,7 +261,7 @@ read -r B_REPOS B_COMMITS <<<"$B_PLAN"
 say "corpus A: $A_REPOS repos, $A_COMMITS commits; corpus B: $B_REPOS repo, $B_COMMITS commits"
 
 # ---------------------------------------------------------------------------------------
-declare -A T_WALL T_RSS V_WALL V_RSS R_WALL R_RSS R_KEPT
+declare -A T_WALL T_RSS V_WALL R_WALL R_RSS R_KEPT R_SAME
 for c in a b; do
   C=${c^^}
   say "corpus $C: tfmono apply"
@@ -267,10 +269,11 @@ for c in a b; do
   T_WALL[$c]=$WALL T_RSS[$c]=$RSS
   say "corpus $C: tfmono apply ${WALL}s, peak ${RSS} MB; tfmono verify"
   must "verify-$c" "$TFMONO" verify "$ORG/mapping-$c.hcl" --out "$WORK/tfmono-$c"
-  V_WALL[$c]=$WALL V_RSS[$c]=$RSS
+  V_WALL[$c]=$WALL
   say "corpus $C: $(tail -n 1 "$WORK/logs/verify-$c.log") (${WALL}s)"
 done
 
+refs_of() { git -C "$1" for-each-ref --format='%(objectname) %(refname)' refs/heads/import refs/tags | sort; }
 RECIPE=1
 [[ -n "$FILTER_REPO_VERSION" ]] || RECIPE=
 if [[ -n "$RECIPE" ]]; then
@@ -289,7 +292,17 @@ if [[ -n "$RECIPE" ]]; then
       kept=$((kept + n))
     done <"$WORK/jobs-$c.tsv"
     R_KEPT[$c]=$kept
-    say "corpus $C: recipe ${WALL}s, $kept commits imported"
+    # Cross-check: the recipe's import branches and tags against tfmono's, by object id.
+    same=0 total=0
+    for dir in "$WORK/recipe-$c"/*/.git; do
+      mono=$(basename "$(dirname "$dir")")
+      refs_of "$WORK/recipe-$c/$mono" >"$WORK/refs-recipe"
+      refs_of "$WORK/tfmono-$c/$mono.git" >"$WORK/refs-tfmono"
+      total=$((total + $(wc -l <"$WORK/refs-recipe")))
+      same=$((same + $(comm -12 "$WORK/refs-recipe" "$WORK/refs-tfmono" | wc -l)))
+    done
+    R_SAME[$c]="$same of $total"
+    say "corpus $C: recipe ${WALL}s, $kept commits imported; $same of $total import branches and tags have the same object id as tfmono's"
   done
 fi
 
@@ -305,20 +318,25 @@ echo "tfmono $REV vs git filter-repo ${FILTER_REPO_VERSION:-n/a}, $(git --versio
 echo "corpus: gen-org --bench --repos $REPOS --commits $COMMITS --big $BIG (generated in ${GEN_WALL}s)"
 [[ -z "$FILTER_REPO_NOTE" ]] || echo "note: $FILTER_REPO_NOTE"
 echo
-echo "| corpus | repos | commits | tfmono wall s | commits/s | peak RSS MB | verify s | recipe wall s | recipe commits | ratio (recipe/tfmono) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| corpus | repos | commits | tfmono wall s | commits/s | peak RSS MB | verify s | recipe wall s | recipe peak RSS MB | recipe commits | ratio (recipe/tfmono) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in a b; do
   if [[ $c == a ]]; then label="A: many repos" repos=$A_REPOS commits=$A_COMMITS; else label="B: $BIG_REPO" repos=$B_REPOS commits=$B_COMMITS; fi
   rate=$(div "$commits" "${T_WALL[$c]}" "%.0f")
   if [[ -n "$RECIPE" ]]; then
-    rw=${R_WALL[$c]} rk=${R_KEPT[$c]} ratio="$(div "${R_WALL[$c]}" "${T_WALL[$c]}" "%.1f")x"
+    rw=${R_WALL[$c]} rr=${R_RSS[$c]} rk=${R_KEPT[$c]} ratio="$(div "${R_WALL[$c]}" "${T_WALL[$c]}" "%.1f")x"
   else
-    rw=n/a rk=n/a ratio=n/a
+    rw=n/a rr=n/a rk=n/a ratio=n/a
   fi
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$repos" "$commits" \
-    "${T_WALL[$c]}" "$rate" "${T_RSS[$c]}" "${V_WALL[$c]}" "$rw" "$rk" "$ratio"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$repos" \
+    "$commits" "${T_WALL[$c]}" "$rate" "${T_RSS[$c]}" "${V_WALL[$c]}" "$rw" "$rr" "$rk" "$ratio"
 done
 echo
+if [[ -n "$RECIPE" ]]; then
+  echo "Import branches and tags with the same object id in the recipe's monorepos as in tfmono's:"
+  echo "A ${R_SAME[a]}, B ${R_SAME[b]}."
+  echo
+fi
 
 # The targets of the issue.
 mark() { if "$@"; then echo PASS; else echo MISS; fi; }
