@@ -318,7 +318,11 @@ fn apply_refuses_an_output_directory_holding_someone_elses_files() {
             "choose an empty or new directory",
         ],
     );
-    assert_eq!(tree_hash(&out), before, "apply wrote into a foreign directory");
+    assert_eq!(
+        tree_hash(&out),
+        before,
+        "apply wrote into a foreign directory"
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("notes.txt")).expect("read"),
         "my precious notes\n"
@@ -362,7 +366,10 @@ fn apply_into_an_unwritable_or_impossible_output_directory_fails_cleanly() {
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let probe = ro.join("probe");
     let chmod_effective = std::fs::write(&probe, "x").is_err();
-    let r = run(&org, &["apply", "mapping.hcl", "--out", "ro/out", "--quiet"]);
+    let r = run(
+        &org,
+        &["apply", "mapping.hcl", "--out", "ro/out", "--quiet"],
+    );
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
     if chmod_effective {
         assert_eq!(r.code, Some(2), "{}", r.stderr);
@@ -406,14 +413,21 @@ fn tags_that_become_invalid_ref_names_after_prefixing_are_caught_by_plan() {
                 "9:1",
             ],
         );
-        assert!(r.stdout.is_empty(), "no report on a failed plan: {}", r.stdout);
+        assert!(
+            r.stdout.is_empty(),
+            "no report on a failed plan: {}",
+            r.stdout
+        );
         // apply refuses the same way and writes nothing.
         fails(
             root,
             &["apply", "mapping.hcl", "--out", "out"],
             &[&format!("refs/tags/{bad}")],
         );
-        assert!(!root.join("out").exists(), "apply wrote an output directory");
+        assert!(
+            !root.join("out").exists(),
+            "apply wrote an output directory"
+        );
     }
 }
 
@@ -492,7 +506,10 @@ fn unsatisfiable_registry_constraint_names_the_file_and_line() {
             ],
         );
     }
-    assert!(!root.join("out").exists(), "apply wrote an output directory");
+    assert!(
+        !root.join("out").exists(),
+        "apply wrote an output directory"
+    );
 }
 
 const STATE_BLOCK: &str = "state \"live/dev/korea/api/static\" {\n  move {\n    from = \"module.alb\"\n    to   = \"module.lb\"\n  }\n}\n";
@@ -622,7 +639,11 @@ fn a_saved_plan_whose_inputs_changed_is_refused_and_nothing_is_written() {
             "run `tfmono plan --out` again",
         ],
     );
-    assert!(!root.join("out").exists(), "a refused apply wrote {:?}", files_below(&root.join("out")));
+    assert!(
+        !root.join("out").exists(),
+        "a refused apply wrote {:?}",
+        files_below(&root.join("out"))
+    );
 
     // A changed mapping is caught too (a new plan, then an edit of the mapping).
     ok(root, &["plan", "mapping.hcl", "--out", "p.json", "--quiet"]);
@@ -644,12 +665,26 @@ fn a_saved_plan_whose_inputs_changed_is_refused_and_nothing_is_written() {
     std::fs::write(root.join("notaplan.json"), "Plan: 2 legacy repos\n").expect("write");
     fails(
         root,
-        &["apply", "mapping.hcl", "--plan", "notaplan.json", "--out", "out"],
+        &[
+            "apply",
+            "mapping.hcl",
+            "--plan",
+            "notaplan.json",
+            "--out",
+            "out",
+        ],
         &["notaplan.json is not a plan saved by `tfmono plan --out`"],
     );
     fails(
         root,
-        &["apply", "mapping.hcl", "--plan", "missing.json", "--out", "out"],
+        &[
+            "apply",
+            "mapping.hcl",
+            "--plan",
+            "missing.json",
+            "--out",
+            "out",
+        ],
         &["reading the saved plan missing.json", "No such file"],
     );
     assert!(!root.join("out").exists());
@@ -658,7 +693,15 @@ fn a_saved_plan_whose_inputs_changed_is_refused_and_nothing_is_written() {
     ok(root, &["plan", "mapping.hcl", "--out", "p.json", "--quiet"]);
     ok(
         root,
-        &["apply", "mapping.hcl", "--plan", "p.json", "--out", "out", "--quiet"],
+        &[
+            "apply",
+            "mapping.hcl",
+            "--plan",
+            "p.json",
+            "--out",
+            "out",
+            "--quiet",
+        ],
     );
     assert!(root.join("out/live.git").is_dir());
 }
@@ -735,7 +778,11 @@ fn rollback_refuses_a_directory_without_or_with_a_damaged_journal() {
     fails(
         root,
         &["rollback", "--out", "empty"],
-        &["empty holds no tfmono journal", "journal.json", "nothing to roll back"],
+        &[
+            "empty holds no tfmono journal",
+            "journal.json",
+            "nothing to roll back",
+        ],
     );
     fails(
         root,
@@ -743,7 +790,11 @@ fn rollback_refuses_a_directory_without_or_with_a_damaged_journal() {
         &["missing holds no tfmono journal"],
     );
     std::fs::create_dir_all(root.join("damaged/.tfmono")).expect("mkdir");
-    std::fs::write(root.join("damaged/.tfmono/journal.json"), "{\"fingerprint\": ").expect("w");
+    std::fs::write(
+        root.join("damaged/.tfmono/journal.json"),
+        "{\"fingerprint\": ",
+    )
+    .expect("w");
     let before = tree_hash(&root.join("damaged"));
     fails(
         root,
@@ -759,7 +810,10 @@ fn rollback_refuses_a_directory_without_or_with_a_damaged_journal() {
     fails(
         &org,
         &["verify", "mapping.hcl", "--out", "nowhere"],
-        &["nowhere/reference-modules.git is not there", "run `tfmono apply` with the same --out first"],
+        &[
+            "nowhere/reference-modules.git is not there",
+            "run `tfmono apply` with the same --out first",
+        ],
     );
 }
 
@@ -769,7 +823,11 @@ fn io_errors_print_their_cause_once() {
     let tmp = tempdir();
     let org = gen_org(&tmp.path().join("org"));
     std::fs::write(org.join("afile"), "data\n").expect("write");
-    let r = fails(&org, &["apply", "mapping.hcl", "--out", "afile"], &["afile"]);
+    let r = fails(
+        &org,
+        &["apply", "mapping.hcl", "--out", "afile"],
+        &["afile"],
+    );
     assert_eq!(
         r.stderr.matches("Not a directory").count(),
         1,
@@ -823,8 +881,14 @@ fn credentials_and_sshkeys_appear_in_no_output_and_no_written_file() {
         serde_json::from_str(&std::fs::read_to_string(root.join("p.json")).expect("p.json"))
             .expect("json");
     let plan_text = plan.to_string();
-    assert!(plan_text.contains("sshkey=***"), "the plan shows the sshkey masked: {plan_text}");
-    assert!(plan_text.contains("deploy:***@"), "the plan shows the user: {plan_text}");
+    assert!(
+        plan_text.contains("sshkey=***"),
+        "the plan shows the sshkey masked: {plan_text}"
+    );
+    assert!(
+        plan_text.contains("deploy:***@"),
+        "the plan shows the user: {plan_text}"
+    );
     let r = ok(root, &["apply", "mapping.hcl", "--out", "out"]);
     outputs.push(("apply".into(), r));
     let r = ok(root, &["apply", "mapping.hcl", "--out", "out"]);
@@ -847,7 +911,10 @@ fn credentials_and_sshkeys_appear_in_no_output_and_no_written_file() {
         "reference-modules.commit-map",
         "state/migrate-all.sh",
     ] {
-        assert!(written.iter().any(|f| f == must), "{must} not written: {written:?}");
+        assert!(
+            written.iter().any(|f| f == must),
+            "{must} not written: {written:?}"
+        );
     }
     let mut scanned = 0;
     for f in &written {
@@ -893,7 +960,11 @@ fn no_command_writes_into_the_legacy_repos_and_plan_writes_only_its_out_file() {
     for fmt in ["text", "markdown", "json"] {
         ok(&org, &["plan", "mapping.hcl", "--format", fmt]);
     }
-    assert_eq!(tree_hash(&org), wd_before, "plan wrote into its working directory");
+    assert_eq!(
+        tree_hash(&org),
+        wd_before,
+        "plan wrote into its working directory"
+    );
     ok(&org, &["plan", "mapping.hcl", "--out", "p.json", "--quiet"]);
     assert!(org.join("p.json").is_file());
     std::fs::remove_file(org.join("p.json")).expect("rm");
@@ -904,17 +975,33 @@ fn no_command_writes_into_the_legacy_repos_and_plan_writes_only_its_out_file() {
     );
 
     ok(&org, &["apply", "mapping.hcl", "--out", "../out"]);
-    assert_eq!(tree_hash(&legacy), legacy_before, "apply wrote into a legacy repo");
+    assert_eq!(
+        tree_hash(&legacy),
+        legacy_before,
+        "apply wrote into a legacy repo"
+    );
     // plan and verify with an applied output directory leave it byte-identical.
     let out = tmp.path().join("out");
     let out_before = tree_hash(&out);
     ok(&org, &["plan", "mapping.hcl"]);
     let v = ok(&org, &["verify", "mapping.hcl", "--out", "../out"]);
     assert!(v.stdout.contains("verified"), "{}", v.stdout);
-    assert_eq!(tree_hash(&out), out_before, "plan or verify wrote into --out");
-    assert_eq!(tree_hash(&legacy), legacy_before, "verify wrote into a legacy repo");
+    assert_eq!(
+        tree_hash(&out),
+        out_before,
+        "plan or verify wrote into --out"
+    );
+    assert_eq!(
+        tree_hash(&legacy),
+        legacy_before,
+        "verify wrote into a legacy repo"
+    );
     ok(&org, &["rollback", "--out", "../out"]);
-    assert_eq!(tree_hash(&legacy), legacy_before, "rollback wrote into a legacy repo");
+    assert_eq!(
+        tree_hash(&legacy),
+        legacy_before,
+        "rollback wrote into a legacy repo"
+    );
     assert_eq!(tree_hash(&org), wd_before, "the working directory changed");
 }
 
@@ -953,7 +1040,11 @@ fn rollback_of_a_fresh_apply_removes_everything_it_created() {
     ok(&org, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
     let r = ok(&org, &["rollback", "--out", "out"]);
     assert!(r.stdout.contains("rollback done"), "{}", r.stdout);
-    assert!(monorepos(&out).is_empty(), "monorepos left: {:?}", monorepos(&out));
+    assert!(
+        monorepos(&out).is_empty(),
+        "monorepos left: {:?}",
+        monorepos(&out)
+    );
     let left = files_below(&out);
     assert_eq!(left, [".tfmono/journal.json"], "files left after rollback");
 }
@@ -992,12 +1083,18 @@ fn rollback_restores_every_ref_of_an_existing_monorepo_to_before_the_first_apply
     assert!(after_first.contains("refs/notes/tfmono"));
     // main now merges the import on top of the README commit.
     let first_parents = git(&live, &["log", "--first-parent", "--format=%s", "main"]);
-    assert!(first_parents.ends_with("Initial live-seed\n"), "{first_parents}");
+    assert!(
+        first_parents.ends_with("Initial live-seed\n"),
+        "{first_parents}"
+    );
 
     // Work continues: someone commits on main, the legacy repo gets a commit, apply again.
     let main = git(&live, &["rev-parse", "main"]).trim().to_string();
     let tree = git(&live, &["rev-parse", "main^{tree}"]).trim().to_string();
-    let extra = git(&live, &["commit-tree", &tree, "-p", &main, "-m", "Monorepo work"]);
+    let extra = git(
+        &live,
+        &["commit-tree", &tree, "-p", &main, "-m", "Monorepo work"],
+    );
     git(&live, &["update-ref", "refs/heads/main", extra.trim()]);
     let w = root.join(format!("work-{API}"));
     commit(&w, &[("new.tf", "# more\n")], "More deployment");
@@ -1006,7 +1103,10 @@ fn rollback_restores_every_ref_of_an_existing_monorepo_to_before_the_first_apply
     ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
     let after_second = refs(&live);
     assert_ne!(after_second, after_first);
-    assert!(after_second.contains("refs/tags/dev/korea/api/static/v3"), "{after_second}");
+    assert!(
+        after_second.contains("refs/tags/dev/korea/api/static/v3"),
+        "{after_second}"
+    );
 
     let journal: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join(".tfmono/journal.json")).expect("journal"),
@@ -1023,8 +1123,15 @@ fn rollback_restores_every_ref_of_an_existing_monorepo_to_before_the_first_apply
 
     let r = ok(root, &["rollback", "--out", "out"]);
     assert!(r.stdout.contains("refs of live"), "{}", r.stdout);
-    assert_eq!(refs(&live), original, "live's refs are not back to before the first apply");
-    assert!(!out.join("reference-modules.git").exists(), "created monorepo left");
+    assert_eq!(
+        refs(&live),
+        original,
+        "live's refs are not back to before the first apply"
+    );
+    assert!(
+        !out.join("reference-modules.git").exists(),
+        "created monorepo left"
+    );
     git(&live, &["fsck", "--full", "--no-dangling"]);
 }
 
@@ -1048,6 +1155,7 @@ fn the_json_plan_lists_exactly_the_refs_and_rewrites_apply_makes() {
     let monos = plan["monorepos"].as_array().expect("monorepos");
     assert_eq!(monos.len(), 3);
     let mut rewrites_checked = 0;
+    let mut pins_checked = 0;
     for m in monos {
         let dir = out.join(m["dir"].as_str().expect("dir"));
         // Refs: every import's branches and tags, main and the notes; nothing else.
@@ -1087,19 +1195,23 @@ fn the_json_plan_lists_exactly_the_refs_and_rewrites_apply_makes() {
             assert_ne!(subject.trim(), "Rewrite module sources to monorepos");
             continue;
         }
-        assert_eq!(subject.trim(), "Rewrite module sources to monorepos", "{}", m["name"]);
-        let changed_actual: BTreeSet<String> =
-            git(&dir, &["diff", "--name-only", "main^", "main"])
-                .lines()
-                .map(str::to_string)
-                .collect();
+        assert_eq!(
+            subject.trim(),
+            "Rewrite module sources to monorepos",
+            "{}",
+            m["name"]
+        );
+        let changed_actual: BTreeSet<String> = git(&dir, &["diff", "--name-only", "main^", "main"])
+            .lines()
+            .map(str::to_string)
+            .collect();
         assert_eq!(changed_actual, changed_planned, "files of {}", m["name"]);
         for f in files {
             let path = f["path"].as_str().expect("path");
-            let rewrites = f["rewrites"].as_array().expect("rewrites");
-            if rewrites.is_empty() {
+            if !changed_planned.contains(path) {
                 continue;
             }
+            let rewrites = f["rewrites"].as_array().expect("rewrites");
             let before = show(&dir, "main^", path);
             let after = show(&dir, "main", path);
             let before_lines: Vec<&str> = before.lines().collect();
@@ -1108,21 +1220,36 @@ fn the_json_plan_lists_exactly_the_refs_and_rewrites_apply_makes() {
                 let old = rw["old"].as_str().expect("old");
                 let new = rw["new"].as_str().expect("new");
                 assert!(
-                    before_lines
-                        .get(line - 1)
-                        .is_some_and(|l| l.contains(old)),
+                    before_lines.get(line - 1).is_some_and(|l| l.contains(old)),
                     "{path}:{line} before apply does not hold {old:?}"
                 );
                 assert!(after.contains(new), "{path} after apply lacks {new:?}");
                 rewrites_checked += 1;
             }
-            // Every source line the commit removed is one the plan lists (or the
-            // `version` of a registry call the plan turned into a git source).
-            let diff = git(&dir, &["diff", "-U0", "main^", "main", "--", path]);
-            let planned_lines: BTreeSet<usize> = rewrites
+            // Backend keys the plan pins: the line it names, the old key kept.
+            let mut planned_lines: BTreeSet<usize> = rewrites
                 .iter()
                 .map(|rw| rw["line"].as_u64().expect("line") as usize)
                 .collect();
+            for kc in plan["key_changes"].as_array().expect("key_changes") {
+                let mono_prefix = format!("{}/", m["name"].as_str().expect("name"));
+                let in_mono = kc["root"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with(&mono_prefix));
+                if in_mono && kc["file"] == path {
+                    assert_eq!(kc["action"], "pin", "{kc}");
+                    let old_key = kc["old_key"].as_str().expect("old_key");
+                    assert!(
+                        after.contains(&format!("\"{old_key}\"")),
+                        "{path} lacks the pinned key {old_key:?}"
+                    );
+                    planned_lines.insert(kc["line"].as_u64().expect("line") as usize);
+                    pins_checked += 1;
+                }
+            }
+            // Every line the commit removed is one the plan lists (or the `version` of a
+            // registry call the plan turned into a git source).
+            let diff = git(&dir, &["diff", "-U0", "main^", "main", "--", path]);
             let mut old_line = 0usize;
             for l in diff.lines() {
                 if let Some(h) = l.strip_prefix("@@ -") {
@@ -1139,7 +1266,14 @@ fn the_json_plan_lists_exactly_the_refs_and_rewrites_apply_makes() {
             }
         }
     }
-    assert!(rewrites_checked >= 10, "only {rewrites_checked} rewrites checked");
+    assert!(
+        rewrites_checked >= 10,
+        "only {rewrites_checked} rewrites checked"
+    );
+    assert!(
+        pins_checked >= 4,
+        "only {pins_checked} backend pins checked"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1155,7 +1289,10 @@ fn snapshot(out: &Path) -> BTreeMap<String, String> {
     }
     for f in files_below(out) {
         if f.ends_with(".commit-map") && !f.contains('/') {
-            s.insert(f.clone(), std::fs::read_to_string(out.join(&f)).expect("read"));
+            s.insert(
+                f.clone(),
+                std::fs::read_to_string(out.join(&f)).expect("read"),
+            );
         }
     }
     s
@@ -1177,7 +1314,10 @@ fn assert_converged(org: &Path, out: &str, expected: &BTreeMap<String, String>, 
         "{out}: monorepos and commit maps"
     );
     for (k, v) in expected {
-        assert!(got[k] == *v, "{out}: {k} differs from the uninterrupted run");
+        assert!(
+            got[k] == *v,
+            "{out}: {k} differs from the uninterrupted run"
+        );
     }
     for m in monorepos(&dir) {
         git(&m, &["fsck", "--full", "--no-dangling"]);
@@ -1195,21 +1335,30 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
     ok(
         tmp.path(),
         &[
-            "gen-org", "org", "--bench", "--repos", "6", "--commits", "1500", "--big", "15000",
+            "gen-org",
+            "org",
+            "--bench",
+            "--repos",
+            "6",
+            "--commits",
+            "1500",
+            "--big",
+            "15000",
             "--quiet",
         ],
     );
     let t0 = Instant::now();
     let a = apply_cmd(&org, "out-a").output().expect("apply runs");
     let full = t0.elapsed();
-    assert!(
-        a.status.success(),
-        "{}",
-        String::from_utf8_lossy(&a.stderr)
-    );
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     eprintln!("uninterrupted apply: {full:?}");
     let expected = snapshot(&org.join("out-a"));
-    assert_eq!(expected.len(), 6, "3 monorepos and 3 commit maps: {:?}", expected.keys());
+    assert_eq!(
+        expected.len(),
+        6,
+        "3 monorepos and 3 commit maps: {:?}",
+        expected.keys()
+    );
 
     // SIGKILL at spread-out moments, each into a fresh directory; the last directory is
     // killed twice before the run that completes.
@@ -1217,7 +1366,11 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
     let mut killed_midway = 0;
     for (i, f) in fractions.iter().enumerate() {
         let out = format!("out-kill-{i}");
-        let kills: &[f64] = if i + 1 == fractions.len() { &[*f, 0.45] } else { &[*f] };
+        let kills: &[f64] = if i + 1 == fractions.len() {
+            &[*f, 0.45]
+        } else {
+            &[*f]
+        };
         for k in kills {
             let mut child = apply_cmd(&org, &out)
                 .stdout(Stdio::null())
@@ -1241,7 +1394,10 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
         // Verify (slow) on two of them; refs, commit maps and fsck on all.
         assert_converged(&org, &out, &expected, i % 2 == 0);
     }
-    assert!(killed_midway >= 3, "only {killed_midway} kills hit a running apply");
+    assert!(
+        killed_midway >= 3,
+        "only {killed_midway} kills hit a running apply"
+    );
 
     // Ctrl-C midway: a clear message, a non-zero exit, then a re-run converges.
     let child = apply_cmd(&org, "out-int")
