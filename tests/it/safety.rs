@@ -1514,3 +1514,43 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_converged(&org, "out-int", &expected, true);
 }
+
+#[test]
+#[ignore = "BUG: a SIGKILL inside the ref transaction leaves refs/**/*.lock files; every re-run then fails with `Could not prepare reference edit ...; run the same command again`"]
+fn a_crash_inside_the_ref_transaction_does_not_block_the_rerun() {
+    // The state a SIGKILL between locking and committing the refs leaves (seen with a kill
+    // ~90% into an apply of the bench org): objects and commit map written, refs not
+    // moved, the ref lock files still there. Simulated exactly here, since the window is
+    // too short to hit reliably with a timed kill.
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(root, &MiniOpts::default());
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let w = root.join(format!("work-{API}"));
+    commit(&w, &[("new.tf", "# more\n")], "More deployment");
+    publish(root, API);
+    let live = root.join("out/live.git");
+    let old_main = git(&live, &["rev-parse", "main"]);
+    for lock in [
+        "refs/heads/main.lock",
+        "refs/heads/import/api-static-dev-korea/main.lock",
+    ] {
+        std::fs::write(live.join(lock), &old_main).expect("write lock");
+    }
+    let r = run(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "the re-run after a crash failed: {}",
+        r.stderr
+    );
+    let leftover: Vec<String> = files_below(&live)
+        .into_iter()
+        .filter(|f| f.ends_with(".lock"))
+        .collect();
+    assert!(leftover.is_empty(), "stale locks left: {leftover:?}");
+    let log = git(&live, &["log", "--format=%s", "main"]);
+    assert!(log.contains("More deployment"), "{log}");
+    let v = ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    assert!(v.stdout.contains("verified"), "{}", v.stdout);
+}
