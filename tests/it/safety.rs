@@ -1554,3 +1554,33 @@ fn a_crash_inside_the_ref_transaction_does_not_block_the_rerun() {
     let v = ok(root, &["verify", "mapping.hcl", "--out", "out"]);
     assert!(v.stdout.contains("verified"), "{}", v.stdout);
 }
+
+#[test]
+fn a_legacy_terraform_file_that_does_not_parse_is_named_with_its_line() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            api_tf: "module \"alb\" {\n  source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"\n\n",
+            ..MiniOpts::default()
+        },
+    );
+    let legacy_before = tree_hash(&root.join("legacy"));
+    for args in [
+        &["plan", "mapping.hcl"][..],
+        &["apply", "mapping.hcl", "--out", "out"][..],
+    ] {
+        fails(
+            root,
+            args,
+            &[
+                "dev/korea/api/static/main.tf:3",
+                "legacy repo api-static-dev-korea file main.tf",
+                "cannot parse",
+            ],
+        );
+    }
+    assert!(!root.join("out").exists());
+    assert_eq!(tree_hash(&root.join("legacy")), legacy_before);
+}
