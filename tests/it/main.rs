@@ -6,5 +6,6 @@ mod history;
 mod inventory;
 mod mapping;
 mod orggen;
+mod safety;
 mod sources;
 mod state;
