@@ -8,3 +8,4 @@ mod mapping;
 mod orggen;
 mod sources;
 mod state;
+mod terraform_get;
