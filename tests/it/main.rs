@@ -9,3 +9,4 @@ mod orggen;
 mod safety;
 mod sources;
 mod state;
+mod terraform_get;
