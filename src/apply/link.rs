@@ -20,6 +20,14 @@ pub fn ensure_bare(dir: &Path) -> Result<(), String> {
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    // Staging dirs of a killed run (the caller holds the output lock, so they are stale).
+    if let Ok(read) = std::fs::read_dir(parent) {
+        for e in read.filter_map(Result::ok) {
+            if e.file_name().to_string_lossy().starts_with(".tfmono-init-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let tmp = tempfile::Builder::new()
         .prefix(".tfmono-init-")
         .tempdir_in(parent)
@@ -141,4 +149,33 @@ fn link_or_copy(src: &Path, to: &Path) -> Result<(), history::Error> {
     history::pack::sync(&tmp)?;
     std::fs::rename(&tmp, to).map_err(io(to))?;
     Ok(())
+}
+
+/// Removes lock files a killed run left in the bare repo at `dir` (`refs/**/*.lock`,
+/// `packed-refs.lock`, `HEAD.lock`). Only call it while holding the output lock: then no
+/// other tfmono is writing, and a lock file can only be stale. Returns what was removed.
+pub fn remove_stale_locks(dir: &Path) -> Vec<PathBuf> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(read) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in read.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "lock") {
+                out.push(p);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&dir.join("refs"), &mut found);
+    for name in ["packed-refs.lock", "HEAD.lock"] {
+        let p = dir.join(name);
+        if p.is_file() {
+            found.push(p);
+        }
+    }
+    found.retain(|p| std::fs::remove_file(p).is_ok());
+    found
 }

@@ -96,7 +96,8 @@ pub fn commit_map_path(out: &Path, monorepo: &str) -> PathBuf {
     out.join(format!("{monorepo}.commit-map"))
 }
 
-/// Executes `plan` into `out`.
+/// Executes `plan` into `out`. The caller must hold [`crate::rollback::lock_output`]: apply
+/// treats lock files and staging directories left in `out` as leftovers of a killed run.
 pub fn run(
     plan: &Plan,
     out: &Path,
@@ -350,6 +351,7 @@ fn apply_monorepo(
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
+    link::remove_stale_locks(&dir);
     let repo = history::open(&m.name, &dir)?;
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
     mark("refs");

@@ -58,6 +58,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         report::render(&plan, &opts, &mut std::io::stderr().lock())?;
     }
     rollback::claim_output(out)?;
+    let _lock = rollback::lock_output(out)?;
     let mut files = vec!["rollback.sh".to_string(), "push.sh".to_string()];
     for m in &plan.monorepos {
         files.push(format!("{}.commit-map", m.name));

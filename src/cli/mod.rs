@@ -135,10 +135,27 @@ pub fn main(cli: Cli) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let _ = std::io::stdout().flush();
-            eprintln!("error: {}", crate_redact(&format!("{err:#}")));
+            eprintln!("error: {}", crate_redact(&chain(&err)));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes joined by ": ", skipping a cause whose text the message before
+/// it already contains (library errors often quote their source).
+fn chain(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

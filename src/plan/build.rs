@@ -43,7 +43,7 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
                 if gix::validate::reference::name(tag.to.as_str().into()).is_err() {
                     problems.push(format!(
                         "repo \"{}\": tag {} becomes {}, which is not a valid ref name; change `tag_prefix` ({})",
-                        spec.name, tag.from, tag.to, spec.origin
+                        spec.name, tag.from, tag.to, origin(mapping, spec)
                     ));
                 }
                 if let Some(other) = tag_owner.insert(tag.to.clone(), spec.name.clone()) {
@@ -187,4 +187,17 @@ fn fingerprint(mapping: &Mapping, inventory: &Inventory) -> String {
         }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a repo comes from in the mapping, with the file: `repo block at mapping.hcl:9:1`.
+fn origin(mapping: &Mapping, spec: &RepoSpec) -> String {
+    let file = mapping.file.display();
+    match &spec.origin {
+        crate::mapping::Origin::Repo(at) => format!("repo block at {file}:{at}"),
+        crate::mapping::Origin::Rule {
+            rule,
+            at,
+            inventory_line,
+        } => format!("rule \"{rule}\" at {file}:{at}, inventory line {inventory_line}"),
+    }
 }

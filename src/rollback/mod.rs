@@ -76,6 +76,12 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another tfmono holds the output directory.
+    #[error("another tfmono apply is running on {} (it holds {}); wait for it to finish", dir.display(), dir.join(MARKER_DIR).join("lock").display())]
+    Busy {
+        /// The output directory.
+        dir: PathBuf,
+    },
     /// The journal is not valid JSON.
     #[error("the journal {} is damaged ({source}); restore it from a backup or start with a new output directory", path.display())]
     Damaged {
@@ -121,6 +127,37 @@ pub fn claim_output(out: &Path) -> Result<(), Error> {
     let marker = out.join(MARKER_DIR);
     std::fs::create_dir_all(&marker).map_err(io("create the output directory", &marker))?;
     Ok(())
+}
+
+/// An exclusive lock on an output directory, released when dropped (or when the process
+/// dies: the OS drops it). While it is held, leftovers of a killed run (`*.lock` files in
+/// the monorepos, staging directories) are known to be stale.
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: std::fs::File,
+}
+
+/// Takes the exclusive lock of `out` (after [`claim_output`]); fails at once if another
+/// tfmono holds it.
+pub fn lock_output(out: &Path) -> Result<OutputLock, Error> {
+    let path = out.join(MARKER_DIR).join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io("create", &path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(OutputLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy {
+            dir: out.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io {
+            action: "lock",
+            path,
+            source: e,
+        }),
+    }
 }
 
 /// Reads the journal under `out`, if there is one.

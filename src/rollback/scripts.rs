@@ -48,7 +48,8 @@ pub fn rollback_script(journal: &Journal) -> String {
             m.name
         );
     }
-    for f in &journal.files {
+    // rollback.sh itself stays, so running it (or `tfmono rollback`) again is harmless.
+    for f in journal.files.iter().filter(|f| f.as_str() != "rollback.sh") {
         let _ = writeln!(s, "rm -f -- {}", quote(f));
     }
     s.push_str("if [ -d state ]; then find state -depth -type d -empty -delete; fi\n");

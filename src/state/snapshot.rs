@@ -16,7 +16,7 @@ use super::address::{self, Address, Key, Mode, ModuleStep, Resource};
 #[non_exhaustive]
 pub enum SnapshotError {
     /// The directory or a file could not be read.
-    #[error("cannot read state snapshot {}: {source}", path.display())]
+    #[error("cannot read state snapshot {}: {source}; --states must be a directory of `terraform state pull` outputs, one per root, named <root with / as __>.tfstate", path.display())]
     Read {
         /// The file or directory.
         path: PathBuf,
