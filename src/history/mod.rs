@@ -182,7 +182,7 @@ pub fn rewrite(
         if known.get(name, &id).is_some() || !seen.insert(id) {
             continue;
         }
-        if order.len() % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
+        if order.len().is_multiple_of(4096) && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
         let (kind, data) = read(name, &repo, id)?;

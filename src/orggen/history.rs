@@ -230,7 +230,7 @@ impl History {
                 changes.push(("examples/complete/main.tf", Some(example.as_str())));
             }
             tip = self.main(branch, Some(tip), &message, &changes);
-            if self.main_count % TAG_EVERY == 0 {
+            if self.main_count.is_multiple_of(TAG_EVERY) {
                 self.periodic += 1;
                 let name = match self.series {
                     None => format!("v0.{}.0", self.periodic),

@@ -238,7 +238,7 @@ fn verify_commits(
             continue;
         }
         count += 1;
-        if count % 4096 == 0 {
+        if count.is_multiple_of(4096) {
             task.inc(4096);
             if should_interrupt.load(Ordering::Relaxed) {
                 return Err(Error::Interrupted);
