@@ -277,6 +277,7 @@ fn apply_monorepo(
             edits.set(name, *id);
         }
     }
+    tag_rewrites(m, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
 
     mark("merged");
     // The commit map as notes, rebuilt from the whole map (deterministic).
@@ -356,6 +357,74 @@ fn apply_monorepo(
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
     mark("refs");
     Ok(outcome)
+}
+
+/// Points every tag of `m.tag_rewrites` at a "Rewrite module sources for <tag>" commit
+/// whose parent is the tagged commit's image (annotated tags get a new tag object with the
+/// same tagger and message).
+fn tag_rewrites(
+    m: &MonorepoPlan,
+    images: &[Image],
+    map: &CommitMap,
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    edits: &mut refs::Edits,
+) -> Result<(), String> {
+    if m.tag_rewrites.is_empty() {
+        return Ok(());
+    }
+    let tag_objects: HashMap<ObjectId, &Object> = images
+        .iter()
+        .flat_map(|i| i.objects.iter().filter(|o| o.kind == Kind::Tag))
+        .map(|o| (o.id, o))
+        .collect();
+    for tr in &m.tag_rewrites {
+        let Some(step) = m.imports.iter().find(|s| s.repo == tr.repo) else {
+            continue;
+        };
+        let legacy = ObjectId::from_hex(tr.commit.as_bytes()).map_err(|e| e.to_string())?;
+        let image = map
+            .get(&tr.repo, &legacy)
+            .ok_or_else(|| format!("no image of {legacy} ({}) for tag {}", tr.repo, tr.tag))?;
+        let (_, data) = tree::read(repo, overlay, legacy)?;
+        let header =
+            objects::parse_commit(&data).ok_or_else(|| format!("commit {legacy} is malformed"))?;
+        let mut root = header.tree;
+        let prefix = format!("{}/", step.path.trim_matches('/'));
+        let mut count = 0;
+        for f in &tr.files {
+            let Some(content) = &f.content else { continue };
+            let rel = f.path.strip_prefix(&prefix).unwrap_or(&f.path);
+            let blob = Object::new(Kind::Blob, content.clone().into_bytes());
+            let id = blob.id;
+            overlay.insert(id, blob);
+            root = tree::replace_blob(repo, overlay, root, rel, id)?;
+            count += f.rewrites.len();
+        }
+        let (wrapped, trees) = objects::wrap_tree(root, &step.path);
+        for t in trees {
+            overlay.insert(t.id, t);
+        }
+        let short = tr.tag.strip_prefix("refs/tags/").unwrap_or(&tr.tag);
+        let msg = format!(
+            "Rewrite module sources for {short}\n\n{count} module source(s) rewritten so that this tag's module calls resolve in the monorepos.\nThe parent is the unchanged image of legacy commit {legacy}.\n"
+        );
+        let commit = Object::new(
+            Kind::Commit,
+            commit_bytes(wrapped, &[image], header.committer_time, &msg),
+        );
+        let commit_id = commit.id;
+        overlay.insert(commit_id, commit);
+        match edits.current(&tr.tag).and_then(|id| tag_objects.get(&id)) {
+            Some(tag) => {
+                let t = Object::new(Kind::Tag, objects::edit_tag(&tag.data, commit_id, short));
+                edits.set(&tr.tag, t.id);
+                overlay.insert(t.id, t);
+            }
+            None => edits.set(&tr.tag, commit_id),
+        }
+    }
+    Ok(())
 }
 
 /// Progress counted on the monorepo's bar and the repo's bar at once.

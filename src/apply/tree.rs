@@ -8,7 +8,8 @@ use gix::ObjectId;
 use crate::history::objects::{self, Entry};
 use crate::history::Object;
 
-fn read(
+/// Reads an object from `overlay` (pending objects) or the monorepo.
+pub fn read(
     repo: &gix::Repository,
     overlay: &HashMap<ObjectId, Object>,
     id: ObjectId,

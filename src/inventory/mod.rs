@@ -9,6 +9,7 @@
 
 mod locate;
 mod read;
+pub(crate) use read::tip_files;
 
 use std::path::PathBuf;
 

@@ -138,9 +138,11 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
     })
 }
 
-type TipFiles = (Vec<SourceFile>, Vec<String>, Vec<String>);
+/// Terraform files, LFS pointer paths, submodule paths.
+pub(crate) type TipFiles = (Vec<SourceFile>, Vec<String>, Vec<String>);
 
-fn tip_files(
+/// The Terraform files, LFS pointers and submodules in the tree of commit `tip` (hex).
+pub(crate) fn tip_files(
     repo: &gix::Repository,
     tip: &str,
 ) -> Result<TipFiles, Box<dyn std::error::Error + Send + Sync>> {

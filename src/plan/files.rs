@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::{
-    build, Error, FileChange, ImportStep, KeyChangePlan, Plan, SourceLeft, SourceRewrite, Warning,
+    build, Error, FileChange, ImportStep, KeyChangePlan, Plan, SourceLeft, SourceRewrite,
+    TagRewrite, Warning,
 };
 use crate::history::{self, CommitMap};
 use crate::inventory::{Inventory, LegacyRepo};
@@ -110,6 +111,19 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
             }
         }
         mono.files = files;
+        let mut tag_rewrites = Vec::new();
+        for step in &mono.imports {
+            let ctx = sources::Context {
+                targets: &targets,
+                commits: &images,
+                monorepo: &mono.name,
+                same_monorepo: mapping.same_monorepo,
+            };
+            let (rewrites, warnings) = tag_rewrites_of(step, &ctx);
+            tag_rewrites.extend(rewrites);
+            plan.warnings.extend(warnings);
+        }
+        mono.tag_rewrites = tag_rewrites;
     }
 
     // State moves.
@@ -294,6 +308,85 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
     plan.state = state_plan;
     plan.key_changes = key_changes;
     Ok(plan)
+}
+
+/// The source rewrites of every imported tag of `step` (files read at each tagged commit).
+/// Problems in old tags do not stop the plan: the source stays as it was in that tag, and
+/// a warning says so.
+fn tag_rewrites_of(
+    step: &ImportStep,
+    ctx: &sources::Context<'_>,
+) -> (Vec<TagRewrite>, Vec<Warning>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    if step.tags.is_empty() {
+        return (out, warnings);
+    }
+    let Ok(repo) = history::open(&step.repo, &step.git_dir) else {
+        return (out, warnings);
+    };
+    let mut by_commit: HashMap<String, Vec<FileChange>> = HashMap::new();
+    for tag in &step.tags {
+        let files = match by_commit.get(&tag.commit) {
+            Some(f) => f.clone(),
+            None => {
+                let Ok((files, _, _)) = crate::inventory::tip_files(&repo, &tag.commit) else {
+                    continue;
+                };
+                let mut changes = Vec::new();
+                for file in files.iter().filter(|f| sources::is_source_file(&f.path)) {
+                    let path = join(&step.path, &file.path);
+                    let outcome = sources::rewrite_file(&path, &file.content, ctx);
+                    for e in &outcome.errors {
+                        warnings.push(Warning {
+                            subject: format!(
+                                "repo \"{}\" tag {}",
+                                step.repo,
+                                tag.from.trim_start_matches("refs/tags/")
+                            ),
+                            message: format!(
+                                "{path}:{}: {}; this source stays as it was in that tag",
+                                e.line,
+                                redact::text(&e.message)
+                            ),
+                        });
+                    }
+                    if outcome.new_content.is_none() {
+                        continue;
+                    }
+                    changes.push(FileChange {
+                        path,
+                        repo: step.repo.clone(),
+                        rewrites: outcome
+                            .rewrites
+                            .iter()
+                            .map(|r| SourceRewrite {
+                                line: r.line,
+                                old: redact::text(&r.old),
+                                new: redact::text(&r.new),
+                                repo: r.repo.clone(),
+                                notes: r.notes.iter().map(|n| redact::text(n)).collect(),
+                            })
+                            .collect(),
+                        left_alone: Vec::new(),
+                        edits: Vec::new(),
+                        content: outcome.new_content.clone(),
+                    });
+                }
+                by_commit.insert(tag.commit.clone(), changes.clone());
+                changes
+            }
+        };
+        if !files.is_empty() {
+            out.push(TagRewrite {
+                repo: step.repo.clone(),
+                tag: tag.to.clone(),
+                commit: tag.commit.clone(),
+                files,
+            });
+        }
+    }
+    (out, warnings)
 }
 
 fn reason(r: Reason) -> &'static str {

@@ -84,6 +84,20 @@ pub struct KeyChangePlan {
     pub action: String,
 }
 
+/// A namespaced tag that points at a "Rewrite module sources for <tag>" commit on top of
+/// the tagged commit's image (whose tree stays identical to the legacy tree).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRewrite {
+    /// The legacy repo.
+    pub repo: String,
+    /// The monorepo tag (`refs/tags/api/v1.1.0`).
+    pub tag: String,
+    /// The legacy commit it peels to (hex).
+    pub commit: String,
+    /// The files changed, with monorepo paths.
+    pub files: Vec<FileChange>,
+}
+
 /// A file `apply` changes in a monorepo's "Rewrite module sources" commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
@@ -144,6 +158,10 @@ pub struct MonorepoPlan {
     /// Files changed by the source rewrite commit (and backend pins, `moved.tf`).
     #[serde(default)]
     pub files: Vec<FileChange>,
+    /// Imported tags whose module sources are rewritten too, so that a call pinned to a tag
+    /// gets a module whose own calls point at the monorepos.
+    #[serde(default)]
+    pub tag_rewrites: Vec<TagRewrite>,
 }
 
 /// One legacy repo imported under a path of a monorepo.

@@ -87,6 +87,19 @@ pub(super) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
+    for mono in plan.monorepos.iter().filter(|m| !m.tag_rewrites.is_empty()) {
+        writeln!(out)?;
+        writeln!(out, "## Tags with rewritten sources in `{}`", mono.name)?;
+        writeln!(out)?;
+        writeln!(out, "Each tag points at a \"Rewrite module sources for <tag>\" commit whose parent is the unchanged image.")?;
+        writeln!(out)?;
+        for t in &mono.tag_rewrites {
+            let n: usize = t.files.iter().map(|f| f.rewrites.len()).sum();
+            let files: Vec<String> = t.files.iter().map(|f| format!("`{}`", f.path)).collect();
+            let tag = t.tag.strip_prefix("refs/tags/").unwrap_or(&t.tag);
+            writeln!(out, "- `{tag}`: {n} source(s) in {}", files.join(", "))?;
+        }
+    }
     if !plan.state.roots.is_empty() {
         writeln!(out)?;
         writeln!(out, "## State moves")?;

@@ -144,6 +144,25 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
             }
         }
     }
+    for mono in plan.monorepos.iter().filter(|m| !m.tag_rewrites.is_empty()) {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} {}",
+            p.bold(&format!("tags in {} with rewritten sources:", mono.name)),
+            p.dim("each points at a \"Rewrite module sources for <tag>\" commit on top of the unchanged image")
+        )?;
+        for t in &mono.tag_rewrites {
+            let n: usize = t.files.iter().map(|f| f.rewrites.len()).sum();
+            let files: Vec<&str> = t.files.iter().map(|f| f.path.as_str()).collect();
+            writeln!(
+                out,
+                "  {}  {n} source(s) in {}",
+                short(&t.tag),
+                files.join(", ")
+            )?;
+        }
+    }
     if !plan.state.roots.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", p.bold("state moves:"))?;

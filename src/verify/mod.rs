@@ -154,6 +154,23 @@ impl Ctx<'_> {
         Some((obj.kind, obj.data.clone()))
     }
 
+    /// Whether `commit` is tfmono's "Rewrite module sources for <tag>" commit whose only
+    /// parent is `image` (tags point there so pinned calls resolve in the monorepos).
+    fn is_source_rewrite_of(&self, commit: ObjectId, image: ObjectId) -> bool {
+        let Some((Kind::Commit, data)) = self.read_mono(commit) else {
+            return false;
+        };
+        let Some(h) = objects::parse_commit(&data) else {
+            return false;
+        };
+        let author = format!("\nauthor {} ", crate::apply::IDENTITY);
+        h.parents == [image]
+            && data.windows(author.len()).any(|w| w == author.as_bytes())
+            && data
+                .windows(b"Rewrite module sources for ".len())
+                .any(|w| w == b"Rewrite module sources for ")
+    }
+
     /// The entry id at `path` below the tree `root` in the monorepo.
     fn tree_at(&self, root: ObjectId, path: &str) -> Option<ObjectId> {
         let mut current = root;
@@ -349,7 +366,13 @@ fn verify_refs(ctx: &mut Ctx<'_>, step: &ImportStep) -> Result<usize, Error> {
         };
         let mono_target = mono_ref.target().try_id().map(|i| i.to_owned());
         let mono_commit = mono_ref.peel_to_id().ok().map(|i| i.detach());
-        if mono_commit.is_none() || mono_commit != ctx.map.get(name, &legacy_commit) {
+        let image = ctx.map.get(name, &legacy_commit);
+        let points_at_image = mono_commit.is_some() && mono_commit == image;
+        let rewrite_of_image = match (mono_commit, image, r.to.starts_with("refs/tags/")) {
+            (Some(c), Some(img), true) => ctx.is_source_rewrite_of(c, img),
+            _ => false,
+        };
+        if !points_at_image && !rewrite_of_image {
             ctx.mismatch(
                 Class::Ref,
                 name,

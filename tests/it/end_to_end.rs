@@ -76,6 +76,17 @@ fn demo_org_migrates_and_every_rewrite_resolves_to_the_same_content() {
                     .unwrap_or("main")
                     .to_string();
                 let new_dir = new_src.subdir.clone().unwrap_or_default();
+                // A tag with rewritten sources points at a "Rewrite module sources for <tag>"
+                // commit whose parent is the unchanged image: compare the image's content.
+                let subject = git(
+                    &mono,
+                    &["log", "-1", "--format=%s", &format!("{new_ref}^{{commit}}")],
+                );
+                let new_ref = if subject.starts_with("Rewrite module sources for ") {
+                    format!("{new_ref}^{{commit}}^1")
+                } else {
+                    new_ref
+                };
                 let new_tree = tree(&mono, &new_ref, &new_dir)
                     .unwrap_or_else(|| panic!("{new} does not resolve in {target_mono}"));
                 // The legacy source, resolved independently in the legacy repo.
@@ -139,6 +150,22 @@ fn demo_org_migrates_and_every_rewrite_resolves_to_the_same_content() {
     assert!(
         main_tf.contains("# 10.x CIDR plan"),
         "comments kept: {main_tf}"
+    );
+    // Tags a deployment pins carry rewritten sources too; their parent is the unchanged image.
+    let tagged = git(&svc, &["show", "api/v1.1.0:api/main.tf"]);
+    assert!(
+        !tagged.contains("github.com/acme/terraform-aws-"),
+        "{tagged}"
+    );
+    assert!(
+        !tagged.contains("terraform-aws-modules/vpc/aws"),
+        "{tagged}"
+    );
+    let legacy_api = root.join("org/legacy/terraform-acme-api.git");
+    assert_eq!(
+        tree(&svc, "api/v1.1.0^{commit}^1", "api"),
+        tree(&legacy_api, "v1.1.0", ""),
+        "the tag's rewrite commit sits on the unchanged image"
     );
     // Deployments with a Terragrunt key derived from the directory get the old key pinned.
     let live = root.join("out/live.git");

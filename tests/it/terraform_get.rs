@@ -460,13 +460,10 @@ fn every_deployment_gets_the_same_modules_from_the_monorepos() {
     let mut maps_a = legacy_maps(&f);
     maps_a.push(other_org_map(&f));
     let env_a = env(&f.root, "legacy", &maps_a, Some(&registry));
-    // The deployments pin service-module tags whose files still call the legacy URLs and the
-    // public registry (see `deployments_in_live_need_no_legacy_url`), so the monorepo run
-    // needs those too; the deployment's own call goes to the monorepo (longest prefix wins,
-    // asserted below).
-    let mut maps_b = monorepo_maps(&f);
-    maps_b.extend(legacy_maps(&f));
-    let env_b = env(&f.root, "monorepo", &maps_b, Some(&registry));
+    // The monorepo side maps ONLY the monorepos (and the external other-org repo) and has
+    // no registry: every call in the chain must resolve in the monorepos.
+    let maps_b = monorepo_maps(&f);
+    let env_b = env(&f.root, "monorepo", &maps_b, None);
 
     let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
     let deployments = deployments(&f.legacy);
@@ -606,7 +603,6 @@ fn service_modules_on_main_get_the_same_modules_without_legacy_urls_or_registry(
 }
 
 #[test]
-#[ignore = "BUG: live deployments call service-modules at the imported tag (api/v1.1.0), whose files still hold the legacy sources and the registry call; the rewrite exists only on main"]
 fn deployments_in_live_need_no_legacy_url() {
     let Some(tf) = common::terraform() else {
         return;
