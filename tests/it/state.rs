@@ -1105,3 +1105,254 @@ fn cross_state_move_stops_when_the_destination_changed_meanwhile() {
     assert!(!w.list(A).contains(&"aws_route53_record.www".to_string()));
     assert_eq!(w.list(B), ["aws_route53_record.www", "aws_s3_bucket.logs2"]);
 }
+
+const C: &str = "live/prod/korea/app";
+
+/// The for_each keys of the quoting test, as state JSON `index_key`s.
+const KEYS: &[&str] = &[
+    "a b",
+    "it's",
+    "say \"hi\"",
+    "$HOME",
+    "${HOME}",
+    "back\\slash",
+    "plain",
+];
+
+fn keyed(prefix: &str) -> Value {
+    Value::Array(
+        KEYS.iter()
+            .enumerate()
+            .map(|(i, k)| json!({"index_key": k, "schema_version": 1, "attributes": {"id": format!("{prefix}-{i}"), "tags": {"Name": k}}}))
+            .collect(),
+    )
+}
+
+/// Root C: nested modules, count resources, for_each keys with quotes, spaces and `$`,
+/// and module instances keyed by such strings.
+fn state_c() -> String {
+    let one = |id: &str| json!([{"schema_version": 0, "attributes": {"id": id}}]);
+    let counted = |p: &str, n: u64| {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"index_key": i, "schema_version": 0, "attributes": {"id": format!("{p}-{i}")}}))
+                .collect(),
+        )
+    };
+    tfstate(
+        "cccccccc-0000-0000-0000-000000000003",
+        vec![
+            res(
+                Some("module.app.module.alb"),
+                "managed",
+                "aws_lb",
+                "this",
+                one("lb-1"),
+            ),
+            res(
+                Some("module.app.module.alb"),
+                "managed",
+                "aws_lb_listener",
+                "http",
+                counted("l", 2),
+            ),
+            res(
+                Some("module.app.module.db"),
+                "managed",
+                "aws_db_instance",
+                "main",
+                one("db-1"),
+            ),
+            res(
+                Some("module.app.module.db.module.sg"),
+                "managed",
+                "aws_security_group",
+                "this",
+                one("sg-1"),
+            ),
+            res(
+                Some("module.app.module.db.module.sg"),
+                "data",
+                "aws_vpc",
+                "this",
+                one("vpc-1"),
+            ),
+            res(
+                Some("module.app"),
+                "managed",
+                "aws_iam_role",
+                "r",
+                one("role-1"),
+            ),
+            res(None, "managed", "aws_instance", "worker", counted("w", 3)),
+            res(None, "managed", "aws_eip", "ip", counted("eip", 2)),
+            res(None, "managed", "aws_instance", "web", keyed("web")),
+            res(None, "managed", "aws_instance", "db", keyed("db")),
+            res(
+                Some("module.svc[\"say \\\"hi\\\"\"]"),
+                "managed",
+                "aws_sqs_queue",
+                "q",
+                one("q-hi"),
+            ),
+            res(
+                Some("module.svc[\"it's\"]"),
+                "managed",
+                "aws_sqs_queue",
+                "q",
+                one("q-its"),
+            ),
+        ],
+    )
+}
+
+#[test]
+fn nested_modules_count_and_quoted_for_each_keys_with_real_terraform() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let w = World::with(tf, &[(C, state_c())]);
+    let web = |k: &str| format!("aws_instance.web[{}]", json!(k));
+    let app = |k: &str| format!("aws_instance.app[{}]", json!(k));
+    let mut pairs: Vec<(String, String)> = vec![
+        // (a) a nested module, and a nested module holding a module and a data source
+        (
+            "module.app.module.alb".into(),
+            "module.api.module.alb".into(),
+        ),
+        (
+            "module.app.module.db".into(),
+            "module.data.module.db".into(),
+        ),
+        // (d) count instances into a module, one by one and as a whole resource
+        (
+            "aws_instance.worker[0]".into(),
+            "module.workers.aws_instance.worker[0]".into(),
+        ),
+        (
+            "aws_instance.worker[1]".into(),
+            "module.workers.aws_instance.worker[1]".into(),
+        ),
+        ("aws_eip.ip".into(), "module.net.aws_eip.ip".into()),
+        // (b) for_each keys with quotes, spaces and `$`, one by one and as a whole resource
+        (
+            "aws_instance.db".into(),
+            "module.data.aws_instance.db".into(),
+        ),
+        (
+            "module.svc[\"say \\\"hi\\\"\"]".into(),
+            "module.svc2[\"say \\\"hi\\\"\"]".into(),
+        ),
+        (
+            web("back\\slash"),
+            format!("module.m[\"it's\"].{}", web("back\\slash")),
+        ),
+    ];
+    for k in ["a b", "it's", "say \"hi\"", "$HOME", "${HOME}"] {
+        pairs.push((web(k), app(k)));
+    }
+    assert_eq!(pairs[8].0, "aws_instance.web[\"a b\"]");
+    assert_eq!(pairs[10].0, r#"aws_instance.web["say \"hi\""]"#);
+    let blocks = vec![(
+        C.to_string(),
+        StateBlock {
+            moves: pairs.iter().map(|(f, t)| mv(f, t)).collect(),
+            ..Default::default()
+        },
+    )];
+    let snaps = w.snapshots();
+    let plan = plan::build(&blocks, Some(&snaps)).expect("plan builds");
+    let root_plan = plan.root(C).expect("C");
+    assert_eq!(root_plan.check, plan::Check::Checked);
+    let counts: Vec<Option<usize>> = root_plan.moves.iter().map(|m| m.instances).collect();
+    assert_eq!(
+        counts,
+        [3, 3, 1, 1, 2, 7, 1, 1, 1, 1, 1, 1, 1].map(Some),
+        "{pairs:#?}"
+    );
+    let files = w.write(&plan);
+    syntax_ok(&files);
+    let script = std::fs::read_to_string(w.out.join(C).join("migrate.sh")).expect("script");
+    // `state list` form for matching, `$${` for the `state mv` argument
+    assert!(
+        script.contains(
+            "mv_local 'aws_instance.web[\"${HOME}\"]' 'aws_instance.app[\"${HOME}\"]' i i move-13 'aws_instance.web[\"$${HOME}\"]' 'aws_instance.app[\"$${HOME}\"]'"
+        ),
+        "{script}"
+    );
+    assert!(
+        script.contains("'aws_instance.web[\"it'\\''s\"]'"),
+        "{script}"
+    );
+
+    let root = w.monorepos.join(C);
+    let migrate = w.out.join(C).join("migrate.sh");
+    let rollback = w.out.join(C).join("rollback.sh");
+    let orig = w.state(C);
+    let orig_list = w.list(C);
+    assert_eq!(orig_list.len(), 28, "{orig_list:#?}");
+    assert!(orig_list.contains(&r#"aws_instance.web["say \"hi\""]"#.to_string()));
+    assert!(orig_list.contains(&r#"module.svc["say \"hi\""].aws_sqs_queue.q"#.to_string()));
+
+    let o = w.run(&migrate, &root, &[("DRY_RUN", "1")]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(
+        // one line per move, plus one for the module nested in module.app.module.db
+        String::from_utf8_lossy(&o.stdout)
+            .matches("Would move")
+            .count(),
+        14,
+        "{}",
+        show(&o)
+    );
+    assert_eq!(w.state(C), orig);
+
+    let o = w.run(&migrate, &root, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    let renames: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    let want = renamed(&instances(&orig), &renames);
+    // every instance kept its attributes, under exactly the expected addresses
+    assert_eq!(instances(&w.state(C)), want);
+    assert_eq!(w.list(C), want.keys().cloned().collect::<Vec<_>>());
+    for line in [
+        "module.api.module.alb.aws_lb_listener.http[1]",
+        "module.data.module.db.module.sg.data.aws_vpc.this",
+        "module.data.module.db.aws_db_instance.main",
+        "module.workers.aws_instance.worker[0]",
+        "aws_instance.worker[2]",
+        "module.net.aws_eip.ip[1]",
+        r#"aws_instance.app["say \"hi\""]"#,
+        r#"aws_instance.app["it's"]"#,
+        r#"aws_instance.app["$HOME"]"#,
+        r#"aws_instance.app["${HOME}"]"#,
+        r#"aws_instance.web["plain"]"#,
+        r#"module.data.aws_instance.db["say \"hi\""]"#,
+        r#"module.svc2["say \"hi\""].aws_sqs_queue.q"#,
+        r#"module.svc["it's"].aws_sqs_queue.q"#,
+        r#"module.m["it's"].aws_instance.web["back\\slash"]"#,
+    ] {
+        assert!(want.contains_key(line), "{line} in {want:#?}");
+    }
+
+    // re-running skips every move
+    let after = w.state(C);
+    let o = w.run(&migrate, &root, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("already done")
+            .count(),
+        13,
+        "{}",
+        show(&o)
+    );
+    assert_eq!(w.state(C), after);
+
+    let o = w.run(&rollback, &root, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(instances(&w.state(C)), instances(&orig));
+    assert_eq!(w.list(C), orig_list);
+}
