@@ -9,6 +9,17 @@
 //! `BACKEND_KEY_ATTR` (the backend attribute holding the key for `backend { mode = "copy" }`;
 //! default `key`).
 //!
+//! Before anything changes, a preflight checks every move against one `state list` per state
+//! involved (simulating the moves before it): each must be already done (`to` there, `from`
+//! not) or runnable (`from` there, `to` free). `migrate.sh` otherwise prints every offending
+//! move (`migrate.sh: cannot move 'X' -> 'Y': …; nothing was changed. …`) and exits 1 before
+//! its backup and before any `state mv`; `rollback.sh` only stops when both ends of a move are
+//! there (a move with neither is "nothing to undo"). `PREFLIGHT_ONLY=1` runs only the
+//! preflight; `migrate-all.sh` / `rollback-all.sh` preflight every root (passing the
+//! simulated lists on in `PREFLIGHT_DIR`) before running any. `state mv` gets addresses in
+//! HCL form ([`Address::to_hcl`]), `state list` lines are matched in their printed form
+//! (`Display`).
+//!
 //! Every move is skipped when already done (`state list` shows `to` and not `from`), so the
 //! scripts can be re-run after a failure. Cross-state moves pull both states, move between
 //! the local copies, check that neither remote changed since (lineage and serial), then push
