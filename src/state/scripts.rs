@@ -34,7 +34,7 @@ use super::plan::{PlannedMove, RootPlan, StatePlan};
 use super::BackendMode;
 use crate::shell::quote;
 
-/// Options for [`write`].
+/// Options for [`write()`].
 #[derive(Debug, Clone)]
 pub struct ScriptOptions {
     /// Where checkouts of the monorepos are (`<dir>/<root>` is a root); the default of
