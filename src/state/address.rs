@@ -34,7 +34,19 @@ impl fmt::Display for Key {
     }
 }
 
-/// Quotes `s` the way Terraform prints string keys (Go's `%q`).
+impl Key {
+    /// The key as Terraform's address parser reads it (see [`Address::to_hcl`]).
+    pub fn to_hcl(&self) -> String {
+        match self {
+            Key::Int(n) => format!("[{n}]"),
+            Key::Str(s) => format!("[{}]", hcl_quote(s)),
+        }
+    }
+}
+
+/// Quotes `s` the way Terraform 1.0 prints string keys in `terraform state list` (Go's `%q`
+/// as of Go 1.16): `\a \b \f \n \r \t \v`, other bytes below 0x20 as `\xHH`, other
+/// non-printable characters as `\uXXXX` / `\UXXXXXXXX`.
 fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -49,14 +61,78 @@ fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if !go_printable(c) => out.push_str(&unicode_escape(c)),
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// Quotes `s` as an HCL string literal that Terraform's address parser (`terraform state
+/// mv` arguments) reads back as `s`: only HCL escapes, and `${` / `%{` doubled.
+fn hcl_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if !go_printable(c) => out.push_str(&unicode_escape(c)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn unicode_escape(c: char) -> String {
+    let n = c as u32;
+    if n < 0x10000 {
+        format!("\\u{n:04x}")
+    } else {
+        format!("\\U{n:08x}")
+    }
+}
+
+/// Go's `unicode.IsPrint`, approximated without Unicode tables: not printable are control
+/// characters, spaces other than U+0020, format characters (Cf) and private-use characters.
+/// (Unassigned code points are printed as-is; Terraform would escape them.)
+fn go_printable(c: char) -> bool {
+    let n = c as u32;
+    let format = matches!(
+        n,
+        0xad | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x202a..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x13438
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    );
+    let private = matches!(n, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
+    !(c.is_control() || (c.is_whitespace() && c != ' ') || format || private)
 }
 
 /// One `module.NAME[KEY]` step of a module path.
@@ -153,23 +229,48 @@ pub fn module_path_string(steps: &[ModuleStep]) -> String {
     s
 }
 
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.module_string();
-        f.write_str(&m)?;
-        if let Some(r) = &self.resource {
-            if !m.is_empty() {
-                f.write_str(".")?;
+impl Address {
+    /// The address as an argument of `terraform state mv` (HCL string syntax: only HCL
+    /// escapes, `${` and `%{` doubled). It differs from the `Display` form (what
+    /// `terraform state list` prints) only for string keys holding `${`, `%{`, control or
+    /// non-printable characters.
+    pub fn to_hcl(&self) -> String {
+        self.render(&Key::to_hcl)
+    }
+
+    fn render(&self, key: &dyn Fn(&Key) -> String) -> String {
+        let mut s = String::new();
+        for (i, step) in self.module.iter().enumerate() {
+            if i > 0 {
+                s.push('.');
             }
-            if r.mode == Mode::Data {
-                f.write_str("data.")?;
-            }
-            write!(f, "{}.{}", r.kind, r.name)?;
-            if let Some(k) = &r.key {
-                write!(f, "{k}")?;
+            s.push_str("module.");
+            s.push_str(&step.name);
+            if let Some(k) = &step.key {
+                s.push_str(&key(k));
             }
         }
-        Ok(())
+        if let Some(r) = &self.resource {
+            if !self.module.is_empty() {
+                s.push('.');
+            }
+            if r.mode == Mode::Data {
+                s.push_str("data.");
+            }
+            s.push_str(&r.kind);
+            s.push('.');
+            s.push_str(&r.name);
+            if let Some(k) = &r.key {
+                s.push_str(&key(k));
+            }
+        }
+        s
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(&Key::to_string))
     }
 }
 
@@ -318,8 +419,17 @@ impl Parser<'_> {
                         't' => s.push('\t'),
                         '"' => s.push('"'),
                         '\\' => s.push('\\'),
-                        'u' | 'U' => {
-                            let len = if e == 'u' { 4 } else { 8 };
+                        // Go escapes, as `terraform state list` prints them
+                        'a' => s.push('\u{7}'),
+                        'b' => s.push('\u{8}'),
+                        'f' => s.push('\u{c}'),
+                        'v' => s.push('\u{b}'),
+                        'x' | 'u' | 'U' => {
+                            let len = match e {
+                                'x' => 2,
+                                'u' => 4,
+                                _ => 8,
+                            };
                             let hex: String = self
                                 .chars
                                 .get(self.pos..self.pos + len)
@@ -337,7 +447,7 @@ impl Parser<'_> {
                         }
                         other => {
                             return Err(self.err(format!(
-                                "unknown escape `\\{other}` in string key; use \\\" \\\\ \\n \\r \\t or \\uXXXX"
+                                "unknown escape `\\{other}` in string key; use \\\" \\\\ \\n \\r \\t, \\uXXXX or \\xHH"
                             )))
                         }
                     }
@@ -441,6 +551,58 @@ mod tests {
         let a = parse("module.m.data.aws_x.y[\"k\"]").expect("ok");
         assert_eq!(a.module_string(), "module.m");
         assert_eq!(a.resource.as_ref().map(|r| r.mode), Some(Mode::Data));
+    }
+
+    /// Lines as Terraform 1.0.3 `state list` printed them for state JSON `index_key`s
+    /// (checked with the real binary), and the `state mv` argument it accepts for each.
+    #[test]
+    fn display_matches_state_list_and_to_hcl_matches_state_mv() {
+        for (key, list, arg) in [
+            ("a b", r#"["a b"]"#, r#"["a b"]"#),
+            ("it's", r#"["it's"]"#, r#"["it's"]"#),
+            ("say \"hi\"", r#"["say \"hi\""]"#, r#"["say \"hi\""]"#),
+            ("$HOME", r#"["$HOME"]"#, r#"["$HOME"]"#),
+            ("${x}", r#"["${x}"]"#, r#"["$${x}"]"#),
+            ("%{x}", r#"["%{x}"]"#, r#"["%%{x}"]"#),
+            ("back\\slash", r#"["back\\slash"]"#, r#"["back\\slash"]"#),
+            ("tab\there", r#"["tab\there"]"#, r#"["tab\there"]"#),
+            ("bell\u{7}", r#"["bell\a"]"#, r#"["bell\u0007"]"#),
+            ("ctl\u{1}", r#"["ctl\x01"]"#, r#"["ctl\u0001"]"#),
+            ("del\u{7f}", r#"["del\u007f"]"#, r#"["del\u007f"]"#),
+            ("nb\u{a0}sp", r#"["nb\u00a0sp"]"#, r#"["nb\u00a0sp"]"#),
+            ("zw\u{200b}sp", r#"["zw\u200bsp"]"#, r#"["zw\u200bsp"]"#),
+            ("soft\u{ad}hy", r#"["soft\u00adhy"]"#, r#"["soft\u00adhy"]"#),
+            ("bom\u{feff}", r#"["bom\ufeff"]"#, r#"["bom\ufeff"]"#),
+            ("ls\u{2028}x", r#"["ls\u2028x"]"#, r#"["ls\u2028x"]"#),
+            ("pua\u{e000}", r#"["pua\ue000"]"#, r#"["pua\ue000"]"#),
+            (
+                "emoji\u{1f600}é",
+                "[\"emoji\u{1f600}é\"]",
+                "[\"emoji\u{1f600}é\"]",
+            ),
+        ] {
+            let k = Key::Str(key.to_string());
+            assert_eq!(k.to_string(), list, "{key:?}");
+            assert_eq!(k.to_hcl(), arg, "{key:?}");
+            // both forms parse back to the key, except `$${`/`%%{`, which the mapping's
+            // HCL parser has already undone before an address reaches `parse`
+            let a = parse(&format!("module.m{list}.aws_x.y{list}")).expect(list);
+            assert_eq!(
+                a.resource.as_ref().and_then(|r| r.key.clone()),
+                Some(k.clone())
+            );
+            assert_eq!(a.to_string(), format!("module.m{list}.aws_x.y{list}"));
+            assert_eq!(a.to_hcl(), format!("module.m{arg}.aws_x.y{arg}"));
+            if !key.contains('{') {
+                assert_eq!(
+                    parse(&format!("aws_x.y{arg}"))
+                        .expect(arg)
+                        .resource
+                        .and_then(|r| r.key),
+                    Some(k)
+                );
+            }
+        }
     }
 
     #[test]

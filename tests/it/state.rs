@@ -222,13 +222,19 @@ struct World {
     monorepos: PathBuf,
     out: PathBuf,
     tf: PathBuf,
+    roots: Vec<String>,
 }
 
 impl World {
     fn new(tf: PathBuf) -> World {
+        World::with(tf, &[(A, state_a()), (B, state_b())])
+    }
+
+    /// Roots with the given local-backend states.
+    fn with(tf: PathBuf, states: &[(&str, String)]) -> World {
         let tmp = common::tempdir();
         let monorepos = tmp.path().join("monorepos");
-        for (root, text) in [(A, state_a()), (B, state_b())] {
+        for (root, text) in states {
             let dir = monorepos.join(root);
             std::fs::create_dir_all(&dir).expect("mkdir");
             std::fs::write(dir.join("terraform.tfstate"), text).expect("write state");
@@ -238,6 +244,7 @@ impl World {
             monorepos,
             out,
             tf,
+            roots: states.iter().map(|(r, _)| r.to_string()).collect(),
             _tmp: tmp,
         }
     }
@@ -250,7 +257,7 @@ impl World {
     fn snapshots(&self) -> Snapshots {
         let dir = self.out.parent().expect("parent").join("snapshots");
         std::fs::create_dir_all(&dir).expect("mkdir");
-        for root in [A, B] {
+        for root in &self.roots {
             let pulled = self.tf_in(root, &["state", "pull"]);
             assert!(pulled.status.success());
             std::fs::write(dir.join(state::snapshot::file_name(root)), &pulled.stdout)
@@ -445,19 +452,59 @@ fn migrate_dry_run_rerun_and_rollback_with_real_terraform() {
     assert_eq!(instances(&w.state(A)), instances(&orig_a));
 }
 
+/// `bash -n` on every generated script.
+fn syntax_ok(files: &[PathBuf]) {
+    for f in files {
+        let o = Command::new("bash")
+            .arg("-n")
+            .arg(f)
+            .output()
+            .expect("bash");
+        assert!(o.status.success(), "{}: {}", f.display(), show(&o));
+    }
+}
+
+/// Files in `dir` whose name starts with `prefix`.
+fn files_starting(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An executable `TF` wrapper: runs `body` (bash, `$REAL` is the real terraform) before
+/// handing every call to the real binary.
+fn tf_wrapper(w: &World, name: &str, body: &str) -> String {
+    let path = w.out.parent().expect("parent").join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "#!/usr/bin/env bash\nREAL={}\n{body}\nexec \"$REAL\" \"$@\"\n",
+            tfmono::shell::quote(&w.tf.display().to_string())
+        ),
+    )
+    .expect("wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.display().to_string()
+}
+
 #[test]
-fn rollback_after_a_migration_that_stopped_halfway() {
+fn a_missing_from_stops_before_anything_changes() {
     let Some(tf) = common::terraform() else {
         return;
     };
     let w = World::new(tf);
-    // unchecked plan (no snapshots) whose third move names an address that does not exist
+    // unchecked plan (no snapshots): the SECOND move names an address that does not exist
     let blocks = vec![(
         A.to_string(),
         StateBlock {
             moves: vec![
                 mv("module.alb", "module.api.module.alb"),
-                mv("aws_instance.web[\"a b\"]", "aws_instance.app[\"a b\"]"),
                 mv("aws_instance.missing", "aws_instance.other"),
                 mv("aws_s3_bucket.data", "aws_s3_bucket.assets"),
             ],
@@ -466,14 +513,149 @@ fn rollback_after_a_migration_that_stopped_halfway() {
     )];
     let plan = plan::build(&blocks, None).expect("plan");
     assert_eq!(plan.roots[0].check, plan::Check::Unchecked);
-    w.write(&plan);
+    syntax_ok(&w.write(&plan));
     let root = w.monorepos.join(A);
     let orig = w.state(A);
+    let want = "migrate.sh: cannot move 'aws_instance.missing' -> 'aws_instance.other': 'aws_instance.missing' is not in the state of live/prod/korea/api/static and 'aws_instance.other' is not there either; nothing was changed. Fix the mapping's state block or the state, then re-run (move #2)";
+    for (script, env) in [
+        (w.out.join(A).join("migrate.sh"), &[][..]),
+        (w.out.join(A).join("migrate.sh"), &[("DRY_RUN", "1")][..]),
+        (w.out.join("migrate-all.sh"), &[][..]),
+    ] {
+        let o = w.run(&script, &root, env);
+        assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.lines().any(|l| l == want), "{}", show(&o));
+        assert!(err.contains("1 of 3 moves cannot run"), "{err}");
+        // only the offending move is named, and no rollback is suggested: nothing ran
+        assert!(
+            !err.contains("module.alb") && !err.contains("aws_s3_bucket"),
+            "{err}"
+        );
+        assert!(!err.contains("rollback.sh"), "{err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("Move") && !out.contains("move-1"), "{out}");
+        // the state file is byte-identical, and no backup was written
+        assert_eq!(w.state(A), orig);
+        assert!(files_starting(&w.out.join(A), "backup-").is_empty());
+        assert!(files_starting(&w.out.join(A), "preflight-").is_empty());
+    }
+
+    // every offending move is listed: a missing one and one whose `to` is taken
+    let blocks = vec![(
+        A.to_string(),
+        StateBlock {
+            moves: vec![
+                mv("aws_instance.missing", "aws_instance.other"),
+                mv("aws_s3_bucket.data", "aws_s3_bucket.assets"),
+                mv("aws_instance.worker[1]", "aws_instance.web[\"c\"]"),
+                // allowed by the simulation: move #2 freed `aws_s3_bucket.data`
+                mv("aws_eip.solo", "aws_eip.data"),
+            ],
+            ..Default::default()
+        },
+    )];
+    let plan = plan::build(&blocks, None).expect("plan");
+    std::fs::remove_dir_all(&w.out).expect("clean");
+    syntax_ok(&w.write(&plan));
     let o = w.run(&w.out.join(A).join("migrate.sh"), &root, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot move 'aws_instance.missing' -> 'aws_instance.other'")
+            && err.contains("(move #1)"),
+        "{err}"
+    );
+    assert!(err.contains("migrate.sh: cannot move 'aws_instance.worker[1]' -> 'aws_instance.web[\"c\"]': 'aws_instance.worker[1]' is in the state of live/prod/korea/api/static and 'aws_instance.web[\"c\"]' is already in the state of live/prod/korea/api/static; nothing was changed"), "{err}");
+    assert!(err.contains("2 of 4 moves cannot run"), "{err}");
+    assert_eq!(w.state(A), orig);
+
+    // across roots: migrate-all.sh checks every root before running any, so a missing
+    // `from` of the second root's cross-state move leaves the first root untouched too
+    let blocks = vec![
+        (
+            A.to_string(),
+            StateBlock {
+                moves: vec![mv("aws_s3_bucket.data", "aws_s3_bucket.assets")],
+                ..Default::default()
+            },
+        ),
+        (
+            B.to_string(),
+            StateBlock {
+                moves: vec![
+                    MoveSpec {
+                        from: "aws_route53_record.www".into(),
+                        to: "aws_route53_record.www".into(),
+                        from_state: Some(A.into()),
+                    },
+                    MoveSpec {
+                        from: "aws_instance.gone".into(),
+                        to: "aws_instance.gone".into(),
+                        from_state: Some(A.into()),
+                    },
+                ],
+                ..Default::default()
+            },
+        ),
+    ];
+    let plan = plan::build(&blocks, None).expect("plan");
+    std::fs::remove_dir_all(&w.out).expect("clean");
+    syntax_ok(&w.write(&plan));
+    let orig_b = w.state(B);
+    let o = w.run(&w.out.join("migrate-all.sh"), Path::new("/"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("migrate.sh: cannot move 'aws_instance.gone' -> 'aws_instance.gone': 'aws_instance.gone' is not in the state of live/prod/korea/api/static and 'aws_instance.gone' is not in the state of live/prod/korea/api/dynamic either; nothing was changed"), "{err}");
+    assert!(
+        err.contains("(move #2)") && !err.contains("(move #1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tfmono: the preflight found moves that cannot run"),
+        "{err}"
+    );
+    assert_eq!(w.state(A), orig);
+    assert_eq!(w.state(B), orig_b);
+}
+
+#[test]
+fn a_concurrent_change_stops_midway_and_rollback_undoes_what_ran() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let w = World::new(tf);
+    let blocks = vec![(
+        A.to_string(),
+        StateBlock {
+            moves: vec![
+                mv("module.alb", "module.api.module.alb"),
+                mv("aws_instance.web[\"a b\"]", "aws_instance.app[\"a b\"]"),
+                mv("aws_instance.worker[1]", "aws_instance.worker_b"),
+                mv("aws_s3_bucket.data", "aws_s3_bucket.assets"),
+            ],
+            ..Default::default()
+        },
+    )];
+    let plan = plan::build(&blocks, None).expect("plan");
+    syntax_ok(&w.write(&plan));
+    let root = w.monorepos.join(A);
+    let orig = w.state(A);
+    // someone removes worker[1] after the preflight, just before move #2 runs
+    let mark = w.out.parent().expect("parent").join("removed");
+    let tfw = tf_wrapper(
+        &w,
+        "tf-concurrent.sh",
+        &format!(
+            "if [ \"$1 $2\" = \"state mv\" ] && [[ \"$*\" == *'aws_instance.app[\"a b\"]'* ]] && [ ! -e {m} ]; then\n  touch {m}\n  \"$REAL\" state rm 'aws_instance.worker[1]' >/dev/null\nfi",
+            m = tfmono::shell::quote(&mark.display().to_string())
+        ),
+    );
+    let o = w.run(&w.out.join(A).join("migrate.sh"), &root, &[("TF", &tfw)]);
     assert!(!o.status.success(), "{}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("neither aws_instance.missing nor aws_instance.other"),
+        err.contains("move-3: neither aws_instance.worker[1] nor aws_instance.worker_b"),
         "{err}"
     );
     assert!(err.contains("rollback.sh"), "{err}");
@@ -482,9 +664,66 @@ fn rollback_after_a_migration_that_stopped_halfway() {
     assert!(list.contains(&"module.api.module.alb.aws_lb.this".to_string()));
     assert!(list.contains(&"aws_instance.app[\"a b\"]".to_string()));
     assert!(list.contains(&"aws_s3_bucket.data".to_string()));
+    // the rollback's preflight lets the half-done state through ("nothing to undo")
     let o = w.run(&w.out.join(A).join("rollback.sh"), &root, &[]);
     assert!(o.status.success(), "{}", show(&o));
-    assert_eq!(instances(&w.state(A)), instances(&orig));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("undo-move-4: already done"), "{out}");
+    assert!(out.contains("undo-move-3: nothing to undo"), "{out}");
+    let mut want = instances(&orig);
+    want.remove("aws_instance.worker[1]");
+    assert_eq!(instances(&w.state(A)), want);
+}
+
+#[test]
+fn rollback_preflight_stops_when_both_ends_are_there() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let w = World::new(tf);
+    let blocks = vec![(
+        A.to_string(),
+        StateBlock {
+            moves: vec![
+                mv("aws_s3_bucket.data", "aws_s3_bucket.assets"),
+                mv("aws_eip.solo", "aws_eip.other"),
+            ],
+            ..Default::default()
+        },
+    )];
+    let plan = plan::build(&blocks, None).expect("plan");
+    syntax_ok(&w.write(&plan));
+    let root = w.monorepos.join(A);
+    let o = w.run(&w.out.join(A).join("migrate.sh"), &root, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    // a new bucket appears at an old address: undoing move #1 would collide with it
+    let mut v: Value = serde_json::from_str(&w.state(A)).expect("json");
+    v["serial"] = json!(v["serial"].as_u64().expect("serial") + 1);
+    v["resources"].as_array_mut().expect("resources").push(res(
+        None,
+        "managed",
+        "aws_s3_bucket",
+        "data",
+        json!([{"schema_version": 0, "attributes": {"id": "bucket-new"}}]),
+    ));
+    std::fs::write(
+        w.monorepos.join(A).join("terraform.tfstate"),
+        serde_json::to_string_pretty(&v).expect("json"),
+    )
+    .expect("write");
+    let before = w.state(A);
+    let o = w.run(&w.out.join(A).join("rollback.sh"), &root, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("rollback.sh: cannot move 'aws_s3_bucket.assets' -> 'aws_s3_bucket.data'")
+            && err.contains("(undo of move #1)"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    // move #2 is undone only after the preflight passed: nothing ran
+    assert_eq!(w.state(A), before);
+    assert!(w.list(A).contains(&"aws_eip.other".to_string()));
 }
 
 #[test]
@@ -865,4 +1104,255 @@ fn cross_state_move_stops_when_the_destination_changed_meanwhile() {
     assert!(o.status.success(), "{}", show(&o));
     assert!(!w.list(A).contains(&"aws_route53_record.www".to_string()));
     assert_eq!(w.list(B), ["aws_route53_record.www", "aws_s3_bucket.logs2"]);
+}
+
+const C: &str = "live/prod/korea/app";
+
+/// The for_each keys of the quoting test, as state JSON `index_key`s.
+const KEYS: &[&str] = &[
+    "a b",
+    "it's",
+    "say \"hi\"",
+    "$HOME",
+    "${HOME}",
+    "back\\slash",
+    "plain",
+];
+
+fn keyed(prefix: &str) -> Value {
+    Value::Array(
+        KEYS.iter()
+            .enumerate()
+            .map(|(i, k)| json!({"index_key": k, "schema_version": 1, "attributes": {"id": format!("{prefix}-{i}"), "tags": {"Name": k}}}))
+            .collect(),
+    )
+}
+
+/// Root C: nested modules, count resources, for_each keys with quotes, spaces and `$`,
+/// and module instances keyed by such strings.
+fn state_c() -> String {
+    let one = |id: &str| json!([{"schema_version": 0, "attributes": {"id": id}}]);
+    let counted = |p: &str, n: u64| {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"index_key": i, "schema_version": 0, "attributes": {"id": format!("{p}-{i}")}}))
+                .collect(),
+        )
+    };
+    tfstate(
+        "cccccccc-0000-0000-0000-000000000003",
+        vec![
+            res(
+                Some("module.app.module.alb"),
+                "managed",
+                "aws_lb",
+                "this",
+                one("lb-1"),
+            ),
+            res(
+                Some("module.app.module.alb"),
+                "managed",
+                "aws_lb_listener",
+                "http",
+                counted("l", 2),
+            ),
+            res(
+                Some("module.app.module.db"),
+                "managed",
+                "aws_db_instance",
+                "main",
+                one("db-1"),
+            ),
+            res(
+                Some("module.app.module.db.module.sg"),
+                "managed",
+                "aws_security_group",
+                "this",
+                one("sg-1"),
+            ),
+            res(
+                Some("module.app.module.db.module.sg"),
+                "data",
+                "aws_vpc",
+                "this",
+                one("vpc-1"),
+            ),
+            res(
+                Some("module.app"),
+                "managed",
+                "aws_iam_role",
+                "r",
+                one("role-1"),
+            ),
+            res(None, "managed", "aws_instance", "worker", counted("w", 3)),
+            res(None, "managed", "aws_eip", "ip", counted("eip", 2)),
+            res(None, "managed", "aws_instance", "web", keyed("web")),
+            res(None, "managed", "aws_instance", "db", keyed("db")),
+            res(
+                Some("module.svc[\"say \\\"hi\\\"\"]"),
+                "managed",
+                "aws_sqs_queue",
+                "q",
+                one("q-hi"),
+            ),
+            res(
+                Some("module.svc[\"it's\"]"),
+                "managed",
+                "aws_sqs_queue",
+                "q",
+                one("q-its"),
+            ),
+        ],
+    )
+}
+
+#[test]
+fn nested_modules_count_and_quoted_for_each_keys_with_real_terraform() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let w = World::with(tf, &[(C, state_c())]);
+    let web = |k: &str| format!("aws_instance.web[{}]", json!(k));
+    let app = |k: &str| format!("aws_instance.app[{}]", json!(k));
+    let mut pairs: Vec<(String, String)> = vec![
+        // (a) a nested module, and a nested module holding a module and a data source
+        (
+            "module.app.module.alb".into(),
+            "module.api.module.alb".into(),
+        ),
+        (
+            "module.app.module.db".into(),
+            "module.data.module.db".into(),
+        ),
+        // (d) count instances into a module, one by one and as a whole resource
+        (
+            "aws_instance.worker[0]".into(),
+            "module.workers.aws_instance.worker[0]".into(),
+        ),
+        (
+            "aws_instance.worker[1]".into(),
+            "module.workers.aws_instance.worker[1]".into(),
+        ),
+        ("aws_eip.ip".into(), "module.net.aws_eip.ip".into()),
+        // (b) for_each keys with quotes, spaces and `$`, one by one and as a whole resource
+        (
+            "aws_instance.db".into(),
+            "module.data.aws_instance.db".into(),
+        ),
+        (
+            "module.svc[\"say \\\"hi\\\"\"]".into(),
+            "module.svc2[\"say \\\"hi\\\"\"]".into(),
+        ),
+        (
+            web("back\\slash"),
+            format!("module.m[\"it's\"].{}", web("back\\slash")),
+        ),
+    ];
+    for k in ["a b", "it's", "say \"hi\"", "$HOME", "${HOME}"] {
+        pairs.push((web(k), app(k)));
+    }
+    assert_eq!(pairs[8].0, "aws_instance.web[\"a b\"]");
+    assert_eq!(pairs[10].0, r#"aws_instance.web["say \"hi\""]"#);
+    let blocks = vec![(
+        C.to_string(),
+        StateBlock {
+            moves: pairs.iter().map(|(f, t)| mv(f, t)).collect(),
+            ..Default::default()
+        },
+    )];
+    let snaps = w.snapshots();
+    let plan = plan::build(&blocks, Some(&snaps)).expect("plan builds");
+    let root_plan = plan.root(C).expect("C");
+    assert_eq!(root_plan.check, plan::Check::Checked);
+    let counts: Vec<Option<usize>> = root_plan.moves.iter().map(|m| m.instances).collect();
+    assert_eq!(
+        counts,
+        [3, 3, 1, 1, 2, 7, 1, 1, 1, 1, 1, 1, 1].map(Some),
+        "{pairs:#?}"
+    );
+    let files = w.write(&plan);
+    syntax_ok(&files);
+    let script = std::fs::read_to_string(w.out.join(C).join("migrate.sh")).expect("script");
+    // `state list` form for matching, `$${` for the `state mv` argument
+    assert!(
+        script.contains(
+            "mv_local 'aws_instance.web[\"${HOME}\"]' 'aws_instance.app[\"${HOME}\"]' i i move-13 'aws_instance.web[\"$${HOME}\"]' 'aws_instance.app[\"$${HOME}\"]'"
+        ),
+        "{script}"
+    );
+    assert!(
+        script.contains("'aws_instance.web[\"it'\\''s\"]'"),
+        "{script}"
+    );
+
+    let root = w.monorepos.join(C);
+    let migrate = w.out.join(C).join("migrate.sh");
+    let rollback = w.out.join(C).join("rollback.sh");
+    let orig = w.state(C);
+    let orig_list = w.list(C);
+    assert_eq!(orig_list.len(), 28, "{orig_list:#?}");
+    assert!(orig_list.contains(&r#"aws_instance.web["say \"hi\""]"#.to_string()));
+    assert!(orig_list.contains(&r#"module.svc["say \"hi\""].aws_sqs_queue.q"#.to_string()));
+
+    let o = w.run(&migrate, &root, &[("DRY_RUN", "1")]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(
+        // one line per move, plus one for the module nested in module.app.module.db
+        String::from_utf8_lossy(&o.stdout)
+            .matches("Would move")
+            .count(),
+        14,
+        "{}",
+        show(&o)
+    );
+    assert_eq!(w.state(C), orig);
+
+    let o = w.run(&migrate, &root, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    let renames: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    let want = renamed(&instances(&orig), &renames);
+    // every instance kept its attributes, under exactly the expected addresses
+    assert_eq!(instances(&w.state(C)), want);
+    assert_eq!(w.list(C), want.keys().cloned().collect::<Vec<_>>());
+    for line in [
+        "module.api.module.alb.aws_lb_listener.http[1]",
+        "module.data.module.db.module.sg.data.aws_vpc.this",
+        "module.data.module.db.aws_db_instance.main",
+        "module.workers.aws_instance.worker[0]",
+        "aws_instance.worker[2]",
+        "module.net.aws_eip.ip[1]",
+        r#"aws_instance.app["say \"hi\""]"#,
+        r#"aws_instance.app["it's"]"#,
+        r#"aws_instance.app["$HOME"]"#,
+        r#"aws_instance.app["${HOME}"]"#,
+        r#"aws_instance.web["plain"]"#,
+        r#"module.data.aws_instance.db["say \"hi\""]"#,
+        r#"module.svc2["say \"hi\""].aws_sqs_queue.q"#,
+        r#"module.svc["it's"].aws_sqs_queue.q"#,
+        r#"module.m["it's"].aws_instance.web["back\\slash"]"#,
+    ] {
+        assert!(want.contains_key(line), "{line} in {want:#?}");
+    }
+
+    // re-running skips every move
+    let after = w.state(C);
+    let o = w.run(&migrate, &root, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("already done")
+            .count(),
+        13,
+        "{}",
+        show(&o)
+    );
+    assert_eq!(w.state(C), after);
+
+    let o = w.run(&rollback, &root, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(instances(&w.state(C)), instances(&orig));
+    assert_eq!(w.list(C), orig_list);
 }
