@@ -1,8 +1,8 @@
 //! Removes secrets from text before it reaches any output.
 //!
 //! Credentials in URLs (`https://user:token@host/...`) and `sshkey=` query values are secrets:
-//! reports, journals, scripts and error messages pass every URL through [`url`] or every
-//! free text through [`text`].
+//! reports, journals, scripts and error messages pass every URL through [`url()`] or every
+//! free text through [`text()`].
 
 use std::sync::OnceLock;
 

@@ -359,7 +359,7 @@ fn apply_monorepo(
     Ok(outcome)
 }
 
-/// Points every tag of `m.tag_rewrites` at a "Rewrite module sources for <tag>" commit
+/// Points every tag of `m.tag_rewrites` at a "Rewrite module sources for `<tag>`" commit
 /// whose parent is the tagged commit's image (annotated tags get a new tag object with the
 /// same tagger and message).
 fn tag_rewrites(

@@ -84,7 +84,7 @@ pub struct KeyChangePlan {
     pub action: String,
 }
 
-/// A namespaced tag that points at a "Rewrite module sources for <tag>" commit on top of
+/// A namespaced tag that points at a "Rewrite module sources for `<tag>`" commit on top of
 /// the tagged commit's image (whose tree stays identical to the legacy tree).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagRewrite {

@@ -506,7 +506,7 @@ pub fn moved_blocks(root: &RootPlan) -> Option<String> {
 
 /// An address as an HCL traversal (string keys use HCL escapes, `${` doubled).
 fn hcl_traversal(a: &address::Address) -> String {
-    a.to_string().replace("${", "$${").replace("%{", "%%{")
+    a.to_hcl()
 }
 
 #[cfg(test)]

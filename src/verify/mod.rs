@@ -154,7 +154,7 @@ impl Ctx<'_> {
         Some((obj.kind, obj.data.clone()))
     }
 
-    /// Whether `commit` is tfmono's "Rewrite module sources for <tag>" commit whose only
+    /// Whether `commit` is tfmono's "Rewrite module sources for `<tag>`" commit whose only
     /// parent is `image` (tags point there so pinned calls resolve in the monorepos).
     fn is_source_rewrite_of(&self, commit: ObjectId, image: ObjectId) -> bool {
         let Some((Kind::Commit, data)) = self.read_mono(commit) else {
