@@ -197,6 +197,9 @@ fn apply_monorepo(
         })
         .collect::<Result<_, _>>()?;
     drop(task);
+    for step in &m.imports {
+        crate::history::preload::release(&step.git_dir);
+    }
     mark("rewritten");
 
     let repo = history::open(&m.name, &dir)?;
@@ -464,13 +467,21 @@ fn notes_commit(
         return Ok(None);
     }
     let mut fanout: BTreeMap<String, Vec<objects::Entry>> = BTreeMap::new();
-    for (repo_name, old, new) in map.entries() {
-        let url = urls
-            .get(repo_name)
-            .cloned()
-            .unwrap_or_else(|| repo_name.to_string());
-        let content = format!("Migrated-from: {url} {old}\n").into_bytes();
-        let id = objects::hash(Kind::Blob, &content);
+    // Blob contents and ids in parallel; the fan-out and existence checks in order.
+    let entries: Vec<(&str, ObjectId, ObjectId)> = map.entries().collect();
+    let blobs: Vec<(Vec<u8>, ObjectId)> = entries
+        .par_iter()
+        .map(|(repo_name, old, _)| {
+            let url = urls
+                .get(repo_name)
+                .cloned()
+                .unwrap_or_else(|| repo_name.to_string());
+            let content = format!("Migrated-from: {url} {old}\n").into_bytes();
+            let id = objects::hash(Kind::Blob, &content);
+            (content, id)
+        })
+        .collect();
+    for ((repo_name, old, new), (content, id)) in entries.into_iter().zip(blobs) {
         let hex = new.to_string();
         fanout
             .entry(hex[..2].to_string())

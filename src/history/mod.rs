@@ -9,6 +9,7 @@
 pub mod commit_map;
 pub mod objects;
 pub mod pack;
+pub mod preload;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -169,6 +170,12 @@ pub fn rewrite(
         tips.push(parse_id(&r.commit, &r.from)?);
     }
 
+    // Commits inflated in parallel up front when most of the history is new.
+    let preloaded = if known.len_for(name) * 2 < step.commits {
+        preload::shared(&step.git_dir)
+    } else {
+        Default::default()
+    };
     // Depth-first post-order: parents before children; stop at commits already mapped.
     let mut raws: HashMap<ObjectId, Raw> = HashMap::new();
     let mut order: Vec<ObjectId> = Vec::new();
@@ -185,7 +192,10 @@ pub fn rewrite(
         if order.len().is_multiple_of(4096) && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let (kind, data) = read(name, &repo, id)?;
+        let (kind, data) = match preloaded.get(&id) {
+            Some(data) => (Kind::Commit, data.clone()),
+            None => read(name, &repo, id)?,
+        };
         if kind != Kind::Commit {
             return Err(Error::Malformed {
                 repo: name.to_string(),

@@ -111,15 +111,7 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
             tips.push(id);
         }
     }
-    let mut commits = 0usize;
-    let walk = repo
-        .rev_walk(tips)
-        .all()
-        .map_err(|e| corrupt("history", &e))?;
-    for info in walk {
-        info.map_err(|e| corrupt("history", &e))?;
-        commits += 1;
-    }
+    let commits = count_commits(&repo, &git_dir, tips).map_err(|e| corrupt("history", &e))?;
 
     let (files, lfs_pointers, submodules) =
         tip_files(&repo, &default.peeled).map_err(|e| corrupt("the default branch's tree", &e))?;
@@ -183,4 +175,34 @@ pub(crate) fn tip_files(
     lfs.sort();
     submodules.sort();
     Ok((files, lfs, submodules))
+}
+
+/// Counts the commits reachable from `tips`, reading them from the parallel preload (shared
+/// with the import that follows in the same process) and falling back to single reads.
+fn count_commits(
+    repo: &gix::Repository,
+    git_dir: &Path,
+    tips: Vec<gix::ObjectId>,
+) -> Result<usize, String> {
+    let preloaded = crate::history::preload::shared(git_dir);
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = tips;
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let header = match preloaded.get(&id) {
+            Some(data) => crate::history::objects::parse_commit(data),
+            None => {
+                let obj = repo.find_object(id).map_err(|e| e.to_string())?;
+                if obj.kind != gix::object::Kind::Commit {
+                    return Err(format!("{id} is a {}, not a commit", obj.kind));
+                }
+                crate::history::objects::parse_commit(&obj.data)
+            }
+        };
+        let header = header.ok_or_else(|| format!("commit {id} is malformed"))?;
+        stack.extend(header.parents.into_iter().filter(|p| !seen.contains(p)));
+    }
+    Ok(seen.len())
 }

@@ -244,6 +244,7 @@ fn verify_commits(
 ) -> Result<usize, Error> {
     let name = step.repo.as_str();
     let legacy = history::open(name, &step.git_dir)?;
+    let preloaded = history::preload::shared(&step.git_dir);
     let mut stack: Vec<ObjectId> = legacy_tips(step, &legacy)
         .into_iter()
         .map(|t| t.1)
@@ -261,7 +262,10 @@ fn verify_commits(
                 return Err(Error::Interrupted);
             }
         }
-        let (_, data) = history::read(name, &legacy, id)?;
+        let data = match preloaded.get(&id) {
+            Some(d) => d.clone(),
+            None => history::read(name, &legacy, id)?.1,
+        };
         let Some(header) = objects::parse_commit(&data) else {
             return Err(history::Error::Malformed {
                 repo: name.to_string(),
@@ -333,6 +337,8 @@ fn verify_commits(
         }
     }
     task.inc((count % 4096) as u64);
+    drop(preloaded);
+    history::preload::release(&step.git_dir);
     Ok(count)
 }
 

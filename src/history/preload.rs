@@ -1,0 +1,85 @@
+//! Parallel decompression of the commits a legacy repo stores whole in its packs.
+//!
+//! Walking a history reads one commit at a time (each parent is known only after its child
+//! is decoded), and zlib inflation dominates that walk. Packs list every object up front, so
+//! the commits can be inflated in parallel first and the walk then runs from memory. Commits
+//! stored as deltas (rare) and loose commits are left to the walk's normal reads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gix::odb::pack;
+use gix::ObjectId;
+use rayon::prelude::*;
+
+/// Every non-delta commit in the packs of `git_dir` (errors just leave commits out).
+pub fn commits(git_dir: &Path) -> HashMap<ObjectId, Vec<u8>> {
+    let mut out = HashMap::new();
+    let Ok(read) = std::fs::read_dir(git_dir.join("objects").join("pack")) else {
+        return out;
+    };
+    let mut indexes: Vec<_> = read
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    indexes.sort();
+    for idx_path in indexes {
+        let Ok(index) = pack::index::File::at(&idx_path, gix::hash::Kind::Sha1) else {
+            continue;
+        };
+        let Ok(data) = pack::data::File::at(idx_path.with_extension("pack"), gix::hash::Kind::Sha1)
+        else {
+            continue;
+        };
+        let entries: Vec<(ObjectId, u64)> = index.iter().map(|e| (e.oid, e.pack_offset)).collect();
+        let found: Vec<Vec<(ObjectId, Vec<u8>)>> = entries
+            .par_chunks(2048)
+            .map_init(gix::zlib::Inflate::default, |inflate, chunk| {
+                chunk
+                    .iter()
+                    .filter_map(|(oid, offset)| {
+                        let entry = data.entry(*offset).ok()?;
+                        if !matches!(entry.header, pack::data::entry::Header::Commit) {
+                            return None;
+                        }
+                        let mut buf = vec![0u8; usize::try_from(entry.decompressed_size).ok()?];
+                        data.decompress_entry(&entry, inflate, &mut buf).ok()?;
+                        Some((*oid, buf))
+                    })
+                    .collect()
+            })
+            .collect();
+        out.extend(found.into_iter().flatten());
+    }
+    out
+}
+
+/// Inflated commits per git dir, shared by the inventory scan and the import that follow each
+/// other in one process (commits are immutable, so a cached id is never stale).
+type Cache = Mutex<HashMap<PathBuf, Arc<HashMap<ObjectId, Vec<u8>>>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// [`commits`] of `git_dir`, inflated once per process and kept until [`release`].
+pub fn shared(git_dir: &Path) -> Arc<HashMap<ObjectId, Vec<u8>>> {
+    if let Some(found) = cache().lock().ok().and_then(|c| c.get(git_dir).cloned()) {
+        return found;
+    }
+    let loaded = Arc::new(commits(git_dir));
+    if let Ok(mut c) = cache().lock() {
+        c.insert(git_dir.to_owned(), Arc::clone(&loaded));
+    }
+    loaded
+}
+
+/// Drops the cached commits of `git_dir`.
+pub fn release(git_dir: &Path) {
+    if let Ok(mut c) = cache().lock() {
+        c.remove(git_dir);
+    }
+}
