@@ -161,6 +161,10 @@ fn compare_pre(a: &str, b: &str) -> Ordering {
         (false, true) => return Ordering::Less,
         _ => {}
     }
+    // SemVer 2.0 precedence (the `semver` crate) where both parse; go-version agrees there.
+    if let (Ok(x), Ok(y)) = (semver::Prerelease::new(a), semver::Prerelease::new(b)) {
+        return x.cmp(&y);
+    }
     let (pa, pb): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
     for (x, y) in pa.iter().zip(pb.iter()) {
         let o = match (x.parse::<u64>(), y.parse::<u64>()) {
