@@ -143,12 +143,13 @@ impl CommitMap {
 
     /// The file text: `<old> <new> <repo>` lines in insertion order.
     pub fn to_text(&self) -> String {
+        use std::fmt::Write;
         let mut out = String::with_capacity(self.order.len() * 100);
         for (repo, path) in &self.paths {
-            out.push_str(&format!("# path {repo} {path}\n"));
+            let _ = writeln!(out, "# path {repo} {path}");
         }
         for (repo, old, new) in self.entries() {
-            out.push_str(&format!("{old} {new} {repo}\n"));
+            let _ = writeln!(out, "{old} {new} {repo}");
         }
         out
     }

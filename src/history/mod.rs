@@ -222,21 +222,45 @@ pub fn rewrite(
         ..Image::default()
     };
     let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::with_capacity(order.len());
-    let mut wrapped: HashMap<ObjectId, ObjectId> = HashMap::new();
+    // Wrapper trees depend only on the legacy tree: build them in parallel, in walk order.
+    let mut distinct: Vec<ObjectId> = Vec::new();
+    {
+        let mut seen_trees = HashSet::new();
+        for id in &order {
+            let t = raws[id].header.tree;
+            if seen_trees.insert(t) {
+                distinct.push(t);
+            }
+        }
+    }
+    let wraps: Vec<(ObjectId, ObjectId, Vec<Object>)> = {
+        use rayon::prelude::*;
+        distinct
+            .par_iter()
+            .map(|t| {
+                let (root, trees) = objects::wrap_tree(*t, &step.path);
+                (*t, root, trees)
+            })
+            .collect()
+    };
+    let mut wrapped: HashMap<ObjectId, ObjectId> = HashMap::with_capacity(wraps.len());
+    for (t, root, trees) in wraps {
+        wrapped.insert(t, root);
+        image.objects.extend(trees);
+    }
     for (i, id) in order.iter().enumerate() {
         if i % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
         let raw = &raws[id];
-        let tree = match wrapped.get(&raw.header.tree) {
-            Some(t) => *t,
-            None => {
-                let (root, trees) = objects::wrap_tree(raw.header.tree, &step.path);
-                image.objects.extend(trees);
-                wrapped.insert(raw.header.tree, root);
-                root
-            }
-        };
+        let tree = wrapped
+            .get(&raw.header.tree)
+            .copied()
+            .ok_or_else(|| Error::Malformed {
+                repo: name.to_string(),
+                kind: "tree",
+                id: raw.header.tree.to_string(),
+            })?;
         let mut parents = Vec::with_capacity(raw.header.parents.len());
         for p in &raw.header.parents {
             let img = mapped

@@ -109,6 +109,15 @@ pub fn signature_time(sig: &[u8]) -> i64 {
         .unwrap_or(0)
 }
 
+/// Appends the 40 lowercase hex digits of `id`.
+fn push_hex(out: &mut Vec<u8>, id: &ObjectId) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in id.as_bytes() {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0x0f)]);
+    }
+}
+
 /// Rewrites a raw commit: new tree, mapped parents, signatures (`gpgsig`, `gpgsig-sha256`)
 /// dropped; every other byte kept.
 pub fn edit_commit(data: &[u8], tree: ObjectId, parents: &[ObjectId]) -> Vec<u8> {
@@ -123,13 +132,13 @@ pub fn edit_commit(data: &[u8], tree: ObjectId, parents: &[ObjectId]) -> Vec<u8>
         in_signature = false;
         if line.starts_with(b"tree ") {
             out.extend_from_slice(b"tree ");
-            out.extend_from_slice(tree.to_hex().to_string().as_bytes());
+            push_hex(&mut out, &tree);
         } else if line.starts_with(b"parent ") {
             let Some(p) = parent_iter.next() else {
                 continue;
             };
             out.extend_from_slice(b"parent ");
-            out.extend_from_slice(p.to_hex().to_string().as_bytes());
+            push_hex(&mut out, p);
         } else if line.starts_with(b"gpgsig ") || line.starts_with(b"gpgsig-sha256 ") {
             in_signature = true;
             continue;
@@ -176,7 +185,7 @@ pub fn edit_tag(data: &[u8], target: ObjectId, name: &str) -> Vec<u8> {
     for line in lines {
         if line.starts_with(b"object ") {
             out.extend_from_slice(b"object ");
-            out.extend_from_slice(target.to_hex().to_string().as_bytes());
+            push_hex(&mut out, &target);
         } else if line.starts_with(b"type ") {
             out.extend_from_slice(b"type commit");
         } else if line.starts_with(b"tag ") {
