@@ -79,18 +79,25 @@ fn parse_id(hex: &[u8]) -> Option<ObjectId> {
 
 /// Parses the headers of a raw commit; `None` when it is malformed.
 pub fn parse_commit(data: &[u8]) -> Option<CommitHeader> {
-    let (lines, _) = header_lines(data);
     let mut tree = None;
     let mut parents = Vec::new();
     let mut committer_time = 0;
-    for line in lines {
+    let mut rest = data;
+    while !rest.is_empty() {
+        let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = &rest[..end];
+        if line.is_empty() {
+            break; // end of the headers
+        }
         if let Some(hex) = line.strip_prefix(b"tree ") {
             tree = Some(parse_id(hex)?);
         } else if let Some(hex) = line.strip_prefix(b"parent ") {
             parents.push(parse_id(hex)?);
         } else if let Some(sig) = line.strip_prefix(b"committer ") {
             committer_time = signature_time(sig);
+            break; // tree, parents, author and committer come first, in this order
         }
+        rest = rest.get(end + 1..).unwrap_or(&[]);
     }
     Some(CommitHeader {
         tree: tree?,
