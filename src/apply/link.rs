@@ -152,7 +152,8 @@ fn link_or_copy(src: &Path, to: &Path) -> Result<(), history::Error> {
 }
 
 /// Removes lock files a killed run left in the bare repo at `dir` (`refs/**/*.lock`,
-/// `packed-refs.lock`, `HEAD.lock`). Only call it while holding the output lock: then no
+/// `packed-refs.lock`, `HEAD.lock`) and its half-written packs (`objects/pack/*tmp-tfmono*`,
+/// which git ignores: they have no index). Only call it while holding the output lock: then no
 /// other tfmono is writing, and a lock file can only be stale. Returns what was removed.
 pub fn remove_stale_locks(dir: &Path) -> Vec<PathBuf> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
@@ -175,6 +176,13 @@ pub fn remove_stale_locks(dir: &Path) -> Vec<PathBuf> {
         if p.is_file() {
             found.push(p);
         }
+    }
+    if let Ok(read) = std::fs::read_dir(dir.join("objects").join("pack")) {
+        found.extend(
+            read.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains("tmp-tfmono"))
+                .map(|e| e.path()),
+        );
     }
     found.retain(|p| std::fs::remove_file(p).is_ok());
     found

@@ -214,9 +214,7 @@ fn apply_monorepo(
     for image in &images {
         outcome.commits_written += image.commits.len();
         outcome.commits_reused += image.reused;
-        for (old, new) in &image.commits {
-            map.insert(&image.repo, *old, *new);
-        }
+        map.extend(&image.repo, &image.commits);
     }
 
     // Merges into main, in plan order.
@@ -290,9 +288,10 @@ fn apply_monorepo(
         .map(|s| (s.repo.as_str(), crate::redact::url(&s.url)))
         .collect();
     let time = images.iter().map(|i| i.tip_time).max().unwrap_or(0);
-    let fresh: std::collections::HashSet<(String, ObjectId)> = images
+    // The images written by this run: their map entries are new.
+    let fresh: gix::hashtable::HashSet<ObjectId> = images
         .iter()
-        .flat_map(|i| i.commits.iter().map(|(old, _)| (i.repo.clone(), *old)))
+        .flat_map(|i| i.commits.iter().map(|(_, new)| *new))
         .collect();
     let mut notes_blobs = Vec::new();
     if let Some(notes) = notes_commit(
@@ -332,7 +331,8 @@ fn apply_monorepo(
     let empty_tree = history::objects::hash(Kind::Tree, b"");
     maybe.retain(|o| o.id == empty_tree || !repo.has_object(o.id));
     all.extend(maybe);
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = gix::hashtable::HashSet::default();
+    seen.reserve(all.len());
     all.retain(|o| seen.insert(o.id));
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
@@ -457,7 +457,7 @@ fn notes_commit(
     repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
     new_blobs: &mut Vec<Object>,
-    fresh: &std::collections::HashSet<(String, ObjectId)>,
+    fresh: &gix::hashtable::HashSet<ObjectId>,
     map: &CommitMap,
     urls: &BTreeMap<&str, String>,
     previous: Option<ObjectId>,
@@ -466,33 +466,29 @@ fn notes_commit(
     if map.is_empty() {
         return Ok(None);
     }
-    let mut fanout: BTreeMap<String, Vec<objects::Entry>> = BTreeMap::new();
     // Blob contents and ids in parallel; the fan-out and existence checks in order.
     let entries: Vec<(&str, ObjectId, ObjectId)> = map.entries().collect();
     let blobs: Vec<(Vec<u8>, ObjectId)> = entries
         .par_iter()
         .map(|(repo_name, old, _)| {
-            let url = urls
-                .get(repo_name)
-                .cloned()
-                .unwrap_or_else(|| repo_name.to_string());
-            let content = format!("Migrated-from: {url} {old}\n").into_bytes();
+            let url = urls.get(repo_name).map_or(*repo_name, String::as_str);
+            let mut content = Vec::with_capacity(url.len() + 60);
+            content.extend_from_slice(b"Migrated-from: ");
+            content.extend_from_slice(url.as_bytes());
+            content.push(b' ');
+            let mut hex = [0u8; 40];
+            content.extend_from_slice(old.hex_to_buf(&mut hex).as_bytes());
+            content.push(b'\n');
             let id = objects::hash(Kind::Blob, &content);
             (content, id)
         })
         .collect();
-    for ((repo_name, old, new), (content, id)) in entries.into_iter().zip(blobs) {
-        let hex = new.to_string();
-        fanout
-            .entry(hex[..2].to_string())
-            .or_default()
-            .push(objects::Entry {
-                mode: b"100644".to_vec(),
-                name: hex.as_bytes()[2..].to_vec(),
-                id,
-            });
+    // Notes are keyed by image id, fanned out by its first byte (`ab/cdef...`), as git does.
+    let mut fanout: Vec<Vec<(ObjectId, ObjectId)>> = vec![Vec::new(); 256];
+    for ((_, _, new), (content, id)) in entries.into_iter().zip(blobs) {
+        fanout[usize::from(new.as_bytes()[0])].push((new, id));
         // Blobs of new map entries are new; older ones are checked (their url may differ).
-        if fresh.contains(&(repo_name.to_string(), old)) || !repo.has_object(id) {
+        if fresh.contains(&new) || !repo.has_object(id) {
             new_blobs.push(Object {
                 id,
                 kind: Kind::Blob,
@@ -501,9 +497,23 @@ fn notes_commit(
         }
     }
     let mut top = Vec::new();
-    for (prefix, entries) in fanout {
-        let t = Object::new(Kind::Tree, objects::encode_tree(entries));
-        top.push(objects::Entry::tree(&prefix, t.id));
+    let mut hex = [0u8; 40];
+    for (first, mut notes) in fanout.into_iter().enumerate() {
+        if notes.is_empty() {
+            continue;
+        }
+        // Same-length hex names: git's entry order is the order of the ids.
+        notes.sort_unstable();
+        notes.dedup_by_key(|(new, _)| *new);
+        let mut data = Vec::with_capacity(notes.len() * 66);
+        for (new, blob) in &notes {
+            data.extend_from_slice(b"100644 ");
+            data.extend_from_slice(&new.hex_to_buf(&mut hex).as_bytes()[2..]);
+            data.push(0);
+            data.extend_from_slice(blob.as_bytes());
+        }
+        let t = Object::new(Kind::Tree, data);
+        top.push(objects::Entry::tree(&format!("{first:02x}"), t.id));
         overlay.insert(t.id, t);
     }
     let root = Object::new(Kind::Tree, objects::encode_tree(top));

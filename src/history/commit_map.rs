@@ -7,14 +7,18 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use gix::hashtable::HashMap as IdMap;
 use gix::ObjectId;
 
 /// Legacy commit ids and their images, keyed by legacy repo name (two legacy repos may
 /// share commits, e.g. forks of one upstream; each gets its own image).
 #[derive(Debug, Default, Clone)]
 pub struct CommitMap {
-    repos: HashMap<String, HashMap<ObjectId, ObjectId>>,
-    order: Vec<(String, ObjectId)>,
+    /// Repo names, indexed by the `u32` of `maps` and `order`.
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    maps: Vec<IdMap<ObjectId, ObjectId>>,
+    order: Vec<(u32, ObjectId)>,
     paths: std::collections::BTreeMap<String, String>,
 }
 
@@ -73,23 +77,58 @@ impl CommitMap {
         }
     }
 
+    fn slot(&mut self, repo: &str) -> u32 {
+        if let Some(i) = self.index.get(repo) {
+            return *i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(repo.to_string());
+        self.maps.push(IdMap::default());
+        self.index.insert(repo.to_string(), i);
+        i
+    }
+
+    fn repo_map(&self, repo: &str) -> Option<&IdMap<ObjectId, ObjectId>> {
+        self.index.get(repo).map(|i| &self.maps[*i as usize])
+    }
+
     /// Records `old -> new` for `repo` (first value wins).
     pub fn insert(&mut self, repo: &str, old: ObjectId, new: ObjectId) {
-        let m = self.repos.entry(repo.to_string()).or_default();
-        if let std::collections::hash_map::Entry::Vacant(v) = m.entry(old) {
+        let i = self.slot(repo);
+        self.insert_at(i, old, new);
+    }
+
+    fn insert_at(&mut self, i: u32, old: ObjectId, new: ObjectId) {
+        if let gix::hashtable::hash_map::Entry::Vacant(v) = self.maps[i as usize].entry(old) {
             v.insert(new);
-            self.order.push((repo.to_string(), old));
+            self.order.push((i, old));
+        }
+    }
+
+    /// Records every `(old, new)` pair of `pairs` for `repo` (first value wins).
+    pub fn extend(&mut self, repo: &str, pairs: &[(ObjectId, ObjectId)]) {
+        let i = self.slot(repo);
+        self.maps[i as usize].reserve(pairs.len());
+        self.order.reserve(pairs.len());
+        for (old, new) in pairs {
+            self.insert_at(i, *old, *new);
         }
     }
 
     /// The image of `old` in `repo`'s import.
     pub fn get(&self, repo: &str, old: &ObjectId) -> Option<ObjectId> {
-        self.repos.get(repo).and_then(|m| m.get(old)).copied()
+        self.repo_map(repo).and_then(|m| m.get(old)).copied()
+    }
+
+    /// A lookup of `repo`'s images, resolving the repo name once.
+    pub fn images_of<'a>(&'a self, repo: &str) -> impl Fn(&ObjectId) -> Option<ObjectId> + 'a {
+        let m = self.repo_map(repo);
+        move |old| m.and_then(|m| m.get(old)).copied()
     }
 
     /// The image of a legacy commit given by a full or abbreviated (>= 7 hex) sha.
     pub fn find_prefix(&self, repo: &str, prefix: &str) -> Option<ObjectId> {
-        let m = self.repos.get(repo)?;
+        let m = self.repo_map(repo)?;
         let prefix = prefix.to_ascii_lowercase();
         if prefix.len() < 7 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
@@ -114,14 +153,16 @@ impl CommitMap {
 
     /// Drops every entry of `repo` (its images were made for another path).
     pub fn forget(&mut self, repo: &str) {
-        self.repos.remove(repo);
-        self.order.retain(|(r, _)| r != repo);
+        if let Some(i) = self.index.get(repo).copied() {
+            self.maps[i as usize].clear();
+            self.order.retain(|(r, _)| *r != i);
+        }
         self.paths.remove(repo);
     }
 
     /// Number of entries for `repo`.
     pub fn len_for(&self, repo: &str) -> usize {
-        self.repos.get(repo).map_or(0, HashMap::len)
+        self.repo_map(repo).map_or(0, |m| m.len())
     }
 
     /// Total number of entries.
@@ -136,9 +177,10 @@ impl CommitMap {
 
     /// Every entry as `(repo, old, new)` in insertion order.
     pub fn entries(&self) -> impl Iterator<Item = (&str, ObjectId, ObjectId)> + '_ {
-        self.order
-            .iter()
-            .filter_map(|(repo, old)| self.get(repo, old).map(|new| (repo.as_str(), *old, new)))
+        self.order.iter().filter_map(|(i, old)| {
+            let new = self.maps[*i as usize].get(old)?;
+            Some((self.names[*i as usize].as_str(), *old, *new))
+        })
     }
 
     /// The file text: `<old> <new> <repo>` lines in insertion order.
@@ -148,8 +190,14 @@ impl CommitMap {
         for (repo, path) in &self.paths {
             let _ = writeln!(out, "# path {repo} {path}");
         }
+        let mut hex = [0u8; 40];
         for (repo, old, new) in self.entries() {
-            let _ = writeln!(out, "{old} {new} {repo}");
+            out.push_str(old.hex_to_buf(&mut hex));
+            out.push(' ');
+            out.push_str(new.hex_to_buf(&mut hex));
+            out.push(' ');
+            out.push_str(repo);
+            out.push('\n');
         }
         out
     }

@@ -11,10 +11,10 @@ pub mod objects;
 pub mod pack;
 pub mod preload;
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use gix::hashtable::{HashMap, HashSet};
 use gix::objs::Kind;
 use gix::ObjectId;
 
@@ -144,11 +144,6 @@ pub struct Image {
     pub tip_time: i64,
 }
 
-struct Raw {
-    data: Vec<u8>,
-    header: objects::CommitHeader,
-}
-
 /// Computes the images of every commit reachable from `step`'s refs that `known` does not
 /// already map, and the refs they get. Reads the legacy repo only.
 pub fn rewrite(
@@ -176,58 +171,71 @@ pub fn rewrite(
     } else {
         Default::default()
     };
+    let known_image = known.images_of(name);
+    // Commits not preloaded (loose, deltified, or an incremental run), read one by one.
+    let mut read_here: HashMap<ObjectId, (Vec<u8>, objects::CommitHeader)> = HashMap::default();
+    let malformed = |id: &ObjectId| Error::Malformed {
+        repo: name.to_string(),
+        kind: "commit",
+        id: id.to_string(),
+    };
     // Depth-first post-order: parents before children; stop at commits already mapped.
-    let mut raws: HashMap<ObjectId, Raw> = HashMap::new();
-    let mut order: Vec<ObjectId> = Vec::new();
-    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut order: Vec<ObjectId> = Vec::with_capacity(preloaded.len());
+    let mut seen: HashSet<ObjectId> = HashSet::default();
+    seen.reserve(preloaded.len());
     let mut stack: Vec<(ObjectId, bool)> = tips.iter().rev().map(|t| (*t, false)).collect();
     while let Some((id, expanded)) = stack.pop() {
         if expanded {
             order.push(id);
             continue;
         }
-        if known.get(name, &id).is_some() || !seen.insert(id) {
+        if known_image(&id).is_some() || !seen.insert(id) {
             continue;
         }
         if order.len().is_multiple_of(4096) && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let (kind, data) = match preloaded.get(&id) {
-            Some(data) => (Kind::Commit, data.clone()),
-            None => read(name, &repo, id)?,
-        };
-        if kind != Kind::Commit {
-            return Err(Error::Malformed {
-                repo: name.to_string(),
-                kind: "commit",
-                id: id.to_string(),
-            });
-        }
-        let header = objects::parse_commit(&data).ok_or_else(|| Error::Malformed {
-            repo: name.to_string(),
-            kind: "commit",
-            id: id.to_string(),
-        })?;
         stack.push((id, true));
+        let header = match preloaded.get(&id) {
+            Some(c) => c.header.as_ref().ok_or_else(|| malformed(&id))?,
+            None => {
+                let (kind, data) = read(name, &repo, id)?;
+                if kind != Kind::Commit {
+                    return Err(malformed(&id));
+                }
+                let header = objects::parse_commit(&data).ok_or_else(|| malformed(&id))?;
+                &read_here.entry(id).or_insert((data, header)).1
+            }
+        };
         for p in header.parents.iter().rev() {
-            if !seen.contains(p) && known.get(name, p).is_none() {
+            if !seen.contains(p) && known_image(p).is_none() {
                 stack.push((*p, false));
             }
         }
-        raws.insert(id, Raw { data, header });
     }
+    // Every commit of `order` was read above, from one map or the other.
+    let raw = |id: &ObjectId| -> Result<(&[u8], &objects::CommitHeader), Error> {
+        match preloaded.get(id) {
+            Some(c) => Ok((&c.data, c.header.as_ref().ok_or_else(|| malformed(id))?)),
+            None => read_here
+                .get(id)
+                .map(|(d, h)| (d.as_slice(), h))
+                .ok_or_else(|| malformed(id)),
+        }
+    };
 
     let mut image = Image {
         repo: name.to_string(),
         ..Image::default()
     };
-    let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::with_capacity(order.len());
+    let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::default();
+    mapped.reserve(order.len());
     // Wrapper trees depend only on the legacy tree: build them in parallel, in walk order.
     let mut distinct: Vec<ObjectId> = Vec::new();
     {
-        let mut seen_trees = HashSet::new();
+        let mut seen_trees = HashSet::default();
         for id in &order {
-            let t = raws[id].header.tree;
+            let t = raw(id)?.1.tree;
             if seen_trees.insert(t) {
                 distinct.push(t);
             }
@@ -243,7 +251,12 @@ pub fn rewrite(
             })
             .collect()
     };
-    let mut wrapped: HashMap<ObjectId, ObjectId> = HashMap::with_capacity(wraps.len());
+    let mut wrapped: HashMap<ObjectId, ObjectId> = HashMap::default();
+    wrapped.reserve(wraps.len());
+    image
+        .objects
+        .reserve(wraps.iter().map(|w| w.2.len()).sum::<usize>() + order.len() + step.tags.len());
+    image.commits.reserve(order.len());
     for (t, root, trees) in wraps {
         wrapped.insert(t, root);
         image.objects.extend(trees);
@@ -252,21 +265,21 @@ pub fn rewrite(
         if i % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let raw = &raws[id];
+        let (data, header) = raw(id)?;
         let tree = wrapped
-            .get(&raw.header.tree)
+            .get(&header.tree)
             .copied()
             .ok_or_else(|| Error::Malformed {
                 repo: name.to_string(),
                 kind: "tree",
-                id: raw.header.tree.to_string(),
+                id: header.tree.to_string(),
             })?;
-        let mut parents = Vec::with_capacity(raw.header.parents.len());
-        for p in &raw.header.parents {
+        let mut parents = Vec::with_capacity(header.parents.len());
+        for p in &header.parents {
             let img = mapped
                 .get(p)
                 .copied()
-                .or_else(|| known.get(name, p))
+                .or_else(|| known_image(p))
                 .ok_or_else(|| Error::Object {
                     repo: name.to_string(),
                     id: p.to_string(),
@@ -274,10 +287,7 @@ pub fn rewrite(
                 })?;
             parents.push(img);
         }
-        let obj = Object::new(
-            Kind::Commit,
-            objects::edit_commit(&raw.data, tree, &parents),
-        );
+        let obj = Object::new(Kind::Commit, objects::edit_commit(data, tree, &parents));
         mapped.insert(*id, obj.id);
         image.commits.push((*id, obj.id));
         image.objects.push(obj);
@@ -286,7 +296,7 @@ pub fn rewrite(
         }
     }
     task.inc((order.len() % 1024) as u64);
-    let image_of = |id: &ObjectId| mapped.get(id).copied().or_else(|| known.get(name, id));
+    let image_of = |id: &ObjectId| mapped.get(id).copied().or_else(|| known_image(id));
     image.reused = step.commits.saturating_sub(order.len());
 
     for r in step.branches.iter().chain(&step.tags) {

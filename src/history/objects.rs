@@ -35,7 +35,19 @@ pub fn hash(kind: Kind, data: &[u8]) -> ObjectId {
     let mut h = Sha1::new();
     h.update(kind.as_bytes());
     h.update(b" ");
-    h.update(data.len().to_string().as_bytes());
+    // The decimal length, without allocating.
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut len = data.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (len % 10) as u8;
+        len /= 10;
+        if len == 0 {
+            break;
+        }
+    }
+    h.update(&digits[at..]);
     h.update([0u8]);
     h.update(data);
     let digest: [u8; 20] = h.finalize().into();
@@ -128,35 +140,46 @@ fn push_hex(out: &mut Vec<u8>, id: &ObjectId) {
 /// Rewrites a raw commit: new tree, mapped parents, signatures (`gpgsig`, `gpgsig-sha256`)
 /// dropped; every other byte kept.
 pub fn edit_commit(data: &[u8], tree: ObjectId, parents: &[ObjectId]) -> Vec<u8> {
-    let (lines, body) = header_lines(data);
     let mut out = Vec::with_capacity(data.len());
     let mut parent_iter = parents.iter();
     let mut in_signature = false;
-    for line in lines {
-        if in_signature && line.first() == Some(&b' ') {
-            continue;
+    let mut rest = data;
+    loop {
+        if rest.is_empty() {
+            // No message at all: end the headers as before.
+            out.push(b'\n');
+            return out;
         }
-        in_signature = false;
-        if line.starts_with(b"tree ") {
+        let end = rest.iter().position(|&b| b == b'\n');
+        let line = &rest[..end.unwrap_or(rest.len())];
+        if end.is_some() && line.is_empty() {
+            // The blank line: the message follows, byte for byte.
+            out.extend_from_slice(rest);
+            return out;
+        }
+        rest = end.map_or(&[][..], |e| &rest[e + 1..]);
+        if in_signature && line.first() == Some(&b' ') {
+            // a continuation line of a dropped signature
+        } else if line.starts_with(b"tree ") {
+            in_signature = false;
             out.extend_from_slice(b"tree ");
             push_hex(&mut out, &tree);
+            out.push(b'\n');
         } else if line.starts_with(b"parent ") {
-            let Some(p) = parent_iter.next() else {
-                continue;
-            };
-            out.extend_from_slice(b"parent ");
-            push_hex(&mut out, p);
+            in_signature = false;
+            if let Some(p) = parent_iter.next() {
+                out.extend_from_slice(b"parent ");
+                push_hex(&mut out, p);
+                out.push(b'\n');
+            }
         } else if line.starts_with(b"gpgsig ") || line.starts_with(b"gpgsig-sha256 ") {
             in_signature = true;
-            continue;
         } else {
+            in_signature = false;
             out.extend_from_slice(line);
+            out.push(b'\n');
         }
-        out.push(b'\n');
     }
-    out.push(b'\n');
-    out.extend_from_slice(body);
-    out
 }
 
 /// The headers and message of a commit without `tree`, `parent` and signature headers:
@@ -305,7 +328,13 @@ pub fn wrap_tree(tree: ObjectId, path: &str) -> (ObjectId, Vec<Object>) {
     let mut id = tree;
     let mut objects = Vec::new();
     for component in path.split('/').filter(|c| !c.is_empty()).rev() {
-        let obj = Object::new(Kind::Tree, encode_tree(vec![Entry::tree(component, id)]));
+        // One entry: `40000 <name>\0<id>`, as encode_tree writes it.
+        let mut data = Vec::with_capacity(7 + component.len() + id.as_bytes().len());
+        data.extend_from_slice(b"40000 ");
+        data.extend_from_slice(component.as_bytes());
+        data.push(0);
+        data.extend_from_slice(id.as_bytes());
+        let obj = Object::new(Kind::Tree, data);
         id = obj.id;
         objects.push(obj);
     }
@@ -330,6 +359,39 @@ mod tests {
             hash(Kind::Blob, b"").to_string(),
             "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
         );
+    }
+
+    #[test]
+    fn edit_commit_keeps_unusual_endings() {
+        let t = id("3333333333333333333333333333333333333333");
+        let tree = "tree 3333333333333333333333333333333333333333\n";
+        let cases: [(&[u8], String); 5] = [
+            // headers only, with and without the last newline
+            (
+                b"tree 1\ncommitter C <c@x> 1 +0000\n",
+                format!("{tree}committer C <c@x> 1 +0000\n\n"),
+            ),
+            (
+                b"tree 1\ncommitter C <c@x> 1 +0000",
+                format!("{tree}committer C <c@x> 1 +0000\n\n"),
+            ),
+            // an empty message, and a message without a final newline
+            (
+                b"tree 1\ncommitter C <c@x> 1 +0000\n\n",
+                format!("{tree}committer C <c@x> 1 +0000\n\n"),
+            ),
+            (b"tree 1\n\nno newline", format!("{tree}\nno newline")),
+            // a signature as the last header, message with blank lines
+            (b"tree 1\ngpgsig a\n b\n\n\nm\n", format!("{tree}\n\nm\n")),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(
+                String::from_utf8_lossy(&edit_commit(raw, t, &[])),
+                expected,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use flate2::write::ZlibEncoder;
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 
@@ -20,44 +19,56 @@ fn pack_type(kind: gix::objs::Kind) -> u8 {
     }
 }
 
-fn entry(obj: &Object, z: &mut flate2::Compress) -> Vec<u8> {
-    let mut out = Vec::with_capacity(obj.data.len() / 2 + 64);
+/// The entry header of an object: type and size, as a little-endian base-128 varint.
+fn header(obj: &Object) -> ([u8; 10], usize) {
+    let mut out = [0u8; 10];
+    let mut len = 0;
     let mut size = obj.data.len();
     let mut byte = (pack_type(obj.kind) << 4) | (size & 0x0f) as u8;
     size >>= 4;
     while size > 0 {
-        out.push(byte | 0x80);
+        out[len] = byte | 0x80;
+        len += 1;
         byte = (size & 0x7f) as u8;
         size >>= 7;
     }
-    out.push(byte);
+    out[len] = byte;
+    (out, len + 1)
+}
+
+/// Appends the entry of `obj` (header and zlib stream) to `out`: stored blocks below
+/// [`STORE_BELOW`] bytes, deflate above.
+fn entry(obj: &Object, z: &mut flate2::Compress, out: &mut Vec<u8>) {
+    let start = out.len();
+    let (head, head_len) = header(obj);
+    out.extend_from_slice(&head[..head_len]);
     if obj.data.len() < STORE_BELOW {
-        stored(&obj.data, &mut out);
-        return out;
+        stored(&obj.data, out);
+        return;
     }
+    let body = out.len();
     z.reset();
-    let header = out.len();
     out.reserve(obj.data.len() + obj.data.len() / 1000 + 64);
     loop {
         let consumed = z.total_in() as usize;
-        let status = z.compress_vec(
-            &obj.data[consumed..],
-            &mut out,
-            flate2::FlushCompress::Finish,
-        );
+        let status = z.compress_vec(&obj.data[consumed..], out, flate2::FlushCompress::Finish);
         match status {
-            Ok(flate2::Status::StreamEnd) => break,
+            Ok(flate2::Status::StreamEnd) => return,
             Ok(_) => out.reserve(out.capacity().max(64)),
             Err(_) => {
-                // Compressing into memory does not fail; fall back to the streaming encoder.
-                out.truncate(header);
-                let mut enc = ZlibEncoder::new(out, flate2::Compression::fast());
-                let _ = enc.write_all(&obj.data);
-                return enc.finish().unwrap_or_default();
+                // Compressing into memory does not fail; stored blocks are always valid.
+                out.truncate(body);
+                stored(&obj.data, out);
+                debug_assert!(out.len() > start);
+                return;
             }
         }
     }
-    out
+}
+
+/// The size of the entry of an object of `len` bytes below [`STORE_BELOW`].
+fn stored_entry_len(obj: &Object) -> usize {
+    header(obj).1 + stored_len(obj.data.len())
 }
 
 /// Objects smaller than this are written as zlib "stored" blocks: resetting a deflate
@@ -65,7 +76,14 @@ fn entry(obj: &Object, z: &mut flate2::Compress) -> Vec<u8> {
 /// saves (a 1-entry wrapper tree does not compress at all). `git gc` recompresses later.
 const STORE_BELOW: usize = 1024;
 
-/// Appends `data` as a zlib stream of uncompressed (stored) deflate blocks.
+/// The size of `data` as a zlib stream of stored blocks (see [`stored`]).
+fn stored_len(len: usize) -> usize {
+    let blocks = len.div_ceil(0xffff).max(1);
+    2 + 5 * blocks + len + 4
+}
+
+/// Appends `data` as a zlib stream of uncompressed (stored) deflate blocks
+/// ([`stored_len`] bytes).
 fn stored(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&[0x78, 0x01]);
     let mut chunks = data.chunks(0xffff).peekable();
@@ -96,42 +114,77 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-/// A pack in memory: its bytes, and per object its id, offset and entry CRC32.
+/// A pack in memory, without its trailing checksum: its bytes in chunks (the 12-byte header,
+/// then the entries of runs of objects encoded together), and per object its id, offset and
+/// entry CRC32.
 pub struct Encoded {
-    /// The whole pack file including the trailing checksum.
-    pub bytes: Vec<u8>,
+    /// The pack file's bytes in order, up to (not including) the checksum.
+    pub chunks: Vec<Vec<u8>>,
     /// `(id, offset, crc32)` per object, in pack order.
     pub entries: Vec<(gix::ObjectId, u64, u32)>,
 }
 
-/// Encodes `objects` as a version-2 pack (no deltas), compressing in parallel.
-pub fn encode(objects: &[Object]) -> Encoded {
-    let compressed: Vec<Vec<u8>> = objects
-        .par_iter()
-        .map_init(
-            || flate2::Compress::new(flate2::Compression::fast(), true),
-            |z, o| entry(o, z),
-        )
-        .collect();
-    let total: usize = compressed.iter().map(Vec::len).sum();
-    let mut bytes = Vec::with_capacity(total + 32);
-    bytes.extend_from_slice(b"PACK");
-    bytes.extend_from_slice(&2u32.to_be_bytes());
-    bytes.extend_from_slice(&(objects.len() as u32).to_be_bytes());
-    let mut entries = Vec::with_capacity(objects.len());
-    for (obj, e) in objects.iter().zip(compressed) {
-        let mut crc = flate2::Crc::new();
-        crc.update(&e);
-        entries.push((obj.id, bytes.len() as u64, crc.sum()));
-        bytes.extend_from_slice(&e);
+impl Encoded {
+    /// The pack checksum: SHA-1 over every byte before it.
+    pub fn checksum(&self) -> [u8; 20] {
+        let mut h = Sha1::new();
+        for c in &self.chunks {
+            h.update(c);
+        }
+        h.finalize().into()
     }
-    let digest: [u8; 20] = Sha1::digest(&bytes).into();
-    bytes.extend_from_slice(&digest);
-    Encoded { bytes, entries }
 }
 
-/// Encodes the version-2 index of an encoded pack.
-pub fn index(pack: &Encoded) -> Vec<u8> {
+/// Objects encoded together into one chunk (one buffer, sized up front).
+const RUN: usize = 2048;
+
+/// Encodes `objects` as a version-2 pack (no deltas), runs of objects in parallel.
+pub fn encode(objects: &[Object]) -> Encoded {
+    type Run = (Vec<u8>, Vec<(u64, u32)>);
+    let runs: Vec<Run> = objects
+        .par_chunks(RUN)
+        .map_init(
+            || flate2::Compress::new(flate2::Compression::fast(), true),
+            |z, run| {
+                let small: usize = run
+                    .iter()
+                    .filter(|o| o.data.len() < STORE_BELOW)
+                    .map(stored_entry_len)
+                    .sum();
+                let mut buf = Vec::with_capacity(small);
+                let mut meta = Vec::with_capacity(run.len());
+                for o in run {
+                    let start = buf.len();
+                    entry(o, z, &mut buf);
+                    meta.push((start as u64, crc32fast::hash(&buf[start..])));
+                }
+                (buf, meta)
+            },
+        )
+        .collect();
+    let mut head = Vec::with_capacity(12);
+    head.extend_from_slice(b"PACK");
+    head.extend_from_slice(&2u32.to_be_bytes());
+    head.extend_from_slice(&(objects.len() as u32).to_be_bytes());
+    let mut base = head.len() as u64;
+    let mut chunks = Vec::with_capacity(runs.len() + 1);
+    chunks.push(head);
+    let mut entries = Vec::with_capacity(objects.len());
+    let mut ids = objects.iter().map(|o| o.id);
+    for (buf, meta) in runs {
+        for (offset, crc) in meta {
+            if let Some(id) = ids.next() {
+                entries.push((id, base + offset, crc));
+            }
+        }
+        base += buf.len() as u64;
+        chunks.push(buf);
+    }
+    Encoded { chunks, entries }
+}
+
+/// Encodes the version-2 index of an encoded pack whose checksum is `checksum`.
+pub fn index(pack: &Encoded, checksum: &[u8; 20]) -> Vec<u8> {
     let mut sorted: Vec<&(gix::ObjectId, u64, u32)> = pack.entries.iter().collect();
     sorted.sort_by_key(|a| a.0);
     let mut idx = Vec::with_capacity(8 + 1024 + sorted.len() * 28 + 40);
@@ -164,7 +217,7 @@ pub fn index(pack: &Encoded) -> Vec<u8> {
     for offset in large {
         idx.extend_from_slice(&offset.to_be_bytes());
     }
-    idx.extend_from_slice(&pack.bytes[pack.bytes.len() - 20..]);
+    idx.extend_from_slice(checksum);
     let digest: [u8; 20] = Sha1::digest(&idx).into();
     idx.extend_from_slice(&digest);
     idx
@@ -190,26 +243,43 @@ pub fn write(
     if should_interrupt.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
-    let idx = index(&pack);
-    let hex: String = pack.bytes[pack.bytes.len() - 20..]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    // The pack goes to a temporary file while its checksum (which names it) is computed.
+    let tmp_pack = pack_dir.join(format!("tmp-tfmono-{}.pack", std::process::id()));
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { path, source }
+    };
+    let (checksum, file) = rayon::join(
+        || pack.checksum(),
+        || -> std::io::Result<std::fs::File> {
+            let mut f = std::fs::File::create(&tmp_pack)?;
+            for c in &pack.chunks {
+                f.write_all(c)?;
+            }
+            Ok(f)
+        },
+    );
+    let mut file = file.map_err(io(&tmp_pack))?;
+    file.write_all(&checksum)
+        .and_then(|()| file.sync_all())
+        .map_err(io(&tmp_pack))?;
+    drop(file);
+    let idx = index(&pack, &checksum);
+    let mut hex = [0u8; 40];
+    let hex = gix::ObjectId::from(checksum)
+        .hex_to_buf(&mut hex)
+        .to_string();
     let pack_path = pack_dir.join(format!("pack-{hex}.pack"));
     let idx_path = pack_dir.join(format!("pack-{hex}.idx"));
-    for (path, bytes) in [(&pack_path, &pack.bytes), (&idx_path, &idx)] {
-        let tmp = path.with_extension("tmp-tfmono");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e,
-        })?;
-    }
+    std::fs::rename(&tmp_pack, &pack_path).map_err(io(&pack_path))?;
+    let tmp_idx = idx_path.with_extension("tmp-tfmono");
+    let write_idx = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp_idx)?;
+        f.write_all(&idx)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp_idx, &idx_path)
+    };
+    write_idx().map_err(io(&idx_path))?;
     sync(&pack_dir)?;
     Ok(Some(pack_path))
 }
@@ -235,6 +305,7 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
             let mut out = Vec::new();
             stored(&data, &mut out);
+            assert_eq!(out.len(), stored_len(data.len()));
             let mut back = Vec::new();
             flate2::read::ZlibDecoder::new(&out[..])
                 .read_to_end(&mut back)

@@ -7,15 +7,30 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use gix::hashtable::HashMap as IdMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use gix::odb::pack;
 use gix::ObjectId;
 use rayon::prelude::*;
 
+/// A commit read ahead: its raw bytes and, parsed in the same parallel pass, its headers
+/// (`None` when they do not parse; the walk reports that commit as malformed).
+#[derive(Debug)]
+pub struct Commit {
+    /// The raw commit.
+    pub data: Vec<u8>,
+    /// Its tree, parents and committer time.
+    pub header: Option<crate::history::objects::CommitHeader>,
+}
+
+/// Preloaded commits by id.
+pub type Commits = IdMap<ObjectId, Commit>;
+
 /// Every non-delta commit in the packs of `git_dir` (errors just leave commits out).
-pub fn commits(git_dir: &Path) -> HashMap<ObjectId, Vec<u8>> {
-    let mut out = HashMap::new();
+pub fn commits(git_dir: &Path) -> Commits {
+    let mut out = IdMap::default();
     let Ok(read) = std::fs::read_dir(git_dir.join("objects").join("pack")) else {
         return out;
     };
@@ -34,7 +49,7 @@ pub fn commits(git_dir: &Path) -> HashMap<ObjectId, Vec<u8>> {
             continue;
         };
         let entries: Vec<(ObjectId, u64)> = index.iter().map(|e| (e.oid, e.pack_offset)).collect();
-        let found: Vec<Vec<(ObjectId, Vec<u8>)>> = entries
+        let found: Vec<Vec<(ObjectId, Commit)>> = entries
             .par_chunks(2048)
             .map_init(gix::zlib::Inflate::default, |inflate, chunk| {
                 chunk
@@ -46,11 +61,13 @@ pub fn commits(git_dir: &Path) -> HashMap<ObjectId, Vec<u8>> {
                         }
                         let mut buf = vec![0u8; usize::try_from(entry.decompressed_size).ok()?];
                         data.decompress_entry(&entry, inflate, &mut buf).ok()?;
-                        Some((*oid, buf))
+                        let header = crate::history::objects::parse_commit(&buf);
+                        Some((*oid, Commit { data: buf, header }))
                     })
                     .collect()
             })
             .collect();
+        out.reserve(found.iter().map(Vec::len).sum());
         out.extend(found.into_iter().flatten());
     }
     out
@@ -58,7 +75,7 @@ pub fn commits(git_dir: &Path) -> HashMap<ObjectId, Vec<u8>> {
 
 /// Inflated commits per git dir, shared by the inventory scan and the import that follow each
 /// other in one process (commits are immutable, so a cached id is never stale).
-type Cache = Mutex<HashMap<PathBuf, Arc<HashMap<ObjectId, Vec<u8>>>>>;
+type Cache = Mutex<HashMap<PathBuf, Arc<Commits>>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -66,7 +83,7 @@ fn cache() -> &'static Cache {
 }
 
 /// [`commits`] of `git_dir`, inflated once per process and kept until [`release`].
-pub fn shared(git_dir: &Path) -> Arc<HashMap<ObjectId, Vec<u8>>> {
+pub fn shared(git_dir: &Path) -> Arc<Commits> {
     if let Some(found) = cache().lock().ok().and_then(|c| c.get(git_dir).cloned()) {
         return found;
     }

@@ -185,23 +185,27 @@ fn count_commits(
     tips: Vec<gix::ObjectId>,
 ) -> Result<usize, String> {
     let preloaded = crate::history::preload::shared(git_dir);
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = gix::hashtable::HashSet::default();
+    seen.reserve(preloaded.len());
     let mut stack = tips;
     while let Some(id) = stack.pop() {
         if !seen.insert(id) {
             continue;
         }
-        let header = match preloaded.get(&id) {
-            Some(data) => crate::history::objects::parse_commit(data),
-            None => {
-                let obj = repo.find_object(id).map_err(|e| e.to_string())?;
-                if obj.kind != gix::object::Kind::Commit {
-                    return Err(format!("{id} is a {}, not a commit", obj.kind));
-                }
-                crate::history::objects::parse_commit(&obj.data)
-            }
-        };
-        let header = header.ok_or_else(|| format!("commit {id} is malformed"))?;
+        if let Some(c) = preloaded.get(&id) {
+            let header = c
+                .header
+                .as_ref()
+                .ok_or_else(|| format!("commit {id} is malformed"))?;
+            stack.extend(header.parents.iter().filter(|p| !seen.contains(*p)));
+            continue;
+        }
+        let obj = repo.find_object(id).map_err(|e| e.to_string())?;
+        if obj.kind != gix::object::Kind::Commit {
+            return Err(format!("{id} is a {}, not a commit", obj.kind));
+        }
+        let header = crate::history::objects::parse_commit(&obj.data)
+            .ok_or_else(|| format!("commit {id} is malformed"))?;
         stack.extend(header.parents.into_iter().filter(|p| !seen.contains(p)));
     }
     Ok(seen.len())

@@ -263,8 +263,8 @@ fn verify_commits(
             }
         }
         let data = match preloaded.get(&id) {
-            Some(d) => d.clone(),
-            None => history::read(name, &legacy, id)?.1,
+            Some(c) => std::borrow::Cow::Borrowed(c.data.as_slice()),
+            None => std::borrow::Cow::Owned(history::read(name, &legacy, id)?.1),
         };
         let Some(header) = objects::parse_commit(&data) else {
             return Err(history::Error::Malformed {
