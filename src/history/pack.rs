@@ -37,12 +37,12 @@ fn header(obj: &Object) -> ([u8; 10], usize) {
 }
 
 /// Appends the entry of `obj` (header and zlib stream) to `out`: stored blocks below
-/// [`STORE_BELOW`] bytes, deflate above.
+/// [`STORE_BELOW`] bytes (and trees below [`STORE_TREES_BELOW`]), deflate above.
 fn entry(obj: &Object, z: &mut flate2::Compress, out: &mut Vec<u8>) {
     let start = out.len();
     let (head, head_len) = header(obj);
     out.extend_from_slice(&head[..head_len]);
-    if obj.data.len() < STORE_BELOW {
+    if is_stored(obj) {
         stored(&obj.data, out);
         return;
     }
@@ -66,7 +66,7 @@ fn entry(obj: &Object, z: &mut flate2::Compress, out: &mut Vec<u8>) {
     }
 }
 
-/// The size of the entry of an object of `len` bytes below [`STORE_BELOW`].
+/// The size of the entry of an object written as stored blocks.
 fn stored_entry_len(obj: &Object) -> usize {
     header(obj).1 + stored_len(obj.data.len())
 }
@@ -75,6 +75,19 @@ fn stored_entry_len(obj: &Object) -> usize {
 /// state clears ~200 KB of tables, which costs more than compressing a 250-byte commit
 /// saves (a 1-entry wrapper tree does not compress at all). `git gc` recompresses later.
 const STORE_BELOW: usize = 1024;
+
+/// Trees (object ids and names: they barely compress; e.g. the notes fan-out trees) are
+/// stored below this size.
+const STORE_TREES_BELOW: usize = 64 * 1024;
+
+/// Whether `obj` is written as stored blocks rather than deflated.
+fn is_stored(obj: &Object) -> bool {
+    let limit = match obj.kind {
+        gix::objs::Kind::Tree => STORE_TREES_BELOW,
+        _ => STORE_BELOW,
+    };
+    obj.data.len() < limit
+}
 
 /// The size of `data` as a zlib stream of stored blocks (see [`stored`]).
 fn stored_len(len: usize) -> usize {
@@ -148,7 +161,7 @@ pub fn encode(objects: &[Object]) -> Encoded {
             |z, run| {
                 let small: usize = run
                     .iter()
-                    .filter(|o| o.data.len() < STORE_BELOW)
+                    .filter(|o| is_stored(o))
                     .map(stored_entry_len)
                     .sum();
                 let mut buf = Vec::with_capacity(small);

@@ -48,10 +48,13 @@ pub fn commits(git_dir: &Path) -> Commits {
         else {
             continue;
         };
-        let entries: Vec<(ObjectId, u64)> = index.iter().map(|e| (e.oid, e.pack_offset)).collect();
+        // In pack order: git writes commits together, and the pack is read front to back.
+        let mut entries: Vec<(ObjectId, u64)> =
+            index.iter().map(|e| (e.oid, e.pack_offset)).collect();
+        entries.sort_unstable_by_key(|e| e.1);
         let found: Vec<Vec<(ObjectId, Commit)>> = entries
             .par_chunks(2048)
-            .map_init(gix::zlib::Inflate::default, |inflate, chunk| {
+            .map_init(libdeflater::Decompressor::new, |inflate, chunk| {
                 chunk
                     .iter()
                     .filter_map(|(oid, offset)| {
@@ -59,8 +62,12 @@ pub fn commits(git_dir: &Path) -> Commits {
                         if !matches!(entry.header, pack::data::entry::Header::Commit) {
                             return None;
                         }
+                        // libdeflate stops at the end of the zlib stream: the rest of the
+                        // pack after it is not read.
+                        let zlib = data.entry_slice(entry.data_offset..data.pack_end() as u64)?;
                         let mut buf = vec![0u8; usize::try_from(entry.decompressed_size).ok()?];
-                        data.decompress_entry(&entry, inflate, &mut buf).ok()?;
+                        let n = inflate.zlib_decompress(zlib, &mut buf).ok()?;
+                        (n == buf.len()).then_some(())?;
                         let header = crate::history::objects::parse_commit(&buf);
                         Some((*oid, Commit { data: buf, header }))
                     })
