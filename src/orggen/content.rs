@@ -301,126 +301,150 @@ pub(super) fn service_main(svc: &str, refs: &ServiceRefs<'_>, version: u8) -> St
     let names = service_names(refs);
     let r0_ref = if version >= 4 { "v2.0.0" } else { "v1.0.0" };
     let mut out = format!(
-        "# The {svc} service: load balancer, network, containers and storage, built from the\n# reference modules. Keep every source pinned.\n\n"
+        "# The {svc} service: load balancer, network, containers and storage, built from the\n# reference modules. Keep every source pinned.\n"
     );
-    out.push_str(&format!(
-        "module \"{}\" {{\n  source = \"git::https://github.com/{ORG}/terraform-aws-{r0}.git?ref={r0_ref}\"\n\n{}}}\n",
-        names[0],
-        aligned(
-            "  ",
-            &[
-                ("name", format!("\"${{var.name}}-{r0}\"")),
-                ("internal", "false # internet-facing".into()),
-                ("tags", "module.labels.tags".into()),
-            ]
-        )
+    out.push_str(&module_call(
+        "",
+        &names[0],
+        &[&format!(
+            "source = \"git::https://github.com/{ORG}/terraform-aws-{r0}.git?ref={r0_ref}\""
+        )],
+        &[
+            ("name", format!("\"${{var.name}}-{r0}\"")),
+            ("internal", "false # internet-facing".into()),
+            ("tags", "module.labels.tags".into()),
+        ],
     ));
-    out.push_str(&format!(
-        "\nmodule \"{}\" {{\n  source = \"git::ssh://git@github.com/{ORG}/terraform-aws-{r1}.git?ref=v1.1.0\" # 10.x CIDR plan\n\n{}}}\n",
-        names[1],
-        aligned(
-            "  ",
-            &[
-                ("name", "module.labels.id".into()),
-                ("cidr_block", "\"10.20.0.0/16\"".into()),
-                ("tags", "module.labels.tags".into()),
-            ]
-        )
+    out.push_str(&module_call(
+        "",
+        &names[1],
+        &[&format!(
+            "source = \"git::ssh://git@github.com/{ORG}/terraform-aws-{r1}.git?ref=v1.1.0\" # 10.x CIDR plan"
+        )],
+        &[
+            ("name", "module.labels.id".into()),
+            ("cidr_block", "\"10.20.0.0/16\"".into()),
+            ("tags", "module.labels.tags".into()),
+        ],
     ));
     if version >= 2 {
-        out.push_str(&format!(
-            "\nmodule \"{}\" {{\n  # scp-like address, as copied from the GitHub clone button\n  source = \"git@github.com:{ORG}/terraform-aws-{r2}.git?ref=v1.0.0\"\n\n{}}}\n",
-            names[2],
-            aligned(
-                "  ",
-                &[
-                    ("name", "module.labels.id".into()),
-                    ("container_insights", "var.environment == \"prod\"".into()),
-                    ("tags", "module.labels.tags".into()),
-                ]
-            )
+        out.push_str(&module_call(
+            "",
+            &names[2],
+            &[
+                "# scp-like address, as copied from the GitHub clone button",
+                &format!("source = \"git@github.com:{ORG}/terraform-aws-{r2}.git?ref=v1.0.0\""),
+            ],
+            &[
+                ("name", "module.labels.id".into()),
+                ("container_insights", "var.environment == \"prod\"".into()),
+                ("tags", "module.labels.tags".into()),
+            ],
         ));
-        out.push_str(&format!(
-            "\nmodule \"{}\" {{\n  source = \"./modules/x\"\n\n{}}}\n",
-            names[8],
-            aligned(
-                "  ",
-                &[
-                    ("namespace", format!("\"{ORG}\"")),
-                    ("name", format!("\"{svc}-${{var.environment}}\"")),
-                    ("tags", "var.tags".into()),
-                ]
-            )
+        out.push_str(&module_call(
+            "",
+            &names[8],
+            &["source = \"./modules/x\""],
+            &[
+                ("namespace", format!("\"{ORG}\"")),
+                ("name", format!("\"{svc}-${{var.environment}}\"")),
+                ("tags", "var.tags".into()),
+            ],
         ));
     }
     if version >= 3 {
-        out.push_str(&format!(
-            "\nmodule \"{}\" {{\n  source = \"github.com/{ORG}/terraform-aws-{r3}?ref=v1.0.0\"\n\n{}}}\n",
-            names[3],
-            aligned(
-                "  ",
-                &[
-                    ("name", "\"${module.labels.id}-artifacts\"".into()),
-                    ("force_destroy", "var.environment != \"prod\"".into()),
-                    ("tags", "module.labels.tags".into()),
-                ]
-            )
+        out.push_str(&module_call(
+            "",
+            &names[3],
+            &[&format!(
+                "source = \"github.com/{ORG}/terraform-aws-{r3}?ref=v1.0.0\""
+            )],
+            &[
+                ("name", "\"${module.labels.id}-artifacts\"".into()),
+                ("force_destroy", "var.environment != \"prod\"".into()),
+                ("tags", "module.labels.tags".into()),
+            ],
         ));
     }
     if version >= 5 {
-        out.push_str(&format!(
-            "\n# Only the subnet submodule of the {sub} fork.\nmodule \"{}\" {{\n  source = \"git::https://github.com/{ORG}/terraform-aws-{sub}.git//modules/sub?ref=v1.1.0\"\n\n{}}}\n",
-            names[4],
-            aligned(
-                "  ",
-                &[
-                    ("vpc_id", format!("module.{}.id", names[1])),
-                    ("cidr_blocks", "[\"10.20.1.0/24\", \"10.20.2.0/24\"]".into()),
-                    ("azs", "[\"a\", \"b\"]".into()),
-                ]
-            ),
-            sub = refs.sub,
+        let sub = refs.sub;
+        out.push_str(&module_call(
+            &format!("Only the subnet submodule of the {sub} fork."),
+            &names[4],
+            &[&format!(
+                "source = \"git::https://github.com/{ORG}/terraform-aws-{sub}.git//modules/sub?ref=v1.1.0\""
+            )],
+            &[
+                ("vpc_id", format!("module.{}.id", names[1])),
+                ("cidr_blocks", "[\"10.20.1.0/24\", \"10.20.2.0/24\"]".into()),
+                ("azs", "[\"a\", \"b\"]".into()),
+            ],
         ));
-        out.push_str(&format!(
-            "\nmodule \"{}\" {{\n  source  = \"terraform-aws-modules/{sub}/aws\" # public registry\n  version = \"~> 1.0\"\n\n  name = \"${{module.labels.id}}-endpoints\"\n}}\n",
-            names[5],
-            sub = refs.sub,
+        out.push_str(&module_call(
+            "",
+            &names[5],
+            &[
+                &format!("source  = \"terraform-aws-modules/{sub}/aws\" # public registry"),
+                "version = \"~> 1.0\"",
+            ],
+            &[("name", "\"${module.labels.id}-endpoints\"".into())],
         ));
     }
     if version >= 6 {
-        out.push_str(&format!(
-            "\n# Canary: follows the default branch of the fork.\nmodule \"{}\" {{\n  source = \"git::https://github.com/{ORG}/terraform-aws-{b}.git?ref=main\"\n\n{}}}\n",
-            names[6],
-            aligned(
-                "  ",
-                &[
-                        ("name", "\"${module.labels.id}-canary\"".into()),
-                    ("tags", "module.labels.tags".into()),
-                ]
-            ),
-            b = refs.branch,
+        out.push_str(&module_call(
+            "Canary: follows the default branch of the fork.",
+            &names[6],
+            &[&format!(
+                "source = \"git::https://github.com/{ORG}/terraform-aws-{}.git?ref=main\"",
+                refs.branch
+            )],
+            &[
+                ("name", "\"${module.labels.id}-canary\"".into()),
+                ("tags", "module.labels.tags".into()),
+            ],
         ));
-        out.push_str(&format!(
-            "\n# Not ours: stays where it is.\nmodule \"{}\" {{\n  source = \"git::https://github.com/other-org/thing.git?ref=v1\"\n\n  enabled = true\n}}\n",
-            names[9]
+        out.push_str(&module_call(
+            "Not ours: stays where it is.",
+            &names[9],
+            &["source = \"git::https://github.com/other-org/thing.git?ref=v1\""],
+            &[("enabled", "true".into())],
         ));
     }
     if version >= 7 {
-        out.push_str(&format!(
-            "\nmodule \"{}\" {{\n  # pinned to an exact commit of the fork (the fix is not tagged yet)\n  source = \"git::https://github.com/{ORG}/terraform-aws-{p}.git?ref={sha}\"\n\n{}}}\n",
-            names[7],
-            aligned(
-                "  ",
-                &[
-                    ("name", "\"${module.labels.id}-logs\"".into()),
-                    ("acl", "\"log-delivery-write\"".into()),
-                ]
-            ),
-            p = refs.pinned.0,
-            sha = refs.pinned.1,
+        let (p, sha) = refs.pinned;
+        out.push_str(&module_call(
+            "",
+            &names[7],
+            &[
+                "# pinned to an exact commit of the fork (the fix is not tagged yet)",
+                &format!(
+                    "source = \"git::https://github.com/{ORG}/terraform-aws-{p}.git?ref={sha}\""
+                ),
+            ],
+            &[
+                ("name", "\"${module.labels.id}-logs\"".into()),
+                ("acl", "\"log-delivery-write\"".into()),
+            ],
         ));
     }
     out
+}
+
+/// A `module` block after a blank line: an optional comment line above it, the lines before
+/// the block's own blank line (`source`, `version`, comments), then the aligned arguments.
+fn module_call(comment: &str, name: &str, head: &[&str], args: &[(&str, String)]) -> String {
+    let mut s = String::from("\n");
+    if !comment.is_empty() {
+        s.push_str(&format!("# {comment}\n"));
+    }
+    s.push_str(&format!("module \"{name}\" {{\n"));
+    for line in head {
+        s.push_str(&format!("  {line}\n"));
+    }
+    s.push('\n');
+    s.push_str(&aligned("  ", args));
+    s.push_str("}\n");
+    s
 }
 
 /// A service module's `variables.tf`; `cpu` adds the hotfix branch's task CPU input.
