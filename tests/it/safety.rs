@@ -91,6 +91,17 @@ fn fails(dir: &Path, args: &[&str], needles: &[&str]) -> Run {
     r
 }
 
+/// `plan` and `apply` both fail with exit 2 and every `needle`, and apply writes no
+/// output directory.
+fn plan_and_apply_fail(root: &Path, needles: &[&str]) {
+    fails(root, &["plan", "mapping.hcl"], needles);
+    fails(root, &["apply", "mapping.hcl", "--out", "out"], needles);
+    assert!(
+        !root.join("out").exists(),
+        "apply wrote an output directory"
+    );
+}
+
 /// Writes `files` into work tree `w` and commits them.
 fn commit(w: &Path, files: &[(&str, &str)], msg: &str) {
     for (path, content) in files {
@@ -489,25 +500,15 @@ fn unsatisfiable_registry_constraint_names_the_file_and_line() {
             ..MiniOpts::default()
         },
     );
-    for args in [
-        &["plan", "mapping.hcl"][..],
-        &["apply", "mapping.hcl", "--out", "out"][..],
-    ] {
-        fails(
-            root,
-            args,
-            &[
-                "dev/korea/api/static/main.tf:3",
-                "legacy repo api-static-dev-korea file main.tf",
-                "no tag of terraform-aws-alb satisfies version \"~> 99.0\"",
-                "terraform-aws-modules/alb/aws",
-                "tag the legacy repo or change the constraint",
-            ],
-        );
-    }
-    assert!(
-        !root.join("out").exists(),
-        "apply wrote an output directory"
+    plan_and_apply_fail(
+        root,
+        &[
+            "dev/korea/api/static/main.tf:3",
+            "legacy repo api-static-dev-korea file main.tf",
+            "no tag of terraform-aws-alb satisfies version \"~> 99.0\"",
+            "terraform-aws-modules/alb/aws",
+            "tag the legacy repo or change the constraint",
+        ],
     );
 }
 
@@ -1567,20 +1568,14 @@ fn a_legacy_terraform_file_that_does_not_parse_is_named_with_its_line() {
         },
     );
     let legacy_before = tree_hash(&root.join("legacy"));
-    for args in [
-        &["plan", "mapping.hcl"][..],
-        &["apply", "mapping.hcl", "--out", "out"][..],
-    ] {
-        fails(
-            root,
-            args,
-            &[
-                "dev/korea/api/static/main.tf:3",
-                "legacy repo api-static-dev-korea file main.tf",
-                "cannot parse",
-            ],
-        );
-    }
-    assert!(!root.join("out").exists());
+    plan_and_apply_fail(
+        root,
+        &[
+            "dev/korea/api/static/main.tf:3",
+            "legacy repo api-static-dev-korea file main.tf",
+            "cannot parse",
+        ],
+    );
+
     assert_eq!(tree_hash(&root.join("legacy")), legacy_before);
 }
