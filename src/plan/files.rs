@@ -84,17 +84,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                 files.push(FileChange {
                     path,
                     repo: step.repo.clone(),
-                    rewrites: outcome
-                        .rewrites
-                        .iter()
-                        .map(|r| SourceRewrite {
-                            line: r.line,
-                            old: redact::text(&r.old),
-                            new: redact::text(&r.new),
-                            repo: r.repo.clone(),
-                            notes: r.notes.iter().map(|n| redact::text(n)).collect(),
-                        })
-                        .collect(),
+                    rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
                     left_alone: outcome
                         .left_alone
                         .iter()
@@ -357,17 +347,7 @@ fn tag_rewrites_of(
                     changes.push(FileChange {
                         path,
                         repo: step.repo.clone(),
-                        rewrites: outcome
-                            .rewrites
-                            .iter()
-                            .map(|r| SourceRewrite {
-                                line: r.line,
-                                old: redact::text(&r.old),
-                                new: redact::text(&r.new),
-                                repo: r.repo.clone(),
-                                notes: r.notes.iter().map(|n| redact::text(n)).collect(),
-                            })
-                            .collect(),
+                        rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
                         left_alone: Vec::new(),
                         edits: Vec::new(),
                         content: outcome.new_content.clone(),
@@ -387,6 +367,17 @@ fn tag_rewrites_of(
         }
     }
     (out, warnings)
+}
+
+/// A source rewrite as the plan shows it: secrets redacted.
+fn planned_rewrite(r: &crate::sources::Rewrite) -> SourceRewrite {
+    SourceRewrite {
+        line: r.line,
+        old: redact::text(&r.old),
+        new: redact::text(&r.new),
+        repo: r.repo.clone(),
+        notes: r.notes.iter().map(|n| redact::text(n)).collect(),
+    }
 }
 
 fn reason(r: Reason) -> &'static str {
