@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod hcl;
 pub mod history;
 pub mod inventory;
 pub mod mapping;

@@ -14,29 +14,6 @@ use hcl_edit::Span;
 use super::rewrite::{whole_lines, Rewriter, Role, VersionAttr};
 use super::SourceError;
 
-/// Encodes `s` as an HCL quoted string (escaping quotes, backslashes, `${` and `%{`).
-pub(crate) fn hcl_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' | '%' if chars.peek() == Some(&'{') => {
-                out.push(c);
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 enum Found {
     Literal(String, Range<usize>),
     Template(Range<usize>),
@@ -119,7 +96,7 @@ pub(crate) fn walk(rw: &mut Rewriter<'_, '_>, terraform: bool) -> bool {
                     span,
                     Role::Source,
                     version_attr.as_ref(),
-                    hcl_quote,
+                    crate::hcl::quote,
                 );
             }
             _ => rw.expression(span, Role::Source),
@@ -131,7 +108,7 @@ pub(crate) fn walk(rw: &mut Rewriter<'_, '_>, terraform: bool) -> bool {
         match found {
             Found::Literal(value, span) => {
                 if !handled.contains(&span.start) {
-                    rw.literal(&value, span, Role::Other, None, hcl_quote);
+                    rw.literal(&value, span, Role::Other, None, crate::hcl::quote);
                 }
             }
             Found::Template(span) => {
@@ -147,18 +124,6 @@ pub(crate) fn walk(rw: &mut Rewriter<'_, '_>, terraform: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_escapes_hcl_specials() {
-        assert_eq!(
-            hcl_quote("git::https://h/x.git?ref=v1"),
-            "\"git::https://h/x.git?ref=v1\""
-        );
-        assert_eq!(
-            hcl_quote("a\"b\\c${d}%{e}$f"),
-            "\"a\\\"b\\\\c$${d}%%{e}$f\""
-        );
-    }
 
     #[test]
     fn string_spans_cover_the_quoted_token() {

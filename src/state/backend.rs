@@ -307,26 +307,9 @@ pub fn pin(content: &str, old_key: &str) -> Result<String, PinError> {
     let found = find_key(&body).ok_or(PinError::NoKey)?;
     let mut out = String::with_capacity(content.len() + old_key.len());
     out.push_str(content.get(..found.span.start).unwrap_or(""));
-    out.push_str(&hcl_string(old_key));
+    out.push_str(&crate::hcl::quote(old_key));
     out.push_str(content.get(found.span.end..).unwrap_or(""));
     Ok(out)
-}
-
-/// `s` as an HCL double-quoted string literal (no interpolation).
-fn hcl_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out.replace("${", "$${").replace("%{", "%%{")
 }
 
 #[cfg(test)]
@@ -338,10 +321,5 @@ mod tests {
         assert_eq!(parent("a/b"), Some("a"));
         assert_eq!(parent("a"), Some(""));
         assert_eq!(parent(""), None);
-    }
-
-    #[test]
-    fn hcl_string_escapes() {
-        assert_eq!(hcl_string("a\"${x}"), "\"a\\\"$${x}\"");
     }
 }
