@@ -274,15 +274,20 @@ impl RegistrySource {
             s.push('/');
         }
         s.push_str(&self.module());
-        if let Some(d) = &self.subdir {
-            s.push_str("//");
-            s.push_str(d);
-        }
-        if let Some(q) = &self.query {
-            s.push('?');
-            s.push_str(&q.render());
-        }
+        push_subdir_and_query(&mut s, self.subdir.as_deref(), self.query.as_ref());
         s
+    }
+}
+
+/// Appends the `//subdir` and `?query` parts shared by git and registry sources.
+fn push_subdir_and_query(s: &mut String, subdir: Option<&str>, query: Option<&Query>) {
+    if let Some(d) = subdir {
+        s.push_str("//");
+        s.push_str(d);
+    }
+    if let Some(q) = query {
+        s.push('?');
+        s.push_str(&q.render());
     }
 }
 
@@ -333,14 +338,7 @@ impl GitSource {
         if let Some(t) = &self.repo.tail {
             s.push_str(t);
         }
-        if let Some(d) = &self.subdir {
-            s.push_str("//");
-            s.push_str(d);
-        }
-        if let Some(q) = &self.query {
-            s.push('?');
-            s.push_str(&q.render());
-        }
+        push_subdir_and_query(&mut s, self.subdir.as_deref(), self.query.as_ref());
         s
     }
 }
