@@ -58,10 +58,6 @@ pub enum Error {
     Interrupted,
 }
 
-/// How to apply.
-#[derive(Debug, Default, Clone)]
-pub struct Options {}
-
 /// What happened in one monorepo.
 #[derive(Debug, Clone, Default)]
 pub struct MonorepoOutcome {
@@ -101,7 +97,6 @@ pub fn commit_map_path(out: &Path, monorepo: &str) -> PathBuf {
 pub fn run(
     plan: &Plan,
     out: &Path,
-    _opts: &Options,
     progress: &dyn Progress,
     should_interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {

@@ -72,7 +72,6 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let outcome = apply::run(
         &plan,
         out,
-        &apply::Options::default(),
         progress.as_ref(),
         &gix::interrupt::IS_INTERRUPTED,
     )?;
