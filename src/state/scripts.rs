@@ -546,28 +546,7 @@ fn migrate_script(r: &RootPlan, opts: &ScriptOptions) -> String {
     for m in r.script_moves() {
         s.push('\n');
         s.push_str(&move_comment(m));
-        let (kf, kt) = (kind_flag(&m.from, &m.to), kind_flag(&m.to, &m.from));
-        let name = format!("move-{}", m.number);
-        let extra = cli_args(&m.from, &m.to);
-        match &m.from_state {
-            None => {
-                let _ = writeln!(
-                    s,
-                    "mv_local {} {} {kf} {kt} {name}{extra}",
-                    quote(&m.from.to_string()),
-                    quote(&m.to.to_string())
-                );
-            }
-            Some(src) => {
-                let _ = writeln!(
-                    s,
-                    "mv_cross {} \"$ROOT_DIR\" {} {} {kf} {kt} {name}{extra}",
-                    src_dir(src),
-                    quote(&m.from.to_string()),
-                    quote(&m.to.to_string())
-                );
-            }
-        }
+        s.push_str(&move_line(m, false));
     }
     let _ = writeln!(
         s,
@@ -576,6 +555,35 @@ fn migrate_script(r: &RootPlan, opts: &ScriptOptions) -> String {
         quote(&format!("state migration of {} done", r.root))
     );
     s
+}
+
+/// The `mv_local` / `mv_cross` line of move `m`, or of its exact reverse (`undo`): the
+/// addresses, their kinds and, across states, the two root directories swap.
+fn move_line(m: &PlannedMove, undo: bool) -> String {
+    let (from, to) = if undo {
+        (&m.to, &m.from)
+    } else {
+        (&m.from, &m.to)
+    };
+    let (kf, kt) = (kind_flag(from, to), kind_flag(to, from));
+    let name = if undo {
+        format!("undo-move-{}", m.number)
+    } else {
+        format!("move-{}", m.number)
+    };
+    let extra = cli_args(from, to);
+    let (from_q, to_q) = (quote(&from.to_string()), quote(&to.to_string()));
+    match (&m.from_state, undo) {
+        (None, _) => format!("mv_local {from_q} {to_q} {kf} {kt} {name}{extra}\n"),
+        (Some(src), false) => format!(
+            "mv_cross {} \"$ROOT_DIR\" {from_q} {to_q} {kf} {kt} {name}{extra}\n",
+            src_dir(src)
+        ),
+        (Some(src), true) => format!(
+            "mv_cross \"$ROOT_DIR\" {} {from_q} {to_q} {kf} {kt} {name}{extra}\n",
+            src_dir(src)
+        ),
+    }
 }
 
 fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
@@ -625,28 +633,7 @@ fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
             "# undo {}",
             move_comment(m).trim_start_matches("# ")
         ));
-        let (kf, kt) = (kind_flag(&m.from, &m.to), kind_flag(&m.to, &m.from));
-        let name = format!("undo-move-{}", m.number);
-        let extra = cli_args(&m.to, &m.from);
-        match &m.from_state {
-            None => {
-                let _ = writeln!(
-                    s,
-                    "mv_local {} {} {kt} {kf} {name}{extra}",
-                    quote(&m.to.to_string()),
-                    quote(&m.from.to_string())
-                );
-            }
-            Some(src) => {
-                let _ = writeln!(
-                    s,
-                    "mv_cross \"$ROOT_DIR\" {} {} {} {kt} {kf} {name}{extra}",
-                    src_dir(src),
-                    quote(&m.to.to_string()),
-                    quote(&m.from.to_string())
-                );
-            }
-        }
+        s.push_str(&move_line(m, true));
     }
     if let Some(k) = copy {
         let _ = write!(
