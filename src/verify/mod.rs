@@ -6,7 +6,8 @@
 //! It re-walks the legacy repos itself (it does not trust what `apply` computed) and reads
 //! the monorepo through gix; only the commit map tells it where to look.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -249,7 +250,8 @@ fn verify_commits(
         .into_iter()
         .map(|t| t.1)
         .collect();
-    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut seen = gix::hashtable::HashSet::default();
+    seen.reserve(preloaded.len());
     let mut count = 0usize;
     while let Some(id) = stack.pop() {
         if !seen.insert(id) {
@@ -262,11 +264,19 @@ fn verify_commits(
                 return Err(Error::Interrupted);
             }
         }
-        let data = match preloaded.get(&id) {
-            Some(c) => std::borrow::Cow::Borrowed(c.data.as_slice()),
-            None => std::borrow::Cow::Owned(history::read(name, &legacy, id)?.1),
+        // Preloaded commits come with their headers parsed; others are read and parsed here.
+        let (data, header) = match preloaded.get(&id) {
+            Some(c) => (
+                Cow::Borrowed(c.data.as_slice()),
+                c.header.as_ref().map(Cow::Borrowed),
+            ),
+            None => {
+                let data = history::read(name, &legacy, id)?.1;
+                let header = objects::parse_commit(&data).map(Cow::Owned);
+                (Cow::Owned(data), header)
+            }
         };
-        let Some(header) = objects::parse_commit(&data) else {
+        let Some(header) = header else {
             return Err(history::Error::Malformed {
                 repo: name.to_string(),
                 kind: "commit",
