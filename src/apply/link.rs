@@ -151,11 +151,11 @@ fn link_or_copy(src: &Path, to: &Path) -> Result<(), history::Error> {
     Ok(())
 }
 
-/// Removes lock files a killed run left in the bare repo at `dir` (`refs/**/*.lock`,
-/// `packed-refs.lock`, `HEAD.lock`) and its half-written packs (`objects/pack/*tmp-tfmono*`,
-/// which git ignores: they have no index). Only call it while holding the output lock: then no
-/// other tfmono is writing, and a lock file can only be stale. Returns what was removed.
-pub fn remove_stale_locks(dir: &Path) -> Vec<PathBuf> {
+/// Removes what a killed run left in the bare repo at `dir`: lock files (`refs/**/*.lock`,
+/// `packed-refs.lock`, `HEAD.lock`) and half-written packs (`objects/pack/*tmp-tfmono*`,
+/// which git ignores: they have no index). Only call it while holding the output lock: then
+/// no other tfmono is writing, and such a file can only be a leftover.
+pub fn remove_leftovers(dir: &Path) {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         let Ok(read) = std::fs::read_dir(d) else {
             return;
@@ -184,6 +184,7 @@ pub fn remove_stale_locks(dir: &Path) -> Vec<PathBuf> {
                 .map(|e| e.path()),
         );
     }
-    found.retain(|p| std::fs::remove_file(p).is_ok());
-    found
+    for p in found {
+        let _ = std::fs::remove_file(p);
+    }
 }

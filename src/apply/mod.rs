@@ -350,7 +350,7 @@ fn apply_monorepo(
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
-    link::remove_stale_locks(&dir);
+    link::remove_leftovers(&dir);
     let repo = history::open(&m.name, &dir)?;
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
     mark("refs");
