@@ -19,7 +19,7 @@ use gix::ObjectId;
 use rayon::prelude::*;
 
 use crate::history::{self, objects, CommitMap, Image, Object};
-use crate::plan::{MonorepoPlan, Plan, MAIN_BRANCH};
+use crate::plan::{MonorepoPlan, Plan};
 use crate::progress::Progress;
 
 pub use refs::RefUpdate;
@@ -87,9 +87,14 @@ pub struct Outcome {
     pub files: Vec<String>,
 }
 
+/// The commit map's file name for `monorepo`, relative to the output directory.
+pub fn commit_map_file(monorepo: &str) -> String {
+    format!("{monorepo}.commit-map")
+}
+
 /// The commit map file of a monorepo.
 pub fn commit_map_path(out: &Path, monorepo: &str) -> PathBuf {
-    out.join(format!("{monorepo}.commit-map"))
+    out.join(commit_map_file(monorepo))
 }
 
 /// Executes `plan` into `out`. The caller must hold [`crate::rollback::lock_output`]: apply
@@ -213,8 +218,8 @@ fn apply_monorepo(
     }
 
     // Merges into main, in plan order.
-    let main_ref = format!("refs/heads/{MAIN_BRANCH}");
-    let mut main = edits.current(&main_ref);
+    let main_ref = crate::plan::MAIN_REF;
+    let mut main = edits.current(main_ref);
     for (step, image) in m.imports.iter().zip(&images) {
         let (Some(tip), Some(tip_tree), Some(default)) =
             (image.tip, image.tip_tree, step.branches.first())
@@ -266,7 +271,7 @@ fn apply_monorepo(
         }
     }
     if let Some(main) = main {
-        edits.set(&main_ref, main);
+        edits.set(main_ref, main);
     }
     for image in &images {
         for (name, id) in &image.refs {

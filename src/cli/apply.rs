@@ -61,7 +61,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let _lock = rollback::lock_output(out)?;
     let mut files = vec!["rollback.sh".to_string(), "push.sh".to_string()];
     for m in &plan.monorepos {
-        files.push(format!("{}.commit-map", m.name));
+        files.push(apply::commit_map_file(&m.name));
     }
     let journal = rollback::record(&plan, out, &files)?;
     write_script(out, "rollback.sh", &rollback::rollback_script(&journal))?;

@@ -41,6 +41,9 @@ pub enum Error {
 /// The name of the branch every monorepo's imports are merged into.
 pub const MAIN_BRANCH: &str = "main";
 
+/// The full ref name of [`MAIN_BRANCH`].
+pub const MAIN_REF: &str = "refs/heads/main";
+
 /// Everything that will happen, per monorepo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -211,4 +214,14 @@ pub struct Warning {
     pub subject: String,
     /// What was found and what to do.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn main_ref_names_the_main_branch() {
+        assert_eq!(MAIN_REF, format!("refs/heads/{MAIN_BRANCH}"));
+    }
 }

@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Plan, MAIN_BRANCH};
+use crate::plan::Plan;
 
 pub use scripts::{push_script, rollback_script};
 
 /// The directory under the output directory that marks it as tfmono's.
 pub const MARKER_DIR: &str = ".tfmono";
 /// The notes ref holding `Migrated-from:` lines.
-pub const NOTES_REF: &str = "refs/notes/tfmono";
+pub use crate::apply::NOTES_REF;
 
 /// What an `apply` changed or will change, with previous values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,7 +205,7 @@ pub fn planned_refs(plan: &Plan, mono: &str) -> Vec<String> {
         .flat_map(|i| i.branches.iter().chain(&i.tags))
         .map(|r| r.to.clone())
         .collect();
-    refs.push(format!("refs/heads/{MAIN_BRANCH}"));
+    refs.push(crate::plan::MAIN_REF.to_string());
     refs.push(NOTES_REF.to_string());
     refs.sort();
     refs.dedup();

@@ -17,7 +17,7 @@ use gix::ObjectId;
 use serde::Serialize;
 
 use crate::history::{self, objects, CommitMap};
-use crate::plan::{ImportStep, MonorepoPlan, Plan, MAIN_BRANCH};
+use crate::plan::{ImportStep, MonorepoPlan, Plan};
 use crate::progress::Progress;
 
 /// What can stop verification before it reaches a verdict.
@@ -438,10 +438,10 @@ fn tag_metadata(data: &[u8]) -> Vec<u8> {
 }
 
 fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<usize, Error> {
-    let main_ref = format!("refs/heads/{MAIN_BRANCH}");
+    let main_ref = crate::plan::MAIN_REF;
     let main = ctx
         .mono
-        .find_reference(main_ref.as_str())
+        .find_reference(main_ref)
         .ok()
         .and_then(|mut r| r.peel_to_id().ok().map(|i| i.detach()));
     let mut reachable: HashMap<ObjectId, ()> = HashMap::new();
