@@ -173,7 +173,7 @@ fn apply_monorepo(
 
     mark("linked");
     let map_file = commit_map_path(out, &m.name);
-    let mut map = CommitMap::load(&map_file)?;
+    let (mut map, old_text) = CommitMap::load_with_text(&map_file)?;
     let mut moved_from: HashMap<String, String> = HashMap::new();
     for step in &m.imports {
         if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
@@ -344,7 +344,6 @@ fn apply_monorepo(
     mark("packed");
     // The commit map file, then the refs: one transaction.
     let text = map.to_text();
-    let old_text = std::fs::read_to_string(&map_file).unwrap_or_default();
     if text != old_text {
         crate::rollback::write_atomic(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
             name: m.name.clone(),

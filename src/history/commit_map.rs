@@ -67,9 +67,17 @@ impl CommitMap {
 
     /// Loads `file`; a missing file is an empty map.
     pub fn load(file: &Path) -> Result<CommitMap, crate::history::Error> {
+        Ok(CommitMap::load_with_text(file)?.0)
+    }
+
+    /// Loads `file` and returns its text too (empty for a missing file), for a caller that
+    /// rewrites the file only when its text changes.
+    pub fn load_with_text(file: &Path) -> Result<(CommitMap, String), crate::history::Error> {
         match std::fs::read_to_string(file) {
-            Ok(text) => Ok(CommitMap::parse(file, &text)?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CommitMap::default()),
+            Ok(text) => Ok((CommitMap::parse(file, &text)?, text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((CommitMap::default(), String::new()))
+            }
             Err(e) => Err(crate::history::Error::Io {
                 path: file.to_owned(),
                 source: e,
