@@ -388,9 +388,7 @@ fn tag_rewrites(
         let image = map
             .get(&tr.repo, &legacy)
             .ok_or_else(|| format!("no image of {legacy} ({}) for tag {}", tr.repo, tr.tag))?;
-        let (_, data) = tree::read(repo, overlay, legacy)?;
-        let header =
-            objects::parse_commit(&data).ok_or_else(|| format!("commit {legacy} is malformed"))?;
+        let header = tree::commit_header(repo, overlay, legacy)?;
         let mut root = header.tree;
         let prefix = format!("{}/", step.path.trim_matches('/'));
         let mut count = 0;
@@ -549,7 +547,8 @@ fn rewrite_commit(
     if changed.is_empty() {
         return Ok(None);
     }
-    let parent_tree = tree::commit_tree(repo, overlay, parent)?;
+    let parent_header = tree::commit_header(repo, overlay, parent)?;
+    let parent_tree = parent_header.tree;
     let mut root = parent_tree;
     for f in &changed {
         let Some(content) = &f.content else { continue };
@@ -581,17 +580,7 @@ fn rewrite_commit(
         msg.push_str(&parts.join("; "));
         msg.push('\n');
     }
-    let (_, data) = {
-        let obj = overlay.get(&parent).map(|o| (o.kind, o.data.clone()));
-        match obj {
-            Some(o) => o,
-            None => {
-                let o = repo.find_object(parent).map_err(|e| e.to_string())?;
-                (o.kind, o.data.clone())
-            }
-        }
-    };
-    let time = objects::parse_commit(&data).map_or(0, |h| h.committer_time);
+    let time = parent_header.committer_time;
     let commit = Object::new(Kind::Commit, commit_bytes(root, &[parent], time, &msg));
     let id = commit.id;
     overlay.insert(id, commit);

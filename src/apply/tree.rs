@@ -1,5 +1,6 @@
 //! Tree edits on the monorepo: reading through pending objects, inserting a subtree at a path.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use gix::objs::Kind;
@@ -8,19 +9,30 @@ use gix::ObjectId;
 use crate::history::objects::{self, Entry};
 use crate::history::Object;
 
-/// Reads an object from `overlay` (pending objects) or the monorepo.
-pub fn read(
+/// Reads an object from `overlay` (pending objects, borrowed) or the monorepo.
+pub fn read<'a>(
     repo: &gix::Repository,
-    overlay: &HashMap<ObjectId, Object>,
+    overlay: &'a HashMap<ObjectId, Object>,
     id: ObjectId,
-) -> Result<(Kind, Vec<u8>), String> {
+) -> Result<(Kind, Cow<'a, [u8]>), String> {
     if let Some(o) = overlay.get(&id) {
-        return Ok((o.kind, o.data.clone()));
+        return Ok((o.kind, Cow::Borrowed(&o.data)));
     }
     let obj = repo
         .find_object(id)
-        .map_err(|e| format!("object {id}: {e}"))?;
-    Ok((obj.kind, obj.data.clone()))
+        .map_err(|e| format!("object {id}: {e}"))?
+        .detach();
+    Ok((obj.kind, Cow::Owned(obj.data)))
+}
+
+/// The headers (tree, parents, committer time) of commit `id`.
+pub fn commit_header(
+    repo: &gix::Repository,
+    overlay: &HashMap<ObjectId, Object>,
+    id: ObjectId,
+) -> Result<objects::CommitHeader, String> {
+    let (_, data) = read(repo, overlay, id)?;
+    objects::parse_commit(&data).ok_or_else(|| format!("commit {id} is malformed"))
 }
 
 /// The root tree of commit `id`.
@@ -29,10 +41,7 @@ pub fn commit_tree(
     overlay: &HashMap<ObjectId, Object>,
     id: ObjectId,
 ) -> Result<ObjectId, String> {
-    let (_, data) = read(repo, overlay, id)?;
-    objects::parse_commit(&data)
-        .map(|h| h.tree)
-        .ok_or_else(|| format!("commit {id} is malformed"))
+    commit_header(repo, overlay, id).map(|h| h.tree)
 }
 
 /// The entries of tree `id`.

@@ -118,7 +118,8 @@ pub fn read(
         id: id.to_string(),
         message: e.to_string(),
     })?;
-    Ok((obj.kind, obj.data.clone()))
+    let obj = obj.detach();
+    Ok((obj.kind, obj.data))
 }
 
 /// The images of one legacy repo's history, ready to be written.

@@ -151,8 +151,8 @@ impl Ctx<'_> {
     }
 
     fn read_mono(&self, id: ObjectId) -> Option<(Kind, Vec<u8>)> {
-        let obj = self.mono.find_object(id).ok()?;
-        Some((obj.kind, obj.data.clone()))
+        let obj = self.mono.find_object(id).ok()?.detach();
+        Some((obj.kind, obj.data))
     }
 
     /// Whether `commit` is tfmono's "Rewrite module sources for `<tag>`" commit whose only
