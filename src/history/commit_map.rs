@@ -141,9 +141,10 @@ impl CommitMap {
         if prefix.len() < 7 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
+        let mut hex = [0u8; 40];
         let mut found = m
             .iter()
-            .filter(|(old, _)| old.to_string().starts_with(&prefix))
+            .filter(|(old, _)| old.hex_to_buf(&mut hex).starts_with(prefix.as_str()))
             .map(|(_, new)| *new);
         let first = found.next()?;
         found.next().is_none().then_some(first)
