@@ -250,6 +250,7 @@ fn verify_commits(
         .into_iter()
         .map(|t| t.1)
         .collect();
+    let image_of = ctx.map.images_of(name);
     let mut seen = gix::hashtable::HashSet::default();
     seen.reserve(preloaded.len());
     let mut count = 0usize;
@@ -285,7 +286,7 @@ fn verify_commits(
             .into());
         };
         stack.extend(header.parents.iter().copied());
-        let Some(image) = ctx.map.get(name, &id) else {
+        let Some(image) = image_of(&id) else {
             ctx.mismatch(
                 Class::MissingImage,
                 name,
@@ -326,7 +327,7 @@ fn verify_commits(
         let expected: Vec<Option<ObjectId>> = header
             .parents
             .iter()
-            .map(|p| ctx.map.get(name, p))
+            .map(&image_of)
             .collect();
         let actual: Vec<Option<ObjectId>> = img_header.parents.iter().map(|p| Some(*p)).collect();
         if expected != actual {
