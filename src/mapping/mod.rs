@@ -12,6 +12,8 @@ mod parse;
 mod rules;
 mod validate;
 
+pub(crate) use parse::did_you_mean;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -340,7 +340,7 @@ impl Walk<'_> {
 }
 
 /// Returns the allowed word closest to `word`, when it is close enough to be a typo.
-pub(super) fn did_you_mean<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
         .map(|a| (levenshtein(word, a), *a))

@@ -400,36 +400,13 @@ fn show(v: &hcl::Value) -> String {
 }
 
 fn unknown(key: &str, place: &str, allowed: &[&str]) -> String {
-    let close = allowed
-        .iter()
-        .map(|a| (strsim(key, a), *a))
-        .filter(|(d, a)| *d <= 2.max(a.len() / 3))
-        .min()
-        .map(|(_, a)| a);
-    match close {
+    match crate::mapping::did_you_mean(key, allowed) {
         Some(s) => format!("unknown key `{key}` {place}; did you mean `{s}`?"),
         None => format!(
             "unknown key `{key}` {place}; allowed: {}",
             allowed.join(", ")
         ),
     }
-}
-
-fn strsim(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A root label is `<monorepo>/<path>`: relative, `/`-separated, no empty or `..` parts.
