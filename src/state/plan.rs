@@ -76,10 +76,16 @@ impl RootPlan {
             .filter(move |m| self.style == Style::StateMv || m.from_state.is_some())
     }
 
+    /// The backend key change whose state the scripts copy (mode `copy`), if any.
+    pub fn backend_copy(&self) -> Option<&KeyChange> {
+        self.key_change
+            .as_ref()
+            .filter(|_| self.backend_mode == BackendMode::Copy)
+    }
+
     /// Whether `migrate.sh` has anything to do (moves or a backend copy).
     pub fn needs_script(&self) -> bool {
-        self.script_moves().next().is_some()
-            || (self.backend_mode == BackendMode::Copy && self.key_change.is_some())
+        self.script_moves().next().is_some() || self.backend_copy().is_some()
     }
 }
 

@@ -31,7 +31,6 @@ use std::path::{Path, PathBuf};
 
 use super::address::{Address, Kind};
 use super::plan::{PlannedMove, RootPlan, StatePlan};
-use super::BackendMode;
 use crate::shell::quote;
 
 /// Options for [`write()`].
@@ -146,22 +145,9 @@ fn kind_flag(a: &Address, other: &Address) -> &'static str {
     match a.kind() {
         Kind::Module => "m",
         Kind::Instance => "i",
-        Kind::Resource => {
-            let same = match (&a.resource, &other.resource) {
-                (Some(x), Some(y)) => {
-                    a.module == other.module
-                        && x.mode == y.mode
-                        && x.kind == y.kind
-                        && x.name == y.name
-                }
-                _ => false,
-            };
-            if same {
-                "i"
-            } else {
-                "r"
-            }
-        }
+        // `a` has no key: it covers `other` exactly when `other` is `a` or one of its instances.
+        Kind::Resource if super::snapshot::covers(a, other) => "i",
+        Kind::Resource => "r",
     }
 }
 
@@ -514,7 +500,7 @@ fn migrate_script(r: &RootPlan, opts: &ScriptOptions) -> String {
         "echo {} \"in $ROOT_DIR\"",
         quote(&format!("tfmono: state migration of {}", r.root))
     );
-    if let (BackendMode::Copy, Some(k)) = (r.backend_mode, &r.key_change) {
+    if let Some(k) = r.backend_copy() {
         let _ = write!(
             s,
             "\n# backend key changes (mode copy): {} -> {}\n# {}:{}: {}\n# the preflight needs the copied state, so it runs after the copy\nif [ \"${{PREFLIGHT_ONLY:-0}}\" = 1 ]; then\n  echo \"preflight of $ROOT_LABEL: deferred until its backend copy ran\"\n  exit 0\nfi\nSTAGE=copy\ncopy_key {} {} backend-copy\nPF_NOTE='no move was made (the state was only copied to the new backend key; the old key is untouched)'\n",
@@ -607,11 +593,7 @@ fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
         "echo {} \"in $ROOT_DIR\"",
         quote(&format!("tfmono: state rollback of {}", r.root))
     );
-    let copy = match (r.backend_mode, &r.key_change) {
-        (BackendMode::Copy, Some(k)) => Some(k),
-        _ => None,
-    };
-    if let Some(k) = copy {
+    if let Some(k) = r.backend_copy() {
         let _ = writeln!(
             s,
             "\n# undo the moves on the new backend key first (the preflight needs it too)\nif [ \"${{PREFLIGHT_ONLY:-0}}\" = 1 ]; then\n  echo \"preflight of $ROOT_LABEL: deferred until its backend is on the new key\"\n  exit 0\nfi\nif [ \"$DRY_RUN\" != 1 ]; then\n  \"$TF\" init -input=false -reconfigure -backend-config=\"$KEY_ATTR=\"{} >/dev/null\nfi",
@@ -635,7 +617,7 @@ fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
         ));
         s.push_str(&move_line(m, true));
     }
-    if let Some(k) = copy {
+    if let Some(k) = r.backend_copy() {
         let _ = write!(
             s,
             "\n# backend key: copy the state back from {} to {} (the new key keeps its copy)\ncopy_key {} {} backend-copy-back\n",

@@ -324,11 +324,7 @@ fn verify_commits(
                 ),
             );
         }
-        let expected: Vec<Option<ObjectId>> = header
-            .parents
-            .iter()
-            .map(&image_of)
-            .collect();
+        let expected: Vec<Option<ObjectId>> = header.parents.iter().map(&image_of).collect();
         let actual: Vec<Option<ObjectId>> = img_header.parents.iter().map(|p| Some(*p)).collect();
         if expected != actual {
             ctx.mismatch(
