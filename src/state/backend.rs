@@ -80,15 +80,6 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-fn parent(dir: &str) -> Option<&str> {
-    let dir = dir.trim_matches('/');
-    if dir.is_empty() || dir == "." {
-        None
-    } else {
-        Some(dir.rsplit_once('/').map(|(p, _)| p).unwrap_or(""))
-    }
-}
-
 /// Finds the `key` of `remote_state { config = { key = … } }` (block or attribute form)
 /// or of `terraform { backend "…" { key = … } }`.
 fn find_key(body: &Body) -> Option<Found> {
@@ -150,72 +141,6 @@ fn object_key(expr: &Expression) -> Option<Found> {
     })
 }
 
-/// The include target of a config: `Some(Some(dir))` resolved in `files`, `Some(None)` an
-/// include that cannot be resolved inside the repo, `None` no include.
-fn include_dir(body: &Body, dir: &str, files: &[(String, String)]) -> Option<Option<String>> {
-    let inc = body.get_blocks("include").next()?;
-    let Some(path) = inc.body.get_attribute("path") else {
-        return Some(None);
-    };
-    let exists = |p: &str| files.iter().any(|(f, _)| f == p);
-    let find_in_parents = |name: &str| -> Option<String> {
-        let mut cur = parent(dir);
-        while let Some(d) = cur {
-            if exists(&join(d, name)) {
-                return Some(d.to_string());
-            }
-            cur = parent(d);
-        }
-        None
-    };
-    // find_in_parent_folders() / find_in_parent_folders("x.hcl") / "${find_in_parent_folders()}"
-    let call = path.value.as_func_call().cloned().or_else(|| {
-        let t = path.value.as_string_template()?;
-        match t.as_single_element()? {
-            Element::Interpolation(i) => i.expr.as_func_call().cloned(),
-            _ => None,
-        }
-    });
-    if let Some(call) = call {
-        if call.name.name.as_str() == "find_in_parent_folders" {
-            let name = call
-                .args
-                .get(0)
-                .and_then(|a| a.as_str())
-                .unwrap_or("terragrunt.hcl")
-                .to_string();
-            return Some(find_in_parents(&name));
-        }
-        return Some(None);
-    }
-    if let Some(lit) = path.value.as_str() {
-        // a literal relative path: normalise it against `dir`
-        let mut parts: Vec<&str> = dir
-            .trim_matches('/')
-            .split('/')
-            .filter(|p| !p.is_empty())
-            .collect();
-        for seg in lit.split('/') {
-            match seg {
-                "" | "." => {}
-                ".." => {
-                    if parts.pop().is_none() {
-                        return Some(None);
-                    }
-                }
-                s => parts.push(s),
-            }
-        }
-        let file = parts.join("/");
-        if !exists(&file) {
-            return Some(None);
-        }
-        parts.pop();
-        return Some(Some(parts.join("/")));
-    }
-    Some(None)
-}
-
 /// Evaluates a key expression with `path_relative_to_include()` = `rel`; `None` when the
 /// expression uses anything else.
 fn eval_key(expr: &Expression, rel: &str) -> Option<(String, bool)> {
@@ -256,29 +181,21 @@ pub fn detect(files: &[(String, String)], old_dir: &str, new_dir: &str) -> Optio
     let root_cfg = join(old_dir, "terragrunt.hcl");
     let (_, text) = files.iter().find(|(p, _)| *p == root_cfg)?;
     let body = hcl_edit::parser::parse_body(text).ok()?;
-    let include = include_dir(&body, old_dir, files);
-    // where the remote_state key is: the root config, or its in-repo parent
-    let (key_file, key_text, found) = match find_key(&body) {
-        Some(f) => (root_cfg.clone(), text.as_str(), f),
-        None => {
-            let dir = include.clone().flatten()?;
-            let pfile = join(&dir, "terragrunt.hcl");
-            let (_, ptext) = files.iter().find(|(p, _)| *p == pfile)?;
-            let pbody = hcl_edit::parser::parse_body(ptext).ok()?;
-            (pfile, ptext.as_str(), find_key(&pbody)?)
-        }
+    // With an `include`, the parent either lives in the repo and moves along with the root
+    // (the relative path, so the key, stays) or lies outside it (cannot be evaluated):
+    // either way no change is reported. Without one, the key is in the root config itself.
+    if body.get_blocks("include").next().is_some() {
+        return None;
+    }
+    let found = find_key(&body)?;
+    let (key_file, key_text) = (root_cfg.clone(), text.as_str());
+    let old_rel = ".".to_string();
+    let new_rel = if new_dir.is_empty() {
+        ".".to_string()
+    } else {
+        new_dir.to_string()
     };
-    let (old_rel, new_rel, how) = match &include {
-        None => (
-            ".".to_string(),
-            if new_dir.is_empty() { ".".to_string() } else { new_dir.to_string() },
-            format!("terragrunt path_relative_to_include() is \".\" in the legacy repo ({root_cfg} has no include) and \"{new_dir}\" under the monorepo's root terragrunt.hcl"),
-        ),
-        // the parent moves with the root: the relative path is unchanged
-        Some(Some(_)) => return None,
-        // the parent is outside the repo: cannot be evaluated
-        Some(None) => return None,
-    };
+    let how = format!("terragrunt path_relative_to_include() is \".\" in the legacy repo ({root_cfg} has no include) and \"{new_dir}\" under the monorepo's root terragrunt.hcl");
     let (old_key, uses) = eval_key(&found.expr, &old_rel)?;
     if !uses {
         return None;
@@ -310,16 +227,4 @@ pub fn pin(content: &str, old_key: &str) -> Result<String, PinError> {
     out.push_str(&crate::hcl::quote(old_key));
     out.push_str(content.get(found.span.end..).unwrap_or(""));
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parents() {
-        assert_eq!(parent("a/b"), Some("a"));
-        assert_eq!(parent("a"), Some(""));
-        assert_eq!(parent(""), None);
-    }
 }
