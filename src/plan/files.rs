@@ -163,12 +163,13 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
             let Some(repo) = legacy.get(step.repo.as_str()) else {
                 continue;
             };
-            let files: Vec<(String, String)> = repo
-                .files
-                .iter()
-                .map(|f| (f.path.clone(), f.content.clone()))
-                .collect();
-            let Some(change) = backend::detect(&files, "", &step.path) else {
+            let file = |path: &str| {
+                repo.files
+                    .iter()
+                    .find(|f| f.path == path)
+                    .map(|f| f.content.as_str())
+            };
+            let Some(change) = backend::detect_in(file, "", &step.path) else {
                 continue;
             };
             let root = format!("{}/{}", mono.name, step.path);
@@ -186,12 +187,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                     .iter()
                     .find(|f| f.path == path)
                     .and_then(|f| f.content.clone())
-                    .or_else(|| {
-                        files
-                            .iter()
-                            .find(|(p, _)| *p == change.file)
-                            .map(|(_, c)| c.clone())
-                    });
+                    .or_else(|| file(&change.file).map(str::to_string));
                 let Some(current) = current else { continue };
                 match backend::pin(&current, &change.old_key) {
                     Ok(pinned) => {

@@ -176,10 +176,25 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// monorepo. See the module docs for exactly what is computed. `None`: no change (or nothing
 /// tfmono can evaluate).
 pub fn detect(files: &[(String, String)], old_dir: &str, new_dir: &str) -> Option<KeyChange> {
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, c)| c.as_str())
+    };
+    detect_in(file, old_dir, new_dir)
+}
+
+/// [`detect`] over a lookup of file contents by path (relative to the legacy repo root).
+pub fn detect_in<'a>(
+    file: impl Fn(&str) -> Option<&'a str>,
+    old_dir: &str,
+    new_dir: &str,
+) -> Option<KeyChange> {
     let old_dir = old_dir.trim_matches('/');
     let new_dir = new_dir.trim_matches('/');
     let root_cfg = join(old_dir, "terragrunt.hcl");
-    let (_, text) = files.iter().find(|(p, _)| *p == root_cfg)?;
+    let text = file(&root_cfg)?;
     let body = hcl_edit::parser::parse_body(text).ok()?;
     // With an `include`, the parent either lives in the repo and moves along with the root
     // (the relative path, so the key, stays) or lies outside it (cannot be evaluated):
@@ -188,7 +203,7 @@ pub fn detect(files: &[(String, String)], old_dir: &str, new_dir: &str) -> Optio
         return None;
     }
     let found = find_key(&body)?;
-    let (key_file, key_text) = (root_cfg.clone(), text.as_str());
+    let (key_file, key_text) = (root_cfg.clone(), text);
     let old_rel = ".".to_string();
     let new_rel = if new_dir.is_empty() {
         ".".to_string()
