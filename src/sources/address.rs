@@ -248,14 +248,21 @@ impl RegistrySource {
     /// Whether this names the registry module `entry` (`ns/name/provider` or
     /// `host/ns/name/provider`; an omitted host is `registry.terraform.io`), case-insensitively.
     pub fn is(&self, entry: &str) -> bool {
-        let (host, module) = registry_entry_key(entry);
-        let own_host = self
+        self.key() == registry_entry_key(entry)
+    }
+
+    /// `(host, ns/name/provider)` lowercased, as [`registry_entry_key`] gives for a mapping
+    /// entry (an omitted host is `registry.terraform.io`).
+    pub fn key(&self) -> (String, String) {
+        let host = self
             .host
             .as_deref()
             .filter(|h| !h.is_empty())
-            .unwrap_or(PUBLIC_REGISTRY)
-            .to_ascii_lowercase();
-        own_host == host && self.module().to_ascii_lowercase() == module
+            .unwrap_or(PUBLIC_REGISTRY);
+        (
+            host.to_ascii_lowercase(),
+            self.module().to_ascii_lowercase(),
+        )
     }
 
     /// The Terragrunt `tfr://` `version` query value.

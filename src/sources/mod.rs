@@ -186,9 +186,10 @@ impl Targets {
 
     /// The target that is a fork of registry module `r`.
     pub fn by_registry(&self, r: &address::RegistrySource) -> Option<&Target> {
+        let key = r.key();
         self.by_registry
             .iter()
-            .find(|((host, module), _)| r.is(&format!("{host}/{module}")))
+            .find(|(k, _)| *k == key)
             .map(|(_, i)| &self.targets[*i])
     }
 
