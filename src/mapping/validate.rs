@@ -267,7 +267,8 @@ pub(super) fn validate(
                 source,
             })?;
         let entries = rules::read_inventory(&inv_text);
-        let explicit: Vec<String> = repos.iter().map(|r| rules::identity(&r.url)).collect();
+        let explicit: std::collections::HashSet<String> =
+            repos.iter().map(|r| rules::identity(&r.url)).collect();
         for entry in entries {
             let ident = rules::identity(&entry.url);
             if explicit.contains(&ident) {
@@ -397,16 +398,17 @@ fn check_collisions(c: &mut Checker<'_>, repos: &[RepoSpec]) {
         by_monorepo.entry(&r.into).or_default().push(r);
     }
     for (mono, list) in by_monorepo {
+        let slashed: Vec<String> = list.iter().map(|r| format!("{}/", r.path)).collect();
         for (i, a) in list.iter().enumerate() {
-            for b in &list[i + 1..] {
-                let (ap, bp) = (format!("{}/", a.path), format!("{}/", b.path));
+            for (j, b) in list.iter().enumerate().skip(i + 1) {
+                let (ap, bp) = (slashed[i].as_str(), slashed[j].as_str());
                 if ap == bp {
                     c.problems.push(Problem {
                         at: c.parsed.file.clone(),
                         message: format!("{} and {} both go to path \"{}\" in monorepo \"{mono}\"; give each its own path", describe(a), describe(b), a.path),
                     });
-                } else if ap.starts_with(&bp) || bp.starts_with(&ap) {
-                    let (outer, inner) = if ap.starts_with(&bp) { (b, a) } else { (a, b) };
+                } else if ap.starts_with(bp) || bp.starts_with(ap) {
+                    let (outer, inner) = if ap.starts_with(bp) { (b, a) } else { (a, b) };
                     c.problems.push(Problem {
                         at: c.parsed.file.clone(),
                         message: format!("path \"{}\" of {} is nested in path \"{}\" of {} in monorepo \"{mono}\"; paths must not contain each other", inner.path, describe(inner), outer.path, describe(outer)),
