@@ -96,7 +96,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                         })
                         .collect(),
                     edits: Vec::new(),
-                    content: outcome.new_content.clone(),
+                    content: outcome.new_content,
                 });
             }
         }
@@ -346,7 +346,7 @@ fn tag_rewrites_of(
                         rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
                         left_alone: Vec::new(),
                         edits: Vec::new(),
-                        content: outcome.new_content.clone(),
+                        content: outcome.new_content,
                     });
                 }
                 by_commit.insert(tag.commit.clone(), changes.clone());
