@@ -159,8 +159,9 @@ impl<'c, 'a> Rewriter<'c, 'a> {
         encode: fn(&str) -> String,
     ) -> bool {
         let legacy = self.ctx.targets.find_legacy(value).map(|t| t.repo.clone());
-        let registry = match Address::parse(value) {
-            Address::Registry(r) => self.ctx.targets.by_registry(&r).map(|t| t.repo.clone()),
+        let parsed = Address::parse(value);
+        let registry = match &parsed {
+            Address::Registry(r) => self.ctx.targets.by_registry(r).map(|t| t.repo.clone()),
             _ => None,
         };
         let Some(repo) = legacy.or(registry) else {
@@ -173,7 +174,7 @@ impl<'c, 'a> Rewriter<'c, 'a> {
         // Only a complete git source address is unambiguous: `git::…`, or any git form with a
         // ref or a subdir. A bare clone URL may be used for anything else.
         let complete = !value.contains(char::is_whitespace)
-            && match Address::parse(value) {
+            && match &parsed {
                 Address::Git(g) => g.forced || g.git_ref().is_some() || g.subdir.is_some(),
                 _ => false,
             };
@@ -183,7 +184,7 @@ impl<'c, 'a> Rewriter<'c, 'a> {
                 repo,
                 mut notes,
                 ..
-            } = decide(value, None, self.file, self.ctx)
+            } = decide_parsed(&parsed, value, None, self.file, self.ctx)
             {
                 let prefix = self
                     .ctx
@@ -442,14 +443,25 @@ fn build(
 }
 
 fn decide(value: &str, version: Option<&VersionAttr>, file: &str, ctx: &Context<'_>) -> Decision {
-    match Address::parse(value) {
+    decide_parsed(&Address::parse(value), value, version, file, ctx)
+}
+
+/// [`decide`] for a `value` already parsed into `addr`.
+fn decide_parsed(
+    addr: &Address,
+    value: &str,
+    version: Option<&VersionAttr>,
+    file: &str,
+    ctx: &Context<'_>,
+) -> Decision {
+    match addr {
         Address::Local(_) => Decision::Leave(Reason::Local, None),
         Address::Other(_) => match ctx.targets.find_legacy(value) {
             Some(t) => Decision::Leave(Reason::LegacyReference, Some(t.repo.clone())),
             None => Decision::Leave(Reason::Other, None),
         },
-        Address::Registry(r) => decide_registry(&r, version, file, ctx),
-        Address::Git(g) => decide_git(&g, file, ctx),
+        Address::Registry(r) => decide_registry(r, version, file, ctx),
+        Address::Git(g) => decide_git(g, file, ctx),
     }
 }
 
