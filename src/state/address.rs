@@ -151,6 +151,12 @@ impl Address {
 /// Renders a module path like Terraform (`module.a.module.b["k"]`).
 pub fn module_path_string(steps: &[ModuleStep]) -> String {
     let mut s = String::new();
+    push_module_path(&mut s, steps, &Key::to_string);
+    s
+}
+
+/// Appends `module.a.module.b["k"]`, each key rendered by `key`.
+fn push_module_path(s: &mut String, steps: &[ModuleStep], key: &dyn Fn(&Key) -> String) {
     for (i, step) in steps.iter().enumerate() {
         if i > 0 {
             s.push('.');
@@ -158,10 +164,9 @@ pub fn module_path_string(steps: &[ModuleStep]) -> String {
         s.push_str("module.");
         s.push_str(&step.name);
         if let Some(k) = &step.key {
-            s.push_str(&k.to_string());
+            s.push_str(&key(k));
         }
     }
-    s
 }
 
 impl Address {
@@ -175,16 +180,7 @@ impl Address {
 
     fn render(&self, key: &dyn Fn(&Key) -> String) -> String {
         let mut s = String::new();
-        for (i, step) in self.module.iter().enumerate() {
-            if i > 0 {
-                s.push('.');
-            }
-            s.push_str("module.");
-            s.push_str(&step.name);
-            if let Some(k) = &step.key {
-                s.push_str(&key(k));
-            }
-        }
+        push_module_path(&mut s, &self.module, key);
         if let Some(r) = &self.resource {
             if !self.module.is_empty() {
                 s.push('.');
