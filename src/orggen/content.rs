@@ -93,7 +93,7 @@ fn kind(module: &str) -> Kind {
     }
 }
 
-fn ident(s: &str) -> String {
+pub(super) fn ident(s: &str) -> String {
     s.replace('-', "_")
 }
 

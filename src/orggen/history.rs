@@ -376,7 +376,7 @@ pub(super) fn reference(
     );
     let msg = format!(
         "Require Terraform 0.13 and rename create to create_{}\n\nBREAKING CHANGE: callers must rename the input.",
-        m.replace('-', "_")
+        content::ident(m)
     );
     tip = h.main(
         &b,

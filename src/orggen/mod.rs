@@ -475,8 +475,8 @@ state "live/{stage}/{region}/{svc}/static" {{
         services = alt(&opts.services),
         stages = alt(&opts.stages),
         regions = alt(&opts.regions),
-        alb_id = alb.replace('-', "_"),
-        svc_id = svc.replace('-', "_"),
+        alb_id = content::ident(alb),
+        svc_id = content::ident(svc),
     )
 }
 
