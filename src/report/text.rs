@@ -115,9 +115,13 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
             out,
             "{} {}",
             p.bold(&format!("sources in {}:", mono.name)),
-            p.dim(&format!(
-                "{rewrites} rewritten in {changed} file(s), one commit \"Rewrite module sources to monorepos\" on {MAIN_BRANCH}"
-            ))
+            p.dim(&if changed == 0 {
+                format!("{rewrites} rewritten: no file changes, no commit")
+            } else {
+                format!(
+                    "{rewrites} rewritten in {changed} file(s), one commit \"Rewrite module sources to monorepos\" on {MAIN_BRANCH}"
+                )
+            })
         )?;
         for f in &mono.files {
             for r in &f.rewrites {

@@ -174,6 +174,21 @@ fn demo_org_migrates_and_every_rewrite_resolves_to_the_same_content() {
         &["show", "main:dev/korea/api/dynamic/terragrunt.hcl"],
     );
     assert!(tg.contains("./terraform.tfstate"), "{tg}");
+    // The text report announces a rewrite commit exactly where apply made one.
+    let text = ok(root, &["plan", "org/mapping.hcl"]);
+    for mono in ["reference-modules", "service-modules", "live"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("sources in {mono}:")))
+            .unwrap_or_else(|| panic!("no sources line for {mono}:\n{text}"));
+        let subject = git(
+            &root.join(format!("out/{mono}.git")),
+            &["log", "-1", "--format=%s", "main"],
+        );
+        let committed = subject.trim() == "Rewrite module sources to monorepos";
+        assert_eq!(line.contains("one commit"), committed, "{mono}: {line}");
+        assert_eq!(line.contains("no commit"), !committed, "{mono}: {line}");
+    }
     // Re-running changes nothing.
     let refs = |p: &Path| git(p, &["for-each-ref"]);
     let before_refs = [refs(&svc), refs(&live)];
