@@ -7,9 +7,9 @@
 //! its default branch's tip (for the source rewrites), plus LFS pointers and submodules.
 //! Legacy repos are never written: not even a config entry.
 
+pub mod blobs;
 mod locate;
 mod read;
-pub(crate) use read::tip_files;
 
 use std::path::PathBuf;
 

@@ -8,8 +8,8 @@ use crate::mapping::{Branches, RepoSpec};
 const LFS_HEADER: &[u8] = b"version https://git-lfs.github.com/spec/v1";
 
 /// Returns true for files the source rewriting looks at.
-pub(crate) fn is_terraform_file(path: &str) -> bool {
-    path.ends_with(".tf") || path.ends_with(".tf.json") || path.ends_with(".hcl")
+fn is_terraform_file(path: &str) -> bool {
+    crate::sources::is_source_file(path)
 }
 
 pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error> {

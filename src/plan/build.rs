@@ -62,6 +62,7 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
             dir: format!("{}.git", mono.name),
             imports,
             files: Vec::new(),
+            unparsed: Vec::new(),
             tag_rewrites: Vec::new(),
         });
     }

@@ -8,14 +8,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::{
-    build, Error, FileChange, ImportStep, KeyChangePlan, Plan, SourceLeft, SourceRewrite,
-    TagRewrite, Warning,
+    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, Plan, SourceLeft, SourceRewrite,
+    TagRewrite, UnparsedFile, Warning,
 };
 use crate::history::{self, CommitMap};
+use crate::inventory::blobs::SourceBlobs;
 use crate::inventory::{Inventory, LegacyRepo};
 use crate::mapping::Mapping;
 use crate::progress::NoProgress;
 use crate::redact;
+use crate::sources::split::{self, SplitParts, SplitTable};
 use crate::sources::{self, Reason, Target, Targets};
 use crate::state::{self, backend, BackendMode, Style};
 
@@ -51,24 +53,44 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
     };
     for mono in &mut plan.monorepos {
         let mut files = Vec::new();
+        let mut unparsed = Vec::new();
         for step in &mono.imports {
             let Some(repo) = legacy.get(step.repo.as_str()) else {
                 continue;
             };
-            for file in &repo.files {
-                if !sources::is_source_file(&file.path)
-                    || file.path.split('/').any(|c| c == ".terraform")
-                {
-                    continue;
-                }
+            let tip_files: Vec<&crate::inventory::SourceFile> = repo
+                .files
+                .iter()
+                .filter(|f| {
+                    sources::is_source_file(&f.path)
+                        && !f.path.split('/').any(|c| c == ".terraform")
+                })
+                .collect();
+            let base_ctx = sources::Context {
+                targets: &targets,
+                commits: &images,
+                monorepo: &mono.name,
+                same_monorepo: mapping.same_monorepo,
+                split: None,
+            };
+            let parts: Vec<SplitParts> = tip_files
+                .iter()
+                .map(|f| split::collect(&f.path, &f.content, &targets))
+                .collect();
+            let table = SplitTable::build(&parts, &base_ctx);
+            plan.warnings
+                .extend(split_warnings(&step.repo, "default branch", &table));
+            for file in tip_files {
                 let path = join(&step.path, &file.path);
                 let ctx = sources::Context {
-                    targets: &targets,
-                    commits: &images,
-                    monorepo: &mono.name,
-                    same_monorepo: mapping.same_monorepo,
+                    split: Some(&table),
+                    ..base_ctx
                 };
                 let outcome = sources::rewrite_file(&path, &file.content, &ctx);
+                if let Some(u) = &outcome.unparsed {
+                    unparsed.push(unparsed_file(&step.repo, &path, u, "default branch"));
+                    continue;
+                }
                 for e in &outcome.errors {
                     problems.push(format!(
                         "{path}:{} (legacy repo {} file {}): {}",
@@ -96,6 +118,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                         })
                         .collect(),
                     edits: Vec::new(),
+                    token_scanned: outcome.token_scanned,
                     content: outcome.new_content,
                 });
             }
@@ -108,12 +131,19 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                 commits: &images,
                 monorepo: &mono.name,
                 same_monorepo: mapping.same_monorepo,
+                split: None,
             };
-            let (rewrites, warnings) = tag_rewrites_of(step, &ctx);
-            tag_rewrites.extend(rewrites);
-            plan.warnings.extend(warnings);
+            match tag_rewrites_of(step, &ctx) {
+                Ok(scan) => {
+                    tag_rewrites.extend(scan.rewrites);
+                    plan.warnings.extend(scan.warnings);
+                    unparsed.extend(scan.unparsed);
+                }
+                Err(e) => problems.push(e),
+            }
         }
         mono.tag_rewrites = tag_rewrites;
+        mono.unparsed = merge_unparsed(unparsed);
     }
 
     // State moves.
@@ -206,6 +236,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                                 rewrites: Vec::new(),
                                 left_alone: Vec::new(),
                                 edits: vec![edit],
+                                token_scanned: None,
                                 content: Some(pinned),
                             }),
                         }
@@ -266,6 +297,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                     root.moves.iter().filter(|m| m.from_state.is_none()).count(),
                     root.root
                 )],
+                token_scanned: None,
                 content: Some(text),
             });
         }
@@ -296,73 +328,254 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
     Ok(plan)
 }
 
+/// What scanning the tags of one imported repo found.
+#[derive(Default)]
+struct TagScan {
+    rewrites: Vec<TagRewrite>,
+    warnings: Vec<Warning>,
+    unparsed: Vec<UnparsedFile>,
+}
+
+/// One file version's scan result, cached by (blob id, monorepo path): the result depends
+/// on nothing else in a run.
+#[derive(Default)]
+struct Scanned {
+    change: Option<FileChange>,
+    errors: Vec<String>,
+    unparsed: Option<sources::Unparsed>,
+}
+
 /// The source rewrites of every imported tag of `step` (files read at each tagged commit).
 /// Problems in old tags do not stop the plan: the source stays as it was in that tag, and
 /// a warning says so.
-fn tag_rewrites_of(
-    step: &ImportStep,
-    ctx: &sources::Context<'_>,
-) -> (Vec<TagRewrite>, Vec<Warning>) {
-    let mut out = Vec::new();
-    let mut warnings = Vec::new();
+///
+/// Each distinct (blob, path) is scanned once for all tags, subtrees are listed once per
+/// tree id, and a file in which no migrated repo's name or registry address appears (a
+/// literal multi-pattern search) is not parsed at all.
+fn tag_rewrites_of(step: &ImportStep, ctx: &sources::Context<'_>) -> Result<TagScan, String> {
+    let mut out = TagScan::default();
     if step.tags.is_empty() {
-        return (out, warnings);
+        return Ok(out);
     }
-    let Ok(repo) = history::open(&step.repo, &step.git_dir) else {
-        return (out, warnings);
+    let repo = history::open(&step.repo, &step.git_dir).map_err(|e| e.to_string())?;
+    let mut lister = SourceBlobs::new(&repo, sources::is_source_file);
+    let mut scanned: HashMap<(gix::ObjectId, String, u64), std::sync::Arc<Scanned>> =
+        HashMap::new();
+    let mut split_parts: HashMap<gix::ObjectId, std::sync::Arc<SplitParts>> = HashMap::new();
+    let mut by_commit: HashMap<&str, Vec<FileChange>> = HashMap::new();
+    let read_err = |what: &str, e: &dyn std::fmt::Display| {
+        format!(
+            "repo \"{}\" at {}: cannot read {what}: {e}; run `git fsck` in it",
+            step.repo,
+            step.git_dir.display()
+        )
     };
-    let mut by_commit: HashMap<String, Vec<FileChange>> = HashMap::new();
     for tag in &step.tags {
-        let files = match by_commit.get(&tag.commit) {
-            Some(f) => f.clone(),
-            None => {
-                let Ok((files, _, _)) = crate::inventory::tip_files(&repo, &tag.commit) else {
-                    continue;
-                };
-                let mut changes = Vec::new();
-                for file in files.iter().filter(|f| sources::is_source_file(&f.path)) {
-                    let path = join(&step.path, &file.path);
-                    let outcome = sources::rewrite_file(&path, &file.content, ctx);
-                    for e in &outcome.errors {
-                        warnings.push(Warning {
-                            subject: format!(
-                                "repo \"{}\" tag {}",
-                                step.repo,
-                                tag.from.trim_start_matches("refs/tags/")
-                            ),
-                            message: format!(
-                                "{path}:{}: {}; this source stays as it was in that tag",
-                                e.line,
-                                redact::text(&e.message)
-                            ),
-                        });
-                    }
-                    if outcome.new_content.is_none() {
-                        continue;
-                    }
-                    changes.push(FileChange {
-                        path,
-                        repo: step.repo.clone(),
-                        rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
-                        left_alone: Vec::new(),
-                        edits: Vec::new(),
-                        content: outcome.new_content,
-                    });
-                }
-                by_commit.insert(tag.commit.clone(), changes.clone());
-                changes
+        let tag_name = tag.from.trim_start_matches("refs/tags/");
+        if let Some(files) = by_commit.get(tag.commit.as_str()) {
+            if !files.is_empty() {
+                out.rewrites.push(TagRewrite {
+                    repo: step.repo.clone(),
+                    tag: tag.to.clone(),
+                    commit: tag.commit.clone(),
+                    files: files.clone(),
+                });
             }
+            continue;
+        }
+        let commit =
+            gix::ObjectId::from_hex(tag.commit.as_bytes()).map_err(|e| read_err(&tag.from, &e))?;
+        let entries = lister
+            .of_commit(commit)
+            .map_err(|e| read_err(&format!("the tree of {}", tag.from), &e))?;
+        // Split sources are decided per tree: collect what each Terragrunt file holds.
+        let mut parts = Vec::new();
+        for (file, blob) in entries.iter().filter(|(f, _)| f.ends_with(".hcl")) {
+            let p = match split_parts.get(blob) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = split_parts_of(&repo, *blob, file, ctx.targets)
+                        .map_err(|e| read_err(&format!("{file} in {}", tag.from), &e))?;
+                    split_parts.insert(*blob, p.clone());
+                    p
+                }
+            };
+            parts.push(p);
+        }
+        let table = SplitTable::build(parts.iter().map(|p| p.as_ref()), ctx);
+        out.warnings.extend(split_warnings(
+            &step.repo,
+            &format!("tag {tag_name}"),
+            &table,
+        ));
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            table.hash(&mut h);
+            h.finish()
         };
-        if !files.is_empty() {
-            out.push(TagRewrite {
+        let tag_ctx = sources::Context {
+            split: Some(&table),
+            ..*ctx
+        };
+        let mut changes = Vec::new();
+        for (file, blob) in entries.iter() {
+            let path = join(&step.path, file);
+            let key = (*blob, path, fingerprint);
+            let result = match scanned.get(&key) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = scan_blob(&repo, *blob, &key.1, &tag_ctx)
+                        .map_err(|e| read_err(&format!("{file} in {}", tag.from), &e))?;
+                    let r = std::sync::Arc::new(r);
+                    scanned.insert(key.clone(), r.clone());
+                    r
+                }
+            };
+            let path = key.1;
+            for e in &result.errors {
+                out.warnings.push(Warning {
+                    subject: format!("repo \"{}\" tag {tag_name}", step.repo),
+                    message: format!("{path}:{e}; this source stays as it was in that tag"),
+                });
+            }
+            if let Some(u) = &result.unparsed {
+                out.unparsed
+                    .push(unparsed_file(&step.repo, &path, u, tag_name));
+            }
+            if let Some(change) = &result.change {
+                changes.push(change.clone());
+            }
+        }
+        if !changes.is_empty() {
+            out.rewrites.push(TagRewrite {
                 repo: step.repo.clone(),
                 tag: tag.to.clone(),
                 commit: tag.commit.clone(),
-                files,
+                files: changes.clone(),
             });
         }
+        by_commit.insert(tag.commit.as_str(), changes);
     }
-    (out, warnings)
+    Ok(out)
+}
+
+/// Scans one file version of a tag for sources to rewrite.
+fn scan_blob(
+    repo: &gix::Repository,
+    blob: gix::ObjectId,
+    path: &str,
+    ctx: &sources::Context<'_>,
+) -> Result<Scanned, gix::Error> {
+    let obj = repo.find_object(blob)?;
+    let Ok(content) = std::str::from_utf8(&obj.data) else {
+        return Ok(Scanned::default());
+    };
+    let split_half = ctx
+        .split
+        .is_some_and(|t| !t.is_empty() && t.may_use(content));
+    if !split_half && !ctx.targets.may_mention(content) {
+        return Ok(Scanned::default());
+    }
+    let outcome = sources::rewrite_file(path, content, ctx);
+    let errors = outcome
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.line, redact::text(&e.message)))
+        .collect();
+    let unparsed = outcome.unparsed.filter(|u| !u.mentions.is_empty());
+    let change = outcome.new_content.map(|content| FileChange {
+        path: path.to_string(),
+        repo: String::new(),
+        rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
+        left_alone: Vec::new(),
+        edits: Vec::new(),
+        token_scanned: outcome.token_scanned,
+        content: Some(content),
+    });
+    Ok(Scanned {
+        change,
+        errors,
+        unparsed,
+    })
+}
+
+/// What the Terragrunt file `blob` contributes to split sources (nothing when it mentions no
+/// legacy repo and composes no local).
+fn split_parts_of(
+    repo: &gix::Repository,
+    blob: gix::ObjectId,
+    file: &str,
+    targets: &Targets,
+) -> Result<std::sync::Arc<SplitParts>, gix::Error> {
+    let obj = repo.find_object(blob)?;
+    let Ok(content) = std::str::from_utf8(&obj.data) else {
+        return Ok(Default::default());
+    };
+    if !targets.may_mention(content) && !content.contains("local") {
+        return Ok(Default::default());
+    }
+    Ok(std::sync::Arc::new(split::collect(file, content, targets)))
+}
+
+/// One warning per split source whose halves cannot be rewritten together.
+fn split_warnings(repo: &str, at: &str, table: &SplitTable) -> Vec<Warning> {
+    table
+        .iter()
+        .filter_map(|(_, e)| {
+            e.problem.as_ref().map(|p| Warning {
+                subject: format!("repo \"{repo}\" {at}"),
+                message: redact::text(p),
+            })
+        })
+        .collect()
+}
+
+/// An unparsed file as the plan shows it: secrets redacted.
+fn unparsed_file(repo: &str, path: &str, u: &sources::Unparsed, at: &str) -> UnparsedFile {
+    UnparsedFile {
+        repo: repo.to_string(),
+        path: path.to_string(),
+        line: u.line,
+        message: redact::text(&u.message),
+        at: vec![at.to_string()],
+        mentions: u
+            .mentions
+            .iter()
+            .map(|m| Mention {
+                line: m.line,
+                text: redact::text(&m.text),
+                repo: m.repo.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// One entry per (repo, path): where it does not parse (the default branch first, then
+/// tags in order), and every distinct mention.
+fn merge_unparsed(list: Vec<UnparsedFile>) -> Vec<UnparsedFile> {
+    let mut merged: BTreeMap<(String, String), UnparsedFile> = BTreeMap::new();
+    for u in list {
+        match merged.entry((u.repo.clone(), u.path.clone())) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(u);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let m = o.get_mut();
+                m.at.extend(u.at);
+                for mention in u.mentions {
+                    if !m
+                        .mentions
+                        .iter()
+                        .any(|x| x.line == mention.line && x.text == mention.text)
+                    {
+                        m.mentions.push(mention);
+                    }
+                }
+            }
+        }
+    }
+    merged.into_values().collect()
 }
 
 /// A source rewrite as the plan shows it: secrets redacted.
@@ -384,6 +597,9 @@ fn reason(r: Reason) -> &'static str {
         Reason::Monorepo => "already points at a monorepo",
         Reason::Expression => "expression: needs attention",
         Reason::LegacyReference => "legacy URL in a string that is not a source: needs attention",
+        Reason::Split => {
+            "Terragrunt split source that cannot be rewritten consistently: needs attention"
+        }
     }
 }
 

@@ -114,6 +114,10 @@ pub struct FileChange {
     pub left_alone: Vec<SourceLeft>,
     /// Other edits: backend keys pinned, generated `moved.tf`.
     pub edits: Vec<String>,
+    /// Set when hcl-edit refused the file and tfmono's token scanner read it (what hcl-edit
+    /// said); Terraform accepts such files (repeated object keys, a byte-order mark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_scanned: Option<String>,
     /// The new content (`None`: unchanged). Not serialised: apply recomputes the plan.
     #[serde(skip)]
     pub content: Option<String>,
@@ -165,6 +169,47 @@ pub struct MonorepoPlan {
     /// gets a module whose own calls point at the monorepos.
     #[serde(default)]
     pub tag_rewrites: Vec<TagRewrite>,
+    /// Files that look like Terraform but do not parse (templates, test fixtures): left
+    /// unchanged, sorted by repo and path.
+    #[serde(default)]
+    pub unparsed: Vec<UnparsedFile>,
+}
+
+/// A file with a Terraform or Terragrunt name that does not parse: a template, a test
+/// fixture, a file Terraform itself would refuse. It is imported unchanged; when it
+/// mentions a migrated repo, a human must look at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnparsedFile {
+    /// The legacy repo.
+    pub repo: String,
+    /// The path in the monorepo.
+    pub path: String,
+    /// The first syntax error's 1-based line (in the first version seen).
+    pub line: usize,
+    /// What the parser said.
+    pub message: String,
+    /// Where this path does not parse: `default branch` and/or tag names.
+    pub at: Vec<String>,
+    /// Lines mentioning a migrated repo (a lexical scan): each needs attention.
+    pub mentions: Vec<Mention>,
+}
+
+impl UnparsedFile {
+    /// Whether a human must look at it (it mentions a migrated repo).
+    pub fn needs_attention(&self) -> bool {
+        !self.mentions.is_empty()
+    }
+}
+
+/// A line of an unparsed file that mentions a migrated repo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mention {
+    /// 1-based line.
+    pub line: usize,
+    /// The line (redacted, at most 200 characters).
+    pub text: String,
+    /// The legacy repo it mentions.
+    pub repo: String,
 }
 
 /// One legacy repo imported under a path of a monorepo.

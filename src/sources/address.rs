@@ -160,6 +160,11 @@ impl RepoKey {
     pub fn host(&self) -> &str {
         self.0.split('/').next().unwrap_or("")
     }
+
+    /// The path after the host (`acme/x`).
+    pub fn path(&self) -> &str {
+        self.0.split_once('/').map_or("", |(_, p)| p)
+    }
 }
 
 impl fmt::Display for RepoKey {

@@ -1,117 +1,118 @@
-//! `.tf` and Terragrunt `.hcl` files: find sources with hcl-edit, splice new strings in.
+//! `.tf`, `.tofu`, Terragrunt `.hcl`, `terragrunt.stack.hcl` and test files: find sources in
+//! the file's structure ([`syntax`](super::syntax)), splice new strings in.
 //!
-//! hcl-edit parses the file with spans; the rewriter replaces exactly the bytes of each
-//! changed string token (and deletes whole `version = …` lines), so comments, alignment and
-//! everything else stay byte-identical.
+//! The rewriter replaces exactly the bytes of each changed string token (and deletes whole
+//! `version = …` lines), so comments, alignment and everything else stay byte-identical.
+//! hcl-edit reads the file; where it refuses one that Terraform accepts (repeated object
+//! keys, a byte-order mark), the token scanner reads it instead and the result says so.
 
 use std::collections::HashSet;
-use std::ops::Range;
 
-use hcl_edit::expr::Expression;
-use hcl_edit::visit::{visit_expr, Visit};
-use hcl_edit::Span;
+use super::rewrite::{whole_lines, FileKind, Rewriter, Role, VersionAttr};
+use super::split::{self, SplitTable};
+use super::syntax::{self, Attr, Body, Str};
+use super::Unparsed;
 
-use super::rewrite::{whole_lines, Rewriter, Role, VersionAttr};
-use super::SourceError;
-
-enum Found {
-    Literal(String, Range<usize>),
-    Template(Range<usize>),
+/// The `(source, version)` attributes of every module call in `body` for files of `kind`.
+fn calls<'b>(body: &'b Body, kind: FileKind) -> Vec<(Option<&'b Attr>, Option<&'b Attr>)> {
+    let module = |b: &'b syntax::Block| (b.body.attr("source"), b.body.attr("version"));
+    match kind {
+        FileKind::Terraform => body.blocks("module").map(module).collect(),
+        FileKind::Terragrunt => body
+            .blocks("terraform")
+            .map(|b| (b.body.attr("source"), None))
+            .collect(),
+        // `run "x" { module { source = … version = … } }`
+        FileKind::Test => body
+            .blocks("run")
+            .flat_map(|run| run.body.blocks("module").map(module))
+            .collect(),
+        // `unit "x" { source = … }` and `stack "x" { source = … }`
+        FileKind::Stack => body
+            .blocks("unit")
+            .chain(body.blocks("stack"))
+            .map(|b| (b.body.attr("source"), None))
+            .collect(),
+        FileKind::Json | FileKind::TerragruntJson => Vec::new(),
+    }
 }
 
-#[derive(Default)]
-struct Strings {
-    found: Vec<Found>,
-}
-
-impl Visit for Strings {
-    fn visit_expr(&mut self, expr: &Expression) {
-        match expr {
-            Expression::String(s) => {
-                if let Some(span) = expr.span() {
-                    self.found.push(Found::Literal(s.value().clone(), span));
+/// Reads one HCL file with hcl-edit, else with the token scanner. `None` (with
+/// [`FileOutcome::unparsed`](super::FileOutcome::unparsed) set) when neither can.
+pub(crate) fn read(rw: &mut Rewriter<'_, '_>) -> Option<syntax::File> {
+    match syntax::parse_hcl_edit(rw.content) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            let why = format!(
+                "line {}, column {}: {}",
+                e.location().line(),
+                e.location().column(),
+                e.message()
+            );
+            match syntax::scan(rw.content) {
+                Ok(f) => {
+                    rw.out.token_scanned = Some(why);
+                    Some(f)
+                }
+                Err(_) => {
+                    rw.out.unparsed = Some(Unparsed {
+                        line: e.location().line(),
+                        message: why,
+                        mentions: Vec::new(),
+                    });
+                    None
                 }
             }
-            Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
-                if let Some(span) = expr.span() {
-                    self.found.push(Found::Template(span));
-                }
-                visit_expr(self, expr);
-            }
-            _ => visit_expr(self, expr),
         }
     }
 }
 
-/// Walks one HCL file; `terraform` selects `module` blocks (`.tf`) rather than Terragrunt's
-/// `terraform { source }`. Returns `false` when the file does not parse.
-pub(crate) fn walk(rw: &mut Rewriter<'_, '_>, terraform: bool) -> bool {
-    let body = match hcl_edit::parser::parse_body(rw.content) {
-        Ok(b) => b,
-        Err(e) => {
-            rw.out.errors.push(SourceError {
-                line: e.location().line(),
-                message: format!(
-                    "cannot parse {} at column {}: {}; file left unchanged",
-                    rw.file,
-                    e.location().column(),
-                    e.message()
-                ),
-            });
-            return false;
-        }
+/// Walks one HCL file of `kind`. Returns `false` when it does not parse.
+pub(crate) fn walk(rw: &mut Rewriter<'_, '_>, kind: FileKind) -> bool {
+    let Some(file) = read(rw) else {
+        return false;
     };
     let mut handled: HashSet<usize> = HashSet::new();
-    for block in body.blocks() {
-        let wanted = if terraform { "module" } else { "terraform" };
-        if block.ident.as_str() != wanted {
-            continue;
+    if kind == FileKind::Terragrunt {
+        if let Some(table) = rw.ctx.split {
+            split_halves(rw, &file.body, table, &mut handled);
         }
-        let version = if terraform {
-            block.body.get_attribute("version")
-        } else {
-            None
-        };
-        let version_attr = version.and_then(|a| {
-            let vspan = a.value.span()?;
-            handled.insert(vspan.start);
-            Some(match &a.value {
-                Expression::String(s) => {
-                    VersionAttr::Literal(s.value().clone(), whole_lines(rw.content, a.span()?))
-                }
-                _ => VersionAttr::Expression,
-            })
+    }
+    for (source, version) in calls(&file.body, kind) {
+        let version_attr = version.map(|a| {
+            handled.insert(a.value.start);
+            match &a.literal {
+                Some(v) => VersionAttr::Literal(v.clone(), whole_lines(rw.content, a.span.clone())),
+                None => VersionAttr::Expression,
+            }
         });
-        let Some(source) = block.body.get_attribute("source") else {
+        let Some(source) = source else {
             continue;
         };
-        let Some(span) = source.value.span() else {
-            continue;
-        };
-        handled.insert(span.start);
-        match &source.value {
-            Expression::String(s) => {
+        if !handled.insert(source.value.start) {
+            continue; // a split source's unit, done above
+        }
+        match &source.literal {
+            Some(v) => {
                 rw.literal(
-                    s.value(),
-                    span,
+                    v,
+                    source.value.clone(),
                     Role::Source,
                     version_attr.as_ref(),
                     crate::hcl::quote,
                 );
             }
-            _ => rw.expression(span, Role::Source),
+            None => rw.expression(source.value.clone(), Role::Source),
         }
     }
-    let mut strings = Strings::default();
-    strings.visit_body(&body);
-    for found in strings.found {
+    for found in file.strings {
         match found {
-            Found::Literal(value, span) => {
+            Str::Literal(value, span) => {
                 if !handled.contains(&span.start) {
                     rw.literal(&value, span, Role::Other, None, crate::hcl::quote);
                 }
             }
-            Found::Template(span) => {
+            Str::Template(span) => {
                 if !handled.contains(&span.start) {
                     rw.expression(span, Role::Other);
                 }
@@ -121,6 +122,51 @@ pub(crate) fn walk(rw: &mut Rewriter<'_, '_>, terraform: bool) -> bool {
     true
 }
 
+/// Both halves of Terragrunt split sources in one file: base URLs in `locals` blocks and
+/// units' `terraform { source }` templates, per the tree's [`SplitTable`].
+fn split_halves(
+    rw: &mut Rewriter<'_, '_>,
+    body: &Body,
+    table: &SplitTable,
+    handled: &mut HashSet<usize>,
+) {
+    for block in body.blocks("locals") {
+        for item in &block.body.items {
+            let syntax::Item::Attr(a) = item else {
+                continue;
+            };
+            let Some(entry) = table.get(&a.name) else {
+                continue;
+            };
+            let Some(value) = a.literal.as_deref() else {
+                continue;
+            };
+            if split::base_repo(value, rw.ctx.targets).as_deref() != Some(entry.repo.as_str()) {
+                continue;
+            }
+            handled.insert(a.value.start);
+            rw.split_base(value, a.value.clone(), entry);
+        }
+    }
+    for block in body.blocks("terraform") {
+        let Some(source) = block.body.attr("source") else {
+            continue;
+        };
+        if source.literal.is_some() {
+            continue;
+        }
+        let token = rw.content.get(source.value.clone()).unwrap_or("");
+        let Some(unit) = split::parse_unit(token) else {
+            continue;
+        };
+        let Some(entry) = table.get(&unit.name) else {
+            continue;
+        };
+        handled.insert(source.value.start);
+        rw.split_unit(source.value.clone(), &unit, entry);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,13 +174,32 @@ mod tests {
     #[test]
     fn string_spans_cover_the_quoted_token() {
         let src = "module \"a\" {\n  source  = \"x\" # c\n  version = \"1\"\n}\n";
-        let body = hcl_edit::parser::parse_body(src).expect("parses");
-        let block = body.blocks().next().expect("block");
-        let attr = block.body.get_attribute("source").expect("source");
-        let span = attr.value.span().expect("span");
-        assert_eq!(&src[span], "\"x\"");
-        let v = block.body.get_attribute("version").expect("version");
-        let aspan = v.span().expect("span");
-        assert!(src[aspan].starts_with("version"));
+        for file in [
+            syntax::parse_hcl_edit(src).expect("parses"),
+            syntax::scan(src).expect("scans"),
+        ] {
+            let block = file.body.blocks("module").next().expect("block");
+            let attr = block.body.attr("source").expect("source");
+            assert_eq!(&src[attr.value.clone()], "\"x\"");
+            let v = block.body.attr("version").expect("version");
+            assert!(src[v.span.clone()].starts_with("version"));
+            assert_eq!(calls(&file.body, FileKind::Terraform).len(), 1);
+            assert_eq!(calls(&file.body, FileKind::Terragrunt).len(), 0);
+        }
+    }
+
+    #[test]
+    fn calls_per_kind() {
+        let src = "run \"a\" {\n  module {\n    source = \"x\"\n  }\n}\nunit \"u\" {\n  source = \"y\"\n  path = \"u\"\n}\nstack \"s\" {\n  source = \"z\"\n}\n";
+        let file = syntax::parse_hcl_edit(src).expect("parses");
+        let lit = |k| {
+            calls(&file.body, k)
+                .iter()
+                .filter_map(|(s, _)| s.and_then(|a| a.literal.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lit(FileKind::Test), ["x"]);
+        assert_eq!(lit(FileKind::Stack), ["y", "z"]);
+        assert!(lit(FileKind::Terraform).is_empty());
     }
 }

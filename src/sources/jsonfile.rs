@@ -1,4 +1,5 @@
-//! `.tf.json` files: `{"module": {"<name>": {"source": …, "version": …}}}`.
+//! `.tf.json` / `.tofu.json` files (`{"module": {"<name>": {"source": …, "version": …}}}`)
+//! and `terragrunt.hcl.json` (`{"terraform": {"source": …}}`).
 //!
 //! serde_json validates the file; a small scanner then records the byte range of every
 //! string token, so a rewrite replaces exactly the JSON string token (and removes the
@@ -8,8 +9,8 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::rewrite::{Rewriter, Role, VersionAttr};
-use super::SourceError;
+use super::rewrite::{FileKind, Rewriter, Role, VersionAttr};
+use super::Unparsed;
 
 enum J {
     Obj(Vec<Member>),
@@ -180,36 +181,58 @@ fn strings<'j>(v: &'j J, out: &mut Vec<&'j J>) {
     }
 }
 
-/// Walks one `.tf.json` file. Returns `false` when it is not valid JSON.
-pub(crate) fn walk(rw: &mut Rewriter<'_, '_>) -> bool {
-    if let Err(e) = serde_json::from_str::<serde_json::Value>(rw.content) {
-        rw.out.errors.push(SourceError {
-            line: e.line().max(1),
-            message: format!("cannot parse {} as JSON: {e}; file left unchanged", rw.file),
-        });
+/// Walks one JSON file of `kind`. Returns `false` when it is not valid JSON.
+pub(crate) fn walk(rw: &mut Rewriter<'_, '_>, kind: FileKind) -> bool {
+    // A byte-order mark is not JSON, but Terraform's reader skips it.
+    let bom = if rw.content.starts_with('\u{feff}') {
+        3
+    } else {
+        0
+    };
+    let unparsed = |line: usize, message: String| Unparsed {
+        line,
+        message,
+        mentions: Vec::new(),
+    };
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(&rw.content[bom..]) {
+        rw.out.unparsed = Some(unparsed(
+            e.line().max(1),
+            format!("line {}, column {}: not JSON: {e}", e.line(), e.column()),
+        ));
         return false;
     }
     let mut sc = Scanner {
         text: rw.content,
         b: rw.content.as_bytes(),
-        i: 0,
+        i: bom,
     };
     let Some(root) = sc.value(0) else {
-        rw.out.errors.push(SourceError {
-            line: 1,
-            message: format!("cannot scan {} as JSON; file left unchanged", rw.file),
-        });
+        rw.out.unparsed = Some(unparsed(1, "cannot scan the JSON tokens".to_string()));
         return false;
     };
     let mut handled: HashSet<usize> = HashSet::new();
     let mut bodies = Vec::new();
     if let J::Obj(top) = &root {
-        for m in top.iter().filter(|m| m.key == "module") {
-            module_bodies(&m.value, &mut bodies);
+        if kind == FileKind::TerragruntJson {
+            for m in top.iter().filter(|m| m.key == "terraform") {
+                match &m.value {
+                    J::Obj(attrs) => bodies.push(attrs),
+                    J::Arr(items) => bodies.extend(items.iter().filter_map(|i| match i {
+                        J::Obj(attrs) => Some(attrs),
+                        _ => None,
+                    })),
+                    _ => {}
+                }
+            }
+        } else {
+            for m in top.iter().filter(|m| m.key == "module") {
+                module_bodies(&m.value, &mut bodies);
+            }
         }
     }
     for attrs in bodies {
-        let version = attrs.iter().position(|m| m.key == "version").map(|i| {
+        let version = attrs.iter().position(|m| m.key == "version");
+        let version = version.filter(|_| kind == FileKind::Json).map(|i| {
             let m = &attrs[i];
             match &m.value {
                 J::Str(v, r) => {

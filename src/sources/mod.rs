@@ -37,6 +37,8 @@ pub mod constraint;
 mod hclfile;
 mod jsonfile;
 mod rewrite;
+pub mod split;
+mod syntax;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -144,6 +146,10 @@ pub struct Targets {
     by_registry: Vec<((String, String), usize)>,
     monorepos: HashMap<RepoKey, String>,
     hosts: Vec<String>,
+    /// Every literal that a reference to a target must contain (its repo path, its
+    /// registry `namespace/name/`), matched case-insensitively: files without any are
+    /// skipped without parsing.
+    prefilter: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Targets {
@@ -171,7 +177,54 @@ impl Targets {
                     .or_insert_with(|| target.monorepo.clone());
             }
         }
+        let mut patterns: Vec<String> = t.by_key.keys().map(|k| k.path().to_string()).collect();
+        patterns.extend(
+            t.by_registry.iter().map(|((_, module), _)| {
+                module.split('/').take(2).collect::<Vec<_>>().join("/") + "/"
+            }),
+        );
+        patterns.retain(|p| !p.is_empty());
+        patterns.sort();
+        patterns.dedup();
+        t.prefilter = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .ok();
         t
+    }
+
+    /// Whether `text` may mention a target (a legacy repo or a forked registry module): a
+    /// fast literal search over the patterns every such reference contains. `false` means
+    /// certainly not; `true` means parse the file. Text holding JSON or HCL escapes (`\/`,
+    /// `\u`) always may.
+    pub fn may_mention(&self, text: &str) -> bool {
+        let Some(ac) = &self.prefilter else {
+            return !self.targets.is_empty();
+        };
+        ac.is_match(text) || text.contains("\\/") || text.contains("\\u") || text.contains("\\U")
+    }
+
+    /// The target a line of text mentions: a legacy repo URL in any form
+    /// ([`find_legacy`](Self::find_legacy)) or a forked registry address
+    /// (`namespace/name/provider`, with or without a host).
+    pub fn mentioned_in(&self, text: &str) -> Option<&Target> {
+        if let Some(t) = self.find_legacy(text) {
+            return Some(t);
+        }
+        let lower = text.to_ascii_lowercase();
+        for word in lower
+            .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '=' | ',' | '(' | ')'))
+        {
+            if word.matches('/').count() < 2 {
+                continue;
+            }
+            if let Address::Registry(r) = Address::parse(word.trim_start_matches("tfr://")) {
+                if let Some(t) = self.by_registry(&r) {
+                    return Some(t);
+                }
+            }
+        }
+        None
     }
 
     /// The targets, in the order given.
@@ -309,6 +362,10 @@ pub struct Context<'a> {
     pub monorepo: &'a str,
     /// How calls into the file's own monorepo are rewritten.
     pub same_monorepo: SameMonorepo,
+    /// The Terragrunt split sources of the tree the file belongs to
+    /// ([`split::SplitTable::build`]); without one, neither half of a split source is
+    /// rewritten as such.
+    pub split: Option<&'a split::SplitTable>,
 }
 
 /// What [`rewrite_file`] did to one file. Its `Debug` output redacts secrets.
@@ -322,6 +379,35 @@ pub struct FileOutcome {
     pub left_alone: Vec<LeftAlone>,
     /// Sources that should be rewritten but cannot be (the file keeps them unchanged).
     pub errors: Vec<SourceError>,
+    /// Set when the file does not parse: it is left unchanged.
+    pub unparsed: Option<Unparsed>,
+    /// Set when hcl-edit refused the file but the token scanner read it (what hcl-edit
+    /// said): Terraform accepts such files (repeated object keys, a byte-order mark).
+    pub token_scanned: Option<String>,
+}
+
+/// A file that does not parse (a template, a test fixture, a file Terraform would refuse):
+/// it is left unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unparsed {
+    /// The 1-based line of the first syntax error.
+    pub line: usize,
+    /// What the parser said.
+    pub message: String,
+    /// Lines that mention a legacy repo or a forked registry module (a lexical scan): when
+    /// there are any, a human must look at the file.
+    pub mentions: Vec<Mention>,
+}
+
+/// A line of an unparsed file that mentions a migrated repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    /// 1-based line.
+    pub line: usize,
+    /// The line, trimmed (raw: may hold secrets; redact before printing).
+    pub text: String,
+    /// The legacy repo it mentions.
+    pub repo: String,
 }
 
 impl fmt::Debug for FileOutcome {
@@ -334,6 +420,11 @@ impl fmt::Debug for FileOutcome {
             .field("rewrites", &self.rewrites)
             .field("left_alone", &self.left_alone)
             .field("errors", &self.errors)
+            .field(
+                "unparsed",
+                &self.unparsed.as_ref().map(|u| (u.line, u.mentions.len())),
+            )
+            .field("token_scanned", &self.token_scanned)
             .finish()
     }
 }
@@ -445,12 +536,18 @@ pub enum Reason {
     /// A legacy repo URL inside a string that is not a complete source address (a plain
     /// clone URL, a description): needs attention.
     LegacyReference,
+    /// One half of a Terragrunt split source (a base URL in `locals`, or a unit appending
+    /// `?ref=` to it) whose halves cannot be rewritten consistently: needs attention.
+    Split,
 }
 
 impl Reason {
     /// Whether a human should look at it.
     pub fn needs_attention(self) -> bool {
-        matches!(self, Reason::Expression | Reason::LegacyReference)
+        matches!(
+            self,
+            Reason::Expression | Reason::LegacyReference | Reason::Split
+        )
     }
 }
 
@@ -464,6 +561,10 @@ impl fmt::Display for Reason {
             Reason::Expression => "expression or template: rewrite it by hand",
             Reason::LegacyReference => {
                 "legacy repo URL in a string that is not a complete source: rewrite it by hand"
+            }
+            Reason::Split => {
+                "Terragrunt split source (base URL in locals, ref in the units) that cannot be \
+                 rewritten consistently: rewrite both halves by hand"
             }
         })
     }
@@ -484,7 +585,9 @@ impl fmt::Display for SourceError {
     }
 }
 
-/// Whether [`rewrite_file`] handles files at `path` (`.tf`, `.tf.json`, `.hcl`).
+/// Whether [`rewrite_file`] handles files at `path`: what Terraform, OpenTofu and Terragrunt
+/// read (`.tf`, `.tofu`, `.tf.json`, `.tofu.json`, `.hcl`, `.hcl.json`, `*.tftest.hcl`,
+/// `*.tofutest.hcl`, `terragrunt.stack.hcl`).
 pub fn is_source_file(path: &str) -> bool {
     rewrite::FileKind::of(path).is_some()
 }

@@ -4,32 +4,46 @@ use std::ops::Range;
 
 use super::address::{Address, GitSource, Query, RegistrySource};
 use super::constraint::highest_matching;
+use super::split::{SplitEntry, UnitTemplate};
 use super::{Context, FileOutcome, LeftAlone, Reason, Rewrite, SameMonorepo, SourceError, Target};
 use crate::redact;
 
 /// The kinds of files [`rewrite_file`] understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileKind {
-    /// `*.tf`: `module` blocks.
+    /// `*.tf`, `*.tofu` (and `*_override.tf`): `module` blocks.
     Terraform,
-    /// `*.tf.json`: `{"module": {...}}`.
+    /// `*.tf.json`, `*.tofu.json`: `{"module": {...}}`.
     Json,
     /// `*.hcl` (Terragrunt): `terraform { source }`.
     Terragrunt,
+    /// `*.hcl.json` (`terragrunt.hcl.json`): `{"terraform": {"source": …}}`.
+    TerragruntJson,
+    /// `*.tftest.hcl`, `*.tofutest.hcl`: `run { module { source version } }`.
+    Test,
+    /// `terragrunt.stack.hcl`: `unit`/`stack` blocks' `source`.
+    Stack,
 }
 
 impl FileKind {
     pub(crate) fn of(path: &str) -> Option<FileKind> {
         let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
-        if name.ends_with(".tf.json") {
-            Some(FileKind::Json)
-        } else if name.ends_with(".tf") {
-            Some(FileKind::Terraform)
+        let kind = if name.ends_with(".tftest.hcl") || name.ends_with(".tofutest.hcl") {
+            FileKind::Test
+        } else if name == "terragrunt.stack.hcl" {
+            FileKind::Stack
+        } else if name.ends_with(".hcl.json") {
+            FileKind::TerragruntJson
+        } else if name.ends_with(".tf.json") || name.ends_with(".tofu.json") {
+            FileKind::Json
+        } else if name.ends_with(".tf") || name.ends_with(".tofu") {
+            FileKind::Terraform
         } else if name.ends_with(".hcl") {
-            Some(FileKind::Terragrunt)
+            FileKind::Terragrunt
         } else {
-            None
-        }
+            return None;
+        };
+        Some(kind)
     }
 }
 
@@ -220,6 +234,93 @@ impl<'c, 'a> Rewriter<'c, 'a> {
         false
     }
 
+    /// The base URL `value` (the token at `range`) of a split source: rewritten to the
+    /// monorepo URL and path when every unit's ref maps, else left alone with the reason.
+    pub(crate) fn split_base(&mut self, value: &str, range: Range<usize>, entry: &SplitEntry) {
+        let line = self.line(range.start);
+        let repo = Some(entry.repo.clone());
+        if entry.problem.is_none() {
+            if let Address::Git(g) = Address::parse(value) {
+                if let Decision::Rewrite { new, repo, .. } = decide_git(&g, self.file, self.ctx) {
+                    self.edits.push(Edit {
+                        range,
+                        text: crate::hcl::quote(&new),
+                    });
+                    self.out.rewrites.push(Rewrite {
+                        line,
+                        old: value.to_string(),
+                        new,
+                        repo,
+                        notes: vec![format!(
+                            "Terragrunt split source: base URL of {} unit(s), whose ?ref= is \
+                             rewritten with it",
+                            entry.units
+                        )],
+                    });
+                    return;
+                }
+            }
+        }
+        self.out.left_alone.push(LeftAlone {
+            line,
+            source: value.to_string(),
+            reason: Reason::Split,
+            repo,
+        });
+    }
+
+    /// A unit's source template at `range` composing a split source's base URL: its ref is
+    /// rewritten when the split source is, else it is left alone with the reason.
+    pub(crate) fn split_unit(
+        &mut self,
+        range: Range<usize>,
+        unit: &UnitTemplate,
+        entry: &SplitEntry,
+    ) {
+        let line = self.line(range.start);
+        let token = self.content.get(range.clone()).unwrap_or("").to_string();
+        let target = self.ctx.targets.iter().find(|t| t.repo == entry.repo);
+        if let (None, Some(target)) = (&entry.problem, target) {
+            let change = map_ref(target, unit.git_ref.as_deref(), self.ctx);
+            if let RefChange::To(new_ref, mut notes) = change {
+                let inner = |t: &str| t[1..t.len() - 1].to_string();
+                let new_token = match (&unit.ref_range, &new_ref) {
+                    (Some(r), Some(new_ref)) => {
+                        format!("{}{new_ref}{}", &token[..r.start], &token[r.end..])
+                    }
+                    _ => token.clone(),
+                };
+                if new_token != token {
+                    self.edits.push(Edit {
+                        range,
+                        text: new_token.clone(),
+                    });
+                }
+                notes.insert(
+                    0,
+                    format!(
+                        "Terragrunt split source: the base URL `{}` is rewritten with it",
+                        unit.name
+                    ),
+                );
+                self.out.rewrites.push(Rewrite {
+                    line,
+                    old: inner(&token),
+                    new: inner(&new_token),
+                    repo: entry.repo.clone(),
+                    notes,
+                });
+                return;
+            }
+        }
+        self.out.left_alone.push(LeftAlone {
+            line,
+            source: token,
+            reason: Reason::Split,
+            repo: Some(entry.repo.clone()),
+        });
+    }
+
     /// Applies the edits and returns the outcome.
     pub(crate) fn finish(mut self) -> FileOutcome {
         self.out.rewrites.sort_by_key(|r| r.line);
@@ -281,7 +382,7 @@ pub(crate) fn whole_lines(content: &str, range: Range<usize>) -> Range<usize> {
     }
 }
 
-enum Decision {
+pub(crate) enum Decision {
     Rewrite {
         new: String,
         repo: String,
@@ -293,7 +394,7 @@ enum Decision {
 }
 
 /// The new ref for a legacy ref, with notes.
-enum RefChange {
+pub(crate) enum RefChange {
     To(Option<String>, Vec<String>),
     Error(String),
 }
@@ -302,7 +403,8 @@ fn is_hex_sha(s: &str) -> bool {
     (7..=64).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
-fn map_ref(target: &Target, old: Option<&str>, ctx: &Context<'_>) -> RefChange {
+/// The monorepo ref a legacy ref of `target` becomes.
+pub(crate) fn map_ref(target: &Target, old: Option<&str>, ctx: &Context<'_>) -> RefChange {
     let Some(r) = old else {
         return RefChange::To(
             None,
@@ -465,7 +567,7 @@ fn decide_parsed(
     }
 }
 
-fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decision {
+pub(crate) fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decision {
     let Some(target) = ctx.targets.by_key(&g.repo.key) else {
         return if ctx.targets.monorepo(&g.repo.key).is_some() {
             Decision::Leave(Reason::Monorepo, None)
@@ -575,12 +677,40 @@ fn decide_registry(
     }
 }
 
+/// At most this many mentions are listed per unparsed file.
+const MAX_MENTIONS: usize = 20;
+
+/// The lines of an unparsed file that mention a legacy repo or a forked registry module: a
+/// lexical scan, since the file has no structure to walk.
+fn mentions(content: &str, ctx: &Context<'_>) -> Vec<super::Mention> {
+    if !ctx.targets.may_mention(content) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (n, line) in content.lines().enumerate() {
+        if let Some(t) = ctx.targets.mentioned_in(line) {
+            let text: String = line.trim().chars().take(200).collect();
+            out.push(super::Mention {
+                line: n + 1,
+                text,
+                repo: t.repo.clone(),
+            });
+            if out.len() == MAX_MENTIONS {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Rewrites the module sources of one file (see the module docs for the rules).
 ///
 /// `file` is the file's path inside its monorepo (`dev/korea/api/static/main.tf`): it picks
-/// the parser (`.tf`, `.tf.json`, `.hcl`; other files are returned unchanged) and anchors
-/// relative paths. Line numbers are 1-based lines of the original `content`. A file that
-/// does not parse is left unchanged with a [`SourceError`].
+/// the parser ([`is_source_file`](super::is_source_file); other files are returned
+/// unchanged) and anchors relative paths. Line numbers are 1-based lines of the original
+/// `content`. A file that does not parse is left unchanged and described in
+/// [`FileOutcome::unparsed`](super::FileOutcome::unparsed), with the lines that mention a
+/// legacy repo.
 pub fn rewrite_file(file: &str, content: &str, ctx: &Context<'_>) -> FileOutcome {
     let Some(kind) = FileKind::of(file) else {
         return FileOutcome::default();
@@ -599,13 +729,14 @@ pub fn rewrite_file(file: &str, content: &str, ctx: &Context<'_>) -> FileOutcome
             .collect(),
     };
     let ok = match kind {
-        FileKind::Json => super::jsonfile::walk(&mut rw),
-        FileKind::Terraform | FileKind::Terragrunt => {
-            super::hclfile::walk(&mut rw, kind == FileKind::Terraform)
-        }
+        FileKind::Json | FileKind::TerragruntJson => super::jsonfile::walk(&mut rw, kind),
+        _ => super::hclfile::walk(&mut rw, kind),
     };
     if !ok {
         rw.edits.clear();
+        if let Some(unparsed) = &mut rw.out.unparsed {
+            unparsed.mentions = mentions(content, ctx);
+        }
     }
     rw.finish()
 }
@@ -651,11 +782,13 @@ mod tests {
             let file = ["main.tf", "main.tf.json", "terragrunt.hcl"][kind];
             let t = targets();
             let c = CommitMap::new();
-            let ctx = Context { targets: &t, commits: &c, monorepo: "live", same_monorepo: SameMonorepo::Pinned };
+            let ctx = Context { targets: &t, commits: &c, monorepo: "live", same_monorepo: SameMonorepo::Pinned, split: None };
             let out = rewrite_file(file, &content, &ctx);
             if let Some(new) = &out.new_content {
                 match kind {
                     1 => prop_assert!(serde_json::from_str::<serde_json::Value>(new).is_ok()),
+                    // Read back by the reader that read the original.
+                    _ if out.token_scanned.is_some() => prop_assert!(super::super::syntax::scan(new).is_ok(), "{}", new),
                     _ => prop_assert!(hcl_edit::parser::parse_body(new).is_ok(), "{}", new),
                 }
                 let again = rewrite_file(file, new, &ctx);
@@ -691,5 +824,19 @@ mod tests {
         assert_eq!(FileKind::of("a/main.tf.json"), Some(FileKind::Json));
         assert_eq!(FileKind::of("terragrunt.hcl"), Some(FileKind::Terragrunt));
         assert_eq!(FileKind::of("README.md"), None);
+        assert_eq!(FileKind::of("main.tofu"), Some(FileKind::Terraform));
+        assert_eq!(FileKind::of("x_override.tf"), Some(FileKind::Terraform));
+        assert_eq!(FileKind::of("a.tofu.json"), Some(FileKind::Json));
+        assert_eq!(
+            FileKind::of("terragrunt.hcl.json"),
+            Some(FileKind::TerragruntJson)
+        );
+        assert_eq!(FileKind::of("t/basic.tftest.hcl"), Some(FileKind::Test));
+        assert_eq!(FileKind::of("t/basic.tofutest.hcl"), Some(FileKind::Test));
+        assert_eq!(
+            FileKind::of("live/terragrunt.stack.hcl"),
+            Some(FileKind::Stack)
+        );
+        assert_eq!(FileKind::of("main.tf.bak"), None);
     }
 }

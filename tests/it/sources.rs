@@ -95,6 +95,7 @@ fn run(file: &str, content: &str, monorepo: &str, mode: SameMonorepo) -> FileOut
         commits: &c,
         monorepo,
         same_monorepo: mode,
+        split: None,
     };
     rewrite_file(file, content, &ctx)
 }
@@ -386,11 +387,24 @@ fn unresolvable_sources_are_errors_and_the_file_keeps_them() {
         "{shown}"
     );
 
-    // Parse errors: the line, and nothing changed.
+    // A file that does not parse: its first error's line, nothing changed, and the lines
+    // that mention a migrated repo listed (they need attention).
     let out = live("module \"m\" {\n  source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"\n  = broken\n}\n");
     assert_eq!(out.new_content, None);
-    assert_eq!(out.errors.len(), 1);
-    assert_eq!(out.errors[0].line, 3, "{:?}", out.errors);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let unparsed = out.unparsed.expect("not parsed");
+    assert_eq!(unparsed.line, 3, "{unparsed:?}");
+    assert_eq!(
+        unparsed
+            .mentions
+            .iter()
+            .map(|m| (m.line, m.repo.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "terraform-aws-alb")]
+    );
+    // Without a mention, nothing needs attention.
+    let out = live("module \"m\" {\n  source = \"./x\"\n  = broken\n}\n");
+    assert_eq!(out.unparsed.map(|u| u.mentions.len()), Some(0));
 }
 
 #[test]
@@ -648,8 +662,8 @@ fn tf_json_is_rewritten_token_by_token() {
         "live",
         SameMonorepo::Pinned,
     );
-    assert_eq!((out.new_content.clone(), out.errors.len()), (None, 1));
-    assert_eq!(out.errors[0].line, 3);
+    assert_eq!((out.new_content.clone(), out.errors.len()), (None, 0));
+    assert_eq!(out.unparsed.map(|u| u.line), Some(3));
 }
 
 #[test]
@@ -961,6 +975,7 @@ module "scp_v2" {{
         commits: &commits,
         monorepo: "live",
         same_monorepo: SameMonorepo::Pinned,
+        split: None,
     };
     let main = rewrite_file("dev/korea/api/static/main.tf", &original, &ctx);
     assert!(main.errors.is_empty(), "{:?}", main.errors);
@@ -1075,6 +1090,7 @@ repo "terraform-aws-alb" {
         commits: &c,
         monorepo: "live",
         same_monorepo: mapping.same_monorepo,
+        split: None,
     };
     let out = rewrite_file(
         "prod/usa/api/static/main.tf",
