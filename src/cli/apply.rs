@@ -57,6 +57,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         };
         report::render(&plan, &opts, &mut std::io::stderr().lock())?;
     }
+    super::plan::check_strict(&plan, input.strict)?;
     rollback::claim_output(out)?;
     let _lock = rollback::lock_output(out)?;
     let mut files = vec!["rollback.sh".to_string(), "push.sh".to_string()];

@@ -41,6 +41,7 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let legacy = org.dir.join("legacy");
     let before = super::fingerprint_dir(&legacy)?;
     let input = InputArgs {
+        strict: false,
         mapping: org.mapping.clone(),
         repos: None,
         cache: None,

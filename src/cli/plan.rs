@@ -41,6 +41,11 @@ pub struct InputArgs {
     /// pull` JSON per root, named after the root with `/` as `__` (`live__prod__korea__api__static.tfstate`).
     #[arg(long, value_name = "DIR")]
     pub states: Option<PathBuf>,
+    /// Refuse (exit 2) a plan with any item that needs attention: sources left alone because
+    /// they are expressions or stray legacy URLs, files that do not parse but mention a
+    /// migrated repo.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// The report formats on the command line.
@@ -73,6 +78,7 @@ pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, 
         cache,
         fetch,
         states,
+        strict: _,
     } = input;
     let mapping = mapping::load(file, repos.as_deref())?;
     let opts = inventory::Options {
@@ -99,11 +105,29 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         color: ui.color,
     };
     report::render(&plan, &opts, &mut ui.stdout())?;
+    check_strict(&plan, input.strict)?;
     if let Some(path) = out {
         save(&plan, path)?;
         ui.status(format!("Saved the plan to {}", path.display()));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--strict`, refuses a plan that has items needing attention, listing them.
+pub fn check_strict(plan: &plan::Plan, strict: bool) -> anyhow::Result<()> {
+    let attention = plan.needs_attention();
+    if strict && !attention.is_empty() {
+        let list: Vec<String> = attention
+            .iter()
+            .map(|a| format!("  - {}: {}", a.place, a.what))
+            .collect();
+        anyhow::bail!(
+            "--strict: {} item(s) need attention; rewrite them by hand in the legacy repos (or drop --strict to migrate them unchanged):\n{}",
+            attention.len(),
+            list.join("\n")
+        );
+    }
+    Ok(())
 }
 
 fn save(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {

@@ -125,15 +125,23 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
         }
         mono.files = files;
         let mut tag_rewrites = Vec::new();
-        for step in &mono.imports {
-            let ctx = sources::Context {
-                targets: &targets,
-                commits: &images,
-                monorepo: &mono.name,
-                same_monorepo: mapping.same_monorepo,
-                split: None,
-            };
-            match tag_rewrites_of(step, &ctx) {
+        let ctx = sources::Context {
+            targets: &targets,
+            commits: &images,
+            monorepo: &mono.name,
+            same_monorepo: mapping.same_monorepo,
+            split: None,
+        };
+        // Repos are independent: scan their tags in parallel, keep the results in order.
+        let scans: Vec<Result<TagScan, String>> = {
+            use rayon::prelude::*;
+            mono.imports
+                .par_iter()
+                .map(|step| tag_rewrites_of(step, &ctx))
+                .collect()
+        };
+        for scan in scans {
+            match scan {
                 Ok(scan) => {
                     tag_rewrites.extend(scan.rewrites);
                     plan.warnings.extend(scan.warnings);

@@ -252,6 +252,65 @@ pub struct RefImport {
     pub annotated: bool,
 }
 
+/// Something a human must look at before trusting the migration: a source left alone
+/// because it is an expression or a stray legacy URL, or a line of an unparsed file that
+/// mentions a migrated repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attention {
+    /// `monorepo path:line`.
+    pub place: String,
+    /// What was found and why it was not rewritten (redacted).
+    pub what: String,
+}
+
+impl Plan {
+    /// Every item that needs attention, in report order (`--strict` refuses a plan with any).
+    pub fn needs_attention(&self) -> Vec<Attention> {
+        let mut out = Vec::new();
+        for mono in &self.monorepos {
+            for f in &mono.files {
+                for l in f.left_alone.iter().filter(|l| l.attention) {
+                    out.push(Attention {
+                        place: format!("{}/{}:{}", mono.name, f.path, l.line),
+                        what: format!("{} ({})", l.source, l.reason),
+                    });
+                }
+            }
+            for u in &mono.unparsed {
+                for m in &u.mentions {
+                    out.push(Attention {
+                        place: format!("{}/{}:{}", mono.name, u.path, m.line),
+                        what: format!(
+                            "mentions {} in a file that does not parse ({}; at {}): {}",
+                            m.repo,
+                            u.message,
+                            summarize_refs(&u.at),
+                            m.text
+                        ),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `default branch, 12 tags (v1.0.0 .. v2.3.0)`: where an unparsed file was seen, short.
+pub fn summarize_refs(at: &[String]) -> String {
+    let branch = at.iter().any(|a| a == "default branch");
+    let tags: Vec<&String> = at.iter().filter(|a| *a != "default branch").collect();
+    let mut parts = Vec::new();
+    if branch {
+        parts.push("default branch".to_string());
+    }
+    match tags.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("tag {one}")),
+        [first, .., last] => parts.push(format!("{} tags ({first} .. {last})", tags.len())),
+    }
+    parts.join(", ")
+}
+
 /// A finding worth the user's attention that does not stop the migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {

@@ -87,6 +87,34 @@ pub(super) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
+    for mono in plan.monorepos.iter().filter(|m| !m.unparsed.is_empty()) {
+        writeln!(out)?;
+        writeln!(out, "## Files not parsed in `{}`", mono.name)?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Left unchanged (templates, test fixtures, files Terraform would refuse)."
+        )?;
+        writeln!(out)?;
+        writeln!(out, "| repo | files | mentioning a migrated repo |")?;
+        writeln!(out, "|---|---:|---:|")?;
+        let mut repos: Vec<&str> = mono.unparsed.iter().map(|u| u.repo.as_str()).collect();
+        repos.dedup();
+        for repo in repos {
+            let list: Vec<_> = mono.unparsed.iter().filter(|u| u.repo == repo).collect();
+            let flagged = list.iter().filter(|u| u.needs_attention()).count();
+            writeln!(out, "| `{repo}` | {} | {flagged} |", list.len())?;
+        }
+    }
+    let attention = plan.needs_attention();
+    if !attention.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Needs attention")?;
+        writeln!(out)?;
+        for a in &attention {
+            writeln!(out, "- `{}`: {}", a.place, a.what.replace('`', "'"))?;
+        }
+    }
     for mono in plan.monorepos.iter().filter(|m| !m.tag_rewrites.is_empty()) {
         writeln!(out)?;
         writeln!(out, "## Tags with rewritten sources in `{}`", mono.name)?;

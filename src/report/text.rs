@@ -135,6 +135,13 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
             for e in &f.edits {
                 writeln!(out, "  {}: {}", f.path, e)?;
             }
+            if let Some(why) = &f.token_scanned {
+                let note = format!(
+                    "  {}: read by tfmono's token scanner (hcl-edit: {why})",
+                    f.path
+                );
+                writeln!(out, "{}", p.dim(&note))?;
+            }
             for l in &f.left_alone {
                 let line = format!(
                     "  {}:{}  left alone ({}): {}",
@@ -147,6 +154,9 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
                 }
             }
         }
+    }
+    for mono in plan.monorepos.iter().filter(|m| !m.unparsed.is_empty()) {
+        unparsed(out, &p, mono)?;
     }
     for mono in plan.monorepos.iter().filter(|m| !m.tag_rewrites.is_empty()) {
         writeln!(out)?;
@@ -217,6 +227,98 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
         )?;
         for w in &plan.warnings {
             writeln!(out, "  - {}: {}", w.subject, redact::text(&w.message))?;
+        }
+    }
+    let attention = plan.needs_attention();
+    if !attention.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            p.yellow(&format!(
+                "{} item(s) need attention (left unchanged; --strict refuses the plan):",
+                attention.len()
+            ))
+        )?;
+        for a in &attention {
+            writeln!(out, "  - {}: {}", a.place, a.what)?;
+        }
+    }
+    Ok(())
+}
+
+/// How many example paths a repo's unparsed files show.
+const UNPARSED_EXAMPLES: usize = 3;
+
+/// Files that do not parse, grouped per repo: counts, a few examples, every file that
+/// mentions a migrated repo.
+fn unparsed(
+    out: &mut dyn Write,
+    p: &Paint,
+    mono: &crate::plan::MonorepoPlan,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} {}",
+        p.bold(&format!("files not parsed in {}:", mono.name)),
+        p.dim("left unchanged (templates, test fixtures, files Terraform would refuse)")
+    )?;
+    let mut by_repo: Vec<(&str, Vec<&crate::plan::UnparsedFile>)> = Vec::new();
+    for u in &mono.unparsed {
+        match by_repo.iter_mut().find(|(r, _)| *r == u.repo) {
+            Some((_, list)) => list.push(u),
+            None => by_repo.push((&u.repo, vec![u])),
+        }
+    }
+    for (repo, list) in by_repo {
+        let flagged = list.iter().filter(|u| u.needs_attention()).count();
+        writeln!(
+            out,
+            "  {repo}: {} file(s){}",
+            list.len(),
+            if flagged > 0 {
+                format!(", {flagged} mention a migrated repo (needs attention)")
+            } else {
+                String::new()
+            }
+        )?;
+        for u in list
+            .iter()
+            .filter(|u| !u.needs_attention())
+            .take(UNPARSED_EXAMPLES)
+        {
+            let line = format!(
+                "    {} ({}; at {})",
+                u.path,
+                u.message,
+                crate::plan::summarize_refs(&u.at)
+            );
+            writeln!(out, "{}", p.dim(&line))?;
+        }
+        let quiet = list.iter().filter(|u| !u.needs_attention()).count();
+        if quiet > UNPARSED_EXAMPLES {
+            writeln!(
+                out,
+                "{}",
+                p.dim(&format!("    … and {} more", quiet - UNPARSED_EXAMPLES))
+            )?;
+        }
+        for u in list.iter().filter(|u| u.needs_attention()) {
+            let line = format!(
+                "    {} ({}; at {})",
+                u.path,
+                u.message,
+                crate::plan::summarize_refs(&u.at)
+            );
+            writeln!(out, "{}", p.yellow(&line))?;
+            for m in &u.mentions {
+                writeln!(
+                    out,
+                    "{}",
+                    p.yellow(&format!("      line {}: {}", m.line, m.text))
+                )?;
+            }
         }
     }
     Ok(())

@@ -304,8 +304,8 @@ impl Targets {
     }
 }
 
-/// Maps a legacy commit to its image in the monorepo.
-pub trait CommitLookup {
+/// Maps a legacy commit to its image in the monorepo (shared by parallel scans).
+pub trait CommitLookup: Sync {
     /// The new full sha of legacy commit `sha` (full, or a unique prefix of at least 7 hex
     /// digits) of legacy repo `repo`; `None` when unknown or ambiguous.
     fn image(&self, repo: &str, sha: &str) -> Option<String>;

@@ -53,8 +53,6 @@ pub(crate) struct Attr {
 pub(crate) struct Block {
     /// The block type (`module`).
     pub ident: String,
-    /// Its labels, decoded.
-    pub labels: Vec<String>,
     /// Its body.
     pub body: Body,
 }
@@ -136,14 +134,6 @@ fn convert_body(body: &hcl_edit::structure::Body) -> Body {
         } else if let Some(b) = s.as_block() {
             items.push(Item::Block(Block {
                 ident: b.ident.as_str().to_string(),
-                labels: b
-                    .labels
-                    .iter()
-                    .map(|l| match l {
-                        hcl_edit::structure::BlockLabel::String(s) => s.value().to_string(),
-                        hcl_edit::structure::BlockLabel::Ident(i) => i.as_str().to_string(),
-                    })
-                    .collect(),
                 body: convert_body(&b.body),
             }));
         }
@@ -324,7 +314,6 @@ impl Scanner<'_> {
                 self.end_of_item(nested)?;
                 continue;
             }
-            let mut labels = Vec::new();
             loop {
                 self.trivia(false)?;
                 match self.peek() {
@@ -334,13 +323,12 @@ impl Scanner<'_> {
                         let first = self.strings.len();
                         self.quoted(depth)?;
                         let label = self.strings.drain(first..).next();
-                        match label {
-                            Some(Str::Literal(v, _)) => labels.push(v),
-                            _ => return self.err(at, "a block label cannot be a template"),
+                        if !matches!(label, Some(Str::Literal(..))) {
+                            return self.err(at, "a block label cannot be a template");
                         }
                     }
                     _ => match self.ident() {
-                        Some(r) => labels.push(self.t[r].to_string()),
+                        Some(_) => {}
                         None => {
                             return self.err(
                                 self.i,
@@ -357,7 +345,6 @@ impl Scanner<'_> {
             let body = self.body(true, depth + 1)?;
             items.push(Item::Block(Block {
                 ident: self.t[name].to_string(),
-                labels,
                 body,
             }));
             self.end_of_item(nested)?;
@@ -629,7 +616,6 @@ mod tests {
             Some("git::https://h/o/r.git?ref=v1")
         );
         let m = f.body.blocks("module").next().expect("module");
-        assert_eq!(m.labels, ["x"]);
         let a = m.body.attr("source").expect("source");
         assert_eq!(&src[a.value.clone()], "\"git::https://h/o/r.git?ref=v1\"");
         assert_eq!(

@@ -1557,7 +1557,7 @@ fn a_crash_inside_the_ref_transaction_does_not_block_the_rerun() {
 }
 
 #[test]
-fn a_legacy_terraform_file_that_does_not_parse_is_named_with_its_line() {
+fn a_legacy_terraform_file_that_does_not_parse_is_listed_and_refused_with_strict() {
     let tmp = tempdir();
     let root = tmp.path();
     mini_org(
@@ -1568,14 +1568,56 @@ fn a_legacy_terraform_file_that_does_not_parse_is_named_with_its_line() {
         },
     );
     let legacy_before = tree_hash(&root.join("legacy"));
-    plan_and_apply_fail(
+    // It never blocks the migration: it is listed as not parsed, and since it mentions a
+    // migrated repo, as needing attention with its file and line.
+    let plan = ok(root, &["plan", "mapping.hcl"]);
+    for needle in [
+        "files not parsed in live:",
+        "api-static-dev-korea: 1 file(s), 1 mention a migrated repo (needs attention)",
+        "dev/korea/api/static/main.tf (line 3, column 2",
+        "line 2: source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"",
+        "1 item(s) need attention",
+        "live/dev/korea/api/static/main.tf:2: mentions terraform-aws-alb",
+    ] {
+        assert!(
+            plan.stdout.contains(needle),
+            "plan lacks {needle:?}:\n{}",
+            plan.stdout
+        );
+    }
+    let json = ok(root, &["plan", "mapping.hcl", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let live = v["monorepos"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "live"))
+        .expect("live");
+    assert_eq!(live["unparsed"][0]["path"], "dev/korea/api/static/main.tf");
+    assert_eq!(live["unparsed"][0]["mentions"][0]["line"], 2);
+    assert_eq!(live["unparsed"][0]["at"][0], "default branch");
+    // --strict turns it into an error naming the file and line; apply writes nothing.
+    fails(
         root,
+        &["plan", "mapping.hcl", "--strict"],
         &[
-            "dev/korea/api/static/main.tf:3",
-            "legacy repo api-static-dev-korea file main.tf",
-            "cannot parse",
+            "--strict: 1 item(s) need attention",
+            "live/dev/korea/api/static/main.tf:2",
         ],
     );
-
+    fails(
+        root,
+        &["apply", "mapping.hcl", "--out", "out", "--strict"],
+        &["live/dev/korea/api/static/main.tf:2"],
+    );
+    assert!(!root.join("out").exists());
+    // Without --strict, apply imports it unchanged.
+    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let shown = git(
+        &root.join("out/live.git"),
+        &["show", "main:dev/korea/api/static/main.tf"],
+    );
+    assert!(
+        shown.contains("terraform-aws-alb.git?ref=v1.0.0"),
+        "{shown}"
+    );
     assert_eq!(tree_hash(&root.join("legacy")), legacy_before);
 }
