@@ -118,7 +118,6 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                         })
                         .collect(),
                     edits: Vec::new(),
-                    token_scanned: outcome.token_scanned,
                     content: outcome.new_content,
                 });
             }
@@ -244,7 +243,6 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                                 rewrites: Vec::new(),
                                 left_alone: Vec::new(),
                                 edits: vec![edit],
-                                token_scanned: None,
                                 content: Some(pinned),
                             }),
                         }
@@ -305,7 +303,6 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                     root.moves.iter().filter(|m| m.from_state.is_none()).count(),
                     root.root
                 )],
-                token_scanned: None,
                 content: Some(text),
             });
         }
@@ -498,7 +495,6 @@ fn scan_blob(
         rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
         left_alone: Vec::new(),
         edits: Vec::new(),
-        token_scanned: outcome.token_scanned,
         content: Some(content),
     });
     Ok(Scanned {

@@ -114,10 +114,6 @@ pub struct FileChange {
     pub left_alone: Vec<SourceLeft>,
     /// Other edits: backend keys pinned, generated `moved.tf`.
     pub edits: Vec<String>,
-    /// Set when hcl-edit refused the file and tfmono's token scanner read it (what hcl-edit
-    /// said); Terraform accepts such files (repeated object keys, a byte-order mark).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_scanned: Option<String>,
     /// The new content (`None`: unchanged). Not serialised: apply recomputes the plan.
     #[serde(skip)]
     pub content: Option<String>,

@@ -135,13 +135,6 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
             for e in &f.edits {
                 writeln!(out, "  {}: {}", f.path, e)?;
             }
-            if let Some(why) = &f.token_scanned {
-                let note = format!(
-                    "  {}: read by tfmono's token scanner (hcl-edit: {why})",
-                    f.path
-                );
-                writeln!(out, "{}", p.dim(&note))?;
-            }
             for l in &f.left_alone {
                 let line = format!(
                     "  {}:{}  left alone ({}): {}",

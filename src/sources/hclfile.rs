@@ -3,8 +3,6 @@
 //!
 //! The rewriter replaces exactly the bytes of each changed string token (and deletes whole
 //! `version = …` lines), so comments, alignment and everything else stay byte-identical.
-//! hcl-edit reads the file; where it refuses one that Terraform accepts (repeated object
-//! keys, a byte-order mark), the token scanner reads it instead and the result says so.
 
 use std::collections::HashSet;
 
@@ -37,9 +35,17 @@ fn calls<'b>(body: &'b Body, kind: FileKind) -> Vec<(Option<&'b Attr>, Option<&'
     }
 }
 
-/// Reads one HCL file with hcl-edit, else with the token scanner. `None` (with
-/// [`FileOutcome::unparsed`](super::FileOutcome::unparsed) set) when neither can.
+/// Reads one HCL file with the token scanner (hcl-edit where the scanner refuses it and
+/// hcl-edit does not). `None` (with [`FileOutcome::unparsed`](super::FileOutcome::unparsed)
+/// set) when neither can.
+///
+/// The scanner comes first because it is several times faster and reads what Terraform
+/// reads; on every `.tf`/`.hcl` version of a corpus of real module repos both readers give
+/// the same structure (`readers_agree_on_a_real_corpus` in `syntax`).
 pub(crate) fn read(rw: &mut Rewriter<'_, '_>) -> Option<syntax::File> {
+    if let Ok(f) = syntax::scan(rw.content) {
+        return Some(f);
+    }
     match syntax::parse_hcl_edit(rw.content) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -49,20 +55,12 @@ pub(crate) fn read(rw: &mut Rewriter<'_, '_>) -> Option<syntax::File> {
                 e.location().column(),
                 e.message()
             );
-            match syntax::scan(rw.content) {
-                Ok(f) => {
-                    rw.out.token_scanned = Some(why);
-                    Some(f)
-                }
-                Err(_) => {
-                    rw.out.unparsed = Some(Unparsed {
-                        line: e.location().line(),
-                        message: why,
-                        mentions: Vec::new(),
-                    });
-                    None
-                }
-            }
+            rw.out.unparsed = Some(Unparsed {
+                line: e.location().line(),
+                message: why,
+                mentions: Vec::new(),
+            });
+            None
         }
     }
 }

@@ -188,6 +188,7 @@ impl Targets {
         patterns.dedup();
         t.prefilter = aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&patterns)
             .ok();
         t
@@ -381,9 +382,6 @@ pub struct FileOutcome {
     pub errors: Vec<SourceError>,
     /// Set when the file does not parse: it is left unchanged.
     pub unparsed: Option<Unparsed>,
-    /// Set when hcl-edit refused the file but the token scanner read it (what hcl-edit
-    /// said): Terraform accepts such files (repeated object keys, a byte-order mark).
-    pub token_scanned: Option<String>,
 }
 
 /// A file that does not parse (a template, a test fixture, a file Terraform would refuse):
@@ -424,7 +422,6 @@ impl fmt::Debug for FileOutcome {
                 "unparsed",
                 &self.unparsed.as_ref().map(|u| (u.line, u.mentions.len())),
             )
-            .field("token_scanned", &self.token_scanned)
             .finish()
     }
 }

@@ -400,7 +400,7 @@ impl Scanner<'_> {
                 b'/' if self.at("//") => self.line_comment(),
                 b'/' if self.at("/*") => self.trivia(false)?,
                 b'"' => self.quoted(depth)?,
-                b'<' if self.at("<<") && self.heredoc_start() => self.heredoc()?,
+                b'<' if self.at("<<") && self.heredoc_start() => self.heredoc(depth)?,
                 b'(' | b'[' | b'{' => {
                     if depth + stack.len() > MAX_DEPTH {
                         return self.err(self.i, "expression nested too deeply");
@@ -440,6 +440,9 @@ impl Scanner<'_> {
     /// A quoted string at `"`; records it in `strings`.
     fn quoted(&mut self, depth: usize) -> Result<(), SyntaxError> {
         let start = self.i;
+        // A template comes before the strings nested in it, as hcl-edit's visitor has it.
+        let slot = self.strings.len();
+        self.strings.push(Str::Template(start..start));
         self.i += 1;
         let mut value = String::new();
         let mut template = false;
@@ -501,11 +504,11 @@ impl Scanner<'_> {
             }
         }
         let range = start..self.i;
-        self.strings.push(if template {
+        self.strings[slot] = if template {
             Str::Template(range)
         } else {
             Str::Literal(value, range)
-        });
+        };
         Ok(())
     }
 
@@ -521,12 +524,8 @@ impl Scanner<'_> {
                 return self.err(start, "unterminated `${` interpolation");
             };
             match c {
-                b'"' => {
-                    // A nested string is part of the template, not a token of its own.
-                    let n = self.strings.len();
-                    self.quoted(depth + 1)?;
-                    self.strings.truncate(n);
-                }
+                b'"' => self.quoted(depth + 1)?,
+                b'<' if self.at("<<") && self.heredoc_start() => self.heredoc(depth + 1)?,
                 b'{' => {
                     braces += 1;
                     self.i += 1;
@@ -555,9 +554,12 @@ impl Scanner<'_> {
             .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
     }
 
-    /// A heredoc at `<<`: through its closing marker line (the newline stays).
-    fn heredoc(&mut self) -> Result<(), SyntaxError> {
+    /// A heredoc at `<<`: through its closing marker line (the newline stays). Strings in
+    /// its interpolations are recorded after it.
+    fn heredoc(&mut self, depth: usize) -> Result<(), SyntaxError> {
         let start = self.i;
+        let slot = self.strings.len();
+        self.strings.push(Str::Template(start..start));
         self.i += 2;
         if self.peek() == Some(b'-') {
             self.i += 1;
@@ -580,11 +582,36 @@ impl Scanner<'_> {
             }
             let line_end = self.t[pos..].find('\n').map_or(self.t.len(), |n| pos + n);
             if self.t[pos..line_end].trim() == marker {
-                self.i = pos + self.t[pos..line_end].trim_end().len();
-                self.strings.push(Str::Template(start..self.i));
+                let end = pos + self.t[pos..line_end].trim_end().len();
+                self.strings[slot] = Str::Template(start..end);
+                self.i = end;
                 return Ok(());
             }
-            pos = line_end + 1;
+            // Interpolations in this line (one may run over several lines): their strings
+            // are tokens too.
+            let mut k = pos;
+            let mut end = line_end;
+            while k < end {
+                let b = self.b[k];
+                if (b == b'$' || b == b'%')
+                    && self.b.get(k + 1) == Some(&b)
+                    && self.b.get(k + 2) == Some(&b'{')
+                {
+                    k += 3; // `$${` is a literal `${`
+                    continue;
+                }
+                if (b == b'$' || b == b'%') && self.b.get(k + 1) == Some(&b'{') {
+                    self.i = k + 2;
+                    self.interpolation(depth + 1)?;
+                    k = self.i;
+                    if k > end {
+                        end = self.t[k..].find('\n').map_or(self.t.len(), |n| k + n);
+                    }
+                    continue;
+                }
+                k += 1;
+            }
+            pos = end + 1;
         }
     }
 }
@@ -592,6 +619,128 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The structure a walker sees, as text, for comparing the two readers.
+    fn shape(f: &File) -> String {
+        fn body(b: &Body, out: &mut String) {
+            for i in &b.items {
+                match i {
+                    Item::Attr(a) => out.push_str(&format!(
+                        "A {} {:?} {:?} {:?}\n",
+                        a.name, a.span, a.value, a.literal
+                    )),
+                    Item::Block(b) => {
+                        out.push_str(&format!("B {} {{\n", b.ident));
+                        body(&b.body, out);
+                        out.push_str("}\n");
+                    }
+                }
+            }
+        }
+        let mut out = String::new();
+        body(&f.body, &mut out);
+        for s in &f.strings {
+            match s {
+                Str::Literal(v, r) => out.push_str(&format!("L {v:?} {r:?}\n")),
+                Str::Template(r) => out.push_str(&format!("T {r:?}\n")),
+            }
+        }
+        out
+    }
+
+    /// Compares both readers on every `.tf`/`.hcl` blob of every ref of the bare repos in
+    /// `$TFMONO_REAL_CORPUS` (a corpus of real public repos; see `scripts/bench.sh --real`).
+    /// Run with `cargo test --release --lib readers_agree_on_a_real_corpus -- --ignored`.
+    #[test]
+    #[ignore = "needs a corpus of real repos in TFMONO_REAL_CORPUS"]
+    fn readers_agree_on_a_real_corpus() {
+        let dir = std::env::var("TFMONO_REAL_CORPUS").expect("TFMONO_REAL_CORPUS");
+        let mut compared = 0;
+        let mut only_scan = 0;
+        let mut neither = 0;
+        let mut mismatches = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("corpus dir") {
+            let path = entry.expect("entry").path();
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&path)
+                .args(["rev-list", "--objects", "--all"])
+                .output()
+                .expect("git");
+            let list = String::from_utf8_lossy(&out.stdout).to_string();
+            let ids: Vec<&str> = list
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .filter(|(_, name)| {
+                    name.ends_with(".tf") || name.ends_with(".hcl") || name.ends_with(".tofu")
+                })
+                .map(|(id, _)| id)
+                .collect();
+            let mut cat = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&path)
+                .args(["cat-file", "--batch"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("git cat-file");
+            let mut stdin = cat.stdin.take().expect("stdin");
+            let input = ids.join("\n") + "\n";
+            let writer = std::thread::spawn(move || {
+                use std::io::Write;
+                stdin.write_all(input.as_bytes()).expect("write");
+            });
+            let out = cat.wait_with_output().expect("cat-file");
+            writer.join().expect("writer");
+            let data = out.stdout;
+            let mut at = 0;
+            while at < data.len() {
+                let nl = at + data[at..].iter().position(|&c| c == b'\n').expect("header");
+                let header = String::from_utf8_lossy(&data[at..nl]).to_string();
+                let size: usize = header
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("size");
+                let blob = &data[nl + 1..nl + 1 + size];
+                at = nl + 1 + size + 1;
+                let Ok(text) = std::str::from_utf8(blob) else {
+                    continue;
+                };
+                match (parse_hcl_edit(text), scan(text)) {
+                    (Ok(a), Ok(b)) => {
+                        compared += 1;
+                        let (sa, sb) = (shape(&a), shape(&b));
+                        if sa != sb {
+                            let first = sa
+                                .lines()
+                                .zip(sb.lines())
+                                .find(|(x, y)| x != y)
+                                .map(|(x, y)| format!("hcl-edit: {x}\n    scan: {y}"))
+                                .unwrap_or_else(|| "(length differs)".into());
+                            mismatches.push(format!("{} {header}\n    {first}", path.display()));
+                        }
+                    }
+                    (Err(_), Ok(_)) => only_scan += 1,
+                    (Ok(_), Err(e)) => mismatches.push(format!(
+                        "{} {header}: only hcl-edit reads it; scan: {e:?}",
+                        path.display()
+                    )),
+                    (Err(_), Err(_)) => neither += 1,
+                }
+            }
+        }
+        eprintln!(
+            "{compared} compared, {only_scan} read by the scanner only, {neither} by neither"
+        );
+        assert!(compared > 0);
+        assert!(
+            mismatches.is_empty(),
+            "{} mismatches:\n{}",
+            mismatches.len(),
+            mismatches.join("\n")
+        );
+    }
 
     fn literal<'f>(f: &'f File, block: &'f str, attr: &str) -> Option<&'f str> {
         f.body
