@@ -7,12 +7,23 @@
 //!   `git fast-import` process, in parallel:
 //!   - reference modules `terraform-aws-<x>` (forks of `terraform-aws-modules/<x>/aws`) with
 //!     tags `v1.0.0`, annotated `v1.1.0` (on a real merge commit), `v2.0.0`, an empty commit
-//!     and an unmerged `feature/<x>-ipv6` branch; the second one has `modules/sub`;
+//!     and an unmerged `feature/<x>-ipv6` branch; the second one has `modules/sub`. Each has
+//!     `examples/complete/main.tf` calling the module by its registry address
+//!     (`terraform-aws-modules/<x>/aws`, `version = "~> N.0"`, N the current major) and by
+//!     `../../`; the first also has `examples/with-<second>/main.tf` calling the second fork
+//!     by registry address. Root-only files: `.github/workflows/ci.yml`, `CODEOWNERS`,
+//!     `.pre-commit-config.yaml`;
 //!   - service modules `terraform-acme-<svc>` calling them with every module source form
 //!     (https, ssh, scp-like, GitHub shorthand, `//subdir`, registry, branch ref, commit id
-//!     ref, local path, another org), tags `v1.0.0` and `v1.1.0`, a `hotfix/*` branch;
+//!     ref, local path, another org), tags `v1.0.0` and `v1.1.0`, a `hotfix/*` branch. The
+//!     last one has `testdata/` (a zero-length `.tf.json`, a `.tf` with a syntax error, a
+//!     `.tf.json` that is not JSON, an invalid `.tf` whose `source` is a legacy URL) and,
+//!     from `v1.0.0`, `bastion.tf` whose `user_data = <<-EOT` heredoc holds shell lines
+//!     (`source /etc/profile`, `# see https://github.com/acme/terraform-aws-<first>`);
 //!   - deployments `<svc>-<static|dynamic>-<stage>-<region>` calling the service module, with
-//!     an S3 backend and, for dynamic ones, a `terragrunt.hcl`;
+//!     an S3 backend and, for dynamic ones, a `terragrunt.hcl`. The first one's `main.tf`
+//!     repeats an object key (`Name`), in the module call's `tags` and in a one-line object:
+//!     Terraform keeps the last, strict parsers refuse;
 //! - `repos.txt`: the inventory, one `https://github.com/acme/<name>.git` per line;
 //! - `mapping.hcl`: the mapping into `reference-modules`, `service-modules` and `live`.
 //!
@@ -22,6 +33,7 @@
 
 mod content;
 mod history;
+mod quirks;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +41,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use content::{Deployment, ServiceRefs, ORG};
+use history::ReferenceShape;
 use stream::Importer;
 
 /// What to generate.
@@ -205,12 +218,14 @@ enum Job<'a> {
         module: String,
         commits: usize,
         with_sub: bool,
+        example_of: Option<&'a str>,
         master: bool,
     },
     Service {
         svc: &'a str,
         commits: usize,
         json: bool,
+        quirks: bool,
         refs: &'a ServiceRefs<'a>,
     },
     Deployment {
@@ -262,12 +277,14 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
     std::fs::create_dir_all(&legacy).map_err(io(&legacy))?;
 
     let n = opts.reference.len();
+    let r = |k: usize| opts.reference[k % n].as_str();
     let mut first: Vec<Job> = Vec::new();
     for (i, module) in opts.reference.iter().enumerate() {
         first.push(Job::Reference {
             module: module.clone(),
             commits: opts.commits_per_repo,
             with_sub: i == 1 % n,
+            example_of: (i == 0).then(|| r(1)),
             master: i == 3,
         });
     }
@@ -276,6 +293,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
             module: format!("gen-{k}"),
             commits: opts.commits_per_repo,
             with_sub: false,
+            example_of: None,
             master: false,
         });
     }
@@ -284,6 +302,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
             module: "monolith".into(),
             commits,
             with_sub: false,
+            example_of: None,
             master: false,
         });
     }
@@ -299,6 +318,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
                             kind,
                             stage,
                             region,
+                            repeated_keys: deployments.is_empty(),
                         },
                         master,
                     });
@@ -329,7 +349,6 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
         .collect::<Result<_, _>>()?;
 
     // Phase 2: service modules, which pin a reference module by commit id.
-    let r = |k: usize| opts.reference[k % n].as_str();
     let pinned_repo = format!("terraform-aws-{}", r(3));
     let pinned_id = done
         .iter()
@@ -354,6 +373,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
             svc,
             commits: opts.commits_per_repo,
             json: i == 0,
+            quirks: i + 1 == opts.services.len(),
             refs: &refs,
         })
         .collect();
@@ -398,14 +418,23 @@ fn write(legacy: &Path, job: &Job<'_>) -> Result<(String, GeneratedRepo, Vec<Str
             module,
             commits,
             with_sub,
+            example_of,
             ..
-        } => history::reference(imp, &name, module, default_branch, *commits, *with_sub)?,
+        } => {
+            let shape = ReferenceShape {
+                main_commits: *commits,
+                with_sub: *with_sub,
+                example_of: *example_of,
+            };
+            history::reference(imp, &name, module, default_branch, &shape)?
+        }
         Job::Service {
             svc,
             commits,
             json,
+            quirks,
             refs,
-        } => history::service(imp, &name, svc, refs, *commits, *json)?,
+        } => history::service(imp, &name, svc, refs, *commits, *json, *quirks)?,
         Job::Deployment { d, .. } => history::deployment(imp, d, default_branch)?,
     };
     let repo = GeneratedRepo {

@@ -1,5 +1,6 @@
 //! The org generator: the demo org is valid git, loads as a mapping, plans into the expected
-//! places, is deterministic and has every feature the migration must handle.
+//! places, is deterministic and has every feature the migration must handle, including
+//! what real public Terraform repos hold (the second half of this file).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,6 +40,11 @@ fn count(dir: &Path, args: &[&str]) -> usize {
     git(dir, &full).trim().parse().expect("a count")
 }
 
+/// Whether `text` parses as HCL with a strict parser (hcl-edit, which tfmono uses).
+fn strict_hcl(text: &str) -> bool {
+    hcl_edit::parser::parse_body(text).is_ok()
+}
+
 #[test]
 fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     let tmp = tempdir();
@@ -74,6 +80,12 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
         let tags = git(&r.git_dir, &["tag", "--list"]);
         let tags: Vec<&str> = tags.lines().collect();
         assert_eq!(tags, r.tags, "{}", r.name);
+        let branches = git(
+            &r.git_dir,
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        );
+        let branches: Vec<&str> = branches.lines().collect();
+        assert_eq!(branches, r.branches, "{}", r.name);
     }
 
     let inventory = std::fs::read_to_string(&org.repos_txt).expect("repos.txt");
@@ -237,6 +249,7 @@ fn reference_modules_have_merges_annotated_tags_empty_commits_and_unmerged_branc
             "outputs.tf",
             "versions.tf",
             "README.md",
+            "examples/complete/main.tf",
         ] {
             assert!(files.lines().any(|l| l == f), "{module} lacks {f}");
         }
@@ -295,7 +308,7 @@ fn service_modules_use_every_source_form_and_pin_a_real_commit() {
     assert!(git(&api.git_dir, &["show", "v1.0.0:main.tf"]).contains("?ref=v1.0.0\""));
     let sub = git(&api.git_dir, &["ls-tree", "-r", "--name-only", "main"]);
     assert!(sub.lines().any(|l| l == "modules/x/main.tf"));
-    // One .tf.json file in the whole org, with a module call.
+    // One module-calling .tf.json file in the whole org (web's are invalid test inputs).
     let json = git(&api.git_dir, &["show", "main:monitoring.tf.json"]);
     let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(
@@ -304,7 +317,9 @@ fn service_modules_use_every_source_form_and_pin_a_real_commit() {
     );
     let web = repo(&org, "terraform-acme-web");
     let web_files = git(&web.git_dir, &["ls-tree", "-r", "--name-only", "main"]);
-    assert!(!web_files.contains(".tf.json"));
+    assert!(!web_files
+        .lines()
+        .any(|l| l.ends_with(".tf.json") && !l.starts_with("testdata/")));
 }
 
 #[test]
@@ -388,4 +403,130 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
 
     let err = orggen::generate(tmp.path(), &small).expect_err("an existing org is kept");
     assert!(matches!(err, orggen::Error::Exists { .. }), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// What real public Terraform repos hold (project issue 11, item 6)
+// ---------------------------------------------------------------------------------------
+
+/// `git show <rev>:<path>` of a generated repo.
+fn show(r: &GeneratedRepo, rev: &str, path: &str) -> String {
+    git(&r.git_dir, &["show", &format!("{rev}:{path}")])
+}
+
+/// The file names of `rev`'s tree.
+fn files_at(r: &GeneratedRepo, rev: &str) -> Vec<String> {
+    git(&r.git_dir, &["ls-tree", "-r", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `tag` is a tag of `r`.
+fn has_tag(r: &GeneratedRepo, tag: &str) -> bool {
+    r.tags.iter().any(|t| t == tag)
+}
+
+#[test]
+fn reference_modules_call_forks_by_registry_address_in_examples_and_have_root_only_files() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    for module in ["alb", "vpc", "ecs", "s3"] {
+        let r = repo(&org, &format!("terraform-aws-{module}"));
+        let main = r.default_branch.as_str();
+        let files = files_at(r, main);
+        for f in [
+            ".github/workflows/ci.yml",
+            "CODEOWNERS",
+            ".pre-commit-config.yaml",
+        ] {
+            assert!(files.iter().any(|l| l == f), "{module} lacks {f}");
+        }
+        assert!(show(r, main, ".github/workflows/ci.yml").contains(&format!("[{main}]")));
+        // The module itself by its forked registry address, pinned to the current major,
+        // and by local path.
+        let example = show(r, main, "examples/complete/main.tf");
+        let major = 2;
+        assert!(
+            example.contains(&format!(
+                "  source  = \"terraform-aws-modules/{module}/aws\"\n  version = \"~> {major}.0\"\n"
+            )),
+            "{module}: {example}"
+        );
+        assert!(example.contains("  source = \"../../\"\n"), "{example}");
+        assert!(strict_hcl(&example), "{example}");
+    }
+    // Each tag's example names a major that tag's series satisfies.
+    let alb = repo(&org, "terraform-aws-alb");
+    assert!(show(alb, "v1.1.0", "examples/complete/main.tf").contains("version = \"~> 1.0\""));
+    assert!(show(alb, "v2.0.0", "examples/complete/main.tf").contains("version = \"~> 2.0\""));
+    // One example calls ANOTHER fork by its registry address, at a major it has.
+    let with = show(alb, "main", "examples/with-vpc/main.tf");
+    assert!(
+        with.contains("  source  = \"terraform-aws-modules/vpc/aws\"\n  version = \"~> 1.0\"\n")
+    );
+    assert!(has_tag(repo(&org, "terraform-aws-vpc"), "v1.1.0"));
+    assert!(!files_at(repo(&org, "terraform-aws-vpc"), "main")
+        .iter()
+        .any(|f| f.starts_with("examples/with-")));
+}
+
+#[test]
+fn module_repos_hold_files_strict_parsers_refuse_but_terraform_accepts_or_never_reads() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    // testdata/: invalid on purpose, in every tag of the last service module.
+    let web = repo(&org, "terraform-acme-web");
+    for rev in ["main", "v1.0.0", "v1.1.0"] {
+        let files = files_at(web, rev);
+        for f in [
+            "testdata/empty.tf.json",
+            "testdata/unclosed_block.tf",
+            "testdata/not_json.tf.json",
+            "testdata/legacy_source.tf",
+        ] {
+            assert!(files.iter().any(|l| l == f), "web {rev} lacks {f}");
+        }
+    }
+    let size = git(
+        &web.git_dir,
+        &["cat-file", "-s", "main:testdata/empty.tf.json"],
+    );
+    assert_eq!(size.trim(), "0");
+    let not_json = show(web, "main", "testdata/not_json.tf.json");
+    assert!(serde_json::from_str::<serde_json::Value>(&not_json).is_err());
+    assert!(!strict_hcl(&show(
+        web,
+        "main",
+        "testdata/unclosed_block.tf"
+    )));
+    let legacy = show(web, "main", "testdata/legacy_source.tf");
+    assert!(!strict_hcl(&legacy));
+    assert!(legacy
+        .contains("source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\""));
+    assert!(!files_at(repo(&org, "terraform-acme-api"), "main")
+        .iter()
+        .any(|f| f.starts_with("testdata/")));
+
+    // A heredoc of shell: `source` lines and a legacy URL in a comment-like line; valid HCL.
+    let bastion = show(web, "v1.0.0", "bastion.tf");
+    assert!(bastion.contains("  user_data = <<-EOT\n"), "{bastion}");
+    assert!(bastion.contains("\n    source /etc/profile\n"));
+    assert!(bastion.contains("\n    # see https://github.com/acme/terraform-aws-alb "));
+    assert!(bastion.contains("\n  EOT\n"));
+    assert!(strict_hcl(&bastion), "{bastion}");
+
+    // A repeated object key next to a module call that must be rewritten: Terraform keeps
+    // the last value, a strict parser refuses the whole file.
+    let dep = repo(&org, "api-static-dev-korea");
+    let main_tf = show(dep, "main", "main.tf");
+    assert!(main_tf
+        .contains("  source = \"git::https://github.com/acme/terraform-acme-api.git?ref=v1.1.0\""));
+    let tags = &main_tf[main_tf.find("  tags = {").expect("tags")..];
+    let tags = &tags[..tags.find("\n  }\n").expect("end of tags")];
+    assert_eq!(tags.matches("    Name").count(), 2, "{tags}");
+    assert!(main_tf.contains("{ Name = \"api\", Owner = \"platform\", Name = "));
+    assert!(!strict_hcl(&main_tf), "{main_tf}");
+    let other = show(repo(&org, "api-static-prod-korea"), "main", "main.tf");
+    assert!(strict_hcl(&other), "{other}");
 }
