@@ -82,6 +82,19 @@ fn kind(module: &str) -> Kind {
                 ),
             ],
         },
+        "iam" => Kind {
+            resource: "aws_iam_role",
+            name_attr: Some("name"),
+            inputs: [
+                ("path", "string", "\"/\"", "Path of the IAM role"),
+                (
+                    "max_session_duration",
+                    "number",
+                    "3600",
+                    "Maximum session duration in seconds",
+                ),
+            ],
+        },
         _ => Kind {
             resource: "aws_ssm_parameter",
             name_attr: Some("name"),

@@ -60,8 +60,8 @@ const ROUTINE: [&str; 6] = [
 ];
 
 /// 2019-01-01T00:00:00Z.
-const EPOCH: u64 = 1_546_300_800;
-const YEAR: u64 = 365 * 24 * 3600;
+pub(super) const EPOCH: u64 = 1_546_300_800;
+pub(super) const YEAR: u64 = 365 * 24 * 3600;
 
 /// FNV-1a: a stable seed from a repo name.
 fn seed(name: &str) -> u64 {
@@ -83,7 +83,7 @@ pub(super) struct Written {
 }
 
 /// The history being written: clock, identities, tags and the default branch's progress.
-struct History {
+pub(super) struct History {
     imp: Importer,
     seed: u64,
     when: u64,
@@ -106,7 +106,14 @@ struct History {
 
 impl History {
     /// Starts a history of `total` commits spread over `span` seconds from about `start`.
-    fn new(imp: Importer, repo: &str, module: &str, start: u64, span: u64, total: usize) -> Self {
+    pub(super) fn new(
+        imp: Importer,
+        repo: &str,
+        module: &str,
+        start: u64,
+        span: u64,
+        total: usize,
+    ) -> Self {
         let seed = seed(repo);
         History {
             imp,
@@ -139,7 +146,7 @@ impl History {
     }
 
     /// A commit on any branch (not counted as a default-branch commit).
-    fn commit(
+    pub(super) fn commit(
         &mut self,
         branch: &str,
         parents: &[Mark],
@@ -160,7 +167,7 @@ impl History {
     }
 
     /// A commit on the default branch.
-    fn main(
+    pub(super) fn main(
         &mut self,
         branch: &str,
         parent: Option<Mark>,
@@ -201,7 +208,7 @@ impl History {
 
     /// Tags `at` (annotated with that message, or lightweight) and starts a new series of
     /// periodic tags after it.
-    fn milestone_tag(&mut self, name: &str, at: Mark, annotated: Option<&str>) {
+    pub(super) fn milestone_tag(&mut self, name: &str, at: Mark, annotated: Option<&str>) {
         match annotated {
             Some(message) => {
                 let tagger = Ident {
@@ -262,8 +269,13 @@ impl History {
         self.series.map_or(1, |(major, _)| major.max(1))
     }
 
+    /// Records a branch (short name) the history leaves behind.
+    pub(super) fn branch(&mut self, name: &str) {
+        self.branches.push(name.to_string());
+    }
+
     /// Ends the stream; `pins` are the marks whose commit ids are wanted.
-    fn finish(mut self, pins: &[Mark]) -> Result<Written, Error> {
+    pub(super) fn finish(mut self, pins: &[Mark]) -> Result<Written, Error> {
         let (commits, pins) = self.imp.finish(pins)?;
         self.tags.sort();
         self.branches.sort();

@@ -13,6 +13,12 @@
 //!     `../../`; the first also has `examples/with-<second>/main.tf` calling the second fork
 //!     by registry address. Root-only files: `.github/workflows/ci.yml`, `CODEOWNERS`,
 //!     `.pre-commit-config.yaml`;
+//!   - `terraform-aws-iam` ([`Options::release_tags`]): a release series, one commit and
+//!     one tag per release on a linear `main` (150 in the demo: `v0.1.0` … `v10.x`, minors
+//!     past 9, so text order is not version order; each major's first release annotated).
+//!     From its middle release: `main.tofu` next to `main.tf`, `logs.tofu.json`,
+//!     `main_override.tf` and `tests/basic.tftest.hcl` (`run "basic" { module { source =
+//!     <git URL of the fourth fork> } }`), all calling the fourth reference module;
 //!   - service modules `terraform-acme-<svc>` calling them with every module source form
 //!     (https, ssh, scp-like, GitHub shorthand, `//subdir`, registry, branch ref, commit id
 //!     ref, local path, another org), tags `v1.0.0` and `v1.1.0`, a `hotfix/*` branch. The
@@ -34,6 +40,7 @@
 mod content;
 mod history;
 mod quirks;
+mod releases;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +50,9 @@ use rayon::prelude::*;
 use content::{Deployment, ServiceRefs, ORG};
 use history::ReferenceShape;
 use stream::Importer;
+
+/// The release-series fork: `terraform-aws-iam`.
+const RELEASE_MODULE: &str = "iam";
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,11 +73,15 @@ pub struct Options {
     /// Extra reference repos `terraform-aws-gen-<n>` (n from 1), with `commits_per_repo`
     /// commits each.
     pub extra_repos: usize,
+    /// One extra reference repo `terraform-aws-iam` with that many releases (at least 1),
+    /// one commit and one tag each, on a linear history.
+    pub release_tags: Option<usize>,
 }
 
 impl Options {
     /// The demo org: services api and web, stages dev and prod, regions korea and usa,
-    /// reference modules alb, vpc, ecs and s3, 12 commits per module: 22 repos.
+    /// reference modules alb, vpc, ecs and s3, 12 commits per module, `terraform-aws-iam`
+    /// with 150 releases: 23 repos.
     pub fn demo() -> Self {
         let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
         Options {
@@ -78,6 +92,7 @@ impl Options {
             commits_per_repo: 12,
             big_repo_commits: None,
             extra_repos: 0,
+            release_tags: Some(150),
         }
     }
 
@@ -111,6 +126,9 @@ impl Options {
                     ));
                 }
             }
+        }
+        if self.release_tags == Some(0) {
+            problems.push("`release_tags` is 0; give at least 1 or none".to_string());
         }
         if problems.is_empty() {
             Ok(())
@@ -221,6 +239,10 @@ enum Job<'a> {
         example_of: Option<&'a str>,
         master: bool,
     },
+    Releases {
+        count: usize,
+        logs: &'a str,
+    },
     Service {
         svc: &'a str,
         commits: usize,
@@ -238,6 +260,7 @@ impl Job<'_> {
     fn name(&self) -> String {
         match self {
             Job::Reference { module, .. } => format!("terraform-aws-{module}"),
+            Job::Releases { .. } => format!("terraform-aws-{RELEASE_MODULE}"),
             Job::Service { svc, .. } => format!("terraform-{ORG}-{svc}"),
             Job::Deployment { d, .. } => d.name(),
         }
@@ -253,6 +276,7 @@ impl Job<'_> {
     fn size(&self) -> usize {
         match self {
             Job::Reference { commits, .. } => *commits,
+            Job::Releases { count, .. } => *count,
             Job::Service { commits, .. } => *commits,
             Job::Deployment { .. } => 4,
         }
@@ -287,6 +311,9 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
             example_of: (i == 0).then(|| r(1)),
             master: i == 3,
         });
+    }
+    if let Some(count) = opts.release_tags {
+        first.push(Job::Releases { count, logs: r(3) });
     }
     for k in 1..=opts.extra_repos {
         first.push(Job::Reference {
@@ -427,6 +454,9 @@ fn write(legacy: &Path, job: &Job<'_>) -> Result<(String, GeneratedRepo, Vec<Str
                 example_of: *example_of,
             };
             history::reference(imp, &name, module, default_branch, &shape)?
+        }
+        Job::Releases { count, logs } => {
+            releases::series(imp, &name, RELEASE_MODULE, *count, logs)?
         }
         Job::Service {
             svc,

@@ -49,8 +49,9 @@ fn strict_hcl(text: &str) -> bool {
 fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     let tmp = tempdir();
     let org = generate(tmp.path());
-    // 4 reference + 2 service modules + 2 services x 2 kinds x 2 stages x 2 regions.
-    assert_eq!(org.repos.len(), 22);
+    // 4 reference modules and the release series + 2 service modules
+    // + 2 services x 2 kinds x 2 stages x 2 regions.
+    assert_eq!(org.repos.len(), 23);
     assert_eq!(org.mapping, tmp.path().join("mapping.hcl"));
 
     for r in &org.repos {
@@ -90,12 +91,12 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
 
     let inventory = std::fs::read_to_string(&org.repos_txt).expect("repos.txt");
     let urls: Vec<&str> = inventory.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(urls.len(), 22);
+    assert_eq!(urls.len(), 23);
     assert!(urls.contains(&"https://github.com/acme/terraform-aws-alb.git"));
     assert!(urls.contains(&"https://github.com/acme/api-dynamic-prod-usa.git"));
 
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 22);
+    assert_eq!(mapping.repos.len(), 23);
     assert!(mapping.warnings.is_empty(), "{:?}", mapping.warnings);
     let state: Vec<&str> = mapping.state.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(state, ["live/prod/korea/api/static"]);
@@ -117,7 +118,7 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
         .flat_map(|m| &m.imports)
         .map(|s| (s.repo.as_str(), s))
         .collect();
-    assert_eq!(steps.len(), 22);
+    assert_eq!(steps.len(), 23);
     for r in &org.repos {
         let step = steps[r.name.as_str()];
         let (monorepo, path) = expected_place(&r.name);
@@ -155,13 +156,16 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     }
     let alb = steps["terraform-aws-alb"];
     assert_eq!(alb.tags.iter().filter(|t| t.annotated).count(), 1);
+    let iam = steps["terraform-aws-iam"];
+    assert_eq!((iam.tags.len(), iam.commits), (150, 150));
+    assert_eq!(iam.tags.iter().filter(|t| t.annotated).count(), 11);
     assert_eq!(steps["terraform-aws-s3"].default_branch, "master");
     assert_eq!(
         plan.monorepos
             .iter()
             .map(|m| m.imports.len())
             .collect::<Vec<_>>(),
-        [4, 2, 16]
+        [5, 2, 16]
     );
 }
 
@@ -378,7 +382,14 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
         commits_per_repo: 3,
         big_repo_commits: Some(20),
         extra_repos: 2,
+        release_tags: Some(5),
     };
+    let zero = Options {
+        release_tags: Some(0),
+        ..small.clone()
+    };
+    let err = orggen::generate(tmp.path(), &zero).expect_err("no releases is refused");
+    assert!(err.to_string().contains("`release_tags` is 0"), "{err}");
     let org = orggen::generate(tmp.path(), &small).expect("a small org generates");
     let names: Vec<&str> = org.repos.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
@@ -386,6 +397,7 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
         [
             "terraform-aws-alb",
             "terraform-aws-vpc",
+            "terraform-aws-iam",
             "terraform-aws-gen-1",
             "terraform-aws-gen-2",
             "terraform-aws-monolith",
@@ -398,8 +410,11 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
     assert_eq!(repo(&org, "terraform-aws-alb").commits, 8 + 2);
     let big = repo(&org, "terraform-aws-monolith");
     assert_eq!(count(&big.git_dir, &["main"]), 20);
+    let iam = repo(&org, "terraform-aws-iam");
+    assert_eq!(iam.tags, ["v0.1.0", "v2.0.0", "v4.0.0", "v6.0.0", "v8.0.0"]);
+    assert_eq!(count(&iam.git_dir, &["main"]), 5);
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 8);
+    assert_eq!(mapping.repos.len(), 9);
 
     let err = orggen::generate(tmp.path(), &small).expect_err("an existing org is kept");
     assert!(matches!(err, orggen::Error::Exists { .. }), "{err}");
@@ -431,7 +446,7 @@ fn has_tag(r: &GeneratedRepo, tag: &str) -> bool {
 fn reference_modules_call_forks_by_registry_address_in_examples_and_have_root_only_files() {
     let tmp = tempdir();
     let org = generate(tmp.path());
-    for module in ["alb", "vpc", "ecs", "s3"] {
+    for module in ["alb", "vpc", "ecs", "s3", "iam"] {
         let r = repo(&org, &format!("terraform-aws-{module}"));
         let main = r.default_branch.as_str();
         let files = files_at(r, main);
@@ -446,7 +461,7 @@ fn reference_modules_call_forks_by_registry_address_in_examples_and_have_root_on
         // The module itself by its forked registry address, pinned to the current major,
         // and by local path.
         let example = show(r, main, "examples/complete/main.tf");
-        let major = 2;
+        let major = if module == "iam" { 10 } else { 2 };
         assert!(
             example.contains(&format!(
                 "  source  = \"terraform-aws-modules/{module}/aws\"\n  version = \"~> {major}.0\"\n"
@@ -469,6 +484,90 @@ fn reference_modules_call_forks_by_registry_address_in_examples_and_have_root_on
     assert!(!files_at(repo(&org, "terraform-aws-vpc"), "main")
         .iter()
         .any(|f| f.starts_with("examples/with-")));
+}
+
+#[test]
+fn a_release_series_has_150_tags_on_a_linear_history_and_opentofu_files() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    let r = repo(&org, "terraform-aws-iam");
+    let dir = &r.git_dir;
+    assert_eq!((r.commits, r.tags.len()), (150, 150));
+    assert_eq!(r.branches, ["main"]);
+    assert_eq!(git(dir, &["rev-list", "--merges", "main"]), "");
+    assert_eq!(count(dir, &["main"]), 150);
+    // One tag per commit, all on main.
+    let tagged = git(dir, &["log", "--format=%H %D", "main"]);
+    assert!(tagged.lines().all(|l| l.contains("tag: v")), "{tagged}");
+    // Lightweight and annotated: the first release of each major (11) is annotated.
+    let kinds = git(
+        dir,
+        &["for-each-ref", "--format=%(objecttype)", "refs/tags"],
+    );
+    assert_eq!(kinds.lines().filter(|k| *k == "tag").count(), 11);
+    assert_eq!(kinds.lines().filter(|k| *k == "commit").count(), 139);
+    // Majors to v10 and minors past 9: text order is not version order.
+    let by_version = git(dir, &["tag", "--sort=v:refname"]);
+    let by_version: Vec<&str> = by_version.lines().collect();
+    assert_eq!(by_version.first(), Some(&"v0.1.0"));
+    assert!(by_version.last().is_some_and(|t| t.starts_with("v10.")));
+    assert_ne!(
+        by_version.last().copied(),
+        r.tags.last().map(String::as_str)
+    );
+    assert_ne!(by_version, r.tags);
+    for t in ["v1.0.0", "v1.9.0", "v1.10.0", "v2.0.0", "v10.0.0"] {
+        assert!(has_tag(r, t), "{t}: {:?}", r.tags);
+    }
+    // One small change per release: a changelog entry and the module revision, plus the
+    // example on a new major (and the OpenTofu files once).
+    let stats = git(dir, &["log", "--format=%h", "--name-only", "main"]);
+    let mut sizes: Vec<usize> = Vec::new();
+    for block in stats.split("\n\n") {
+        sizes.push(block.lines().count().saturating_sub(1));
+    }
+    assert!(
+        sizes.iter().filter(|n| **n <= 3).count() >= 147,
+        "{sizes:?}"
+    );
+
+    // OpenTofu: main.tofu next to main.tf, a .tofu.json, an override and a test file, each
+    // calling the s3 fork at a real tag. Not in the early releases.
+    let files = files_at(r, "main");
+    for f in [
+        "main.tf",
+        "main.tofu",
+        "logs.tofu.json",
+        "main_override.tf",
+        "tests/basic.tftest.hcl",
+    ] {
+        assert!(files.iter().any(|l| l == f), "iam lacks {f}");
+    }
+    assert!(!files_at(r, "v1.0.0").iter().any(|f| f == "main.tofu"));
+    let s3 = repo(&org, "terraform-aws-s3");
+    let s3_source = |tag: &str| {
+        assert!(has_tag(s3, tag), "{tag}");
+        format!("git::https://github.com/acme/terraform-aws-s3.git?ref={tag}")
+    };
+    let main_tf = show(r, "main", "main.tf");
+    let main_tofu = show(r, "main", "main.tofu");
+    assert!(main_tf.contains(&format!("source = \"{}\"", s3_source("v1.1.0"))));
+    assert!(main_tofu.contains(&format!("source = \"{}\"", s3_source("v2.0.0"))));
+    assert!(strict_hcl(&main_tf) && strict_hcl(&main_tofu));
+    let json: serde_json::Value =
+        serde_json::from_str(&show(r, "main", "logs.tofu.json")).expect("valid JSON");
+    assert_eq!(json["module"]["audit_logs"]["source"], s3_source("v1.0.0"));
+    let override_tf = show(r, "main", "main_override.tf");
+    assert!(override_tf.contains(&format!(
+        "module \"access_logs\" {{\n  source = \"{}\"\n}}",
+        s3_source("v2.0.0")
+    )));
+    let tftest = show(r, "main", "tests/basic.tftest.hcl");
+    assert!(tftest.contains(&format!(
+        "run \"basic\" {{\n  command = plan\n\n  module {{\n    source = \"{}\"\n  }}\n",
+        s3_source("v1.1.0")
+    )));
+    assert!(strict_hcl(&tftest), "{tftest}");
 }
 
 #[test]
