@@ -95,6 +95,19 @@ fn kind(module: &str) -> Kind {
                 ),
             ],
         },
+        "kms" => Kind {
+            resource: "aws_kms_key",
+            name_attr: None,
+            inputs: [
+                ("description", "string", "\"\"", "Description of the key"),
+                (
+                    "deletion_window_in_days",
+                    "number",
+                    "30",
+                    "Days before a deleted key is destroyed",
+                ),
+            ],
+        },
         _ => Kind {
             resource: "aws_ssm_parameter",
             name_attr: Some("name"),

@@ -274,6 +274,12 @@ impl History {
         self.branches.push(name.to_string());
     }
 
+    /// Deletes `branch` (a full ref name) at the end of the stream; its commits stay
+    /// reachable only from tags.
+    pub(super) fn delete_branch(&mut self, branch: &str) {
+        self.imp.delete_branch(branch);
+    }
+
     /// Ends the stream; `pins` are the marks whose commit ids are wanted.
     pub(super) fn finish(mut self, pins: &[Mark]) -> Result<Written, Error> {
         let (commits, pins) = self.imp.finish(pins)?;

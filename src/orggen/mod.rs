@@ -19,6 +19,8 @@
 //!     From its middle release: `main.tofu` next to `main.tf`, `logs.tofu.json`,
 //!     `main_override.tf` and `tests/basic.tftest.hcl` (`run "basic" { module { source =
 //!     <git URL of the fourth fork> } }`), all calling the fourth reference module;
+//!   - `terraform-aws-kms` ([`Options::tags_only_repo`]): three tags and no branch, HEAD
+//!     naming a `refs/heads/main` that does not exist;
 //!   - service modules `terraform-acme-<svc>` calling them with every module source form
 //!     (https, ssh, scp-like, GitHub shorthand, `//subdir`, registry, branch ref, commit id
 //!     ref, local path, another org), tags `v1.0.0` and `v1.1.0`, a `hotfix/*` branch. The
@@ -53,6 +55,8 @@ use stream::Importer;
 
 /// The release-series fork: `terraform-aws-iam`.
 const RELEASE_MODULE: &str = "iam";
+/// The tags-only fork: `terraform-aws-kms`.
+const TAGS_ONLY_MODULE: &str = "kms";
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,12 +80,14 @@ pub struct Options {
     /// One extra reference repo `terraform-aws-iam` with that many releases (at least 1),
     /// one commit and one tag each, on a linear history.
     pub release_tags: Option<usize>,
+    /// One extra reference repo `terraform-aws-kms` with three tags and no branch at all.
+    pub tags_only_repo: bool,
 }
 
 impl Options {
     /// The demo org: services api and web, stages dev and prod, regions korea and usa,
     /// reference modules alb, vpc, ecs and s3, 12 commits per module, `terraform-aws-iam`
-    /// with 150 releases: 23 repos.
+    /// with 150 releases and the tags-only `terraform-aws-kms`: 24 repos.
     pub fn demo() -> Self {
         let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
         Options {
@@ -93,6 +99,9 @@ impl Options {
             big_repo_commits: None,
             extra_repos: 0,
             release_tags: Some(150),
+            // tfmono cannot import a repo without branches until branch a-refs lands; turn
+            // this off to run plan and apply on the demo org before then.
+            tags_only_repo: true,
         }
     }
 
@@ -183,9 +192,11 @@ pub struct GeneratedRepo {
     pub commits: usize,
     /// Tag names (`v1.0.0`), sorted.
     pub tags: Vec<String>,
-    /// The default branch (`main`, or `master` for a few).
+    /// The branch HEAD names (`main`, or `master` for a few); the tags-only repo does not
+    /// have it.
     pub default_branch: String,
-    /// Every branch's short name, sorted, the default one included.
+    /// Every branch's short name, sorted, the default one included (none for the tags-only
+    /// repo).
     pub branches: Vec<String>,
 }
 
@@ -243,6 +254,7 @@ enum Job<'a> {
         count: usize,
         logs: &'a str,
     },
+    TagsOnly,
     Service {
         svc: &'a str,
         commits: usize,
@@ -261,6 +273,7 @@ impl Job<'_> {
         match self {
             Job::Reference { module, .. } => format!("terraform-aws-{module}"),
             Job::Releases { .. } => format!("terraform-aws-{RELEASE_MODULE}"),
+            Job::TagsOnly => format!("terraform-aws-{TAGS_ONLY_MODULE}"),
             Job::Service { svc, .. } => format!("terraform-{ORG}-{svc}"),
             Job::Deployment { d, .. } => d.name(),
         }
@@ -277,6 +290,7 @@ impl Job<'_> {
         match self {
             Job::Reference { commits, .. } => *commits,
             Job::Releases { count, .. } => *count,
+            Job::TagsOnly => 3,
             Job::Service { commits, .. } => *commits,
             Job::Deployment { .. } => 4,
         }
@@ -314,6 +328,9 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
     }
     if let Some(count) = opts.release_tags {
         first.push(Job::Releases { count, logs: r(3) });
+    }
+    if opts.tags_only_repo {
+        first.push(Job::TagsOnly);
     }
     for k in 1..=opts.extra_repos {
         first.push(Job::Reference {
@@ -458,6 +475,7 @@ fn write(legacy: &Path, job: &Job<'_>) -> Result<(String, GeneratedRepo, Vec<Str
         Job::Releases { count, logs } => {
             releases::series(imp, &name, RELEASE_MODULE, *count, logs)?
         }
+        Job::TagsOnly => releases::tags_only(imp, &name, TAGS_ONLY_MODULE)?,
         Job::Service {
             svc,
             commits,

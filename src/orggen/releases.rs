@@ -1,6 +1,7 @@
 //! Forks with the tag shapes real registry modules have: a long linear release series
 //! (one commit and one tag per release, majors up to 10 and minors past 9, so the text
-//! order of tag names is not their version order) that also carries OpenTofu files.
+//! order of tag names is not their version order) that also carries OpenTofu files, and a
+//! fork whose default branch is gone, leaving only tags.
 
 use super::content::{self, ORG};
 use super::history::{History, Written, EPOCH, YEAR};
@@ -184,6 +185,53 @@ pub(super) fn series(
         tip = Some(at);
     }
     h.branch("main");
+    h.finish(&[])
+}
+
+/// The tags-only fork `terraform-aws-<module>`: three releases (`v1.0.0`, annotated
+/// `v1.1.0`, `v1.1.1`) whose branch was deleted, so HEAD names a `refs/heads/main` that
+/// does not exist, as in a mirror that fetched only tags.
+pub(super) fn tags_only(imp: Importer, repo: &str, module: &str) -> Result<Written, Error> {
+    let mut h = History::new(imp, repo, module, EPOCH + YEAR, YEAR, 3);
+    let b = "refs/heads/main";
+    let (readme, main, outputs, vars, versions) = (
+        content::ref_readme(module, 1),
+        content::ref_main(module, 2),
+        content::ref_outputs(module, false),
+        content::ref_variables(module, 2),
+        content::ref_versions(2),
+    );
+    let first = h.main(
+        b,
+        None,
+        &format!("Initial import of terraform-aws-modules/{module}/aws"),
+        &[
+            (".gitignore", Some(content::GITIGNORE)),
+            ("README.md", Some(&readme)),
+            ("main.tf", Some(&main)),
+            ("outputs.tf", Some(&outputs)),
+            ("variables.tf", Some(&vars)),
+            ("versions.tf", Some(&versions)),
+        ],
+    );
+    h.milestone_tag("v1.0.0", first, None);
+    let timeouts = content::ref_timeouts(module);
+    let second = h.main(
+        b,
+        Some(first),
+        "Add configurable timeouts",
+        &[("timeouts.tf", Some(&timeouts))],
+    );
+    h.milestone_tag("v1.1.0", second, Some("Release v1.1.0\n"));
+    let versions3 = content::ref_versions(3);
+    let third = h.main(
+        b,
+        Some(second),
+        "Require Terraform 0.13",
+        &[("versions.tf", Some(&versions3))],
+    );
+    h.milestone_tag("v1.1.1", third, None);
+    h.delete_branch(b);
     h.finish(&[])
 }
 

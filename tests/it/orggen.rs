@@ -49,9 +49,9 @@ fn strict_hcl(text: &str) -> bool {
 fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     let tmp = tempdir();
     let org = generate(tmp.path());
-    // 4 reference modules and the release series + 2 service modules
+    // 4 reference modules, the release series and the tags-only fork + 2 service modules
     // + 2 services x 2 kinds x 2 stages x 2 regions.
-    assert_eq!(org.repos.len(), 23);
+    assert_eq!(org.repos.len(), 24);
     assert_eq!(org.mapping, tmp.path().join("mapping.hcl"));
 
     for r in &org.repos {
@@ -91,13 +91,37 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
 
     let inventory = std::fs::read_to_string(&org.repos_txt).expect("repos.txt");
     let urls: Vec<&str> = inventory.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(urls.len(), 23);
+    assert_eq!(urls.len(), 24);
     assert!(urls.contains(&"https://github.com/acme/terraform-aws-alb.git"));
     assert!(urls.contains(&"https://github.com/acme/api-dynamic-prod-usa.git"));
 
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 23);
+    assert_eq!(mapping.repos.len(), 24);
     assert!(mapping.warnings.is_empty(), "{:?}", mapping.warnings);
+
+    // The tags-only fork cannot be imported until tfmono learns repos without branches
+    // (branch a-refs): plan the same org without it. Leaving it out changes no other repo.
+    let tmp = tempdir();
+    let without = orggen::generate(
+        tmp.path(),
+        &Options {
+            tags_only_repo: false,
+            ..Options::demo()
+        },
+    )
+    .expect("the demo org without the tags-only fork generates");
+    let ids = |r: &GeneratedRepo| git(&r.git_dir, &["for-each-ref"]);
+    let full: Vec<&GeneratedRepo> = org
+        .repos
+        .iter()
+        .filter(|r| r.name != "terraform-aws-kms")
+        .collect();
+    assert_eq!(full.len(), without.repos.len());
+    for (x, y) in full.iter().zip(&without.repos) {
+        assert_eq!((&x.name, ids(x)), (&y.name, ids(y)));
+    }
+    let org = without;
+    let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
     let state: Vec<&str> = mapping.state.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(state, ["live/prod/korea/api/static"]);
     let text = std::fs::read_to_string(&org.mapping).expect("mapping.hcl");
@@ -383,6 +407,7 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
         big_repo_commits: Some(20),
         extra_repos: 2,
         release_tags: Some(5),
+        tags_only_repo: true,
     };
     let zero = Options {
         release_tags: Some(0),
@@ -398,6 +423,7 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
             "terraform-aws-alb",
             "terraform-aws-vpc",
             "terraform-aws-iam",
+            "terraform-aws-kms",
             "terraform-aws-gen-1",
             "terraform-aws-gen-2",
             "terraform-aws-monolith",
@@ -414,7 +440,7 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
     assert_eq!(iam.tags, ["v0.1.0", "v2.0.0", "v4.0.0", "v6.0.0", "v8.0.0"]);
     assert_eq!(count(&iam.git_dir, &["main"]), 5);
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 9);
+    assert_eq!(mapping.repos.len(), 10);
 
     let err = orggen::generate(tmp.path(), &small).expect_err("an existing org is kept");
     assert!(matches!(err, orggen::Error::Exists { .. }), "{err}");
@@ -568,6 +594,45 @@ fn a_release_series_has_150_tags_on_a_linear_history_and_opentofu_files() {
         s3_source("v1.1.0")
     )));
     assert!(strict_hcl(&tftest), "{tftest}");
+}
+
+#[test]
+fn a_tags_only_fork_has_tags_and_no_branch() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    let r = repo(&org, "terraform-aws-kms");
+    let dir = &r.git_dir;
+    assert_eq!(r.tags, ["v1.0.0", "v1.1.0", "v1.1.1"]);
+    assert!(r.branches.is_empty());
+    assert_eq!(r.commits, 3);
+    assert_eq!(git(dir, &["for-each-ref", "refs/heads"]), "");
+    assert_eq!(
+        git(dir, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/main"
+    );
+    let missing =
+        crate::common::hermetic(std::process::Command::new("git").current_dir(dir).args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            "HEAD",
+        ]))
+        .status()
+        .expect("git runs");
+    assert!(!missing.success(), "HEAD must name a missing branch");
+    assert_eq!(git(dir, &["cat-file", "-t", "v1.1.0"]).trim(), "tag");
+    assert_eq!(git(dir, &["cat-file", "-t", "v1.1.1"]).trim(), "commit");
+    assert_eq!(count(dir, &["v1.1.1"]), 3);
+
+    // Off, it is simply not there.
+    let tmp = tempdir();
+    let opts = Options {
+        tags_only_repo: false,
+        ..Options::demo()
+    };
+    let org = orggen::generate(tmp.path(), &opts).expect("generates");
+    assert!(org.repos.iter().all(|r| r.name != "terraform-aws-kms"));
+    assert!(Options::demo().tags_only_repo);
 }
 
 #[test]
