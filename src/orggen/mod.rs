@@ -32,8 +32,16 @@
 //!     an S3 backend and, for dynamic ones, a `terragrunt.hcl`. The first one's `main.tf`
 //!     repeats an object key (`Name`), in the module call's `tags` and in a one-line object:
 //!     Terraform keeps the last, strict parsers refuse;
+//!   - `terragrunt-live`: Terragrunt with the `_envcommon` split (`root.hcl`,
+//!     `_envcommon/<svc>.hcl` holding `base_source_url` = the service module's URL, units
+//!     `<stage>/<svc>/terragrunt.hcl` whose source is
+//!     `"${include.envcommon.locals.base_source_url}?ref=<tag>"`), `terragrunt.stack.hcl`
+//!     files with `unit` blocks calling the service modules and a `stack` block calling this
+//!     repo by tag (`v1.0.0`), and `_templates/terragrunt.hcl`, a boilerplate (Go template)
+//!     file with `{{ .sourceUrl }}`, `{{ if … }}…{{ end }}` and an indented heredoc;
 //! - `repos.txt`: the inventory, one `https://github.com/acme/<name>.git` per line;
-//! - `mapping.hcl`: the mapping into `reference-modules`, `service-modules` and `live`.
+//! - `mapping.hcl`: the mapping into `reference-modules`, `service-modules` and `live`
+//!   (`terragrunt-live` at `live/terragrunt`).
 //!
 //! Identities and dates are fixed functions of the repo name and commit position, so the
 //! same [`Options`] give the same commit ids. The fourth reference module and the second
@@ -44,6 +52,7 @@ mod history;
 mod quirks;
 mod releases;
 mod stream;
+mod terragrunt;
 
 use std::path::{Path, PathBuf};
 
@@ -87,7 +96,7 @@ pub struct Options {
 impl Options {
     /// The demo org: services api and web, stages dev and prod, regions korea and usa,
     /// reference modules alb, vpc, ecs and s3, 12 commits per module, `terraform-aws-iam`
-    /// with 150 releases and the tags-only `terraform-aws-kms`: 24 repos.
+    /// with 150 releases, the tags-only `terraform-aws-kms` and `terragrunt-live`: 25 repos.
     pub fn demo() -> Self {
         let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
         Options {
@@ -266,6 +275,9 @@ enum Job<'a> {
         d: Deployment<'a>,
         master: bool,
     },
+    TerragruntLive {
+        opts: &'a Options,
+    },
 }
 
 impl Job<'_> {
@@ -276,6 +288,7 @@ impl Job<'_> {
             Job::TagsOnly => format!("terraform-aws-{TAGS_ONLY_MODULE}"),
             Job::Service { svc, .. } => format!("terraform-{ORG}-{svc}"),
             Job::Deployment { d, .. } => d.name(),
+            Job::TerragruntLive { .. } => terragrunt::REPO.to_string(),
         }
     }
 
@@ -293,6 +306,7 @@ impl Job<'_> {
             Job::TagsOnly => 3,
             Job::Service { commits, .. } => *commits,
             Job::Deployment { .. } => 4,
+            Job::TerragruntLive { .. } => 7,
         }
     }
 }
@@ -371,11 +385,13 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
         }
     }
     let service_name = |svc: &String| format!("terraform-{ORG}-{svc}");
+    let live = Job::TerragruntLive { opts };
     let order: Vec<String> = first
         .iter()
         .map(Job::name)
         .chain(opts.services.iter().map(service_name))
         .chain(deployments.iter().map(Job::name))
+        .chain(std::iter::once(live.name()))
         .collect();
     let mut seen = std::collections::BTreeSet::new();
     if let Some(dup) = order.iter().find(|name| !seen.insert(name.as_str())) {
@@ -386,6 +402,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
 
     // Phase 1: everything that depends on nothing, largest first so the big repo starts early.
     first.extend(deployments);
+    first.push(live);
     first.sort_by_key(|j| std::cmp::Reverse(j.size()));
     let mut done: Vec<(String, GeneratedRepo, Vec<String>)> = first
         .par_iter()
@@ -484,6 +501,9 @@ fn write(legacy: &Path, job: &Job<'_>) -> Result<(String, GeneratedRepo, Vec<Str
             refs,
         } => history::service(imp, &name, svc, refs, *commits, *json, *quirks)?,
         Job::Deployment { d, .. } => history::deployment(imp, d, default_branch)?,
+        Job::TerragruntLive { opts } => {
+            terragrunt::live(imp, &opts.services, &opts.stages, &opts.regions)?
+        }
     };
     let repo = GeneratedRepo {
         url: format!("https://github.com/{ORG}/{name}.git"),
@@ -541,6 +561,13 @@ rule "deployments" {{
   path  = "{{stage}}/{{region}}/{{svc}}/{{kind}}"
 }}
 
+# The Terragrunt live repo (root.hcl, _envcommon, units, stacks) -> live/terragrunt.
+repo "{live_repo}" {{
+  url  = "https://github.com/{ORG}/{live_repo}.git"
+  into = "live"
+  path = "terragrunt"
+}}
+
 # The {svc} deployment used to call the {alb} module directly.
 state "live/{stage}/{region}/{svc}/static" {{
   move {{
@@ -554,6 +581,7 @@ state "live/{stage}/{region}/{svc}/static" {{
         regions = alt(&opts.regions),
         alb_id = content::ident(alb),
         svc_id = content::ident(svc),
+        live_repo = terragrunt::REPO,
     )
 }
 

@@ -22,7 +22,9 @@ fn repo<'a>(org: &'a Org, name: &str) -> &'a GeneratedRepo {
 
 /// `(monorepo, path)` a repo must land in, derived from its name alone.
 fn expected_place(name: &str) -> (String, String) {
-    if let Some(m) = name.strip_prefix("terraform-aws-") {
+    if name == "terragrunt-live" {
+        ("live".into(), "terragrunt".into())
+    } else if let Some(m) = name.strip_prefix("terraform-aws-") {
         ("reference-modules".into(), m.into())
     } else if let Some(s) = name.strip_prefix("terraform-acme-") {
         ("service-modules".into(), s.into())
@@ -50,8 +52,8 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     let tmp = tempdir();
     let org = generate(tmp.path());
     // 4 reference modules, the release series and the tags-only fork + 2 service modules
-    // + 2 services x 2 kinds x 2 stages x 2 regions.
-    assert_eq!(org.repos.len(), 24);
+    // + 2 services x 2 kinds x 2 stages x 2 regions + terragrunt-live.
+    assert_eq!(org.repos.len(), 25);
     assert_eq!(org.mapping, tmp.path().join("mapping.hcl"));
 
     for r in &org.repos {
@@ -91,12 +93,13 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
 
     let inventory = std::fs::read_to_string(&org.repos_txt).expect("repos.txt");
     let urls: Vec<&str> = inventory.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(urls.len(), 24);
+    assert_eq!(urls.len(), 25);
     assert!(urls.contains(&"https://github.com/acme/terraform-aws-alb.git"));
     assert!(urls.contains(&"https://github.com/acme/api-dynamic-prod-usa.git"));
+    assert!(urls.contains(&"https://github.com/acme/terragrunt-live.git"));
 
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 24);
+    assert_eq!(mapping.repos.len(), 25);
     assert!(mapping.warnings.is_empty(), "{:?}", mapping.warnings);
 
     // The tags-only fork cannot be imported until tfmono learns repos without branches
@@ -142,7 +145,7 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
         .flat_map(|m| &m.imports)
         .map(|s| (s.repo.as_str(), s))
         .collect();
-    assert_eq!(steps.len(), 23);
+    assert_eq!(steps.len(), 24);
     for r in &org.repos {
         let step = steps[r.name.as_str()];
         let (monorepo, path) = expected_place(&r.name);
@@ -189,7 +192,7 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
             .iter()
             .map(|m| m.imports.len())
             .collect::<Vec<_>>(),
-        [5, 2, 16]
+        [5, 2, 17]
     );
 }
 
@@ -377,7 +380,7 @@ fn deployments_call_the_service_module_with_backends_and_terragrunt() {
     for r in org
         .repos
         .iter()
-        .filter(|r| !r.name.starts_with("terraform-"))
+        .filter(|r| !r.name.starts_with("terraform-") && r.name != "terragrunt-live")
     {
         assert_eq!(r.commits, 4, "{}", r.name);
         assert!(r.tags.is_empty());
@@ -430,6 +433,7 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
             "terraform-acme-api",
             "api-static-dev-korea",
             "api-dynamic-dev-korea",
+            "terragrunt-live",
         ]
     );
     // Fewer commits than the milestones: the milestones win; 2 more on the WIP branch.
@@ -440,7 +444,7 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
     assert_eq!(iam.tags, ["v0.1.0", "v2.0.0", "v4.0.0", "v6.0.0", "v8.0.0"]);
     assert_eq!(count(&iam.git_dir, &["main"]), 5);
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 10);
+    assert_eq!(mapping.repos.len(), 11);
 
     let err = orggen::generate(tmp.path(), &small).expect_err("an existing org is kept");
     assert!(matches!(err, orggen::Error::Exists { .. }), "{err}");
@@ -693,4 +697,64 @@ fn module_repos_hold_files_strict_parsers_refuse_but_terraform_accepts_or_never_
     assert!(!strict_hcl(&main_tf), "{main_tf}");
     let other = show(repo(&org, "api-static-prod-korea"), "main", "main.tf");
     assert!(strict_hcl(&other), "{other}");
+}
+
+#[test]
+fn terragrunt_live_has_the_envcommon_split_stacks_and_a_template() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    let live = repo(&org, "terragrunt-live");
+    assert_eq!(
+        (live.commits, live.tags.as_slice()),
+        (7, &["v1.0.0".to_string()][..])
+    );
+    let files = files_at(live, "main");
+    assert!(files.iter().any(|f| f == "root.hcl"));
+    assert!(show(live, "main", "root.hcl").contains("contents  = <<EOF\n"));
+    for svc in ["api", "web"] {
+        let svc_repo = repo(&org, &format!("terraform-acme-{svc}"));
+        let common = show(live, "main", &format!("_envcommon/{svc}.hcl"));
+        assert!(common.contains(&format!(
+            "  base_source_url = \"git::git@github.com:acme/terraform-acme-{svc}.git//\"\n"
+        )));
+        for stage in ["dev", "prod"] {
+            let unit = show(live, "main", &format!("{stage}/{svc}/terragrunt.hcl"));
+            assert!(unit.contains(&format!(
+                "include \"envcommon\" {{\n  path   = \"${{dirname(find_in_parent_folders(\"root.hcl\"))}}/_envcommon/{svc}.hcl\"\n  expose = true\n}}"
+            )));
+            let marker = "source = \"${include.envcommon.locals.base_source_url}?ref=";
+            let at = unit.find(marker).expect("the unit's source") + marker.len();
+            let tag = &unit[at..at + unit[at..].find('"').expect("closing quote")];
+            assert!(has_tag(svc_repo, tag), "{stage}/{svc} pins {tag}");
+            assert!(strict_hcl(&unit), "{unit}");
+        }
+    }
+    assert!(show(live, "main", "dev/api/terragrunt.hcl").contains("?ref=v1.1.0\""));
+
+    // Stacks: units calling the service modules, a stack calling this repo by a real tag.
+    let services = show(live, "main", "stacks/services/terragrunt.stack.hcl");
+    assert!(services.contains(
+        "unit \"api\" {\n  source = \"git::git@github.com:acme/terraform-acme-api.git//?ref=v1.0.0\"\n  path   = \"api\"\n"
+    ));
+    let sandbox = show(live, "main", "sandbox/terragrunt.stack.hcl");
+    assert!(sandbox.contains(
+        "stack \"services\" {\n  source = \"git::https://github.com/acme/terragrunt-live.git//stacks/services?ref=v1.0.0\"\n"
+    ));
+    assert!(files_at(live, "v1.0.0")
+        .iter()
+        .any(|f| f == "stacks/services/terragrunt.stack.hcl"));
+    assert!(strict_hcl(&services) && strict_hcl(&sandbox));
+
+    // The boilerplate template: Go template actions, not HCL; an indented heredoc.
+    let template = show(live, "main", "_templates/terragrunt.hcl");
+    for part in [
+        "source = \"{{ .sourceUrl }}\"",
+        "{{ if .extraProvider }}",
+        "{{ end }}",
+        "  contents  = <<-EOF\n    provider \"aws\" {\n",
+        "\n  EOF\n",
+    ] {
+        assert!(template.contains(part), "{part}: {template}");
+    }
+    assert!(!strict_hcl(&template));
 }
