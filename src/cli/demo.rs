@@ -1,6 +1,7 @@
-//! `tfmono demo [--dir DIR]`: builds a small realistic legacy org (22 repos: reference
-//! modules, service modules, deployments per stage and region), then plans, applies and
-//! verifies its migration, printing the report. The legacy repos are checked unchanged.
+//! `tfmono demo [--dir DIR]`: builds a small realistic legacy org (25 repos: reference
+//! modules, service modules, deployments per stage and region, a Terragrunt live repo), then
+//! plans, applies and verifies its migration, printing the report. The legacy repos are
+//! checked unchanged.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -82,6 +82,32 @@ fn kind(module: &str) -> Kind {
                 ),
             ],
         },
+        "iam" => Kind {
+            resource: "aws_iam_role",
+            name_attr: Some("name"),
+            inputs: [
+                ("path", "string", "\"/\"", "Path of the IAM role"),
+                (
+                    "max_session_duration",
+                    "number",
+                    "3600",
+                    "Maximum session duration in seconds",
+                ),
+            ],
+        },
+        "kms" => Kind {
+            resource: "aws_kms_key",
+            name_attr: None,
+            inputs: [
+                ("description", "string", "\"\"", "Description of the key"),
+                (
+                    "deletion_window_in_days",
+                    "number",
+                    "30",
+                    "Days before a deleted key is destroyed",
+                ),
+            ],
+        },
         _ => Kind {
             resource: "aws_ssm_parameter",
             name_attr: Some("name"),
@@ -529,6 +555,9 @@ pub(super) struct Deployment<'a> {
     pub(super) kind: &'a str,
     pub(super) stage: &'a str,
     pub(super) region: &'a str,
+    /// `main.tf` sets the `Name` tag twice, in the module call's `tags` and in a one-line
+    /// object in `locals`: Terraform keeps the last, strict HCL parsers refuse the file.
+    pub(super) repeated_keys: bool,
 }
 
 impl Deployment<'_> {
@@ -544,14 +573,24 @@ impl Deployment<'_> {
             kind,
             stage,
             region,
+            repeated_keys,
         } = self;
         let source = if *kind == "static" {
             format!("git::https://github.com/{ORG}/terraform-{ORG}-{svc}.git?ref={tag}")
         } else {
             format!("git::ssh://git@github.com/{ORG}/terraform-{ORG}-{svc}.git?ref={tag}")
         };
+        let (name_tag, renamed, repeated) = if *repeated_keys {
+            (
+                format!("    Name        = \"{svc}-{stage}-{region}\"\n"),
+                format!("    # Renamed in 2021 but the old line stayed: Terraform keeps the last Name.\n    Name = \"{}\"\n", self.name()),
+                format!("\nlocals {{\n  legacy_tags = {{ Name = \"{svc}\", Owner = \"platform\", Name = \"{}\" }}\n}}\n", self.name()),
+            )
+        } else {
+            Default::default()
+        };
         format!(
-            "# {svc}: {kind} resources for {stage} in {region} ({aws}).\nmodule \"{id}\" {{\n  source = \"{source}\"\n\n{attrs}  tags = {{\n    Service     = \"{svc}\"\n    Environment = \"{stage}\"\n    ManagedBy   = \"terraform\"\n  }}\n}}\n",
+            "# {svc}: {kind} resources for {stage} in {region} ({aws}).\nmodule \"{id}\" {{\n  source = \"{source}\"\n\n{attrs}  tags = {{\n{name_tag}    Service     = \"{svc}\"\n    Environment = \"{stage}\"\n    ManagedBy   = \"terraform\"\n{renamed}  }}\n}}\n{repeated}",
             aws = aws_region(region),
             id = ident(svc),
             attrs = aligned(
@@ -572,6 +611,7 @@ impl Deployment<'_> {
             kind,
             stage,
             region,
+            ..
         } = self;
         format!(
             "terraform {{\n  backend \"s3\" {{\n    bucket         = \"{ORG}-tfstate-{stage}-{region}\"\n    key            = \"{svc}/{kind}/terraform.tfstate\"\n    region         = \"{aws}\"\n    dynamodb_table = \"{ORG}-tflock-{stage}\"\n    encrypt        = true\n  }}\n}}\n",

@@ -4,6 +4,7 @@
 //! so the same options give the same commit ids on every machine.
 
 use super::content::{self, Deployment, ServiceRefs};
+use super::quirks;
 use super::stream::{Change, Commit, Ident, Importer, Mark, Person};
 use super::Error;
 
@@ -59,8 +60,8 @@ const ROUTINE: [&str; 6] = [
 ];
 
 /// 2019-01-01T00:00:00Z.
-const EPOCH: u64 = 1_546_300_800;
-const YEAR: u64 = 365 * 24 * 3600;
+pub(super) const EPOCH: u64 = 1_546_300_800;
+pub(super) const YEAR: u64 = 365 * 24 * 3600;
 
 /// FNV-1a: a stable seed from a repo name.
 fn seed(name: &str) -> u64 {
@@ -82,7 +83,7 @@ pub(super) struct Written {
 }
 
 /// The history being written: clock, identities, tags and the default branch's progress.
-struct History {
+pub(super) struct History {
     imp: Importer,
     seed: u64,
     when: u64,
@@ -98,10 +99,21 @@ struct History {
     routine: usize,
     module: String,
     repo: String,
+    /// A fork of `terraform-aws-modules/<module>/aws`: routine commits touch its registry
+    /// example.
+    fork: bool,
 }
 
 impl History {
-    fn new(imp: Importer, repo: &str, module: &str, start: u64, span: u64, total: usize) -> Self {
+    /// Starts a history of `total` commits spread over `span` seconds from about `start`.
+    pub(super) fn new(
+        imp: Importer,
+        repo: &str,
+        module: &str,
+        start: u64,
+        span: u64,
+        total: usize,
+    ) -> Self {
         let seed = seed(repo);
         History {
             imp,
@@ -117,6 +129,7 @@ impl History {
             routine: 0,
             module: module.to_string(),
             repo: repo.to_string(),
+            fork: false,
         }
     }
 
@@ -132,7 +145,8 @@ impl History {
         PEOPLE[((self.seed % 5) as usize + self.n as usize * 3 / 2) % PEOPLE.len()]
     }
 
-    fn commit(
+    /// A commit on any branch (not counted as a default-branch commit).
+    pub(super) fn commit(
         &mut self,
         branch: &str,
         parents: &[Mark],
@@ -153,7 +167,7 @@ impl History {
     }
 
     /// A commit on the default branch.
-    fn main(
+    pub(super) fn main(
         &mut self,
         branch: &str,
         parent: Option<Mark>,
@@ -192,7 +206,9 @@ impl History {
         })
     }
 
-    fn milestone_tag(&mut self, name: &str, at: Mark, annotated: Option<&str>) {
+    /// Tags `at` (annotated with that message, or lightweight) and starts a new series of
+    /// periodic tags after it.
+    pub(super) fn milestone_tag(&mut self, name: &str, at: Mark, annotated: Option<&str>) {
         match annotated {
             Some(message) => {
                 let tagger = Ident {
@@ -226,7 +242,11 @@ impl History {
                 changes.push(("CHANGELOG.md", Some(changelog.as_str())));
             }
             if k % 7 == 3 {
-                example = content::filler_example(&self.module, k);
+                example = if self.fork {
+                    quirks::example_complete(&self.module, self.example_major(), k)
+                } else {
+                    content::filler_example(&self.module, k)
+                };
                 changes.push(("examples/complete/main.tf", Some(example.as_str())));
             }
             tip = self.main(branch, Some(tip), &message, &changes);
@@ -243,7 +263,25 @@ impl History {
         tip
     }
 
-    fn finish(mut self, pins: &[Mark]) -> Result<Written, Error> {
+    /// The major version a fork's registry example asks for: that of the last milestone
+    /// tag, 1 before the first.
+    fn example_major(&self) -> u32 {
+        self.series.map_or(1, |(major, _)| major.max(1))
+    }
+
+    /// Records a branch (short name) the history leaves behind.
+    pub(super) fn branch(&mut self, name: &str) {
+        self.branches.push(name.to_string());
+    }
+
+    /// Deletes `branch` (a full ref name) at the end of the stream; its commits stay
+    /// reachable only from tags.
+    pub(super) fn delete_branch(&mut self, branch: &str) {
+        self.imp.delete_branch(branch);
+    }
+
+    /// Ends the stream; `pins` are the marks whose commit ids are wanted.
+    pub(super) fn finish(mut self, pins: &[Mark]) -> Result<Written, Error> {
         let (commits, pins) = self.imp.finish(pins)?;
         self.tags.sort();
         self.branches.sort();
@@ -266,23 +304,34 @@ fn spread(total: usize, slots: usize) -> Vec<usize> {
         .collect()
 }
 
-/// A reference module fork `terraform-aws-<module>` with `main_commits` commits on its
-/// default branch (at least [`REFERENCE_MILESTONES`]).
+/// The shape of one reference module fork.
+pub(super) struct ReferenceShape<'a> {
+    /// Commits on the default branch (at least [`REFERENCE_MILESTONES`]).
+    pub(super) main_commits: usize,
+    /// Adds `modules/sub`.
+    pub(super) with_sub: bool,
+    /// Adds `examples/with-<other>/main.tf`, calling that other fork by registry address.
+    pub(super) example_of: Option<&'a str>,
+}
+
+/// A reference module fork `terraform-aws-<module>`.
 ///
-/// Milestones: initial import; tags; AWS 3 (`v1.0.0`); a feature branch adding timeouts,
-/// merged by a real merge commit (annotated `v1.1.0`); README; an empty commit; the
-/// breaking rename (`v2.0.0`); then an unmerged `feature/<module>-ipv6` branch. Routine
+/// Milestones: initial import (with `examples/complete` calling the module by its registry
+/// address and by `../../`, and the root-only CI, CODEOWNERS and pre-commit files); tags;
+/// AWS 3 (`v1.0.0`); a feature branch adding timeouts, merged by a real merge commit
+/// (annotated `v1.1.0`); README; an empty commit; the breaking rename (`v2.0.0`, the
+/// example moving to `~> 2.0`); then an unmerged `feature/<module>-ipv6` branch. Routine
 /// commits fill the gaps. Returns the id of an untagged default-branch commit in `pins`.
 pub(super) fn reference(
     imp: Importer,
     repo: &str,
     module: &str,
     default_branch: &str,
-    main_commits: usize,
-    with_sub: bool,
+    shape: &ReferenceShape<'_>,
 ) -> Result<Written, Error> {
-    let total = main_commits.max(REFERENCE_MILESTONES);
+    let total = shape.main_commits.max(REFERENCE_MILESTONES);
     let mut h = History::new(imp, repo, module, EPOCH, 3 * YEAR, total + 2);
+    h.fork = true;
     let gaps = spread(total - REFERENCE_MILESTONES, 7);
     let b = format!("refs/heads/{default_branch}");
     let m = module;
@@ -295,17 +344,32 @@ pub(super) fn reference(
         content::ref_readme(m, 1),
     );
     let (sub_main, sub_vars) = (content::ref_sub_main(m), content::ref_sub_variables());
+    let example1 = quirks::example_complete(m, 1, 0);
+    let ci = quirks::ci_workflow(default_branch);
     let mut files: Vec<Change> = vec![
         (".gitignore", Some(content::GITIGNORE)),
+        (".github/workflows/ci.yml", Some(&ci)),
+        (".pre-commit-config.yaml", Some(quirks::PRE_COMMIT)),
+        ("CODEOWNERS", Some(quirks::CODEOWNERS)),
         ("README.md", Some(&readme1)),
+        ("examples/complete/main.tf", Some(&example1)),
         ("main.tf", Some(&main1)),
         ("outputs.tf", Some(&outputs)),
         ("variables.tf", Some(&vars1)),
         ("versions.tf", Some(&versions1)),
     ];
-    if with_sub {
+    if shape.with_sub {
         files.push(("modules/sub/main.tf", Some(&sub_main)));
         files.push(("modules/sub/variables.tf", Some(&sub_vars)));
+    }
+    let example_other = shape.example_of.map(|other| {
+        (
+            format!("examples/with-{other}/main.tf"),
+            quirks::example_with(m, other),
+        )
+    });
+    if let Some((path, text)) = &example_other {
+        files.push((path, Some(text)));
     }
     let msg = format!("Initial import of terraform-aws-modules/{m}/aws");
     let mut tip = h.main(&b, None, &msg, &files);
@@ -369,10 +433,11 @@ pub(super) fn reference(
     tip = h.main(&b, Some(tip), "Re-run CI on the new runners", &[]);
     tip = h.routine(&b, tip, gaps[5]);
 
-    let (main3, vars3, versions3) = (
+    let (main3, vars3, versions3, example2) = (
         content::ref_main(m, 3),
         content::ref_variables(m, 3),
         content::ref_versions(3),
+        quirks::example_complete(m, 2, 0),
     );
     let msg = format!(
         "Require Terraform 0.13 and rename create to create_{}\n\nBREAKING CHANGE: callers must rename the input.",
@@ -383,6 +448,7 @@ pub(super) fn reference(
         Some(tip),
         &msg,
         &[
+            ("examples/complete/main.tf", Some(&example2)),
             ("main.tf", Some(&main3)),
             ("variables.tf", Some(&vars3)),
             ("versions.tf", Some(&versions3)),
@@ -415,7 +481,9 @@ pub(super) fn reference(
 
 /// A service module `terraform-acme-<svc>` built from the reference modules, with every
 /// module source form (see [`content::service_main`]), tags `v1.0.0` and `v1.1.0` and an
-/// unmerged `hotfix/<svc>-task-cpu` branch. `json` adds `monitoring.tf.json`.
+/// unmerged `hotfix/<svc>-task-cpu` branch. `json` adds `monitoring.tf.json`; `quirks` adds
+/// the invalid `testdata/` files from the start and, with `v1.0.0`, `bastion.tf` whose
+/// heredoc holds shell lines and a legacy URL (see [`quirks`]).
 pub(super) fn service(
     imp: Importer,
     repo: &str,
@@ -423,6 +491,7 @@ pub(super) fn service(
     refs: &ServiceRefs<'_>,
     main_commits: usize,
     json: bool,
+    quirks: bool,
 ) -> Result<Written, Error> {
     let total = main_commits.max(SERVICE_MILESTONES);
     let mut h = History::new(imp, repo, svc, EPOCH + YEAR / 2, 3 * YEAR, total + 1);
@@ -438,19 +507,19 @@ pub(super) fn service(
         content::service_variables(svc, false),
         content::service_outputs(&names[0], None),
     );
-    let mut tip = h.main(
-        b,
-        None,
-        &format!("Initial {svc} service module"),
-        &[
-            (".gitignore", Some(content::GITIGNORE)),
-            ("README.md", Some(&readme)),
-            ("main.tf", Some(&main_v[0])),
-            ("outputs.tf", Some(&outputs1)),
-            ("variables.tf", Some(&vars)),
-            ("versions.tf", Some(content::SERVICE_VERSIONS)),
-        ],
-    );
+    let mut files: Vec<Change> = vec![
+        (".gitignore", Some(content::GITIGNORE)),
+        ("README.md", Some(&readme)),
+        ("main.tf", Some(&main_v[0])),
+        ("outputs.tf", Some(&outputs1)),
+        ("variables.tf", Some(&vars)),
+        ("versions.tf", Some(content::SERVICE_VERSIONS)),
+    ];
+    let testdata = quirks::testdata(refs.main[0]);
+    if quirks {
+        files.extend(testdata.iter().map(|(p, c)| (*p, Some(c.as_str()))));
+    }
+    let mut tip = h.main(b, None, &format!("Initial {svc} service module"), &files);
     tip = h.routine(b, tip, gaps[0]);
 
     let labels = content::service_labels();
@@ -465,15 +534,17 @@ pub(super) fn service(
     tip = h.routine(b, tip, gaps[1]);
 
     let outputs3 = content::service_outputs(&names[0], Some(&names[3]));
-    tip = h.main(
-        b,
-        Some(tip),
-        "Store build artifacts in S3",
-        &[
-            ("main.tf", Some(&main_v[2])),
-            ("outputs.tf", Some(&outputs3)),
-        ],
-    );
+    let bastion = quirks::bastion_tf(svc, refs.main[0]);
+    let mut changes: Vec<Change> = vec![
+        ("main.tf", Some(&main_v[2])),
+        ("outputs.tf", Some(&outputs3)),
+    ];
+    let mut msg = "Store build artifacts in S3".to_string();
+    if quirks {
+        changes.push(("bastion.tf", Some(&bastion)));
+        msg.push_str(" and add a bastion host");
+    }
+    tip = h.main(b, Some(tip), &msg, &changes);
     h.milestone_tag("v1.0.0", tip, None);
     let hotfix_name = format!("hotfix/{svc}-task-cpu");
     let vars_cpu = content::service_variables(svc, true);

@@ -7,14 +7,41 @@
 //!   `git fast-import` process, in parallel:
 //!   - reference modules `terraform-aws-<x>` (forks of `terraform-aws-modules/<x>/aws`) with
 //!     tags `v1.0.0`, annotated `v1.1.0` (on a real merge commit), `v2.0.0`, an empty commit
-//!     and an unmerged `feature/<x>-ipv6` branch; the second one has `modules/sub`;
+//!     and an unmerged `feature/<x>-ipv6` branch; the second one has `modules/sub`. Each has
+//!     `examples/complete/main.tf` calling the module by its registry address
+//!     (`terraform-aws-modules/<x>/aws`, `version = "~> N.0"`, N the current major) and by
+//!     `../../`; the first also has `examples/with-<second>/main.tf` calling the second fork
+//!     by registry address. Root-only files: `.github/workflows/ci.yml`, `CODEOWNERS`,
+//!     `.pre-commit-config.yaml`;
+//!   - `terraform-aws-iam` ([`Options::release_tags`]): a release series, one commit and
+//!     one tag per release on a linear `main` (150 in the demo: `v0.1.0` … `v10.x`, minors
+//!     past 9, so text order is not version order; each major's first release annotated).
+//!     From its middle release: `main.tofu` next to `main.tf`, `logs.tofu.json`,
+//!     `main_override.tf` and `tests/basic.tftest.hcl` (`run "basic" { module { source =
+//!     <git URL of the fourth fork> } }`), all calling the fourth reference module;
+//!   - `terraform-aws-kms` ([`Options::tags_only_repo`]): three tags and no branch, HEAD
+//!     naming a `refs/heads/main` that does not exist;
 //!   - service modules `terraform-acme-<svc>` calling them with every module source form
 //!     (https, ssh, scp-like, GitHub shorthand, `//subdir`, registry, branch ref, commit id
-//!     ref, local path, another org), tags `v1.0.0` and `v1.1.0`, a `hotfix/*` branch;
+//!     ref, local path, another org), tags `v1.0.0` and `v1.1.0`, a `hotfix/*` branch. The
+//!     last one has `testdata/` (a zero-length `.tf.json`, a `.tf` with a syntax error, a
+//!     `.tf.json` that is not JSON, an invalid `.tf` whose `source` is a legacy URL) and,
+//!     from `v1.0.0`, `bastion.tf` whose `user_data = <<-EOT` heredoc holds shell lines
+//!     (`source /etc/profile`, `# see https://github.com/acme/terraform-aws-<first>`);
 //!   - deployments `<svc>-<static|dynamic>-<stage>-<region>` calling the service module, with
-//!     an S3 backend and, for dynamic ones, a `terragrunt.hcl`;
+//!     an S3 backend and, for dynamic ones, a `terragrunt.hcl`. The first one's `main.tf`
+//!     repeats an object key (`Name`), in the module call's `tags` and in a one-line object:
+//!     Terraform keeps the last, strict parsers refuse;
+//!   - `terragrunt-live`: Terragrunt with the `_envcommon` split (`root.hcl`,
+//!     `_envcommon/<svc>.hcl` holding `base_source_url` = the service module's URL, units
+//!     `<stage>/<svc>/terragrunt.hcl` whose source is
+//!     `"${include.envcommon.locals.base_source_url}?ref=<tag>"`), `terragrunt.stack.hcl`
+//!     files with `unit` blocks calling the service modules and a `stack` block calling this
+//!     repo by tag (`v1.0.0`), and `_templates/terragrunt.hcl`, a boilerplate (Go template)
+//!     file with `{{ .sourceUrl }}`, `{{ if … }}…{{ end }}` and an indented heredoc;
 //! - `repos.txt`: the inventory, one `https://github.com/acme/<name>.git` per line;
-//! - `mapping.hcl`: the mapping into `reference-modules`, `service-modules` and `live`.
+//! - `mapping.hcl`: the mapping into `reference-modules`, `service-modules` and `live`
+//!   (`terragrunt-live` at `live/terragrunt`).
 //!
 //! Identities and dates are fixed functions of the repo name and commit position, so the
 //! same [`Options`] give the same commit ids. The fourth reference module and the second
@@ -22,14 +49,23 @@
 
 mod content;
 mod history;
+mod quirks;
+mod releases;
 mod stream;
+mod terragrunt;
 
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use content::{Deployment, ServiceRefs, ORG};
+use history::ReferenceShape;
 use stream::Importer;
+
+/// The release-series fork: `terraform-aws-iam`.
+const RELEASE_MODULE: &str = "iam";
+/// The tags-only fork: `terraform-aws-kms`.
+const TAGS_ONLY_MODULE: &str = "kms";
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +86,17 @@ pub struct Options {
     /// Extra reference repos `terraform-aws-gen-<n>` (n from 1), with `commits_per_repo`
     /// commits each.
     pub extra_repos: usize,
+    /// One extra reference repo `terraform-aws-iam` with that many releases (at least 1),
+    /// one commit and one tag each, on a linear history.
+    pub release_tags: Option<usize>,
+    /// One extra reference repo `terraform-aws-kms` with three tags and no branch at all.
+    pub tags_only_repo: bool,
 }
 
 impl Options {
     /// The demo org: services api and web, stages dev and prod, regions korea and usa,
-    /// reference modules alb, vpc, ecs and s3, 12 commits per module: 22 repos.
+    /// reference modules alb, vpc, ecs and s3, 12 commits per module, `terraform-aws-iam`
+    /// with 150 releases, the tags-only `terraform-aws-kms` and `terragrunt-live`: 25 repos.
     pub fn demo() -> Self {
         let v = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
         Options {
@@ -65,6 +107,10 @@ impl Options {
             commits_per_repo: 12,
             big_repo_commits: None,
             extra_repos: 0,
+            release_tags: Some(150),
+            // tfmono cannot import a repo without branches until branch a-refs lands; turn
+            // this off to run plan and apply on the demo org before then.
+            tags_only_repo: true,
         }
     }
 
@@ -98,6 +144,9 @@ impl Options {
                     ));
                 }
             }
+        }
+        if self.release_tags == Some(0) {
+            problems.push("`release_tags` is 0; give at least 1 or none".to_string());
         }
         if problems.is_empty() {
             Ok(())
@@ -152,9 +201,11 @@ pub struct GeneratedRepo {
     pub commits: usize,
     /// Tag names (`v1.0.0`), sorted.
     pub tags: Vec<String>,
-    /// The default branch (`main`, or `master` for a few).
+    /// The branch HEAD names (`main`, or `master` for a few); the tags-only repo does not
+    /// have it.
     pub default_branch: String,
-    /// Every branch's short name, sorted, the default one included.
+    /// Every branch's short name, sorted, the default one included (none for the tags-only
+    /// repo).
     pub branches: Vec<String>,
 }
 
@@ -205,17 +256,27 @@ enum Job<'a> {
         module: String,
         commits: usize,
         with_sub: bool,
+        example_of: Option<&'a str>,
         master: bool,
     },
+    Releases {
+        count: usize,
+        logs: &'a str,
+    },
+    TagsOnly,
     Service {
         svc: &'a str,
         commits: usize,
         json: bool,
+        quirks: bool,
         refs: &'a ServiceRefs<'a>,
     },
     Deployment {
         d: Deployment<'a>,
         master: bool,
+    },
+    TerragruntLive {
+        opts: &'a Options,
     },
 }
 
@@ -223,8 +284,11 @@ impl Job<'_> {
     fn name(&self) -> String {
         match self {
             Job::Reference { module, .. } => format!("terraform-aws-{module}"),
+            Job::Releases { .. } => format!("terraform-aws-{RELEASE_MODULE}"),
+            Job::TagsOnly => format!("terraform-aws-{TAGS_ONLY_MODULE}"),
             Job::Service { svc, .. } => format!("terraform-{ORG}-{svc}"),
             Job::Deployment { d, .. } => d.name(),
+            Job::TerragruntLive { .. } => terragrunt::REPO.to_string(),
         }
     }
 
@@ -238,8 +302,11 @@ impl Job<'_> {
     fn size(&self) -> usize {
         match self {
             Job::Reference { commits, .. } => *commits,
+            Job::Releases { count, .. } => *count,
+            Job::TagsOnly => 3,
             Job::Service { commits, .. } => *commits,
             Job::Deployment { .. } => 4,
+            Job::TerragruntLive { .. } => 7,
         }
     }
 }
@@ -262,20 +329,29 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
     std::fs::create_dir_all(&legacy).map_err(io(&legacy))?;
 
     let n = opts.reference.len();
+    let r = |k: usize| opts.reference[k % n].as_str();
     let mut first: Vec<Job> = Vec::new();
     for (i, module) in opts.reference.iter().enumerate() {
         first.push(Job::Reference {
             module: module.clone(),
             commits: opts.commits_per_repo,
             with_sub: i == 1 % n,
+            example_of: (i == 0).then(|| r(1)),
             master: i == 3,
         });
+    }
+    if let Some(count) = opts.release_tags {
+        first.push(Job::Releases { count, logs: r(3) });
+    }
+    if opts.tags_only_repo {
+        first.push(Job::TagsOnly);
     }
     for k in 1..=opts.extra_repos {
         first.push(Job::Reference {
             module: format!("gen-{k}"),
             commits: opts.commits_per_repo,
             with_sub: false,
+            example_of: None,
             master: false,
         });
     }
@@ -284,6 +360,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
             module: "monolith".into(),
             commits,
             with_sub: false,
+            example_of: None,
             master: false,
         });
     }
@@ -299,6 +376,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
                             kind,
                             stage,
                             region,
+                            repeated_keys: deployments.is_empty(),
                         },
                         master,
                     });
@@ -307,11 +385,13 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
         }
     }
     let service_name = |svc: &String| format!("terraform-{ORG}-{svc}");
+    let live = Job::TerragruntLive { opts };
     let order: Vec<String> = first
         .iter()
         .map(Job::name)
         .chain(opts.services.iter().map(service_name))
         .chain(deployments.iter().map(Job::name))
+        .chain(std::iter::once(live.name()))
         .collect();
     let mut seen = std::collections::BTreeSet::new();
     if let Some(dup) = order.iter().find(|name| !seen.insert(name.as_str())) {
@@ -322,6 +402,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
 
     // Phase 1: everything that depends on nothing, largest first so the big repo starts early.
     first.extend(deployments);
+    first.push(live);
     first.sort_by_key(|j| std::cmp::Reverse(j.size()));
     let mut done: Vec<(String, GeneratedRepo, Vec<String>)> = first
         .par_iter()
@@ -329,7 +410,6 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
         .collect::<Result<_, _>>()?;
 
     // Phase 2: service modules, which pin a reference module by commit id.
-    let r = |k: usize| opts.reference[k % n].as_str();
     let pinned_repo = format!("terraform-aws-{}", r(3));
     let pinned_id = done
         .iter()
@@ -354,6 +434,7 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
             svc,
             commits: opts.commits_per_repo,
             json: i == 0,
+            quirks: i + 1 == opts.services.len(),
             refs: &refs,
         })
         .collect();
@@ -398,15 +479,31 @@ fn write(legacy: &Path, job: &Job<'_>) -> Result<(String, GeneratedRepo, Vec<Str
             module,
             commits,
             with_sub,
+            example_of,
             ..
-        } => history::reference(imp, &name, module, default_branch, *commits, *with_sub)?,
+        } => {
+            let shape = ReferenceShape {
+                main_commits: *commits,
+                with_sub: *with_sub,
+                example_of: *example_of,
+            };
+            history::reference(imp, &name, module, default_branch, &shape)?
+        }
+        Job::Releases { count, logs } => {
+            releases::series(imp, &name, RELEASE_MODULE, *count, logs)?
+        }
+        Job::TagsOnly => releases::tags_only(imp, &name, TAGS_ONLY_MODULE)?,
         Job::Service {
             svc,
             commits,
             json,
+            quirks,
             refs,
-        } => history::service(imp, &name, svc, refs, *commits, *json)?,
+        } => history::service(imp, &name, svc, refs, *commits, *json, *quirks)?,
         Job::Deployment { d, .. } => history::deployment(imp, d, default_branch)?,
+        Job::TerragruntLive { opts } => {
+            terragrunt::live(imp, &opts.services, &opts.stages, &opts.regions)?
+        }
     };
     let repo = GeneratedRepo {
         url: format!("https://github.com/{ORG}/{name}.git"),
@@ -464,6 +561,13 @@ rule "deployments" {{
   path  = "{{stage}}/{{region}}/{{svc}}/{{kind}}"
 }}
 
+# The Terragrunt live repo (root.hcl, _envcommon, units, stacks) -> live/terragrunt.
+repo "{live_repo}" {{
+  url  = "https://github.com/{ORG}/{live_repo}.git"
+  into = "live"
+  path = "terragrunt"
+}}
+
 # The {svc} deployment used to call the {alb} module directly.
 state "live/{stage}/{region}/{svc}/static" {{
   move {{
@@ -477,6 +581,7 @@ state "live/{stage}/{region}/{svc}/static" {{
         regions = alt(&opts.regions),
         alb_id = content::ident(alb),
         svc_id = content::ident(svc),
+        live_repo = terragrunt::REPO,
     )
 }
 

@@ -199,6 +199,12 @@ impl Importer {
         self.write(format!("reset refs/tags/{name}\nfrom :{}\n\n", target.0).as_bytes());
     }
 
+    /// Deletes a branch written earlier in this stream: fast-import never writes it, so only
+    /// the tags keep its commits (a repo whose default branch was deleted).
+    pub(super) fn delete_branch(&mut self, branch: &str) {
+        self.write(format!("reset {branch}\n\n").as_bytes());
+    }
+
     /// Writes an annotated tag object `name` for a commit.
     pub(super) fn annotated_tag(&mut self, name: &str, target: Mark, tagger: Ident, message: &str) {
         self.write(format!("tag {name}\nfrom :{}\ntagger {}\n", target.0, tagger.raw()).as_bytes());

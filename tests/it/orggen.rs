@@ -1,5 +1,6 @@
 //! The org generator: the demo org is valid git, loads as a mapping, plans into the expected
-//! places, is deterministic and has every feature the migration must handle.
+//! places, is deterministic and has every feature the migration must handle, including
+//! what real public Terraform repos hold (the second half of this file).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,7 +22,9 @@ fn repo<'a>(org: &'a Org, name: &str) -> &'a GeneratedRepo {
 
 /// `(monorepo, path)` a repo must land in, derived from its name alone.
 fn expected_place(name: &str) -> (String, String) {
-    if let Some(m) = name.strip_prefix("terraform-aws-") {
+    if name == "terragrunt-live" {
+        ("live".into(), "terragrunt".into())
+    } else if let Some(m) = name.strip_prefix("terraform-aws-") {
         ("reference-modules".into(), m.into())
     } else if let Some(s) = name.strip_prefix("terraform-acme-") {
         ("service-modules".into(), s.into())
@@ -39,12 +42,18 @@ fn count(dir: &Path, args: &[&str]) -> usize {
     git(dir, &full).trim().parse().expect("a count")
 }
 
+/// Whether `text` parses as HCL with a strict parser (hcl-edit, which tfmono uses).
+fn strict_hcl(text: &str) -> bool {
+    hcl_edit::parser::parse_body(text).is_ok()
+}
+
 #[test]
 fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     let tmp = tempdir();
     let org = generate(tmp.path());
-    // 4 reference + 2 service modules + 2 services x 2 kinds x 2 stages x 2 regions.
-    assert_eq!(org.repos.len(), 22);
+    // 4 reference modules, the release series and the tags-only fork + 2 service modules
+    // + 2 services x 2 kinds x 2 stages x 2 regions + terragrunt-live.
+    assert_eq!(org.repos.len(), 25);
     assert_eq!(org.mapping, tmp.path().join("mapping.hcl"));
 
     for r in &org.repos {
@@ -74,17 +83,48 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
         let tags = git(&r.git_dir, &["tag", "--list"]);
         let tags: Vec<&str> = tags.lines().collect();
         assert_eq!(tags, r.tags, "{}", r.name);
+        let branches = git(
+            &r.git_dir,
+            &["for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        );
+        let branches: Vec<&str> = branches.lines().collect();
+        assert_eq!(branches, r.branches, "{}", r.name);
     }
 
     let inventory = std::fs::read_to_string(&org.repos_txt).expect("repos.txt");
     let urls: Vec<&str> = inventory.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(urls.len(), 22);
+    assert_eq!(urls.len(), 25);
     assert!(urls.contains(&"https://github.com/acme/terraform-aws-alb.git"));
     assert!(urls.contains(&"https://github.com/acme/api-dynamic-prod-usa.git"));
+    assert!(urls.contains(&"https://github.com/acme/terragrunt-live.git"));
 
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 22);
+    assert_eq!(mapping.repos.len(), 25);
     assert!(mapping.warnings.is_empty(), "{:?}", mapping.warnings);
+
+    // The tags-only fork cannot be imported until tfmono learns repos without branches
+    // (branch a-refs): plan the same org without it. Leaving it out changes no other repo.
+    let tmp = tempdir();
+    let without = orggen::generate(
+        tmp.path(),
+        &Options {
+            tags_only_repo: false,
+            ..Options::demo()
+        },
+    )
+    .expect("the demo org without the tags-only fork generates");
+    let ids = |r: &GeneratedRepo| git(&r.git_dir, &["for-each-ref"]);
+    let full: Vec<&GeneratedRepo> = org
+        .repos
+        .iter()
+        .filter(|r| r.name != "terraform-aws-kms")
+        .collect();
+    assert_eq!(full.len(), without.repos.len());
+    for (x, y) in full.iter().zip(&without.repos) {
+        assert_eq!((&x.name, ids(x)), (&y.name, ids(y)));
+    }
+    let org = without;
+    let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
     let state: Vec<&str> = mapping.state.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(state, ["live/prod/korea/api/static"]);
     let text = std::fs::read_to_string(&org.mapping).expect("mapping.hcl");
@@ -105,7 +145,7 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
         .flat_map(|m| &m.imports)
         .map(|s| (s.repo.as_str(), s))
         .collect();
-    assert_eq!(steps.len(), 22);
+    assert_eq!(steps.len(), 24);
     for r in &org.repos {
         let step = steps[r.name.as_str()];
         let (monorepo, path) = expected_place(&r.name);
@@ -143,13 +183,16 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     }
     let alb = steps["terraform-aws-alb"];
     assert_eq!(alb.tags.iter().filter(|t| t.annotated).count(), 1);
+    let iam = steps["terraform-aws-iam"];
+    assert_eq!((iam.tags.len(), iam.commits), (150, 150));
+    assert_eq!(iam.tags.iter().filter(|t| t.annotated).count(), 11);
     assert_eq!(steps["terraform-aws-s3"].default_branch, "master");
     assert_eq!(
         plan.monorepos
             .iter()
             .map(|m| m.imports.len())
             .collect::<Vec<_>>(),
-        [4, 2, 16]
+        [5, 2, 17]
     );
 }
 
@@ -237,6 +280,7 @@ fn reference_modules_have_merges_annotated_tags_empty_commits_and_unmerged_branc
             "outputs.tf",
             "versions.tf",
             "README.md",
+            "examples/complete/main.tf",
         ] {
             assert!(files.lines().any(|l| l == f), "{module} lacks {f}");
         }
@@ -295,7 +339,7 @@ fn service_modules_use_every_source_form_and_pin_a_real_commit() {
     assert!(git(&api.git_dir, &["show", "v1.0.0:main.tf"]).contains("?ref=v1.0.0\""));
     let sub = git(&api.git_dir, &["ls-tree", "-r", "--name-only", "main"]);
     assert!(sub.lines().any(|l| l == "modules/x/main.tf"));
-    // One .tf.json file in the whole org, with a module call.
+    // One module-calling .tf.json file in the whole org (web's are invalid test inputs).
     let json = git(&api.git_dir, &["show", "main:monitoring.tf.json"]);
     let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(
@@ -304,7 +348,9 @@ fn service_modules_use_every_source_form_and_pin_a_real_commit() {
     );
     let web = repo(&org, "terraform-acme-web");
     let web_files = git(&web.git_dir, &["ls-tree", "-r", "--name-only", "main"]);
-    assert!(!web_files.contains(".tf.json"));
+    assert!(!web_files
+        .lines()
+        .any(|l| l.ends_with(".tf.json") && !l.starts_with("testdata/")));
 }
 
 #[test]
@@ -334,7 +380,7 @@ fn deployments_call_the_service_module_with_backends_and_terragrunt() {
     for r in org
         .repos
         .iter()
-        .filter(|r| !r.name.starts_with("terraform-"))
+        .filter(|r| !r.name.starts_with("terraform-") && r.name != "terragrunt-live")
     {
         assert_eq!(r.commits, 4, "{}", r.name);
         assert!(r.tags.is_empty());
@@ -363,7 +409,15 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
         commits_per_repo: 3,
         big_repo_commits: Some(20),
         extra_repos: 2,
+        release_tags: Some(5),
+        tags_only_repo: true,
     };
+    let zero = Options {
+        release_tags: Some(0),
+        ..small.clone()
+    };
+    let err = orggen::generate(tmp.path(), &zero).expect_err("no releases is refused");
+    assert!(err.to_string().contains("`release_tags` is 0"), "{err}");
     let org = orggen::generate(tmp.path(), &small).expect("a small org generates");
     let names: Vec<&str> = org.repos.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
@@ -371,21 +425,336 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
         [
             "terraform-aws-alb",
             "terraform-aws-vpc",
+            "terraform-aws-iam",
+            "terraform-aws-kms",
             "terraform-aws-gen-1",
             "terraform-aws-gen-2",
             "terraform-aws-monolith",
             "terraform-acme-api",
             "api-static-dev-korea",
             "api-dynamic-dev-korea",
+            "terragrunt-live",
         ]
     );
     // Fewer commits than the milestones: the milestones win; 2 more on the WIP branch.
     assert_eq!(repo(&org, "terraform-aws-alb").commits, 8 + 2);
     let big = repo(&org, "terraform-aws-monolith");
     assert_eq!(count(&big.git_dir, &["main"]), 20);
+    let iam = repo(&org, "terraform-aws-iam");
+    assert_eq!(iam.tags, ["v0.1.0", "v2.0.0", "v4.0.0", "v6.0.0", "v8.0.0"]);
+    assert_eq!(count(&iam.git_dir, &["main"]), 5);
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    assert_eq!(mapping.repos.len(), 8);
+    assert_eq!(mapping.repos.len(), 11);
 
     let err = orggen::generate(tmp.path(), &small).expect_err("an existing org is kept");
     assert!(matches!(err, orggen::Error::Exists { .. }), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// What real public Terraform repos hold (project issue 11, item 6)
+// ---------------------------------------------------------------------------------------
+
+/// `git show <rev>:<path>` of a generated repo.
+fn show(r: &GeneratedRepo, rev: &str, path: &str) -> String {
+    git(&r.git_dir, &["show", &format!("{rev}:{path}")])
+}
+
+/// The file names of `rev`'s tree.
+fn files_at(r: &GeneratedRepo, rev: &str) -> Vec<String> {
+    git(&r.git_dir, &["ls-tree", "-r", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `tag` is a tag of `r`.
+fn has_tag(r: &GeneratedRepo, tag: &str) -> bool {
+    r.tags.iter().any(|t| t == tag)
+}
+
+#[test]
+fn reference_modules_call_forks_by_registry_address_in_examples_and_have_root_only_files() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    for module in ["alb", "vpc", "ecs", "s3", "iam"] {
+        let r = repo(&org, &format!("terraform-aws-{module}"));
+        let main = r.default_branch.as_str();
+        let files = files_at(r, main);
+        for f in [
+            ".github/workflows/ci.yml",
+            "CODEOWNERS",
+            ".pre-commit-config.yaml",
+        ] {
+            assert!(files.iter().any(|l| l == f), "{module} lacks {f}");
+        }
+        assert!(show(r, main, ".github/workflows/ci.yml").contains(&format!("[{main}]")));
+        // The module itself by its forked registry address, pinned to the current major,
+        // and by local path.
+        let example = show(r, main, "examples/complete/main.tf");
+        let major = if module == "iam" { 10 } else { 2 };
+        assert!(
+            example.contains(&format!(
+                "  source  = \"terraform-aws-modules/{module}/aws\"\n  version = \"~> {major}.0\"\n"
+            )),
+            "{module}: {example}"
+        );
+        assert!(example.contains("  source = \"../../\"\n"), "{example}");
+        assert!(strict_hcl(&example), "{example}");
+    }
+    // Each tag's example names a major that tag's series satisfies.
+    let alb = repo(&org, "terraform-aws-alb");
+    assert!(show(alb, "v1.1.0", "examples/complete/main.tf").contains("version = \"~> 1.0\""));
+    assert!(show(alb, "v2.0.0", "examples/complete/main.tf").contains("version = \"~> 2.0\""));
+    // One example calls ANOTHER fork by its registry address, at a major it has.
+    let with = show(alb, "main", "examples/with-vpc/main.tf");
+    assert!(
+        with.contains("  source  = \"terraform-aws-modules/vpc/aws\"\n  version = \"~> 1.0\"\n")
+    );
+    assert!(has_tag(repo(&org, "terraform-aws-vpc"), "v1.1.0"));
+    assert!(!files_at(repo(&org, "terraform-aws-vpc"), "main")
+        .iter()
+        .any(|f| f.starts_with("examples/with-")));
+}
+
+#[test]
+fn a_release_series_has_150_tags_on_a_linear_history_and_opentofu_files() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    let r = repo(&org, "terraform-aws-iam");
+    let dir = &r.git_dir;
+    assert_eq!((r.commits, r.tags.len()), (150, 150));
+    assert_eq!(r.branches, ["main"]);
+    assert_eq!(git(dir, &["rev-list", "--merges", "main"]), "");
+    assert_eq!(count(dir, &["main"]), 150);
+    // One tag per commit, all on main.
+    let tagged = git(dir, &["log", "--format=%H %D", "main"]);
+    assert!(tagged.lines().all(|l| l.contains("tag: v")), "{tagged}");
+    // Lightweight and annotated: the first release of each major (11) is annotated.
+    let kinds = git(
+        dir,
+        &["for-each-ref", "--format=%(objecttype)", "refs/tags"],
+    );
+    assert_eq!(kinds.lines().filter(|k| *k == "tag").count(), 11);
+    assert_eq!(kinds.lines().filter(|k| *k == "commit").count(), 139);
+    // Majors to v10 and minors past 9: text order is not version order.
+    let by_version = git(dir, &["tag", "--sort=v:refname"]);
+    let by_version: Vec<&str> = by_version.lines().collect();
+    assert_eq!(by_version.first(), Some(&"v0.1.0"));
+    assert!(by_version.last().is_some_and(|t| t.starts_with("v10.")));
+    assert_ne!(
+        by_version.last().copied(),
+        r.tags.last().map(String::as_str)
+    );
+    assert_ne!(by_version, r.tags);
+    for t in ["v1.0.0", "v1.9.0", "v1.10.0", "v2.0.0", "v10.0.0"] {
+        assert!(has_tag(r, t), "{t}: {:?}", r.tags);
+    }
+    // One small change per release: a changelog entry and the module revision, plus the
+    // example on a new major (and the OpenTofu files once).
+    let stats = git(dir, &["log", "--format=%h", "--name-only", "main"]);
+    let mut sizes: Vec<usize> = Vec::new();
+    for block in stats.split("\n\n") {
+        sizes.push(block.lines().count().saturating_sub(1));
+    }
+    assert!(
+        sizes.iter().filter(|n| **n <= 3).count() >= 147,
+        "{sizes:?}"
+    );
+
+    // OpenTofu: main.tofu next to main.tf, a .tofu.json, an override and a test file, each
+    // calling the s3 fork at a real tag. Not in the early releases.
+    let files = files_at(r, "main");
+    for f in [
+        "main.tf",
+        "main.tofu",
+        "logs.tofu.json",
+        "main_override.tf",
+        "tests/basic.tftest.hcl",
+    ] {
+        assert!(files.iter().any(|l| l == f), "iam lacks {f}");
+    }
+    assert!(!files_at(r, "v1.0.0").iter().any(|f| f == "main.tofu"));
+    let s3 = repo(&org, "terraform-aws-s3");
+    let s3_source = |tag: &str| {
+        assert!(has_tag(s3, tag), "{tag}");
+        format!("git::https://github.com/acme/terraform-aws-s3.git?ref={tag}")
+    };
+    let main_tf = show(r, "main", "main.tf");
+    let main_tofu = show(r, "main", "main.tofu");
+    assert!(main_tf.contains(&format!("source = \"{}\"", s3_source("v1.1.0"))));
+    assert!(main_tofu.contains(&format!("source = \"{}\"", s3_source("v2.0.0"))));
+    assert!(strict_hcl(&main_tf) && strict_hcl(&main_tofu));
+    let json: serde_json::Value =
+        serde_json::from_str(&show(r, "main", "logs.tofu.json")).expect("valid JSON");
+    assert_eq!(json["module"]["audit_logs"]["source"], s3_source("v1.0.0"));
+    let override_tf = show(r, "main", "main_override.tf");
+    assert!(override_tf.contains(&format!(
+        "module \"access_logs\" {{\n  source = \"{}\"\n}}",
+        s3_source("v2.0.0")
+    )));
+    let tftest = show(r, "main", "tests/basic.tftest.hcl");
+    assert!(tftest.contains(&format!(
+        "run \"basic\" {{\n  command = plan\n\n  module {{\n    source = \"{}\"\n  }}\n",
+        s3_source("v1.1.0")
+    )));
+    assert!(strict_hcl(&tftest), "{tftest}");
+}
+
+#[test]
+fn a_tags_only_fork_has_tags_and_no_branch() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    let r = repo(&org, "terraform-aws-kms");
+    let dir = &r.git_dir;
+    assert_eq!(r.tags, ["v1.0.0", "v1.1.0", "v1.1.1"]);
+    assert!(r.branches.is_empty());
+    assert_eq!(r.commits, 3);
+    assert_eq!(git(dir, &["for-each-ref", "refs/heads"]), "");
+    assert_eq!(
+        git(dir, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/main"
+    );
+    let missing =
+        crate::common::hermetic(std::process::Command::new("git").current_dir(dir).args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            "HEAD",
+        ]))
+        .status()
+        .expect("git runs");
+    assert!(!missing.success(), "HEAD must name a missing branch");
+    assert_eq!(git(dir, &["cat-file", "-t", "v1.1.0"]).trim(), "tag");
+    assert_eq!(git(dir, &["cat-file", "-t", "v1.1.1"]).trim(), "commit");
+    assert_eq!(count(dir, &["v1.1.1"]), 3);
+
+    // Off, it is simply not there.
+    let tmp = tempdir();
+    let opts = Options {
+        tags_only_repo: false,
+        ..Options::demo()
+    };
+    let org = orggen::generate(tmp.path(), &opts).expect("generates");
+    assert!(org.repos.iter().all(|r| r.name != "terraform-aws-kms"));
+    assert!(Options::demo().tags_only_repo);
+}
+
+#[test]
+fn module_repos_hold_files_strict_parsers_refuse_but_terraform_accepts_or_never_reads() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    // testdata/: invalid on purpose, in every tag of the last service module.
+    let web = repo(&org, "terraform-acme-web");
+    for rev in ["main", "v1.0.0", "v1.1.0"] {
+        let files = files_at(web, rev);
+        for f in [
+            "testdata/empty.tf.json",
+            "testdata/unclosed_block.tf",
+            "testdata/not_json.tf.json",
+            "testdata/legacy_source.tf",
+        ] {
+            assert!(files.iter().any(|l| l == f), "web {rev} lacks {f}");
+        }
+    }
+    let size = git(
+        &web.git_dir,
+        &["cat-file", "-s", "main:testdata/empty.tf.json"],
+    );
+    assert_eq!(size.trim(), "0");
+    let not_json = show(web, "main", "testdata/not_json.tf.json");
+    assert!(serde_json::from_str::<serde_json::Value>(&not_json).is_err());
+    assert!(!strict_hcl(&show(
+        web,
+        "main",
+        "testdata/unclosed_block.tf"
+    )));
+    let legacy = show(web, "main", "testdata/legacy_source.tf");
+    assert!(!strict_hcl(&legacy));
+    assert!(legacy
+        .contains("source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\""));
+    assert!(!files_at(repo(&org, "terraform-acme-api"), "main")
+        .iter()
+        .any(|f| f.starts_with("testdata/")));
+
+    // A heredoc of shell: `source` lines and a legacy URL in a comment-like line; valid HCL.
+    let bastion = show(web, "v1.0.0", "bastion.tf");
+    assert!(bastion.contains("  user_data = <<-EOT\n"), "{bastion}");
+    assert!(bastion.contains("\n    source /etc/profile\n"));
+    assert!(bastion.contains("\n    # see https://github.com/acme/terraform-aws-alb "));
+    assert!(bastion.contains("\n  EOT\n"));
+    assert!(strict_hcl(&bastion), "{bastion}");
+
+    // A repeated object key next to a module call that must be rewritten: Terraform keeps
+    // the last value, a strict parser refuses the whole file.
+    let dep = repo(&org, "api-static-dev-korea");
+    let main_tf = show(dep, "main", "main.tf");
+    assert!(main_tf
+        .contains("  source = \"git::https://github.com/acme/terraform-acme-api.git?ref=v1.1.0\""));
+    let tags = &main_tf[main_tf.find("  tags = {").expect("tags")..];
+    let tags = &tags[..tags.find("\n  }\n").expect("end of tags")];
+    assert_eq!(tags.matches("    Name").count(), 2, "{tags}");
+    assert!(main_tf.contains("{ Name = \"api\", Owner = \"platform\", Name = "));
+    assert!(!strict_hcl(&main_tf), "{main_tf}");
+    let other = show(repo(&org, "api-static-prod-korea"), "main", "main.tf");
+    assert!(strict_hcl(&other), "{other}");
+}
+
+#[test]
+fn terragrunt_live_has_the_envcommon_split_stacks_and_a_template() {
+    let tmp = tempdir();
+    let org = generate(tmp.path());
+    let live = repo(&org, "terragrunt-live");
+    assert_eq!(
+        (live.commits, live.tags.as_slice()),
+        (7, &["v1.0.0".to_string()][..])
+    );
+    let files = files_at(live, "main");
+    assert!(files.iter().any(|f| f == "root.hcl"));
+    assert!(show(live, "main", "root.hcl").contains("contents  = <<EOF\n"));
+    for svc in ["api", "web"] {
+        let svc_repo = repo(&org, &format!("terraform-acme-{svc}"));
+        let common = show(live, "main", &format!("_envcommon/{svc}.hcl"));
+        assert!(common.contains(&format!(
+            "  base_source_url = \"git::git@github.com:acme/terraform-acme-{svc}.git//\"\n"
+        )));
+        for stage in ["dev", "prod"] {
+            let unit = show(live, "main", &format!("{stage}/{svc}/terragrunt.hcl"));
+            assert!(unit.contains(&format!(
+                "include \"envcommon\" {{\n  path   = \"${{dirname(find_in_parent_folders(\"root.hcl\"))}}/_envcommon/{svc}.hcl\"\n  expose = true\n}}"
+            )));
+            let marker = "source = \"${include.envcommon.locals.base_source_url}?ref=";
+            let at = unit.find(marker).expect("the unit's source") + marker.len();
+            let tag = &unit[at..at + unit[at..].find('"').expect("closing quote")];
+            assert!(has_tag(svc_repo, tag), "{stage}/{svc} pins {tag}");
+            assert!(strict_hcl(&unit), "{unit}");
+        }
+    }
+    assert!(show(live, "main", "dev/api/terragrunt.hcl").contains("?ref=v1.1.0\""));
+
+    // Stacks: units calling the service modules, a stack calling this repo by a real tag.
+    let services = show(live, "main", "stacks/services/terragrunt.stack.hcl");
+    assert!(services.contains(
+        "unit \"api\" {\n  source = \"git::git@github.com:acme/terraform-acme-api.git//?ref=v1.0.0\"\n  path   = \"api\"\n"
+    ));
+    let sandbox = show(live, "main", "sandbox/terragrunt.stack.hcl");
+    assert!(sandbox.contains(
+        "stack \"services\" {\n  source = \"git::https://github.com/acme/terragrunt-live.git//stacks/services?ref=v1.0.0\"\n"
+    ));
+    assert!(files_at(live, "v1.0.0")
+        .iter()
+        .any(|f| f == "stacks/services/terragrunt.stack.hcl"));
+    assert!(strict_hcl(&services) && strict_hcl(&sandbox));
+
+    // The boilerplate template: Go template actions, not HCL; an indented heredoc.
+    let template = show(live, "main", "_templates/terragrunt.hcl");
+    for part in [
+        "source = \"{{ .sourceUrl }}\"",
+        "{{ if .extraProvider }}",
+        "{{ end }}",
+        "  contents  = <<-EOF\n    provider \"aws\" {\n",
+        "\n  EOF\n",
+    ] {
+        assert!(template.contains(part), "{part}: {template}");
+    }
+    assert!(!strict_hcl(&template));
 }

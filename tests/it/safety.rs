@@ -252,7 +252,7 @@ rule "deployments" {{
     mapping
 }
 
-/// `tfmono gen-org DIR` (the demo org: 22 repos); returns DIR.
+/// `tfmono gen-org DIR` (the demo org: 25 repos); returns DIR.
 fn gen_org(dir: &Path) -> PathBuf {
     let r = ok(
         dir.parent().expect("parent"),
