@@ -75,7 +75,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
             };
             let parts: Vec<SplitParts> = tip_files
                 .iter()
-                .map(|f| split::collect(&f.path, &f.content, &targets))
+                .map(|f| split::collect(&join(&step.path, &f.path), &f.content, &targets))
                 .collect();
             let table = SplitTable::build(&parts, &base_ctx);
             plan.warnings
@@ -366,7 +366,8 @@ fn tag_rewrites_of(step: &ImportStep, ctx: &sources::Context<'_>) -> Result<TagS
     let mut lister = SourceBlobs::new(&repo, sources::is_source_file);
     let mut scanned: HashMap<(gix::ObjectId, String, u64), std::sync::Arc<Scanned>> =
         HashMap::new();
-    let mut split_parts: HashMap<gix::ObjectId, std::sync::Arc<SplitParts>> = HashMap::new();
+    let mut split_parts: HashMap<(gix::ObjectId, String), std::sync::Arc<SplitParts>> =
+        HashMap::new();
     let mut by_commit: HashMap<&str, Vec<FileChange>> = HashMap::new();
     let read_err = |what: &str, e: &dyn std::fmt::Display| {
         format!(
@@ -396,12 +397,13 @@ fn tag_rewrites_of(step: &ImportStep, ctx: &sources::Context<'_>) -> Result<TagS
         // Split sources are decided per tree: collect what each Terragrunt file holds.
         let mut parts = Vec::new();
         for (file, blob) in entries.iter().filter(|(f, _)| f.ends_with(".hcl")) {
-            let p = match split_parts.get(blob) {
+            let key = (*blob, join(&step.path, file));
+            let p = match split_parts.get(&key) {
                 Some(p) => p.clone(),
                 None => {
-                    let p = split_parts_of(&repo, *blob, file, ctx.targets)
+                    let p = split_parts_of(&repo, *blob, &key.1, ctx.targets)
                         .map_err(|e| read_err(&format!("{file} in {}", tag.from), &e))?;
-                    split_parts.insert(*blob, p.clone());
+                    split_parts.insert(key, p.clone());
                     p
                 }
             };

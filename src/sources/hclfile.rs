@@ -133,7 +133,7 @@ fn split_halves(
             let syntax::Item::Attr(a) = item else {
                 continue;
             };
-            let Some(entry) = table.get(&a.name) else {
+            let Some(entry) = table.base(rw.file, &a.name) else {
                 continue;
             };
             let Some(value) = a.literal.as_deref() else {
@@ -157,7 +157,7 @@ fn split_halves(
         let Some(unit) = split::parse_unit(token) else {
             continue;
         };
-        let Some(entry) = table.get(&unit.name) else {
+        let Some(entry) = table.unit(rw.file, &unit.name) else {
             continue;
         };
         handled.insert(source.value.start);

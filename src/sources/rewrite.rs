@@ -92,6 +92,22 @@ impl<'c, 'a> Rewriter<'c, 'a> {
     pub(crate) fn expression(&mut self, range: Range<usize>, role: Role) {
         let text = self.content.get(range.clone()).unwrap_or("").to_string();
         let legacy = self.ctx.targets.find_legacy(&text).map(|t| t.repo.clone());
+        if role == Role::Other && legacy.is_some() {
+            // A template or heredoc that is not a source (a script, a description): name
+            // the line that mentions the legacy repo, not the whole text.
+            let first = self.line(range.start);
+            for (n, line) in text.lines().enumerate() {
+                if let Some(t) = self.ctx.targets.find_legacy(line) {
+                    self.out.left_alone.push(LeftAlone {
+                        line: first + n,
+                        source: line.trim().chars().take(200).collect(),
+                        reason: Reason::LegacyReference,
+                        repo: Some(t.repo.clone()),
+                    });
+                }
+            }
+            return;
+        }
         if role == Role::Source || legacy.is_some() {
             self.out.left_alone.push(LeftAlone {
                 line: self.line(range.start),

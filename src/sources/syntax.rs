@@ -53,6 +53,8 @@ pub(crate) struct Attr {
 pub(crate) struct Block {
     /// The block type (`module`).
     pub ident: String,
+    /// Its labels, decoded.
+    pub labels: Vec<String>,
     /// Its body.
     pub body: Body,
 }
@@ -134,6 +136,14 @@ fn convert_body(body: &hcl_edit::structure::Body) -> Body {
         } else if let Some(b) = s.as_block() {
             items.push(Item::Block(Block {
                 ident: b.ident.as_str().to_string(),
+                labels: b
+                    .labels
+                    .iter()
+                    .map(|l| match l {
+                        hcl_edit::structure::BlockLabel::String(s) => s.value().to_string(),
+                        hcl_edit::structure::BlockLabel::Ident(i) => i.as_str().to_string(),
+                    })
+                    .collect(),
                 body: convert_body(&b.body),
             }));
         }
@@ -314,6 +324,7 @@ impl Scanner<'_> {
                 self.end_of_item(nested)?;
                 continue;
             }
+            let mut labels = Vec::new();
             loop {
                 self.trivia(false)?;
                 match self.peek() {
@@ -323,12 +334,13 @@ impl Scanner<'_> {
                         let first = self.strings.len();
                         self.quoted(depth)?;
                         let label = self.strings.drain(first..).next();
-                        if !matches!(label, Some(Str::Literal(..))) {
-                            return self.err(at, "a block label cannot be a template");
+                        match label {
+                            Some(Str::Literal(v, _)) => labels.push(v),
+                            _ => return self.err(at, "a block label cannot be a template"),
                         }
                     }
                     _ => match self.ident() {
-                        Some(_) => {}
+                        Some(r) => labels.push(self.t[r].to_string()),
                         None => {
                             return self.err(
                                 self.i,
@@ -345,6 +357,7 @@ impl Scanner<'_> {
             let body = self.body(true, depth + 1)?;
             items.push(Item::Block(Block {
                 ident: self.t[name].to_string(),
+                labels,
                 body,
             }));
             self.end_of_item(nested)?;
@@ -630,7 +643,7 @@ mod tests {
                         a.name, a.span, a.value, a.literal
                     )),
                     Item::Block(b) => {
-                        out.push_str(&format!("B {} {{\n", b.ident));
+                        out.push_str(&format!("B {} {:?} {{\n", b.ident, b.labels));
                         body(&b.body, out);
                         out.push_str("}\n");
                     }
