@@ -1103,3 +1103,225 @@ repo "terraform-aws-alb" {
         Some("module \"a\" {\n  source = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v3.1.0\"\n}\nmodule \"b\" {\n  source  = \"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v3.1.0\"\n}\n")
     );
 }
+
+/// The demo org carries what real repos have (issue 11): the plan reads every file
+/// Terraform, OpenTofu and Terragrunt read, lists the files that do not parse instead of
+/// refusing the migration, and rewrites both halves of Terragrunt split sources.
+#[test]
+fn real_world_files_are_read_listed_or_flagged_and_never_block_the_plan() {
+    let tmp = common::tempdir();
+    let root = tmp.path();
+    let run = |args: &[&str]| {
+        let o = common::run_tfmono(root, args);
+        assert!(
+            o.status.success(),
+            "tfmono {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).expect("utf-8")
+    };
+    run(&["gen-org", "org"]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&run(&["plan", "org/mapping.hcl", "--format", "json"])).expect("json");
+    let mono = |name: &str| {
+        plan["monorepos"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["name"] == name))
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    let (reference, service, live) = (
+        mono("reference-modules"),
+        mono("service-modules"),
+        mono("live"),
+    );
+
+    // Test fixtures and templates: listed, never parsed; only the one naming a migrated
+    // repo needs attention, with its line.
+    let unparsed = |m: &serde_json::Value| -> Vec<(String, usize)> {
+        m["unparsed"]
+            .as_array()
+            .expect("unparsed")
+            .iter()
+            .map(|u| {
+                (
+                    u["path"].as_str().expect("path").to_string(),
+                    u["mentions"].as_array().expect("mentions").len(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        unparsed(&service),
+        [
+            ("web/testdata/empty.tf.json".to_string(), 0),
+            ("web/testdata/legacy_source.tf".to_string(), 1),
+            ("web/testdata/not_json.tf.json".to_string(), 0),
+            ("web/testdata/unclosed_block.tf".to_string(), 0),
+        ]
+    );
+    assert_eq!(
+        unparsed(&live),
+        [("terragrunt/_templates/terragrunt.hcl".to_string(), 0)]
+    );
+    assert!(unparsed(&reference).is_empty());
+
+    // A file with a repeated object key is read, and its module call rewritten.
+    let file = |m: &serde_json::Value, path: &str| {
+        m["files"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["path"] == path))
+            .unwrap_or_else(|| panic!("{path} not in the plan"))
+            .clone()
+    };
+    let repeated = file(&live, "dev/korea/api/static/main.tf");
+    assert_eq!(
+        repeated["rewrites"][0]["new"],
+        "git::https://github.com/acme/service-modules.git//api?ref=api/v1.1.0"
+    );
+
+    // OpenTofu files, overrides and test files in a module's tags.
+    let tag = reference["tag_rewrites"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tag"] == "refs/tags/iam/v10.9.0"))
+        .expect("iam/v10.9.0 rewritten");
+    let paths: Vec<&str> = tag["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["path"].as_str().expect("path"))
+        .collect();
+    for p in [
+        "iam/main.tofu",
+        "iam/logs.tofu.json",
+        "iam/main_override.tf",
+        "iam/tests/basic.tftest.hcl",
+    ] {
+        assert!(
+            paths.contains(&p),
+            "{p} not rewritten in iam/v10.9.0: {paths:?}"
+        );
+    }
+
+    // Terragrunt stacks, and the split source: base URL and every unit's ref together.
+    let stack = file(&live, "terragrunt/stacks/services/terragrunt.stack.hcl");
+    assert_eq!(
+        stack["rewrites"][0]["new"],
+        "git::https://github.com/acme/service-modules.git//api?ref=api/v1.0.0"
+    );
+    let base = file(&live, "terragrunt/_envcommon/api.hcl");
+    assert_eq!(
+        base["rewrites"][0]["new"],
+        "git::https://github.com/acme/service-modules.git//api"
+    );
+    let unit = file(&live, "terragrunt/dev/api/terragrunt.hcl");
+    assert_eq!(
+        unit["rewrites"][0]["new"],
+        "${include.envcommon.locals.base_source_url}?ref=api/v1.1.0"
+    );
+
+    // The shell heredoc: only its line naming a legacy repo needs attention.
+    let text = run(&["plan", "org/mapping.hcl"]);
+    assert!(
+        text.contains("2 item(s) need attention")
+            && text.contains("service-modules/web/bastion.tf:20: # see https://github.com/acme/terraform-aws-alb")
+            && text.contains("service-modules/web/testdata/legacy_source.tf:5: mentions terraform-aws-alb"),
+        "{text}"
+    );
+    // --strict refuses exactly those.
+    let strict = common::run_tfmono(root, &["plan", "org/mapping.hcl", "--strict"]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("--strict: 2 item(s) need attention"));
+}
+
+/// Rewrites a tree of Terragrunt files (path, content) with the split table of the tree.
+fn split_tree(files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
+    use tfmono::sources::split::{collect, SplitTable};
+    let t = targets();
+    let c = commits();
+    let ctx = Context {
+        targets: &t,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let parts: Vec<_> = files.iter().map(|(p, c)| collect(p, c, &t)).collect();
+    let table = SplitTable::build(&parts, &ctx);
+    let ctx = Context {
+        split: Some(&table),
+        ..ctx
+    };
+    files
+        .iter()
+        .map(|(p, c)| (p.to_string(), rewrite_file(p, c, &ctx)))
+        .collect()
+}
+
+const ENVCOMMON_API: &str = "locals {\n  # the module, without a ref\n  base_source_url = \"git::git@github.com:acme/svc-api.git//modules/x\"\n}\n";
+const ENVCOMMON_ALB: &str =
+    "locals {\n  base_source_url = \"git::https://github.com/acme/terraform-aws-alb.git\"\n}\n";
+
+fn unit(common: &str, r: &str) -> String {
+    format!("include \"envcommon\" {{\n  path   = \"${{dirname(find_in_parent_folders(\"root.hcl\"))}}/_envcommon/{common}.hcl\"\n  expose = true\n}}\n\nterraform {{\n  source = \"${{include.envcommon.locals.base_source_url}}?ref={r}\"\n}}\n")
+}
+
+#[test]
+fn terragrunt_split_sources_rewrite_both_halves_per_included_file() {
+    let (u1, u2, u3) = (
+        unit("api", "v0.3.0"),
+        unit("alb", "v2.0.0"),
+        unit("alb", "v1.0.0"),
+    );
+    let out = split_tree(&[
+        ("live/_envcommon/api.hcl", ENVCOMMON_API),
+        ("live/_envcommon/alb.hcl", ENVCOMMON_ALB),
+        ("live/dev/api/terragrunt.hcl", &u1),
+        ("live/dev/alb/terragrunt.hcl", &u2),
+        ("live/prod/alb/terragrunt.hcl", &u3),
+    ]);
+    let new = |i: usize| {
+        out[i]
+            .1
+            .new_content
+            .clone()
+            .unwrap_or_else(|| panic!("{} unchanged: {:?}", out[i].0, out[i].1))
+    };
+    // Same local name, two files, two repos: each unit follows its own include.
+    assert!(new(0).contains("base_source_url = \"git::https://github.com/acme/service-modules.git//api/modules/x\"\n"), "{}", new(0));
+    assert!(new(0).contains("# the module, without a ref"));
+    assert!(
+        new(1).contains("\"git::https://github.com/acme/reference-modules.git//alb\""),
+        "{}",
+        new(1)
+    );
+    assert!(
+        new(2).contains("source = \"${include.envcommon.locals.base_source_url}?ref=api/v0.3.0\""),
+        "{}",
+        new(2)
+    );
+    assert!(new(3).contains("?ref=alb/v2.0.0\""));
+    assert!(new(4).contains("?ref=alb/v1.0.0\""));
+    for (_, o) in &out {
+        assert!(!o.needs_attention(), "{o:?}");
+    }
+}
+
+#[test]
+fn terragrunt_split_source_with_an_unknown_ref_changes_neither_half() {
+    let (good, bad) = (unit("alb", "v2.0.0"), unit("alb", "no-such-tag"));
+    let out = split_tree(&[
+        ("live/_envcommon/alb.hcl", ENVCOMMON_ALB),
+        ("live/dev/alb/terragrunt.hcl", &good),
+        ("live/prod/alb/terragrunt.hcl", &bad),
+    ]);
+    for (path, o) in &out {
+        assert_eq!(o.new_content, None, "{path} must stay as it is");
+        assert_eq!(o.left_alone.len(), 1, "{path}: {o:?}");
+        assert_eq!(o.left_alone[0].reason, Reason::Split, "{path}");
+        assert!(o.needs_attention());
+    }
+    // Without any unit, a base URL is an ordinary string (rewritten as a complete source).
+    let alone = split_tree(&[("live/_envcommon/alb.hcl", ENVCOMMON_ALB)]);
+    assert!(alone[0].1.new_content.is_some());
+}

@@ -623,3 +623,109 @@ fn deployments_in_live_need_no_legacy_url() {
         }
     }
 }
+
+/// Terragrunt composes a unit's source from the base URL of the file its `include` names
+/// and the unit's `?ref=` suffix; `terragrunt.stack.hcl` units carry whole sources. Both
+/// are go-getter addresses, so Terraform fetches them like module sources: each composed
+/// source, before (legacy URLs only) and after the migration (monorepos only), must install
+/// the same modules.
+fn terragrunt_sources(dir: &Path) -> Vec<(String, String)> {
+    let unit_re =
+        Regex::new(r#"source = "\$\{include\.envcommon\.locals\.base_source_url\}([^"]*)""#)
+            .expect("regex");
+    let include_re =
+        Regex::new(r#"path\s*=\s*"\$\{[^"]*\}/(_envcommon/[a-z]+\.hcl)""#).expect("regex");
+    let base_re = Regex::new(r#"base_source_url\s*=\s*"([^"]+)""#).expect("regex");
+    let stack_re = Regex::new(r#"source\s*=\s*"([^"]+)""#).expect("regex");
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let p = e.expect("entry").path();
+            let rel = p.strip_prefix(dir).expect("below").display().to_string();
+            if p.is_dir() {
+                if !rel.starts_with('.') {
+                    stack.push(p);
+                }
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            if rel.ends_with("/terragrunt.hcl") {
+                if let (Some(u), Some(i)) = (unit_re.captures(&text), include_re.captures(&text)) {
+                    let common = std::fs::read_to_string(dir.join(&i[1])).expect("envcommon");
+                    let base = base_re.captures(&common).expect("base_source_url");
+                    out.push((rel, format!("{}{}", &base[1], &u[1])));
+                }
+            } else if rel.ends_with("terragrunt.stack.hcl") {
+                for (n, c) in stack_re.captures_iter(&text).enumerate() {
+                    out.push((format!("{rel}#{n}"), c[1].to_string()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn terragrunt_split_sources_and_stack_units_get_the_same_modules() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let f = fixture();
+    let registry = Registry::start(&f.legacy, f.root.join("registry.log"));
+    let mut maps_a = legacy_maps(&f);
+    maps_a.push(other_org_map(&f));
+    let env_a = env(&f.root, "legacy", &maps_a, Some(&registry));
+    let env_b = env(&f.root, "monorepo-only", &monorepo_maps(&f), None);
+    let legacy = clone(
+        &f.root,
+        &f.legacy.join("terragrunt-live.git"),
+        &f.root.join("work/legacy/terragrunt-live"),
+    );
+    let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
+    let before = terragrunt_sources(&legacy);
+    let after = terragrunt_sources(&live.join("terragrunt"));
+    assert_eq!(
+        before.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        after.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    let units = before
+        .iter()
+        .filter(|(k, _)| k.ends_with("/terragrunt.hcl"))
+        .count();
+    assert_eq!(units, 4, "{before:?}");
+    assert!(before.len() > units, "no stack units: {before:?}");
+    for ((place, old), (_, new)) in before.iter().zip(&after) {
+        assert!(
+            old.contains("acme/terraform-acme-") || old.contains("acme/terragrunt-live"),
+            "{place}: {old}"
+        );
+        assert!(
+            new.starts_with("git::https://github.com/acme/service-modules.git//")
+                || new.starts_with("git::https://github.com/acme/live.git//terragrunt/"),
+            "{place}: {new}"
+        );
+        let root_a = f
+            .root
+            .join("roots/legacy")
+            .join(place.replace(['/', '#'], "_"));
+        let root_b = f
+            .root
+            .join("roots/mono")
+            .join(place.replace(['/', '#'], "_"));
+        write(
+            &root_a.join("main.tf"),
+            &format!("module \"unit\" {{\n  source = \"{old}\"\n}}\n"),
+        );
+        write(
+            &root_b.join("main.tf"),
+            &format!("module \"unit\" {{\n  source = \"{new}\"\n}}\n"),
+        );
+        let a = terraform_get(&tf, &root_a, &env_a)
+            .unwrap_or_else(|e| panic!("{place}: terraform get of {old} failed:\n{e}"));
+        let b = terraform_get(&tf, &root_b, &env_b)
+            .unwrap_or_else(|e| panic!("{place}: terraform get of {new} failed:\n{e}"));
+        assert_same_modules(place, &a, &b, &["main.tf"]);
+    }
+}
