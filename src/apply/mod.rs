@@ -53,6 +53,14 @@ pub enum Error {
         /// The cause.
         message: String,
     },
+    /// The refs moved, but another process wrote some of them meanwhile (its values win).
+    #[error("monorepo {name}: another process wrote {} while apply moved the refs; run the same command again", refs.join(", "))]
+    RefsRaced {
+        /// The monorepo name.
+        name: String,
+        /// The refs written by the other process.
+        refs: Vec<String>,
+    },
     /// Ctrl-C.
     #[error("interrupted; no ref was moved in the monorepo being written: run the same command again to finish")]
     Interrupted,
@@ -354,6 +362,7 @@ fn apply_monorepo(
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
+    mark("commit map");
     link::remove_leftovers(&dir);
     let repo = history::open(&m.name, &dir)?;
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
