@@ -241,7 +241,9 @@ fn apply_monorepo(
             Some(p) => p,
             None => {
                 let empty = Object::new(Kind::Tree, Vec::new());
-                let time = images.iter().map(|i| i.tip_time).min().unwrap_or(0);
+                // Repos with tags only have no tip (and no tip time).
+                let tips = images.iter().filter(|i| i.tip.is_some());
+                let time = tips.map(|i| i.tip_time).min().unwrap_or(0);
                 let msg = format!("Create the {} monorepo\n", m.name);
                 let root = Object::new(Kind::Commit, commit_bytes(empty.id, &[], time, &msg));
                 let id = root.id;

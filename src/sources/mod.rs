@@ -71,8 +71,8 @@ pub struct Target {
     pub registry: Vec<String>,
     /// The legacy tag names (`v1.0.0`).
     pub tags: Vec<String>,
-    /// The legacy default branch (`master`).
-    pub default_branch: String,
+    /// The legacy default branch (`master`); `None` for a repo with tags only.
+    pub default_branch: Option<String>,
     /// Legacy branch → monorepo branch (short name): the default branch → `main`, others →
     /// `import/<repo>/<branch>` when imported.
     pub branches: Vec<(String, String)>,
@@ -103,7 +103,7 @@ impl Target {
         spec: &crate::mapping::RepoSpec,
         monorepo_url: &str,
         tags: Vec<String>,
-        default_branch: &str,
+        default_branch: Option<&str>,
         branches: Vec<(String, String)>,
     ) -> Target {
         Target {
@@ -115,7 +115,7 @@ impl Target {
             tag_prefix: spec.tag_prefix.clone(),
             registry: spec.registry.clone(),
             tags,
-            default_branch: default_branch.to_string(),
+            default_branch: default_branch.map(str::to_string),
             branches,
         }
     }
@@ -132,7 +132,7 @@ impl Target {
             .iter()
             .find(|(b, _)| b == legacy)
             .map(|(_, m)| m.as_str())
-            .or_else(|| (legacy == self.default_branch).then_some("main"))
+            .or_else(|| (self.default_branch.as_deref() == Some(legacy)).then_some("main"))
     }
 }
 
@@ -503,7 +503,7 @@ mod tests {
             tag_prefix: format!("{repo}/"),
             registry: vec!["ns/name/aws".into()],
             tags: vec![],
-            default_branch: "master".into(),
+            default_branch: Some("master".into()),
             branches: vec![],
         }
     }

@@ -115,7 +115,12 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
             "{}",
             r.name
         );
-        assert_eq!(step.default_branch, r.default_branch, "{}", r.name);
+        assert_eq!(
+            step.default_branch.as_deref(),
+            Some(r.default_branch.as_str()),
+            "{}",
+            r.name
+        );
         let tags: Vec<String> = step.tags.iter().map(|t| t.to.clone()).collect();
         let want: Vec<String> = r
             .tags
@@ -143,7 +148,10 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     }
     let alb = steps["terraform-aws-alb"];
     assert_eq!(alb.tags.iter().filter(|t| t.annotated).count(), 1);
-    assert_eq!(steps["terraform-aws-s3"].default_branch, "master");
+    assert_eq!(
+        steps["terraform-aws-s3"].default_branch.as_deref(),
+        Some("master")
+    );
     assert_eq!(
         plan.monorepos
             .iter()
