@@ -59,7 +59,6 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
         )?;
         let width = mono.imports.iter().map(|i| i.path.len()).max().unwrap_or(0);
         for i in &mono.imports {
-            let default = i.branches.first().map(|b| b.to.as_str()).unwrap_or("");
             writeln!(
                 out,
                 "  {:<width$}  <- {}  {}",
@@ -89,12 +88,12 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
                 )?;
             }
             let extra: Vec<&str> = i.branches.iter().skip(1).map(|b| short(&b.to)).collect();
-            if !default.is_empty() {
+            if let Some(default) = i.branches.first() {
                 writeln!(
                     out,
                     "  {:width$}     import ref: {}",
                     "",
-                    short(default),
+                    short(&default.to),
                     width = width + 1
                 )?;
             }
