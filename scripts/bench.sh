@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Benchmarks tfmono's history import against the usual recipe (git clone + git filter-repo
 # --to-subdirectory-filter + fetch + merge --allow-unrelated-histories), on the same
-# generated repos, in one run. A benchmark, not a test: it prints figures and the targets.
+# repos, in one run. A benchmark, not a test: it prints figures and the targets.
 #
 #   scripts/bench.sh [--quick]
+#   scripts/bench.sh --real DIR        (or REAL_CORPUS=DIR scripts/bench.sh)
 #
-# Corpus A: every generated repo but the big one (default 50 extra repos of 1,000 commits
-# plus the demo org's 22 repos). Corpus B: the big repo alone (default 50,000 commits).
-# --quick: 10 x 200 commits + 5,000. Environment: REPOS, COMMITS, BIG override the sizes;
-# RUNS (default 3) how many times tfmono apply runs per corpus (the median counts);
-# BENCH_DIR the work dir (default: a new mktemp -d; must be empty or absent); KEEP=1 keeps
-# it; CARGO_TARGET_DIR is respected. Needs cargo, git, python3 (pip installs
+# Generated: corpus A is every generated repo but the big one (default 50 extra repos of
+# 1,000 commits plus the demo org's 22 repos), corpus B the big repo alone (default 50,000
+# commits). --quick: 10 x 200 commits + 5,000. REPOS, COMMITS, BIG override the sizes.
+# Real (--real DIR): DIR holds bare <name>.git repos (scripts of /work/shared/make-real-
+# corpus.sh make them); the script writes the mapping itself (terraform-aws-<x> and
+# terraform-google-<x> into reference-modules at <x> with their registry address, *-live-*
+# into live, others into service-modules, repos_dir = DIR). Corpus A is every <name>.git;
+# corpus B a <name>-main.git (one big single-branch history, BIG=<name> of that script)
+# alone, if there is one. Repos tfmono refuses (HEAD names a missing branch while other
+# branches exist; no commit at all) are left out and named.
+# Environment: RUNS (default 3) how many times tfmono apply runs per corpus (the median
+# counts); BENCH_DIR the work dir (default: a new mktemp -d; must be empty or absent);
+# KEEP=1 keeps it; CARGO_TARGET_DIR is respected. Needs cargo, git, python3 (pip installs
 # git-filter-repo into the work dir; no root needed).
 set -euo pipefail
 export LC_ALL=C
@@ -45,6 +53,8 @@ recipe() {
     local -a specs
     read -r -a specs <<<"$refspecs"
     git -C "$dest/$mono" fetch --quiet --no-auto-gc "$clone" "${specs[@]}" '+refs/tags/*:refs/tags/*'
+    # "-": a repo with tags but no branch; nothing to merge.
+    [[ "$default" == - ]] && continue
     git -C "$dest/$mono" merge --quiet --allow-unrelated-histories --no-edit \
       -m "Import $repo into $path/" "refs/heads/import/$repo/$default"
   done <"$jobs"
@@ -58,26 +68,42 @@ fi
 
 # ---------------------------------------------------------------------------------------
 QUICK=
-for arg in "$@"; do
-  case "$arg" in
+REAL=${REAL_CORPUS:-}
+USAGE="usage: scripts/bench.sh [--quick] | --real DIR; sizes via REPOS, COMMITS, BIG"
+while (($#)); do
+  case "$1" in
     --quick) QUICK=1 ;;
+    --real)
+      (($# > 1)) || die "--real needs a directory ($USAGE)"
+      REAL=$2
+      shift
+      ;;
+    --real=*) REAL=${1#--real=} ;;
     -h | --help)
-      sed -n '2,14s/^# \{0,1\}//p' "$SCRIPT"
+      sed -n '2,25s/^# \{0,1\}//p' "$SCRIPT"
       exit 0
       ;;
-    *) die "unknown argument '$arg' (usage: scripts/bench.sh [--quick]; sizes via REPOS, COMMITS, BIG)" ;;
+    *) die "unknown argument '$1' ($USAGE)" ;;
   esac
+  shift
 done
+if [[ -n "$REAL" ]]; then
+  [[ -z "$QUICK" ]] || die "--quick sizes a generated corpus; it does not go with --real"
+  [[ -d "$REAL" ]] || die "the real corpus $REAL is not a directory"
+  REAL=$(cd "$REAL" && pwd)
+fi
 if [[ -n "$QUICK" ]]; then
   REPOS=${REPOS:-10} COMMITS=${COMMITS:-200} BIG=${BIG:-5000}
 else
   REPOS=${REPOS:-50} COMMITS=${COMMITS:-1000} BIG=${BIG:-50000}
 fi
 RUNS=${RUNS:-3}
-for v in REPOS COMMITS BIG RUNS; do
+SIZES=(REPOS COMMITS BIG)
+[[ -z "$REAL" ]] || SIZES=() # BIG=<name> may be left over from make-real-corpus.sh
+for v in "${SIZES[@]}" RUNS; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
-((BIG > 0)) || die "BIG must be > 0: corpus B is the big repo"
+[[ -n "$REAL" ]] || ((BIG > 0)) || die "BIG must be > 0: corpus B is the big repo"
 ((RUNS > 0)) || die "RUNS must be > 0"
 
 for tool in cargo git python3 awk; do
@@ -196,27 +222,38 @@ must() {
 }
 
 # ---------------------------------------------------------------------------------------
+# The corpora. Each mode writes $ORG/mapping-<c>.hcl and $ORG/expect-<c>.txt (the repos that
+# mapping must import, one a line) for every corpus c in CORPORA, and sets CORPUS_NOTE and
+# the labels of the table.
 ORG="$WORK/org"
-say "generating the corpus: $REPOS repos x $COMMITS commits + one of $BIG (tfmono gen-org --bench)"
-must gen-org "$TFMONO" gen-org "$ORG" --bench --repos "$REPOS" --commits "$COMMITS" --big "$BIG"
-GEN_WALL=$WALL
-BIG_REPO=terraform-aws-monolith
-[[ -d "$ORG/legacy/$BIG_REPO.git" ]] || die "gen-org wrote no $BIG_REPO; does it still name the big repo so?"
+CORPORA=(a b)
+CORPUS_NOTE=
+declare -A LABEL
 
-# Corpus A: the generated mapping on an inventory without the big repo.
-grep -v "/$BIG_REPO\(\.git\)\?\$" "$ORG/repos.txt" >"$ORG/repos-a.txt"
-sed 's/^inventory *= *"repos.txt"/inventory = "repos-a.txt"/' "$ORG/mapping.hcl" >"$ORG/mapping-a.hcl"
-grep -q '^inventory = "repos-a.txt"' "$ORG/mapping-a.hcl" ||
-  die "could not point mapping-a.hcl at repos-a.txt (has gen-org's mapping format changed?)"
-# Corpus B: the big repo alone, by an explicit repo block; the same monorepos.
-grep "/$BIG_REPO\(\.git\)\?\$" "$ORG/repos.txt" >"$ORG/repos-b.txt"
-{
-  echo '# Corpus B of scripts/bench.sh: the big repo alone.'
-  echo 'inventory = "repos-b.txt"'
-  echo 'repos_dir = "legacy"'
-  echo 'unmatched = "skip"'
-  grep '^monorepo ' "$ORG/mapping.hcl"
-  cat <<EOF
+generated_corpus() {
+  say "generating the corpus: $REPOS repos x $COMMITS commits + one of $BIG (tfmono gen-org --bench)"
+  must gen-org "$TFMONO" gen-org "$ORG" --bench --repos "$REPOS" --commits "$COMMITS" --big "$BIG"
+  CORPUS_NOTE="gen-org --bench --repos $REPOS --commits $COMMITS --big $BIG (generated in ${WALL}s)"
+  local BIG_REPO=terraform-aws-monolith
+  [[ -d "$ORG/legacy/$BIG_REPO.git" ]] || die "gen-org wrote no $BIG_REPO; does it still name the big repo so?"
+  LABEL[a]="A: many repos" LABEL[b]="B: $BIG_REPO"
+  (cd "$ORG/legacy" && ls -d -- *.git) | sed 's/\.git$//' | grep -vx "$BIG_REPO" >"$ORG/expect-a.txt"
+  echo "$BIG_REPO" >"$ORG/expect-b.txt"
+
+  # Corpus A: the generated mapping on an inventory without the big repo.
+  grep -v "/$BIG_REPO\(\.git\)\?\$" "$ORG/repos.txt" >"$ORG/repos-a.txt"
+  sed 's/^inventory *= *"repos.txt"/inventory = "repos-a.txt"/' "$ORG/mapping.hcl" >"$ORG/mapping-a.hcl"
+  grep -q '^inventory = "repos-a.txt"' "$ORG/mapping-a.hcl" ||
+    die "could not point mapping-a.hcl at repos-a.txt (has gen-org's mapping format changed?)"
+  # Corpus B: the big repo alone, by an explicit repo block; the same monorepos.
+  grep "/$BIG_REPO\(\.git\)\?\$" "$ORG/repos.txt" >"$ORG/repos-b.txt"
+  {
+    echo '# Corpus B of scripts/bench.sh: the big repo alone.'
+    echo 'inventory = "repos-b.txt"'
+    echo 'repos_dir = "legacy"'
+    echo 'unmatched = "skip"'
+    grep '^monorepo ' "$ORG/mapping.hcl"
+    cat <<EOF
 repo "$BIG_REPO" {
   url      = "$(cat "$ORG/repos-b.txt")"
   into     = "reference-modules"
@@ -224,7 +261,103 @@ repo "$BIG_REPO" {
   registry = ["terraform-aws-modules/monolith/aws"]
 }
 EOF
-} >"$ORG/mapping-b.hcl"
+  } >"$ORG/mapping-b.hcl"
+}
+
+# real_corpus: the mappings of the real repos in $REAL (see the header).
+real_corpus() {
+  mkdir -p "$ORG"
+  local repo name head kept=() big=() skipped=()
+  shopt -s nullglob
+  for repo in "$REAL"/*.git; do
+    name=$(basename "$repo" .git)
+    if [[ ! "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+      skipped+=("$name (not a plain name)")
+    elif [[ -z "$(git -C "$repo" for-each-ref --count=1 refs/heads refs/tags)" ]]; then
+      skipped+=("$name (no branch and no tag)")
+    elif head=$(git -C "$repo" symbolic-ref -q HEAD) &&
+      ! git -C "$repo" show-ref -q --verify "$head" &&
+      [[ -n "$(git -C "$repo" for-each-ref --count=1 refs/heads)" ]]; then
+      # tfmono refuses to guess which branch main gets (a repo with tags only is fine).
+      skipped+=("$name (HEAD names $head, which does not exist, while other branches do)")
+    elif [[ "$name" == *-main && -d "$REAL/${name%-main}.git" ]]; then
+      big+=("$name")
+    else
+      kept+=("$name")
+    fi
+  done
+  shopt -u nullglob
+  ((${#kept[@]} > 0)) || die "no <name>.git repo tfmono can import in $REAL"
+  CORPUS_NOTE="${#kept[@]} real repos in $REAL"
+  if ((${#skipped[@]} > 0)); then
+    local left
+    left=$(printf '%s; ' "${skipped[@]}")
+    CORPUS_NOTE+="; left out: ${left%; }"
+    say "left out of the real corpus: ${left%; }"
+  fi
+  printf '%s\n' "${kept[@]}" >"$ORG/expect-a.txt"
+  LABEL[a]="A: real repos"
+  if ((${#big[@]} == 0)); then
+    CORPORA=(a)
+    say "no <name>-main.git in $REAL: no throughput run (corpus B)"
+  else
+    # The biggest history if there are several.
+    local b best='' most=-1 n
+    for b in "${big[@]}"; do
+      n=$(git -C "$REAL/$b.git" rev-list --count HEAD)
+      if ((n > most)); then best=$b most=$n; fi
+    done
+    ((${#big[@]} == 1)) || say "several <name>-main.git; corpus B is the biggest, $best"
+    echo "$best" >"$ORG/expect-b.txt"
+    LABEL[b]="B: $best"
+  fi
+  python3 - "$REAL" "$ORG" "${CORPORA[@]}" <<'EOF'
+import sys
+real, org, *corpora = sys.argv[1:]
+
+def block(name, used):
+    """The repo block of `name` (its monorepo, path, registry address, URL) and its path."""
+    base = name[:-len("-main")] if name.endswith("-main") else name
+    for prefix, owner, provider in (("terraform-aws-", "terraform-aws-modules", "aws"),
+                                    ("terraform-google-", "terraform-google-modules", "google")):
+        if base.startswith(prefix):
+            x = base[len(prefix):]
+            path = x if x not in used else base
+            return (f'repo "{name}" {{\n'
+                    f'  url      = "https://github.com/{owner}/{name}.git"\n'
+                    f'  into     = "reference-modules"\n'
+                    f'  path     = "{path}"\n'
+                    f'  registry = ["{owner}/{x}/{provider}"]\n'
+                    '}\n'), path
+    owner = "gruntwork-io" if name.startswith("terragrunt-") else "acme"
+    into = "live" if "-live-" in f"-{name}-" else "service-modules"
+    return (f'repo "{name}" {{\n'
+            f'  url  = "https://github.com/{owner}/{name}.git"\n'
+            f'  into = "{into}"\n'
+            f'  path = "{name}"\n'
+            '}\n'), name
+
+head = (f'# Written by scripts/bench.sh for the real corpus in {real}.\n'
+        f'repos_dir = "{real}"\n'
+        'monorepo "reference-modules" { url = "git::https://github.com/acme/reference-modules.git" }\n'
+        'monorepo "service-modules"   { url = "git::https://github.com/acme/service-modules.git" }\n'
+        'monorepo "live"              { url = "git::https://github.com/acme/live.git" }\n')
+for c in corpora:
+    used, blocks = set(), []
+    for name in open(f"{org}/expect-{c}.txt").read().split():
+        text, path = block(name, used)
+        used.add(path)
+        blocks.append(text)
+    with open(f"{org}/mapping-{c}.hcl", "w") as f:
+        f.write(head + "".join(blocks))
+EOF
+}
+
+if [[ -n "$REAL" ]]; then
+  real_corpus
+else
+  generated_corpus
+fi
 
 # plan_check CORPUS: plans CORPUS's mapping, checks which repos it imports, writes the
 # recipe's job list; prints "<repos> <commits>".
@@ -233,22 +366,22 @@ plan_check() {
   "$TFMONO" plan "$ORG/mapping-$c.hcl" >"$WORK/logs/plan-$c.txt" 2>&1 ||
     { cat "$WORK/logs/plan-$c.txt" >&2; die "tfmono plan rejected mapping-$c.hcl"; }
   "$TFMONO" --quiet plan "$ORG/mapping-$c.hcl" --format json >"$WORK/plan-$c.json"
-  python3 - "$WORK/plan-$c.json" "$c" "$BIG_REPO" "$ORG/legacy" "$WORK/jobs-$c.tsv" <<'EOF'
-import json, os, sys
-plan_file, corpus, big, legacy, jobs_file = sys.argv[1:]
+  python3 - "$WORK/plan-$c.json" "$c" "$ORG/expect-$c.txt" "$WORK/jobs-$c.tsv" <<'EOF'
+import json, sys
+plan_file, corpus, expect_file, jobs_file = sys.argv[1:]
 plan = json.load(open(plan_file))
 imports = [i for m in plan["monorepos"] for i in m["imports"]]
 names = sorted(i["repo"] for i in imports)
-on_disk = sorted(n[:-4] for n in os.listdir(legacy) if n.endswith(".git"))
-want = [big] if corpus == "b" else [n for n in on_disk if n != big]
+want = sorted(open(expect_file).read().split())
 if names != want:
     sys.exit(f"mapping-{corpus}.hcl imports {names}, expected {want}")
 with open(jobs_file, "w") as out:
     for m in plan["monorepos"]:
         for i in m["imports"]:
             specs = " ".join(f"+{b['from']}:{b['to']}" for b in i["branches"])
+            # "-": no default branch (a repo with tags only); the recipe merges nothing.
             fields = [m["name"], i["repo"], i["git_dir"], i["path"], i["tag_prefix"],
-                      i["default_branch"], specs]
+                      i["default_branch"] or "-", specs]
             if any("\t" in f or "\n" in f for f in fields):
                 sys.exit(f"unexpected tab or newline in the plan of {i['repo']}")
             out.write("\t".join(fields) + "\n")
@@ -256,16 +389,17 @@ print(len(imports), sum(i["commits"] for i in imports))
 EOF
 }
 
-say "checking the two mappings with tfmono plan"
-A_PLAN=$(plan_check a)
-B_PLAN=$(plan_check b)
-read -r A_REPOS A_COMMITS <<<"$A_PLAN"
-read -r B_REPOS B_COMMITS <<<"$B_PLAN"
-say "corpus A: $A_REPOS repos, $A_COMMITS commits; corpus B: $B_REPOS repo, $B_COMMITS commits"
+say "checking the mappings with tfmono plan"
+declare -A N_REPOS N_COMMITS
+for c in "${CORPORA[@]}"; do
+  counts=$(plan_check "$c") # an assignment, so that a failed plan stops the script (set -e)
+  read -r "N_REPOS[$c]" "N_COMMITS[$c]" <<<"$counts"
+  say "corpus ${c^^}: ${N_REPOS[$c]} repo(s), ${N_COMMITS[$c]} commits"
+done
 
 # ---------------------------------------------------------------------------------------
 declare -A T_WALL T_RUNS T_RSS V_WALL R_WALL R_RSS R_KEPT R_SAME
-for c in a b; do
+for c in "${CORPORA[@]}"; do
   C=${c^^}
   # RUNS fresh applies (each into an empty dir); the median wall time and the highest peak
   # RSS count. The last run's output is verified and compared with the recipe's.
@@ -291,17 +425,19 @@ refs_of() { git -C "$1" for-each-ref --format='%(objectname) %(refname)' refs/he
 RECIPE=1
 [[ -n "$FILTER_REPO_VERSION" ]] || RECIPE=
 if [[ -n "$RECIPE" ]]; then
-  for c in a b; do
+  for c in "${CORPORA[@]}"; do
     C=${c^^}
     say "corpus $C: the recipe (clone, filter-repo, fetch, merge), one repo after the other"
     must "recipe-$c" "$SCRIPT" __recipe "$WORK/jobs-$c.tsv" "$WORK/recipe-$c"
     R_WALL[$c]=$WALL R_RSS[$c]=$RSS
     # How many commits the recipe kept (filter-repo prunes commits that become empty).
     kept=0
-    while IFS=$'\t' read -r mono repo _ _ _ _ refspecs; do
+    while IFS=$'\t' read -r mono repo _ _ prefix _ refspecs; do
       read -r -a specs <<<"$refspecs"
       refs=()
       for s in "${specs[@]}"; do refs+=("${s#*:}"); done
+      # A repo with tags only: count what its tags reach.
+      ((${#refs[@]} > 0)) || refs=("--tags=$prefix*")
       n=$(git -C "$WORK/recipe-$c/$mono" rev-list --count "${refs[@]}")
       kept=$((kept + n))
     done <"$WORK/jobs-$c.tsv"
@@ -329,27 +465,30 @@ CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || 
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo
 echo "tfmono $REV vs git filter-repo ${FILTER_REPO_VERSION:-n/a}, $(git --version), $(nproc) cores${CPU:+ ($CPU)}"
-echo "corpus: gen-org --bench --repos $REPOS --commits $COMMITS --big $BIG (generated in ${GEN_WALL}s)"
-echo "tfmono apply: median of $RUNS runs (A: ${T_RUNS[a]} s, B: ${T_RUNS[b]} s), peak RSS the highest; the recipe: one run"
+echo "corpus: $CORPUS_NOTE"
+runs=()
+for c in "${CORPORA[@]}"; do runs+=("${c^^}: ${T_RUNS[$c]} s"); done
+echo "tfmono apply: median of $RUNS runs ($(printf '%s, ' "${runs[@]}" | sed 's/, $//')), peak RSS the highest; the recipe: one run"
 [[ -z "$FILTER_REPO_NOTE" ]] || echo "note: $FILTER_REPO_NOTE"
 echo
 echo "| corpus | repos | commits | tfmono wall s | commits/s | peak RSS MB | verify s | recipe wall s | recipe peak RSS MB | recipe commits | ratio (recipe/tfmono) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-for c in a b; do
-  if [[ $c == a ]]; then label="A: many repos" repos=$A_REPOS commits=$A_COMMITS; else label="B: $BIG_REPO" repos=$B_REPOS commits=$B_COMMITS; fi
-  rate=$(div "$commits" "${T_WALL[$c]}" "%.0f")
+for c in "${CORPORA[@]}"; do
+  rate=$(div "${N_COMMITS[$c]}" "${T_WALL[$c]}" "%.0f")
   if [[ -n "$RECIPE" ]]; then
     rw=${R_WALL[$c]} rr=${R_RSS[$c]} rk=${R_KEPT[$c]} ratio="$(div "${R_WALL[$c]}" "${T_WALL[$c]}" "%.1f")x"
   else
     rw=n/a rr=n/a rk=n/a ratio=n/a
   fi
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$repos" \
-    "$commits" "${T_WALL[$c]}" "$rate" "${T_RSS[$c]}" "${V_WALL[$c]}" "$rw" "$rr" "$rk" "$ratio"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${LABEL[$c]}" "${N_REPOS[$c]}" \
+    "${N_COMMITS[$c]}" "${T_WALL[$c]}" "$rate" "${T_RSS[$c]}" "${V_WALL[$c]}" "$rw" "$rr" "$rk" "$ratio"
 done
 echo
 if [[ -n "$RECIPE" ]]; then
+  same=()
+  for c in "${CORPORA[@]}"; do same+=("${c^^} ${R_SAME[$c]}"); done
   echo "Import branches and tags with the same object id in the recipe's monorepos as in tfmono's:"
-  echo "A ${R_SAME[a]}, B ${R_SAME[b]}."
+  echo "$(printf '%s, ' "${same[@]}" | sed 's/, $//')."
   echo
 fi
 
@@ -361,12 +500,19 @@ if [[ -n "$RECIPE" ]]; then
 else
   t1="NOT MEASURED (no git-filter-repo)"
 fi
-rate_b=$(div "$B_COMMITS" "${T_WALL[b]}" "%.0f")
-t2="$(mark ge "$rate_b" 150000) (${rate_b} commits/s)"
+if [[ -n "${T_WALL[b]:-}" ]]; then
+  rate_b=$(div "${N_COMMITS[b]}" "${T_WALL[b]}" "%.0f")
+  t2="$(mark ge "$rate_b" 150000) (${rate_b} commits/s)"
+else
+  t2="NOT MEASURED (no corpus B: no <name>-main.git in $REAL)"
+fi
 if [[ "${T_RSS[a]}" == n/a ]]; then
   t3="NOT MEASURED (no /usr/bin/time -v)"
 else
-  peak=$(awk -v a="${T_RSS[a]}" -v b="${T_RSS[b]}" 'BEGIN { print (a > b ? a : b) }')
+  peak=0
+  for c in "${CORPORA[@]}"; do
+    peak=$(awk -v a="$peak" -v b="${T_RSS[$c]}" 'BEGIN { print (a > b ? a : b) }')
+  done
   t3="$(mark lt "$peak" 300) (${peak} MB)"
 fi
 echo "targets:"

@@ -53,6 +53,14 @@ pub enum Error {
         /// The cause.
         message: String,
     },
+    /// The refs moved, but another process wrote some of them meanwhile (its values win).
+    #[error("monorepo {name}: another process wrote {} while apply moved the refs; run the same command again", refs.join(", "))]
+    RefsRaced {
+        /// The monorepo name.
+        name: String,
+        /// The refs written by the other process.
+        refs: Vec<String>,
+    },
     /// Ctrl-C.
     #[error("interrupted; no ref was moved in the monorepo being written: run the same command again to finish")]
     Interrupted,
@@ -233,7 +241,9 @@ fn apply_monorepo(
             Some(p) => p,
             None => {
                 let empty = Object::new(Kind::Tree, Vec::new());
-                let time = images.iter().map(|i| i.tip_time).min().unwrap_or(0);
+                // Repos with tags only have no tip (and no tip time).
+                let tips = images.iter().filter(|i| i.tip.is_some());
+                let time = tips.map(|i| i.tip_time).min().unwrap_or(0);
                 let msg = format!("Create the {} monorepo\n", m.name);
                 let root = Object::new(Kind::Commit, commit_bytes(empty.id, &[], time, &msg));
                 let id = root.id;
@@ -354,6 +364,7 @@ fn apply_monorepo(
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
+    mark("commit map");
     link::remove_leftovers(&dir);
     let repo = history::open(&m.name, &dir)?;
     outcome.ref_updates = edits.commit(&repo, &m.name)?;

@@ -4,7 +4,9 @@
 //! path, `<repos_dir>/<name>.git`, or a mirror clone in a cache directory when fetching is
 //! allowed), opens it with gix and records its default branch, branches, tags (lightweight
 //! and annotated), the number of commits that will be imported, and the Terraform files of
-//! its default branch's tip (for the source rewrites), plus LFS pointers and submodules.
+//! its default branch's tip (for the source rewrites), plus LFS pointers and submodules. A
+//! repo with tags but no branch at all (HEAD names a branch that is gone) has no default
+//! branch: only its tags are imported.
 //! Legacy repos are never written: not even a config entry.
 
 pub mod blobs;
@@ -34,17 +36,21 @@ pub struct LegacyRepo {
     pub name: String,
     /// The git directory it was read from.
     pub git_dir: PathBuf,
-    /// The default branch's short name (`master`).
-    pub default_branch: String,
-    /// The commit the default branch points at (hex).
-    pub tip: String,
+    /// The default branch's short name (`master`); `None` when the repo has no branch at all,
+    /// only tags (HEAD then names a branch that does not exist).
+    pub default_branch: Option<String>,
+    /// The ref HEAD names (`refs/heads/master`); `None` when HEAD is detached.
+    pub head: Option<String>,
+    /// The commit the default branch points at (hex), if there is a default branch.
+    pub tip: Option<String>,
     /// Every local branch, sorted by name, the default one included.
     pub branches: Vec<RefInfo>,
     /// Every tag, sorted by name.
     pub tags: Vec<RefInfo>,
     /// Commits reachable from the refs that will be imported (per the mapping's `branches`).
     pub commits: usize,
-    /// Terraform and Terragrunt files at the default branch's tip, sorted by path.
+    /// Terraform and Terragrunt files at the default branch's tip, sorted by path (none
+    /// without a default branch: nothing of the repo lands on `main`).
     pub files: Vec<SourceFile>,
     /// Paths of Git LFS pointer files at the tip.
     pub lfs_pointers: Vec<String>,
@@ -113,16 +119,18 @@ pub enum Error {
         /// What gix said.
         message: String,
     },
-    /// The repository has no commits at all.
-    #[error("repo \"{repo}\" at {} is empty (no branch has a commit); push its history first or remove it from the inventory", path.display())]
+    /// The repository has no commits at all: no branch, and no tag of a commit.
+    #[error("repo \"{repo}\" at {} is empty (no branch and no tag has a commit); push its history first or remove it from the inventory", path.display())]
     Empty {
         /// The repo's name.
         repo: String,
         /// Its git directory.
         path: PathBuf,
     },
-    /// HEAD names a branch that does not exist (or HEAD is detached).
-    #[error("repo \"{repo}\" at {}: the default branch {branch} does not exist; fix HEAD with `git symbolic-ref HEAD refs/heads/<branch>` in a clone", path.display())]
+    /// HEAD names a branch that does not exist (or HEAD is detached) while other branches
+    /// exist: which one `main` gets is the user's call. (A repo with tags but no branch at
+    /// all is imported: its tags only.)
+    #[error("repo \"{repo}\" at {}: the default branch {branch} does not exist (its branches: {}); fix HEAD with `git symbolic-ref HEAD refs/heads/<branch>` in a clone", path.display(), branches.join(", "))]
     NoDefaultBranch {
         /// The repo's name.
         repo: String,
@@ -130,6 +138,8 @@ pub enum Error {
         path: PathBuf,
         /// The branch HEAD names (or "(detached HEAD)").
         branch: String,
+        /// The short names of the branches that do exist.
+        branches: Vec<String>,
     },
     /// The repository is a shallow clone.
     #[error("repo \"{repo}\" at {} is a shallow clone: its history is incomplete; clone it in full (`git fetch --unshallow`) before migrating", path.display())]

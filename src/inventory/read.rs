@@ -80,7 +80,7 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
     }
     branches.sort_by(|a, b| a.name.cmp(&b.name));
     tags.sort_by(|a, b| a.name.cmp(&b.name));
-    if branches.is_empty() {
+    if branches.is_empty() && !tags.iter().any(|t| t.is_commit) {
         return Err(Error::Empty {
             repo: spec.name.clone(),
             path: git_dir,
@@ -88,23 +88,30 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
     }
 
     let head = repo.head_name().map_err(|e| corrupt("HEAD", &e))?;
-    let head_name = head.map(|n| n.as_bstr().to_string());
-    let default = head_name
+    let head = head.map(|n| n.as_bstr().to_string());
+    // No branch at all, only tags (HEAD names a branch that is gone): the tags are imported
+    // and nothing is merged into main. With other branches, guessing which one main gets
+    // would be wrong: the user fixes HEAD.
+    let default = match head
         .as_deref()
         .and_then(|n| branches.iter().find(|b| b.name == n))
-        .cloned()
-        .ok_or_else(|| Error::NoDefaultBranch {
-            repo: spec.name.clone(),
-            path: git_dir.clone(),
-            branch: head_name
-                .clone()
-                .unwrap_or_else(|| "(detached HEAD)".into()),
-        })?;
+    {
+        Some(b) => Some(b.clone()),
+        None if branches.is_empty() => None,
+        None => {
+            return Err(Error::NoDefaultBranch {
+                repo: spec.name.clone(),
+                path: git_dir.clone(),
+                branch: head.unwrap_or_else(|| "(detached HEAD)".into()),
+                branches: branches.iter().map(|b| b.short().to_string()).collect(),
+            })
+        }
+    };
 
     let mut tips: Vec<gix::ObjectId> = Vec::new();
-    let imported_branches = branches
-        .iter()
-        .filter(|b| spec.branches == Branches::All || b.name == default.name);
+    let imported_branches = branches.iter().filter(|b| {
+        spec.branches == Branches::All || default.as_ref().is_some_and(|d| b.name == d.name)
+    });
     for r in imported_branches.chain(tags.iter().filter(|t| t.is_commit)) {
         let id = gix::ObjectId::from_hex(r.peeled.as_bytes()).expect("ids come from gix as hex");
         if !tips.contains(&id) {
@@ -113,13 +120,18 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
     }
     let commits = count_commits(&repo, &git_dir, tips).map_err(|e| corrupt("history", &e))?;
 
-    let (files, lfs_pointers, submodules) =
-        tip_files(&repo, &default.peeled).map_err(|e| corrupt("the default branch's tree", &e))?;
+    let (files, lfs_pointers, submodules) = match &default {
+        Some(d) => {
+            tip_files(&repo, &d.peeled).map_err(|e| corrupt("the default branch's tree", &e))?
+        }
+        None => Default::default(),
+    };
     Ok(LegacyRepo {
         name: spec.name.clone(),
         git_dir,
-        default_branch: default.short().to_string(),
-        tip: default.peeled.clone(),
+        default_branch: default.as_ref().map(|d| d.short().to_string()),
+        head,
+        tip: default.map(|d| d.peeled),
         branches,
         tags,
         commits,

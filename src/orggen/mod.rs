@@ -108,8 +108,7 @@ impl Options {
             big_repo_commits: None,
             extra_repos: 0,
             release_tags: Some(150),
-            // tfmono cannot import a repo without branches until branch a-refs lands; turn
-            // this off to run plan and apply on the demo org before then.
+            // A fork with tags and no branch: only its tags are imported.
             tags_only_repo: true,
         }
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use sha1::{Digest, Sha1};
 
-use super::{Error, ImportStep, MonorepoPlan, Plan, RefImport, Warning, SCHEMA};
+use super::{Error, ImportStep, MonorepoPlan, Plan, RefImport, Warning, MAIN_BRANCH, SCHEMA};
 use crate::inventory::{Inventory, LegacyRepo, RefInfo};
 use crate::mapping::{Branches, Mapping, RepoSpec};
 use crate::redact;
@@ -89,11 +89,28 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
         commit: b.peeled.clone(),
         annotated: false,
     };
-    let default_ref = format!("refs/heads/{}", legacy.default_branch);
+    let default_ref = legacy
+        .default_branch
+        .as_ref()
+        .map(|b| format!("refs/heads/{b}"));
+    let is_default = |b: &RefInfo| default_ref.as_deref() == Some(b.name.as_str());
+    if legacy.default_branch.is_none() {
+        let head = match &legacy.head {
+            Some(h) => format!("HEAD names {h} which does not exist"),
+            None => "HEAD is detached".to_string(),
+        };
+        warnings.push(Warning {
+            subject: subject.clone(),
+            message: format!(
+                "no branch: tags only ({head}); its {} tag(s) are imported, nothing is merged into {MAIN_BRANCH}",
+                legacy.tags.iter().filter(|t| t.is_commit).count()
+            ),
+        });
+    }
     let mut branches: Vec<RefImport> = legacy
         .branches
         .iter()
-        .filter(|b| b.name == default_ref)
+        .filter(|b| is_default(b))
         .map(branch_ref)
         .collect();
     if spec.branches == Branches::All {
@@ -101,14 +118,14 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
             legacy
                 .branches
                 .iter()
-                .filter(|b| b.name != default_ref)
+                .filter(|b| !is_default(b))
                 .map(branch_ref),
         );
     } else if legacy.branches.len() > 1 {
         let others: Vec<&str> = legacy
             .branches
             .iter()
-            .filter(|b| b.name != default_ref)
+            .filter(|b| !is_default(b))
             .map(|b| b.short())
             .collect();
         warnings.push(Warning {

@@ -653,7 +653,7 @@ fn targets(mapping: &Mapping, plan: &Plan) -> Targets {
             spec,
             &mono.url,
             tags,
-            &step.default_branch,
+            step.default_branch.as_deref(),
             branches,
         ));
     }

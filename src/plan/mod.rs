@@ -224,8 +224,9 @@ pub struct ImportStep {
     /// The prefix of its tags in the monorepo (`alb/`).
     pub tag_prefix: String,
     /// Its default branch's short name (`master`); it is merged into [`MAIN_BRANCH`].
-    pub default_branch: String,
-    /// Every branch imported, the default one first.
+    /// `None` for a repo with tags but no branch: only its tags are imported.
+    pub default_branch: Option<String>,
+    /// Every branch imported, the default one first (empty without a default branch).
     pub branches: Vec<RefImport>,
     /// Every tag imported.
     pub tags: Vec<RefImport>,

@@ -32,10 +32,12 @@ pub(super) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         for i in &mono.imports {
             writeln!(
                 out,
-                "| `{}/` | {} | `{}` | {} | {} | {} |",
+                "| `{}/` | {} | {} | {} | {} | {} |",
                 i.path,
                 i.repo,
-                i.default_branch,
+                i.default_branch
+                    .as_ref()
+                    .map_or("none: tags only".to_string(), |b| format!("`{b}`")),
                 i.commits,
                 i.branches.len(),
                 i.tags.len()

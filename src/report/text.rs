@@ -59,16 +59,15 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
         )?;
         let width = mono.imports.iter().map(|i| i.path.len()).max().unwrap_or(0);
         for i in &mono.imports {
-            let default = i.branches.first().map(|b| b.to.as_str()).unwrap_or("");
             writeln!(
                 out,
                 "  {:<width$}  <- {}  {}",
                 p.green(&format!("{}/", i.path)),
                 i.repo,
-                p.dim(&format!(
-                    "{} commits, {} -> {MAIN_BRANCH}",
-                    i.commits, i.default_branch
-                )),
+                p.dim(&match &i.default_branch {
+                    Some(b) => format!("{} commits, {b} -> {MAIN_BRANCH}", i.commits),
+                    None => format!("{} commits, no branch: tags only", i.commits),
+                }),
                 width = width + 1 + if color { 9 } else { 0 },
             )?;
             let annotated = i.tags.iter().filter(|t| t.annotated).count();
@@ -89,13 +88,15 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
                 )?;
             }
             let extra: Vec<&str> = i.branches.iter().skip(1).map(|b| short(&b.to)).collect();
-            writeln!(
-                out,
-                "  {:width$}     import ref: {}",
-                "",
-                short(default),
-                width = width + 1
-            )?;
+            if let Some(default) = i.branches.first() {
+                writeln!(
+                    out,
+                    "  {:width$}     import ref: {}",
+                    "",
+                    short(&default.to),
+                    width = width + 1
+                )?;
+            }
             if !extra.is_empty() {
                 writeln!(
                     out,

@@ -26,21 +26,40 @@ pub fn rollback_script(journal: &Journal) -> String {
             let _ = writeln!(s, "rm -rf -- {dir}\necho \"removed {}\"\n", m.dir);
             continue;
         }
+        // One `update-ref --stdin` transaction: thousands of refs in one process, all or
+        // nothing. Deleting a ref that is already gone succeeds, so a re-run is harmless.
+        // Ref names hold no whitespace or control characters (git refuses them), so a
+        // quoted heredoc passes them unchanged; anything else in the journal was not
+        // written by apply and stays out.
+        let (valid, invalid): (Vec<_>, Vec<_>) = m.refs.iter().partition(|r| {
+            is_ref_name(&r.name)
+                && r.before
+                    .as_ref()
+                    .is_none_or(|b| gix::ObjectId::from_hex(b.as_bytes()).is_ok())
+        });
         let _ = writeln!(s, "if [ -d {dir} ]; then");
-        for r in &m.refs {
-            let name = quote(&r.name);
+        for r in invalid {
+            let _ = writeln!(
+                s,
+                "  echo {} >&2",
+                quote(&format!("skipped {:?}: not a valid ref name or id", r.name))
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  git --git-dir={dir} update-ref --stdin <<'TFMONO_REFS'"
+        );
+        for r in valid {
             match &r.before {
                 Some(old) => {
-                    let _ = writeln!(s, "  git --git-dir={dir} update-ref {name} {old}");
+                    let _ = writeln!(s, "update {} {old}", r.name);
                 }
                 None => {
-                    let _ = writeln!(
-                        s,
-                        "  git --git-dir={dir} update-ref -d {name} 2>/dev/null || true"
-                    );
+                    let _ = writeln!(s, "delete {}", r.name);
                 }
             }
         }
+        let _ = writeln!(s, "TFMONO_REFS");
         let _ = writeln!(
             s,
             "  echo \"restored {} refs of {}\"\nfi\n",
@@ -83,4 +102,59 @@ pub fn push_script(journal: &Journal) -> String {
     }
     let _ = writeln!(s, "echo \"pushed; notes ({NOTES_REF}) travel with the push: fetch them with 'git fetch origin {NOTES_REF}:{NOTES_REF}'\"");
     s
+}
+
+/// Whether `name` is a valid full ref name (no whitespace, control characters or quotes).
+fn is_ref_name(name: &str) -> bool {
+    name.starts_with("refs/") && gix::validate::reference::name(name.into()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollback::{JournalRef, JournalRepo};
+
+    fn journal(refs: &[(&str, Option<&str>)]) -> Journal {
+        Journal {
+            fingerprint: String::new(),
+            monorepos: vec![JournalRepo {
+                name: "live".into(),
+                dir: "live.git".into(),
+                url: "https://example.com/live.git".into(),
+                created: false,
+                refs: refs
+                    .iter()
+                    .map(|(n, b)| JournalRef {
+                        name: n.to_string(),
+                        before: b.map(str::to_string),
+                    })
+                    .collect(),
+            }],
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn refs_are_restored_in_one_update_ref_transaction() {
+        let old = "1111111111111111111111111111111111111111";
+        let s = rollback_script(&journal(&[
+            ("refs/heads/main", Some(old)),
+            ("refs/tags/alb/v1.0.0", None),
+        ]));
+        let expected = format!(
+            "  git --git-dir=live.git update-ref --stdin <<'TFMONO_REFS'\nupdate refs/heads/main {old}\ndelete refs/tags/alb/v1.0.0\nTFMONO_REFS\n"
+        );
+        assert!(s.contains(&expected), "{s}");
+        assert_eq!(s.matches("update-ref").count(), 1, "{s}");
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_ref_stays_out_of_the_heredoc() {
+        let s = rollback_script(&journal(&[
+            ("refs/tags/ok", None),
+            ("refs/tags/x\nTFMONO_REFS\ntouch pwned", None),
+        ]));
+        assert!(!s.contains("\ntouch pwned"), "{s}");
+        assert!(s.contains("delete refs/tags/ok\nTFMONO_REFS\n"), "{s}");
+    }
 }

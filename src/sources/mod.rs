@@ -73,8 +73,8 @@ pub struct Target {
     pub registry: Vec<String>,
     /// The legacy tag names (`v1.0.0`).
     pub tags: Vec<String>,
-    /// The legacy default branch (`master`).
-    pub default_branch: String,
+    /// The legacy default branch (`master`); `None` for a repo with tags only.
+    pub default_branch: Option<String>,
     /// Legacy branch → monorepo branch (short name): the default branch → `main`, others →
     /// `import/<repo>/<branch>` when imported.
     pub branches: Vec<(String, String)>,
@@ -105,7 +105,7 @@ impl Target {
         spec: &crate::mapping::RepoSpec,
         monorepo_url: &str,
         tags: Vec<String>,
-        default_branch: &str,
+        default_branch: Option<&str>,
         branches: Vec<(String, String)>,
     ) -> Target {
         Target {
@@ -117,7 +117,7 @@ impl Target {
             tag_prefix: spec.tag_prefix.clone(),
             registry: spec.registry.clone(),
             tags,
-            default_branch: default_branch.to_string(),
+            default_branch: default_branch.map(str::to_string),
             branches,
         }
     }
@@ -134,7 +134,7 @@ impl Target {
             .iter()
             .find(|(b, _)| b == legacy)
             .map(|(_, m)| m.as_str())
-            .or_else(|| (legacy == self.default_branch).then_some("main"))
+            .or_else(|| (self.default_branch.as_deref() == Some(legacy)).then_some("main"))
     }
 }
 
@@ -603,7 +603,7 @@ mod tests {
             tag_prefix: format!("{repo}/"),
             registry: vec!["ns/name/aws".into()],
             tags: vec![],
-            default_branch: "master".into(),
+            default_branch: Some("master".into()),
             branches: vec![],
         }
     }

@@ -600,7 +600,11 @@ pub(crate) fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decisi
     {
         notes.push("had no git:: prefix (go-getter would have fetched it over HTTP)".to_string());
     }
-    let relative_ok = old_ref.is_none_or(|r| r == target.default_branch);
+    // A repo without a default branch is not on main: no relative path reaches it.
+    let relative_ok = target
+        .default_branch
+        .as_deref()
+        .is_some_and(|d| old_ref.is_none_or(|r| r == d));
     let dir = g.module_dir();
     let new = build(
         target,
@@ -773,7 +777,7 @@ mod tests {
             tag_prefix: "x/".into(),
             registry: vec!["ns/x/aws".into()],
             tags: vec!["v1.0.0".into()],
-            default_branch: "master".into(),
+            default_branch: Some("master".into()),
             branches: vec![],
         }])
     }

@@ -55,7 +55,7 @@ fn reads_branches_tags_counts_and_files() {
 
     let inv = scan(dir.path()).expect("scans");
     let r = &inv.repos[0];
-    assert_eq!(r.default_branch, "trunk");
+    assert_eq!(r.default_branch.as_deref(), Some("trunk"));
     let names: Vec<&str> = r.branches.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["refs/heads/feature", "refs/heads/trunk"]);
     let tags: Vec<(&str, bool)> = r.tags.iter().map(|t| (t.short(), t.annotated)).collect();
@@ -127,7 +127,116 @@ fn default_branch_missing() {
     mapping_for(dir.path(), "r");
     let err = plan_stderr(dir.path());
     assert!(
-        err.contains("the default branch refs/heads/gone does not exist"),
+        err.contains("the default branch refs/heads/gone does not exist (its branches: main)"),
+        "{err}"
+    );
+}
+
+/// Runs tfmono with `args` in `dir`, asserts it succeeds, returns stdout and stderr.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = common::run_tfmono(dir, args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "tfmono {args:?}: {text}");
+    text
+}
+
+#[test]
+fn a_repo_with_tags_but_no_branch_imports_its_tags_and_nothing_into_main() {
+    // Real repos exist whose HEAD names a branch that is gone, with only tags left.
+    let dir = common::tempdir();
+    let root = dir.path();
+    let w = root.join("work");
+    std::fs::create_dir(&w).expect("mkdir");
+    git(&w, &["init", "-q", "-b", "master"]);
+    std::fs::write(w.join("main.tf"), "variable \"a\" {}\n").expect("w");
+    git(&w, &["add", "."]);
+    git(&w, &["commit", "-q", "-m", "one"]);
+    git(&w, &["tag", "v1.0.0"]);
+    std::fs::write(w.join("outputs.tf"), "output \"b\" {\n  value = 1\n}\n").expect("w");
+    git(&w, &["add", "."]);
+    git(&w, &["commit", "-q", "-m", "two"]);
+    git(&w, &["tag", "-a", "v2.0.0", "-m", "Release 2.0.0"]);
+    git(root, &["clone", "-q", "--bare", "work", "tags-only.git"]);
+    let legacy = root.join("tags-only.git");
+    git(&legacy, &["update-ref", "-d", "refs/heads/master"]);
+    assert_eq!(git(&legacy, &["for-each-ref", "refs/heads"]), "");
+    // And a repo with a branch, so that main exists.
+    let o = root.join("other");
+    std::fs::create_dir(&o).expect("mkdir");
+    git(&o, &["init", "-q", "-b", "main"]);
+    git(&o, &["commit", "-q", "--allow-empty", "-m", "other"]);
+    std::fs::write(
+        root.join("mapping.hcl"),
+        r#"monorepo "live" { url = "git::https://github.com/acme/live.git" }
+repo "tags-only" {
+  url  = "tags-only.git"
+  into = "live"
+  path = "old"
+}
+repo "other" {
+  url  = "other"
+  into = "live"
+  path = "other"
+}
+"#,
+    )
+    .expect("write");
+
+    let warning = "repo \"tags-only\": no branch: tags only (HEAD names refs/heads/master which does not exist)";
+    let plan = ok(root, &["plan", "mapping.hcl"]);
+    assert!(plan.contains(warning), "{plan}");
+    assert!(plan.contains("2 commits, no branch: tags only"), "{plan}");
+    let apply = ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    assert!(apply.contains(warning), "{apply}");
+    let verify = ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    assert!(
+        verify.contains("verified: every one of 3 legacy commits"),
+        "{verify}"
+    );
+
+    let mono = root.join("out/live.git");
+    let refs = git(
+        &mono,
+        &["for-each-ref", "--format=%(objecttype) %(refname)"],
+    );
+    assert_eq!(
+        refs,
+        "commit refs/heads/import/other/main\ncommit refs/heads/main\ncommit refs/notes/tfmono\n\
+         commit refs/tags/old/v1.0.0\ntag refs/tags/old/v2.0.0\n"
+    );
+    for (tag, legacy_tag) in [("old/v1.0.0", "v1.0.0"), ("old/v2.0.0", "v2.0.0")] {
+        let tree = git(&mono, &["rev-parse", &format!("{tag}^{{tree}}:old")]);
+        let legacy_tree = git(&legacy, &["rev-parse", &format!("{legacy_tag}^{{tree}}")]);
+        assert_eq!(tree, legacy_tree, "{tag}");
+    }
+    let main = git(&mono, &["ls-tree", "--name-only", "main"]);
+    assert_eq!(main, "other\n", "main holds nothing of the tags-only repo");
+    let log = git(&mono, &["log", "--format=%s", "main"]);
+    assert!(!log.contains("tags-only") && !log.contains("one"), "{log}");
+    git(&mono, &["fsck", "--full", "--no-dangling"]);
+}
+
+#[test]
+fn a_repo_with_neither_branch_nor_tag_is_empty() {
+    let dir = common::tempdir();
+    let repo = dir.path().join("r");
+    std::fs::create_dir(&repo).expect("mkdir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "x"]);
+    git(&repo, &["tag", "v1"]);
+    // A tag of a tree is not a commit to import.
+    let tree = git(&repo, &["rev-parse", "HEAD^{tree}"]);
+    git(&repo, &["tag", "tree-tag", tree.trim()]);
+    git(&repo, &["update-ref", "-d", "refs/heads/main"]);
+    git(&repo, &["tag", "-d", "v1"]);
+    mapping_for(dir.path(), "r");
+    let err = plan_stderr(dir.path());
+    assert!(
+        err.contains("is empty (no branch and no tag has a commit)"),
         "{err}"
     );
 }

@@ -6,6 +6,7 @@ mod history;
 mod inventory;
 mod mapping;
 mod orggen;
+mod refs;
 mod safety;
 mod sources;
 mod state;

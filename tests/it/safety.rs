@@ -1521,8 +1521,9 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
 fn a_crash_inside_the_ref_transaction_does_not_block_the_rerun() {
     // The state a SIGKILL between locking and committing the refs leaves (seen with a kill
     // ~90% into an apply of the bench org): objects and commit map written, refs not
-    // moved, the ref lock files still there. Simulated exactly here, since the window is
-    // too short to hit reliably with a timed kill.
+    // moved, the lock files still there: `packed-refs.lock` half written, and the locks of
+    // refs that also exist as loose files. Simulated exactly here, since the window is too
+    // short to hit reliably with a timed kill.
     let tmp = tempdir();
     let root = tmp.path();
     mini_org(root, &MiniOpts::default());
@@ -1532,11 +1533,15 @@ fn a_crash_inside_the_ref_transaction_does_not_block_the_rerun() {
     publish(root, API);
     let live = root.join("out/live.git");
     let old_main = git(&live, &["rev-parse", "main"]);
+    let packed = std::fs::read(live.join("packed-refs")).expect("refs are packed");
+    std::fs::write(live.join("packed-refs.lock"), &packed[..packed.len() / 2]).expect("write lock");
     for lock in [
         "refs/heads/main.lock",
         "refs/heads/import/api-static-dev-korea/main.lock",
     ] {
-        std::fs::write(live.join(lock), &old_main).expect("write lock");
+        let lock = live.join(lock);
+        std::fs::create_dir_all(lock.parent().expect("parent")).expect("mkdir");
+        std::fs::write(lock, &old_main).expect("write lock");
     }
     let r = run(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
     assert_eq!(
@@ -1553,6 +1558,63 @@ fn a_crash_inside_the_ref_transaction_does_not_block_the_rerun() {
     let log = git(&live, &["log", "--format=%s", "main"]);
     assert!(log.contains("More deployment"), "{log}");
     let v = ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    assert!(v.stdout.contains("verified"), "{}", v.stdout);
+}
+
+#[test]
+fn a_crash_while_loose_refs_are_folded_into_packed_refs_converges_on_the_rerun() {
+    // Refs are moved in one rename of packed-refs. A moved ref that also exists as a loose
+    // file (here `main`, moved by hand with git) is first folded into packed-refs with its
+    // current value and its loose file deleted, so nothing shadows the new values. A SIGKILL
+    // in between leaves both copies (same value) and the locks, simulated here with
+    // `git pack-refs --no-prune`: the re-run must reach the uninterrupted result.
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(root, &MiniOpts::default());
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let live = root.join("out/live.git");
+    let main = git(&live, &["rev-parse", "main"]).trim().to_string();
+    let tree = git(&live, &["rev-parse", "main^{tree}"]).trim().to_string();
+    let by_hand = git(&live, &["commit-tree", &tree, "-p", &main, "-m", "Work"]);
+    git(&live, &["update-ref", "refs/heads/main", by_hand.trim()]);
+    assert!(
+        live.join("refs/heads/main").is_file(),
+        "git wrote main loose"
+    );
+    let w = root.join(format!("work-{API}"));
+    commit(&w, &[("new.tf", "# more\n")], "More deployment");
+    publish(root, API);
+    let status = std::process::Command::new("cp")
+        .args(["-a", "out", "out-killed"])
+        .current_dir(root)
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let expected = refs(&live);
+    assert!(!live.join("refs/heads/main").exists(), "loose main left");
+    assert!(git(&live, &["log", "--format=%s", "main"]).contains("Work"));
+
+    let killed = root.join("out-killed/live.git");
+    let before = refs(&killed);
+    git(&killed, &["pack-refs", "--all", "--no-prune"]);
+    std::fs::write(killed.join("refs/heads/main.lock"), "").expect("write lock");
+    std::fs::write(killed.join("packed-refs.lock"), "").expect("write lock");
+    assert_eq!(refs(&killed), before, "folding changes no value");
+    ok(
+        root,
+        &["apply", "mapping.hcl", "--out", "out-killed", "--quiet"],
+    );
+    assert_eq!(refs(&killed), expected);
+    assert!(!killed.join("refs/heads/main").exists(), "loose main left");
+    let locks: Vec<String> = files_below(&killed)
+        .into_iter()
+        .filter(|f| f.ends_with(".lock"))
+        .collect();
+    assert!(locks.is_empty(), "stale locks left: {locks:?}");
+    git(&killed, &["fsck", "--full", "--no-dangling"]);
+    let v = ok(root, &["verify", "mapping.hcl", "--out", "out-killed"]);
     assert!(v.stdout.contains("verified"), "{}", v.stdout);
 }
 

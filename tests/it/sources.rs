@@ -28,7 +28,7 @@ fn alb() -> Target {
             .iter()
             .map(|s| s.to_string())
             .collect(),
-        default_branch: "master".into(),
+        default_branch: Some("master".into()),
         branches: vec![
             ("master".into(), "main".into()),
             (
@@ -51,7 +51,7 @@ fn targets() -> Targets {
             tag_prefix: "api/".into(),
             registry: vec![],
             tags: vec!["v0.3.0".into()],
-            default_branch: "main".into(),
+            default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
         },
         Target {
@@ -63,7 +63,7 @@ fn targets() -> Targets {
             tag_prefix: "shared/".into(),
             registry: vec![],
             tags: vec!["v1.0.0".into()],
-            default_branch: "main".into(),
+            default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
         },
         Target {
@@ -75,7 +75,7 @@ fn targets() -> Targets {
             tag_prefix: "bb/".into(),
             registry: vec!["app.terraform.io/acme/bb/aws".into()],
             tags: vec!["1.0".into()],
-            default_branch: "main".into(),
+            default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
         },
     ])
@@ -962,7 +962,7 @@ module "scp_v2" {{
         tag_prefix: "alb/".into(),
         registry: vec!["terraform-aws-modules/alb/aws".into()],
         tags: vec!["v1.0.0".into(), "v2.0.0".into()],
-        default_branch: "master".into(),
+        default_branch: Some("master".into()),
         branches: vec![("master".into(), "main".into())],
     };
     let targets = Targets::new(vec![target]);
@@ -1080,7 +1080,7 @@ repo "terraform-aws-alb" {
             .iter()
             .map(|spec| {
                 let url = &mapping.monorepo(&spec.into).expect("monorepo").url;
-                Target::from_spec(spec, url, vec!["v3.1.0".into()], "master", vec![])
+                Target::from_spec(spec, url, vec!["v3.1.0".into()], Some("master"), vec![])
             })
             .collect(),
     );
