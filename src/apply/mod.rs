@@ -406,7 +406,7 @@ fn tag_rewrites(
         for f in &tr.files {
             let Some(content) = &f.content else { continue };
             let rel = f.path.strip_prefix(&prefix).unwrap_or(&f.path);
-            let blob = Object::new(Kind::Blob, content.clone().into_bytes());
+            let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
             let id = blob.id;
             overlay.insert(id, blob);
             root = tree::replace_blob(repo, overlay, root, rel, id)?;
@@ -563,7 +563,7 @@ fn rewrite_commit(
     let mut root = parent_tree;
     for f in &changed {
         let Some(content) = &f.content else { continue };
-        let blob = Object::new(Kind::Blob, content.clone().into_bytes());
+        let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
         let id = blob.id;
         overlay.insert(id, blob);
         root = tree::replace_blob(repo, overlay, root, &f.path, id)?;

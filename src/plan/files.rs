@@ -118,7 +118,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                         })
                         .collect(),
                     edits: Vec::new(),
-                    content: outcome.new_content,
+                    content: outcome.new_content.map(Into::into),
                 });
             }
         }
@@ -224,7 +224,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                     .iter()
                     .find(|f| f.path == path)
                     .and_then(|f| f.content.clone())
-                    .or_else(|| file(&change.file).map(str::to_string));
+                    .or_else(|| file(&change.file).map(Into::into));
                 let Some(current) = current else { continue };
                 match backend::pin(&current, &change.old_key) {
                     Ok(pinned) => {
@@ -234,7 +234,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                         );
                         match mono.files.iter_mut().find(|f| f.path == path) {
                             Some(f) => {
-                                f.content = Some(pinned);
+                                f.content = Some(pinned.into());
                                 f.edits.push(edit);
                             }
                             None => mono.files.push(FileChange {
@@ -243,7 +243,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                                 rewrites: Vec::new(),
                                 left_alone: Vec::new(),
                                 edits: vec![edit],
-                                content: Some(pinned),
+                                content: Some(pinned.into()),
                             }),
                         }
                     }
@@ -303,7 +303,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
                     root.moves.iter().filter(|m| m.from_state.is_none()).count(),
                     root.root
                 )],
-                content: Some(text),
+                content: Some(text.into()),
             });
         }
         mono.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -497,7 +497,7 @@ fn scan_blob(
         rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
         left_alone: Vec::new(),
         edits: Vec::new(),
-        content: Some(content),
+        content: Some(content.into()),
     });
     Ok(Scanned {
         change,

@@ -114,9 +114,10 @@ pub struct FileChange {
     pub left_alone: Vec<SourceLeft>,
     /// Other edits: backend keys pinned, generated `moved.tf`.
     pub edits: Vec<String>,
-    /// The new content (`None`: unchanged). Not serialised: apply recomputes the plan.
+    /// The new content (`None`: unchanged), shared by every tag holding the same version.
+    /// Not serialised: apply recomputes the plan.
     #[serde(skip)]
-    pub content: Option<String>,
+    pub content: Option<std::sync::Arc<str>>,
 }
 
 /// One rewritten module source.

@@ -59,6 +59,12 @@ fn demo_org_migrates_and_every_rewrite_resolves_to_the_same_content() {
             for r in f["rewrites"].as_array().expect("rewrites") {
                 let old = r["old"].as_str().expect("old");
                 let new = r["new"].as_str().expect("new");
+                if old.starts_with("${") {
+                    // A Terragrunt unit composing a split source: only its ref changes;
+                    // terraform_get::terragrunt_split_sources_and_stack_units_get_the_same_modules
+                    // fetches the composed sources before and after.
+                    continue;
+                }
                 let legacy_repo = r["repo"].as_str().expect("repo");
                 let import = &repos[legacy_repo];
                 let git_dir = &root.join(import["git_dir"].as_str().expect("git_dir"));
