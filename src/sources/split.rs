@@ -54,12 +54,16 @@ pub struct SplitEntry {
     pub units: usize,
 }
 
+/// A base URL's place: (file, local name).
+type BaseKey = (String, String);
+
 /// Every split source of one tree: base URLs by (file, local name), and which base each
 /// unit composes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct SplitTable {
-    bases: BTreeMap<(String, String), SplitEntry>,
-    units: BTreeMap<(String, String), (String, String)>,
+    bases: BTreeMap<BaseKey, SplitEntry>,
+    /// (unit file, local name) -> the base it composes.
+    units: BTreeMap<(String, String), BaseKey>,
 }
 
 /// A unit's source template: `"${<expr>.NAME}<query>"`.
@@ -239,7 +243,7 @@ impl SplitTable {
         let parts: Vec<&SplitParts> = parts.into_iter().collect();
         let mut table = SplitTable::default();
         // Which base each unit composes: (base file, name) per (unit file, name).
-        let mut uses: BTreeMap<(String, String), Vec<(String, Option<String>)>> = BTreeMap::new();
+        let mut uses: BTreeMap<BaseKey, Vec<(String, Option<String>)>> = BTreeMap::new();
         let mut unresolved: Vec<(String, String, String)> = Vec::new();
         for p in &parts {
             for u in &p.units {
