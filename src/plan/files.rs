@@ -8,8 +8,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::{
-    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, Plan, SourceLeft, SourceRewrite,
-    TagRewrite, UnparsedFile, Warning,
+    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, Plan, RefImport, SourceLeft,
+    SourceRewrite, TagRewrite, UnparsedFile, Warning,
 };
 use crate::history::{self, CommitMap};
 use crate::inventory::blobs::SourceBlobs;
@@ -363,55 +363,70 @@ fn tag_rewrites_of(step: &ImportStep, ctx: &sources::Context<'_>) -> Result<TagS
         return Ok(out);
     }
     let repo = history::open(&step.repo, &step.git_dir).map_err(|e| e.to_string())?;
-    let mut lister = SourceBlobs::new(&repo, sources::is_source_file);
-    let mut scanned: HashMap<(gix::ObjectId, String, u64), std::sync::Arc<Scanned>> =
-        HashMap::new();
-    let mut split_parts: HashMap<(gix::ObjectId, String), std::sync::Arc<SplitParts>> =
-        HashMap::new();
+    let mut scanner = TagScanner {
+        step,
+        ctx,
+        repo: &repo,
+        lister: SourceBlobs::new(&repo, sources::is_source_file),
+        scanned: HashMap::new(),
+        split_parts: HashMap::new(),
+    };
     let mut by_commit: HashMap<&str, Vec<FileChange>> = HashMap::new();
-    let read_err = |what: &str, e: &dyn std::fmt::Display| {
+    for tag in &step.tags {
+        let changes = match by_commit.get(tag.commit.as_str()) {
+            Some(files) => files.clone(),
+            None => {
+                let files = scanner.commit(tag, &mut out)?;
+                by_commit.insert(tag.commit.as_str(), files.clone());
+                files
+            }
+        };
+        if !changes.is_empty() {
+            out.rewrites.push(TagRewrite {
+                repo: step.repo.clone(),
+                tag: tag.to.clone(),
+                commit: tag.commit.clone(),
+                files: changes,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Scans the tagged commits of one repo, remembering every file version it has scanned.
+struct TagScanner<'s, 'r> {
+    step: &'s ImportStep,
+    ctx: &'s sources::Context<'s>,
+    repo: &'r gix::Repository,
+    lister: SourceBlobs<'r>,
+    /// By (blob, monorepo path, split table fingerprint).
+    scanned: HashMap<(gix::ObjectId, String, u64), std::sync::Arc<Scanned>>,
+    /// By (blob, monorepo path).
+    split_parts: HashMap<(gix::ObjectId, String), std::sync::Arc<SplitParts>>,
+}
+
+impl TagScanner<'_, '_> {
+    fn read_err(&self, what: &str, e: &dyn std::fmt::Display) -> String {
         format!(
             "repo \"{}\" at {}: cannot read {what}: {e}; run `git fsck` in it",
-            step.repo,
-            step.git_dir.display()
+            self.step.repo,
+            self.step.git_dir.display()
         )
-    };
-    for tag in &step.tags {
+    }
+
+    /// The file changes of the commit `tag` peels to; its warnings and unparsed files go
+    /// to `out`.
+    fn commit(&mut self, tag: &RefImport, out: &mut TagScan) -> Result<Vec<FileChange>, String> {
         let tag_name = tag.from.trim_start_matches("refs/tags/");
-        if let Some(files) = by_commit.get(tag.commit.as_str()) {
-            if !files.is_empty() {
-                out.rewrites.push(TagRewrite {
-                    repo: step.repo.clone(),
-                    tag: tag.to.clone(),
-                    commit: tag.commit.clone(),
-                    files: files.clone(),
-                });
-            }
-            continue;
-        }
-        let commit =
-            gix::ObjectId::from_hex(tag.commit.as_bytes()).map_err(|e| read_err(&tag.from, &e))?;
-        let entries = lister
+        let commit = gix::ObjectId::from_hex(tag.commit.as_bytes())
+            .map_err(|e| self.read_err(&tag.from, &e))?;
+        let entries = self
+            .lister
             .of_commit(commit)
-            .map_err(|e| read_err(&format!("the tree of {}", tag.from), &e))?;
-        // Split sources are decided per tree: collect what each Terragrunt file holds.
-        let mut parts = Vec::new();
-        for (file, blob) in entries.iter().filter(|(f, _)| f.ends_with(".hcl")) {
-            let key = (*blob, join(&step.path, file));
-            let p = match split_parts.get(&key) {
-                Some(p) => p.clone(),
-                None => {
-                    let p = split_parts_of(&repo, *blob, &key.1, ctx.targets)
-                        .map_err(|e| read_err(&format!("{file} in {}", tag.from), &e))?;
-                    split_parts.insert(key, p.clone());
-                    p
-                }
-            };
-            parts.push(p);
-        }
-        let table = SplitTable::build(parts.iter().map(|p| p.as_ref()), ctx);
+            .map_err(|e| self.read_err(&format!("the tree of {}", tag.from), &e))?;
+        let table = self.split_table(&entries, tag)?;
         out.warnings.extend(split_warnings(
-            &step.repo,
+            &self.step.repo,
             &format!("tag {tag_name}"),
             &table,
         ));
@@ -423,48 +438,64 @@ fn tag_rewrites_of(step: &ImportStep, ctx: &sources::Context<'_>) -> Result<TagS
         };
         let tag_ctx = sources::Context {
             split: Some(&table),
-            ..*ctx
+            ..*self.ctx
         };
         let mut changes = Vec::new();
         for (file, blob) in entries.iter() {
-            let path = join(&step.path, file);
-            let key = (*blob, path, fingerprint);
-            let result = match scanned.get(&key) {
+            let key = (*blob, join(&self.step.path, file), fingerprint);
+            let result = match self.scanned.get(&key) {
                 Some(r) => r.clone(),
                 None => {
-                    let r = scan_blob(&repo, *blob, &key.1, &tag_ctx)
-                        .map_err(|e| read_err(&format!("{file} in {}", tag.from), &e))?;
+                    let r = scan_blob(self.repo, *blob, &key.1, &tag_ctx)
+                        .map_err(|e| self.read_err(&format!("{file} in {}", tag.from), &e))?;
                     let r = std::sync::Arc::new(r);
-                    scanned.insert(key.clone(), r.clone());
+                    self.scanned.insert(key.clone(), r.clone());
                     r
                 }
             };
             let path = key.1;
             for e in &result.errors {
                 out.warnings.push(Warning {
-                    subject: format!("repo \"{}\" tag {tag_name}", step.repo),
+                    subject: format!("repo \"{}\" tag {tag_name}", self.step.repo),
                     message: format!("{path}:{e}; this source stays as it was in that tag"),
                 });
             }
             if let Some(u) = &result.unparsed {
                 out.unparsed
-                    .push(unparsed_file(&step.repo, &path, u, tag_name));
+                    .push(unparsed_file(&self.step.repo, &path, u, tag_name));
             }
             if let Some(change) = &result.change {
                 changes.push(change.clone());
             }
         }
-        if !changes.is_empty() {
-            out.rewrites.push(TagRewrite {
-                repo: step.repo.clone(),
-                tag: tag.to.clone(),
-                commit: tag.commit.clone(),
-                files: changes.clone(),
-            });
-        }
-        by_commit.insert(tag.commit.as_str(), changes);
+        Ok(changes)
     }
-    Ok(out)
+
+    /// The split sources of one tagged tree (decided per tree, from its Terragrunt files).
+    fn split_table(
+        &mut self,
+        entries: &[crate::inventory::blobs::Entry],
+        tag: &RefImport,
+    ) -> Result<SplitTable, String> {
+        let mut parts = Vec::new();
+        for (file, blob) in entries.iter().filter(|(f, _)| f.ends_with(".hcl")) {
+            let key = (*blob, join(&self.step.path, file));
+            let p = match self.split_parts.get(&key) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = split_parts_of(self.repo, *blob, &key.1, self.ctx.targets)
+                        .map_err(|e| self.read_err(&format!("{file} in {}", tag.from), &e))?;
+                    self.split_parts.insert(key, p.clone());
+                    p
+                }
+            };
+            parts.push(p);
+        }
+        Ok(SplitTable::build(
+            parts.iter().map(|p| p.as_ref()),
+            self.ctx,
+        ))
+    }
 }
 
 /// Scans one file version of a tag for sources to rewrite.

@@ -241,6 +241,18 @@ fn env(root: &Path, name: &str, maps: &[Map], registry: Option<&Registry>) -> En
     }
 }
 
+/// The registry and both sides' environments: (a) legacy URLs, other-org and the registry;
+/// (b) ONLY the monorepos and other-org, with a closed registry port, so every call in the
+/// chain must resolve in the monorepos.
+fn both_sides(f: &Fixture) -> (Registry, Env, Env) {
+    let registry = Registry::start(&f.legacy, f.root.join("registry.log"));
+    let mut maps_a = legacy_maps(f);
+    maps_a.push(other_org_map(f));
+    let env_a = env(&f.root, "legacy", &maps_a, Some(&registry));
+    let env_b = env(&f.root, "monorepo-only", &monorepo_maps(f), None);
+    (registry, env_a, env_b)
+}
+
 /// The insteadOf entries for every legacy URL form, as go-getter hands them to git:
 /// `git::https://`, `github.com/acme/x` (-> `https://github.com/acme/x.git`),
 /// `git::ssh://git@` and scp-like `git@github.com:acme/x.git` (-> `ssh://git@github.com/acme/x.git`).
@@ -456,14 +468,7 @@ fn every_deployment_gets_the_same_modules_from_the_monorepos() {
     };
     let started = Instant::now();
     let f = fixture();
-    let registry = Registry::start(&f.legacy, f.root.join("registry.log"));
-    let mut maps_a = legacy_maps(&f);
-    maps_a.push(other_org_map(&f));
-    let env_a = env(&f.root, "legacy", &maps_a, Some(&registry));
-    // The monorepo side maps ONLY the monorepos (and the external other-org repo) and has
-    // no registry: every call in the chain must resolve in the monorepos.
-    let maps_b = monorepo_maps(&f);
-    let env_b = env(&f.root, "monorepo", &maps_b, None);
+    let (registry, env_a, env_b) = both_sides(&f);
 
     let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
     let deployments = deployments(&f.legacy);
@@ -542,12 +547,7 @@ fn service_modules_on_main_get_the_same_modules_without_legacy_urls_or_registry(
         return;
     };
     let f = fixture();
-    let registry = Registry::start(&f.legacy, f.root.join("registry.log"));
-    let mut maps_a = legacy_maps(&f);
-    maps_a.push(other_org_map(&f));
-    let env_a = env(&f.root, "legacy", &maps_a, Some(&registry));
-    // Only the monorepos and other-org; the registry is a closed port.
-    let env_b = env(&f.root, "monorepo-only", &monorepo_maps(&f), None);
+    let (registry, env_a, env_b) = both_sides(&f);
     let mono = clone(
         &f.root,
         &f.out.join("service-modules.git"),
@@ -672,11 +672,7 @@ fn terragrunt_split_sources_and_stack_units_get_the_same_modules() {
         return;
     };
     let f = fixture();
-    let registry = Registry::start(&f.legacy, f.root.join("registry.log"));
-    let mut maps_a = legacy_maps(&f);
-    maps_a.push(other_org_map(&f));
-    let env_a = env(&f.root, "legacy", &maps_a, Some(&registry));
-    let env_b = env(&f.root, "monorepo-only", &monorepo_maps(&f), None);
+    let (_registry, env_a, env_b) = both_sides(&f);
     let legacy = clone(
         &f.root,
         &f.legacy.join("terragrunt-live.git"),
