@@ -368,3 +368,122 @@ fn example_mapping_parses() {
         .iter()
         .any(|r| r.name == "terraform-aws-alb" && r.tag_prefix == "alb/"));
 }
+
+// Issue 12, defect 7: paths and tag prefixes a fsck-checking remote refuses.
+fn repo_with(attrs: &str) -> String {
+    format!(
+        "repo \"a\" {{\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n{attrs}}}\n"
+    )
+}
+
+#[test]
+fn path_aliasing_dot_git_is_refused() {
+    for (path, shown) in [
+        ("a/.GIT", "\"a/.GIT\""),
+        (".Git", "\".Git\""),
+        ("x/.git. ", "\"x/.git. \""),
+        ("GIT~1", "\"GIT~1\""),
+        ("a/.g\\u200cit", "\"a/.g\\u{200c}it\""),
+    ] {
+        plan_fails(
+            &repo_with(&format!("  path = \"{path}\"\n")),
+            &[ALB],
+            &[
+                "mapping.hcl:10:",
+                &format!("path {shown} has the component"),
+                "which git reads as `.git`",
+            ],
+        );
+    }
+}
+
+#[test]
+fn path_aliasing_gitmodules_is_refused() {
+    for path in [".gitmodules", "a/.GitModules", "gitmod~1"] {
+        plan_fails(
+            &repo_with(&format!("  path = \"{path}\"\n")),
+            &[ALB],
+            &["mapping.hcl:10:", "which git reads as `.gitmodules`"],
+        );
+    }
+}
+
+#[test]
+fn path_with_control_bytes_is_refused() {
+    for (path, byte) in [
+        ("a\\u0000b", "0x00"),
+        ("a\\tb", "0x09"),
+        ("a\\u007fb", "0x7f"),
+    ] {
+        plan_fails(
+            &repo_with(&format!("  path = \"{path}\"\n")),
+            &[ALB],
+            &[
+                "mapping.hcl:10:",
+                &format!("contains the control byte {byte}"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn tag_prefix_breaking_check_ref_format_is_refused() {
+    for (prefix, why) in [
+        ("a.lock/", "breaks `git check-ref-format`"),
+        (".a/", "breaks `git check-ref-format`"),
+        ("a./", "ending in `.`"),
+        ("a@{b/", "contains `@{`"),
+        ("a/.GIT/", "which git reads as `.git`"),
+    ] {
+        plan_fails(
+            &repo_with(&format!("  path = \"a\"\n  tag_prefix = \"{prefix}\"\n")),
+            &[ALB],
+            &["mapping.hcl:11:", "does not make valid tag names", why],
+        );
+    }
+}
+
+#[test]
+fn derived_tag_prefix_is_reported_at_path_not_1_1() {
+    let dir = setup(&repo_with("  path = \"alb.\"\n"), &[ALB]);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("mapping.hcl:10:3: tag_prefix \"alb./\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("mapping.hcl:1:1"), "{stderr}");
+}
+
+#[test]
+fn rule_derived_paths_and_prefixes_are_checked_at_the_rule_attribute() {
+    plan_fails(
+        r#"rule "reference" {
+  match      = "github.com/acme/terraform-aws-(?P<name>[a-z0-9-]+)"
+  into       = "reference-modules"
+  path       = "{name}/.GIT"
+}
+"#,
+        &[ALB],
+        &[
+            "mapping.hcl:10:",
+            "via rule \"reference\": path \"alb/.GIT\"",
+            "which git reads as `.git`",
+        ],
+    );
+    plan_fails(
+        r#"rule "reference" {
+  match      = "github.com/acme/terraform-aws-(?P<name>[a-z0-9-]+)"
+  into       = "reference-modules"
+  path       = "{name}"
+  tag_prefix = "{name}.lock/"
+}
+"#,
+        &[ALB],
+        &[
+            "mapping.hcl:11:",
+            "via rule \"reference\": tag_prefix \"alb.lock/\" does not make valid tag names",
+        ],
+    );
+}
