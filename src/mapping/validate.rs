@@ -507,32 +507,62 @@ fn check_collisions(c: &mut Checker<'_>, repos: &[RepoSpec]) {
         by_monorepo.entry(&r.into).or_default().push(r);
     }
     for (mono, list) in by_monorepo {
-        let slashed: Vec<String> = list.iter().map(|r| format!("{}/", r.path)).collect();
+        // Compared case-folded: `App` and `app` are one directory on the case-insensitive
+        // file systems of macOS and Windows, where a checkout would mix both repos' files.
+        let slashed: Vec<String> = list
+            .iter()
+            .map(|r| format!("{}/", r.path).to_lowercase())
+            .collect();
+        let prefixes: Vec<String> = list.iter().map(|r| r.tag_prefix.to_lowercase()).collect();
         for (i, a) in list.iter().enumerate() {
             for (j, b) in list.iter().enumerate().skip(i + 1) {
                 let (ap, bp) = (slashed[i].as_str(), slashed[j].as_str());
+                let at = place_of(c.parsed, b, "path");
                 if ap == bp {
-                    c.problems.push(Problem {
-                        at: c.parsed.file.clone(),
-                        message: format!("{} and {} both go to path \"{}\" in monorepo \"{mono}\"; give each its own path", describe(a), describe(b), a.path),
-                    });
+                    let message = if a.path == b.path {
+                        format!("{} and {} both go to path \"{}\" in monorepo \"{mono}\"; give each its own path", describe(a), describe(b), a.path)
+                    } else {
+                        format!("{} goes to path \"{}\" and {} to path \"{}\" in monorepo \"{mono}\": they differ only in case, so they are one directory on macOS and Windows; give each its own path", describe(a), a.path, describe(b), b.path)
+                    };
+                    c.problems.push(Problem { at, message });
                 } else if ap.starts_with(bp) || bp.starts_with(ap) {
                     let (outer, inner) = if ap.starts_with(bp) { (b, a) } else { (a, b) };
                     c.problems.push(Problem {
-                        at: c.parsed.file.clone(),
-                        message: format!("path \"{}\" of {} is nested in path \"{}\" of {} in monorepo \"{mono}\"; paths must not contain each other", inner.path, describe(inner), outer.path, describe(outer)),
+                        at,
+                        message: format!("path \"{}\" of {} is nested in path \"{}\" of {} in monorepo \"{mono}\"; paths must not contain each other (compared ignoring case, as macOS and Windows do)", inner.path, describe(inner), outer.path, describe(outer)),
                     });
                 }
-                if a.tag_prefix.starts_with(&b.tag_prefix)
-                    || b.tag_prefix.starts_with(&a.tag_prefix)
-                {
+                let (at_, bt) = (prefixes[i].as_str(), prefixes[j].as_str());
+                if at_.starts_with(bt) || bt.starts_with(at_) {
+                    let case = if a.tag_prefix.starts_with(&b.tag_prefix)
+                        || b.tag_prefix.starts_with(&a.tag_prefix)
+                    {
+                        ""
+                    } else {
+                        " (ignoring case: loose refs are files, one name on macOS and Windows)"
+                    };
                     c.problems.push(Problem {
-                        at: c.parsed.file.clone(),
-                        message: format!("tag prefixes \"{}\" of {} and \"{}\" of {} can make the same tag name in monorepo \"{mono}\"; choose prefixes that are not prefixes of each other (end them with `/`)", a.tag_prefix, describe(a), b.tag_prefix, describe(b)),
+                        at: place_of(c.parsed, b, "tag_prefix"),
+                        message: format!("tag prefixes \"{}\" of {} and \"{}\" of {} can make the same tag name in monorepo \"{mono}\"{case}; choose prefixes that are not prefixes of each other (end them with `/`)", a.tag_prefix, describe(a), b.tag_prefix, describe(b)),
                     });
                 }
             }
         }
+    }
+}
+
+/// Returns `file:line:column` of attribute `attr` of the block `r` comes from (its `path`
+/// when `attr` is not written, as for a tag prefix derived from the path).
+fn place_of(parsed: &Parsed, r: &RepoSpec, attr: &str) -> String {
+    let block = match &r.origin {
+        Origin::Repo(_) => format!("repo.{}", r.name),
+        Origin::Rule { rule, .. } => format!("rule.{rule}"),
+    };
+    let key = format!("{block}.{attr}");
+    if parsed.positions.contains_key(&key) {
+        parsed.place(&key)
+    } else {
+        parsed.place(&format!("{block}.path"))
     }
 }
 

@@ -487,3 +487,36 @@ fn rule_derived_paths_and_prefixes_are_checked_at_the_rule_attribute() {
         ],
     );
 }
+
+// Issue 12, defect 11: paths and tag prefixes that differ only in case collide on macOS and
+// Windows.
+#[test]
+fn paths_differing_only_in_case_collide() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"App\"\n  tag_prefix = \"a/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"app\"\n  tag_prefix = \"b/\"\n}\n",
+        &[ALB, VPC],
+        &[
+            "mapping.hcl:16:3:",
+            "\"a\" (repo block at 7:1) goes to path \"App\" and \"b\" (repo block at 13:1) to path \"app\"",
+            "differ only in case",
+        ],
+    );
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"Dev\"\n  tag_prefix = \"a/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"dev/korea\"\n  tag_prefix = \"b/\"\n}\n",
+        &[ALB, VPC],
+        &["path \"dev/korea\"", "is nested in path \"Dev\""],
+    );
+}
+
+#[test]
+fn tag_prefixes_differing_only_in_case_collide() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"a\"\n  tag_prefix = \"App/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"b\"\n  tag_prefix = \"app/\"\n}\n",
+        &[ALB, VPC],
+        &[
+            "mapping.hcl:17:3:",
+            "tag prefixes \"App/\" of \"a\" (repo block at 7:1) and \"app/\" of \"b\" (repo block at 13:1)",
+            "ignoring case",
+        ],
+    );
+}
