@@ -377,8 +377,29 @@ pub(super) fn validate(
         let entries = rules::read_inventory(&inv_text);
         let explicit: std::collections::HashSet<String> =
             repos.iter().map(|r| rules::identity(&r.url)).collect();
+        // The first line naming each repo (by identity), to catch a repo listed twice.
+        let mut seen: std::collections::HashMap<String, (usize, String)> =
+            std::collections::HashMap::new();
         for entry in entries {
             let ident = rules::identity(&entry.url);
+            if let Some((first, first_url)) = seen.get(&ident) {
+                let at_inv = format!("{}:{}", inv_path.display(), entry.line);
+                let url = crate::redact::url(&entry.url);
+                if *first_url == entry.url {
+                    // The same text twice (concatenated listings): harmless, it can only
+                    // mean the one repo, so it is imported once.
+                    warnings.push(format!("{at_inv}: {url} is listed again (first at line {first}); the repeat is ignored"));
+                } else {
+                    // Two spellings of one repo: which one decides the clone URL and which
+                    // rule matches, so the user must choose.
+                    c.problems.push(Problem {
+                        at: at_inv,
+                        message: format!("{url} is listed twice: line {first} ({}) names the same repo; keep one of the two lines", crate::redact::url(first_url)),
+                    });
+                }
+                continue;
+            }
+            seen.insert(ident.clone(), (entry.line, entry.url.clone()));
             if explicit.contains(&ident) {
                 continue; // a `repo` block names it: explicit beats patterns
             }

@@ -520,3 +520,48 @@ fn tag_prefixes_differing_only_in_case_collide() {
         ],
     );
 }
+
+// Issue 12: a repo listed twice in the inventory gave three misleading errors (two repos
+// named alike, same path, same tag prefixes).
+#[test]
+fn inventory_listing_a_repo_twice_in_two_spellings_is_one_error() {
+    let dir = setup(REF_RULE, &[ALB]);
+    let inv = format!("{ALB}\n# ssh spelling\ngit@github.com:acme/terraform-aws-alb.git\n");
+    std::fs::write(dir.path().join("repos.txt"), inv).expect("write");
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("1 problem in"), "{stderr}");
+    assert!(
+        stderr.contains("repos.txt:3: git@github.com:acme/terraform-aws-alb.git is listed twice: line 1 (https://github.com/acme/terraform-aws-alb.git) names the same repo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn inventory_repeating_a_line_warns_and_imports_once() {
+    let dir = setup(REF_RULE, &[ALB]);
+    std::fs::write(
+        dir.path().join("repos.txt"),
+        format!("{ALB}\n{ALB}  # again\n"),
+    )
+    .expect("write");
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        plan["monorepos"][0]["imports"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let text = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&text.stdout),
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert!(
+        all.contains("repos.txt:2: https://github.com/acme/terraform-aws-alb.git is listed again (first at line 1); the repeat is ignored"),
+        "{all}"
+    );
+}
