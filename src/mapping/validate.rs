@@ -468,6 +468,16 @@ pub(super) fn validate(
         }
     }
 
+    for m in &monorepos {
+        if !repos.iter().any(|r| r.into == m.name) {
+            warnings.push(format!(
+                "{}: monorepo \"{}\" receives no repo; apply leaves it empty and push.sh skips it",
+                parsed.place(&format!("monorepo.{}", m.name)),
+                m.name
+            ));
+        }
+    }
+
     check_collisions(&mut c, &repos);
 
     if !c.problems.is_empty() {
