@@ -647,3 +647,92 @@ fn push_checks_every_ref_before_pushing_any() {
     );
     assert_eq!(remote_refs(&dir.path().join("remote-ref.git")), "");
 }
+
+// Issue 12, defect 12: a secret anywhere in a URL of the mapping (a password holding `@`,
+// token query parameters) reaches no output of plan and no generated script.
+#[test]
+fn secrets_in_mapping_urls_reach_no_output_and_no_script() {
+    let dir = common::tempdir();
+    let root = dir.path();
+    legacy_repo(root, "terraform-aws-alb", &["v1.0.0"]);
+    let mapping = r#"repos_dir = "legacy"
+monorepo "reference-modules" { url = "git::https://bot:SECRET1@SECRET2@github.com/acme/reference-modules.git?access_token=SECRET3&ref=main" }
+repo "terraform-aws-alb" {
+  url  = "https://SECRET4@SECRET5@github.com/acme/terraform-aws-alb.git?private_token=SECRET6&oauth_token=SECRET7&sshkey=SECRET8&api_key=SECRET9&token=SECRETA"
+  into = "reference-modules"
+  path = "alb"
+}
+repo "terraform-aws-vpc" {
+  url  = "https://u:SECRETB@SECRETC@github.com/acme/terraform-aws-vpc.git?X-Amz-Signature=SECRETD"
+  into = "reference-modules"
+  path = "vpc"
+}
+"#;
+    std::fs::write(root.join("mapping.hcl"), mapping).expect("write");
+    // The vpc repo has no local copy: its error message names the URL.
+    let out = common::run_tfmono(root, &["plan", "mapping.hcl"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("https://u:***@github.com/acme/terraform-aws-vpc.git?X-Amz-Signature=***"),
+        "{all}"
+    );
+    assert!(!all.contains("SECRET"), "{all}");
+    legacy_repo(root, "terraform-aws-vpc", &["v1.0.0"]);
+    for args in [
+        &["plan", "mapping.hcl"][..],
+        &["plan", "mapping.hcl", "--format", "json"],
+        &["plan", "mapping.hcl", "--format", "markdown"],
+        &["apply", "mapping.hcl", "--out", "out"],
+    ] {
+        let out = common::run_tfmono(root, args);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {all}");
+        assert!(!all.contains("SECRET"), "{args:?}: {all}");
+    }
+    // Every file apply wrote but git's compressed objects: scripts, journal, commit maps,
+    // packed refs.
+    let mut scanned = Vec::new();
+    let mut stack = vec![root.join("out")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p.to_string_lossy().contains("/objects/") {
+                let text = String::from_utf8_lossy(&std::fs::read(&p).expect("read")).into_owned();
+                assert!(!text.contains("SECRET"), "{}: {text}", p.display());
+                scanned.push(p);
+            }
+        }
+    }
+    assert!(
+        scanned.iter().any(|p| p.ends_with("push.sh")),
+        "{scanned:?}"
+    );
+    // The notes (git objects) carry the masked URL.
+    let notes = git(
+        &root.join("out/reference-modules.git"),
+        &["log", "-p", "--format=%B", "refs/notes/tfmono"],
+    );
+    assert!(
+        notes.contains("Migrated-from: https://***@github.com/"),
+        "{notes}"
+    );
+    assert!(!notes.contains("SECRET"), "{notes}");
+    let push = std::fs::read_to_string(root.join("out/push.sh")).expect("read");
+    assert!(
+        push.contains(
+            "https://bot:***@github.com/acme/reference-modules.git?access_token=***&ref=main"
+        ),
+        "{push}"
+    );
+}
