@@ -71,10 +71,10 @@ pub(super) fn identity(url: &str) -> String {
     let had_scheme = s.find("://").map(|i| {
         s = &s[i + 3..];
     });
-    if let Some((user, rest)) = s.split_once('@') {
-        if !user.contains('/') {
-            s = rest;
-        }
+    // The userinfo runs to the last `@` before the first `/` (a password may hold `@`).
+    let authority_end = s.find('/').unwrap_or(s.len());
+    if let Some(at) = s[..authority_end].rfind('@') {
+        s = &s[at + 1..];
     }
     let mut owned = s.to_string();
     if had_scheme.is_none() {
@@ -143,5 +143,6 @@ mod tests {
         assert_eq!(identity("git::ssh://git@github.com/acme/alb.git"), a);
         assert_eq!(identity("git@github.com:acme/alb"), a);
         assert_eq!(identity("https://user:tok@github.com/acme/alb/"), a);
+        assert_eq!(identity("https://user:tok@en@github.com/acme/alb"), a);
     }
 }

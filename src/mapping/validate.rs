@@ -69,16 +69,15 @@ impl Checker<'_> {
         match check_path(path) {
             Ok(()) => true,
             Err(why) => {
-                self.problem(key, format!("{context}path \"{path}\" {why}; use a relative path like \"dev/korea/api/static\""));
+                self.problem(key, format!("{context}path {path:?} {why}; use a relative path like \"dev/korea/api/static\""));
                 false
             }
         }
     }
 
     fn tag_prefix(&mut self, key: &str, prefix: &str, context: &str) {
-        let probe = format!("refs/tags/{prefix}v1.0.0");
-        if prefix.is_empty() || gix::validate::reference::name(probe.as_bytes().into()).is_err() {
-            self.problem(key, format!("{context}tag_prefix \"{prefix}\" does not make valid tag names; use letters, digits, `-`, `_`, `.` and `/`, e.g. \"alb/\""));
+        if let Err(why) = check_tag_prefix(prefix) {
+            self.problem(key, format!("{context}tag_prefix {prefix:?} does not make valid tag names: it {why}; use letters, digits, `-`, `_`, `.` and `/`, e.g. \"alb/\""));
         }
     }
 }
@@ -92,21 +91,122 @@ fn quoted(names: &[&str]) -> String {
 }
 
 /// Returns why `path` cannot be a monorepo path, if it cannot.
-fn check_path(path: &str) -> Result<(), &'static str> {
+///
+/// These are git's own rules for tree entries (`verify_path` in git's `read-cache.c`, enforced
+/// by `fsck` on push to any fsck-checking remote), so a tree tfmono writes is accepted
+/// everywhere: no `.git` or `.gitmodules` component in any spelling a case-insensitive,
+/// NTFS or HFS+ file system treats as the same name, no control bytes, no `.`/`..`/empty
+/// components.
+fn check_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
-        return Err("is empty");
+        return Err("is empty".into());
     }
     if path.starts_with('/') || path.contains('\\') || path.chars().nth(1) == Some(':') {
-        return Err("is absolute");
+        return Err("is absolute".into());
     }
-    if path.split('/').any(|c| c == "..") {
-        return Err("contains `..`");
+    check_components(path.split('/'))
+}
+
+/// Returns why a `/`-separated list of names cannot all be tree entry names, if it cannot.
+fn check_components<'a>(components: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    for c in components {
+        if let Some(b) = c.bytes().find(|b| *b < 0x20 || *b == 0x7f) {
+            return Err(format!("contains the control byte 0x{b:02x}"));
+        }
+        if c == ".." {
+            return Err("contains `..`".into());
+        }
+        if c.is_empty() || c == "." {
+            return Err("has an empty or `.` component".into());
+        }
+        match git_special(c) {
+            Some(GitName::Dir) => {
+                return Err(format!(
+                    "has the component {c:?}, which git reads as `.git` (case-insensitive, NTFS or HFS+ alias)"
+                ))
+            }
+            Some(GitName::Modules) => {
+                return Err(format!(
+                    "has the component {c:?}, which git reads as `.gitmodules` (case-insensitive, NTFS or HFS+ alias)"
+                ))
+            }
+            None => {}
+        }
     }
-    if path.split('/').any(|c| c.is_empty() || c == ".") {
-        return Err("has an empty or `.` component");
+    Ok(())
+}
+
+/// A name git treats as special on some file system.
+#[derive(Debug, PartialEq, Eq)]
+enum GitName {
+    Dir,
+    Modules,
+}
+
+/// Returns which of `.git` / `.gitmodules` the component `c` aliases, if any: after dropping
+/// the code points HFS+ ignores, an NTFS alternate data stream (`:…`) and the trailing dots
+/// and spaces NTFS ignores, compared case-insensitively, with the 8.3 short names.
+fn git_special(c: &str) -> Option<GitName> {
+    let no_hfs: String = c.chars().filter(|ch| !hfs_ignorable(*ch)).collect();
+    let no_stream = no_hfs.split(':').next().unwrap_or_default();
+    let name = no_stream.trim_end_matches(['.', ' ']).to_lowercase();
+    if name == ".git" || name == "git~1" {
+        return Some(GitName::Dir);
     }
-    if path.split('/').any(|c| c == ".git") {
-        return Err("contains a `.git` component");
+    let short_modules = name
+        .strip_prefix("gitmod~")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let hashed_modules = name
+        .strip_prefix("gi7eba~")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if name == ".gitmodules" || short_modules || hashed_modules {
+        return Some(GitName::Modules);
+    }
+    None
+}
+
+/// Whether HFS+ ignores `ch` in file names (git's `next_hfs_char` list).
+fn hfs_ignorable(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}'
+    )
+}
+
+/// Returns why `prefix` cannot prefix tag names, if it cannot: `git check-ref-format` on
+/// `refs/tags/<prefix>v1.0.0`, a full component ending in `.`, and the tree-entry rules of
+/// [`check_components`] (loose refs are files, so `.git` aliases and control bytes are out).
+fn check_tag_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Err("is empty".into());
+    }
+    let components: Vec<&str> = prefix.split('/').collect();
+    let (last, full) = components.split_last().unwrap_or((&"", &[]));
+    let mut all = full.to_vec();
+    if !last.is_empty() {
+        all.push(last);
+    }
+    check_components(all.iter().copied())?;
+    if let Some(c) = full.iter().find(|c| c.ends_with('.')) {
+        return Err(format!("has the component {c:?} ending in `.`"));
+    }
+    for bad in ["..", "@{"] {
+        if prefix.contains(bad) {
+            return Err(format!("contains `{bad}`"));
+        }
+    }
+    if let Some(ch) = prefix
+        .chars()
+        .find(|ch| matches!(ch, '~' | '^' | ':' | '?' | '*' | '[' | '\\' | ' '))
+    {
+        return Err(format!("contains {ch:?}"));
+    }
+    let probe = format!("refs/tags/{prefix}v1.0.0");
+    if gix::validate::reference::name(probe.as_bytes().into()).is_err() {
+        return Err(
+            "breaks `git check-ref-format` (a component starting with `.` or ending in `.lock`?)"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -181,12 +281,20 @@ pub(super) fn validate(
     for (name, r) in &raw.repo {
         let key = format!("repo.{name}");
         c.monorepo(&format!("{key}.into"), &r.into, &monorepos);
-        c.path(&format!("{key}.path"), &r.path, "");
+        let path_ok = c.path(&format!("{key}.path"), &r.path, "");
         let tag_prefix = r
             .tag_prefix
             .clone()
             .unwrap_or_else(|| format!("{}/", r.path));
-        c.tag_prefix(&format!("{key}.tag_prefix"), &tag_prefix, "");
+        // A derived prefix (`<path>/`) is reported at `path`, the attribute to fix.
+        let attr = if r.tag_prefix.is_some() {
+            "tag_prefix"
+        } else {
+            "path"
+        };
+        if path_ok || r.tag_prefix.is_some() {
+            c.tag_prefix(&format!("{key}.{attr}"), &tag_prefix, "");
+        }
         let branches = c
             .choice(
                 &format!("{key}.branches"),
@@ -269,8 +377,29 @@ pub(super) fn validate(
         let entries = rules::read_inventory(&inv_text);
         let explicit: std::collections::HashSet<String> =
             repos.iter().map(|r| rules::identity(&r.url)).collect();
+        // The first line naming each repo (by identity), to catch a repo listed twice.
+        let mut seen: std::collections::HashMap<String, (usize, String)> =
+            std::collections::HashMap::new();
         for entry in entries {
             let ident = rules::identity(&entry.url);
+            if let Some((first, first_url)) = seen.get(&ident) {
+                let at_inv = format!("{}:{}", inv_path.display(), entry.line);
+                let url = crate::redact::url(&entry.url);
+                if *first_url == entry.url {
+                    // The same text twice (concatenated listings): harmless, it can only
+                    // mean the one repo, so it is imported once.
+                    warnings.push(format!("{at_inv}: {url} is listed again (first at line {first}); the repeat is ignored"));
+                } else {
+                    // Two spellings of one repo: which one decides the clone URL and which
+                    // rule matches, so the user must choose.
+                    c.problems.push(Problem {
+                        at: at_inv,
+                        message: format!("{url} is listed twice: line {first} ({}) names the same repo; keep one of the two lines", crate::redact::url(first_url)),
+                    });
+                }
+                continue;
+            }
+            seen.insert(ident.clone(), (entry.line, entry.url.clone()));
             if explicit.contains(&ident) {
                 continue; // a `repo` block names it: explicit beats patterns
             }
@@ -314,7 +443,8 @@ pub(super) fn validate(
                         origin,
                     };
                     if c.path(&format!("{key}.path"), &spec.path, &context) {
-                        c.tag_prefix(&format!("{key}.path"), &spec.tag_prefix, &context);
+                        let attr = if rule.tag_prefix.is_some() { "tag_prefix" } else { "path" };
+                        c.tag_prefix(&format!("{key}.{attr}"), &spec.tag_prefix, &context);
                     }
                     repos.push(spec);
                 }
@@ -334,6 +464,16 @@ pub(super) fn validate(
                 "{}: rule \"{}\" matches no inventory entry",
                 parsed.place(&format!("rule.{}", rule.name)),
                 rule.name
+            ));
+        }
+    }
+
+    for m in &monorepos {
+        if !repos.iter().any(|r| r.into == m.name) {
+            warnings.push(format!(
+                "{}: monorepo \"{}\" receives no repo; apply leaves it empty and push.sh skips it",
+                parsed.place(&format!("monorepo.{}", m.name)),
+                m.name
             ));
         }
     }
@@ -398,31 +538,123 @@ fn check_collisions(c: &mut Checker<'_>, repos: &[RepoSpec]) {
         by_monorepo.entry(&r.into).or_default().push(r);
     }
     for (mono, list) in by_monorepo {
-        let slashed: Vec<String> = list.iter().map(|r| format!("{}/", r.path)).collect();
+        // Compared case-folded: `App` and `app` are one directory on the case-insensitive
+        // file systems of macOS and Windows, where a checkout would mix both repos' files.
+        let slashed: Vec<String> = list
+            .iter()
+            .map(|r| format!("{}/", r.path).to_lowercase())
+            .collect();
+        let prefixes: Vec<String> = list.iter().map(|r| r.tag_prefix.to_lowercase()).collect();
         for (i, a) in list.iter().enumerate() {
             for (j, b) in list.iter().enumerate().skip(i + 1) {
                 let (ap, bp) = (slashed[i].as_str(), slashed[j].as_str());
+                let at = place_of(c.parsed, b, "path");
                 if ap == bp {
-                    c.problems.push(Problem {
-                        at: c.parsed.file.clone(),
-                        message: format!("{} and {} both go to path \"{}\" in monorepo \"{mono}\"; give each its own path", describe(a), describe(b), a.path),
-                    });
+                    let message = if a.path == b.path {
+                        format!("{} and {} both go to path \"{}\" in monorepo \"{mono}\"; give each its own path", describe(a), describe(b), a.path)
+                    } else {
+                        format!("{} goes to path \"{}\" and {} to path \"{}\" in monorepo \"{mono}\": they differ only in case, so they are one directory on macOS and Windows; give each its own path", describe(a), a.path, describe(b), b.path)
+                    };
+                    c.problems.push(Problem { at, message });
                 } else if ap.starts_with(bp) || bp.starts_with(ap) {
                     let (outer, inner) = if ap.starts_with(bp) { (b, a) } else { (a, b) };
                     c.problems.push(Problem {
-                        at: c.parsed.file.clone(),
-                        message: format!("path \"{}\" of {} is nested in path \"{}\" of {} in monorepo \"{mono}\"; paths must not contain each other", inner.path, describe(inner), outer.path, describe(outer)),
+                        at,
+                        message: format!("path \"{}\" of {} is nested in path \"{}\" of {} in monorepo \"{mono}\"; paths must not contain each other (compared ignoring case, as macOS and Windows do)", inner.path, describe(inner), outer.path, describe(outer)),
                     });
                 }
-                if a.tag_prefix.starts_with(&b.tag_prefix)
-                    || b.tag_prefix.starts_with(&a.tag_prefix)
-                {
+                let (at_, bt) = (prefixes[i].as_str(), prefixes[j].as_str());
+                if at_.starts_with(bt) || bt.starts_with(at_) {
+                    let case = if a.tag_prefix.starts_with(&b.tag_prefix)
+                        || b.tag_prefix.starts_with(&a.tag_prefix)
+                    {
+                        ""
+                    } else {
+                        " (ignoring case: loose refs are files, one name on macOS and Windows)"
+                    };
                     c.problems.push(Problem {
-                        at: c.parsed.file.clone(),
-                        message: format!("tag prefixes \"{}\" of {} and \"{}\" of {} can make the same tag name in monorepo \"{mono}\"; choose prefixes that are not prefixes of each other (end them with `/`)", a.tag_prefix, describe(a), b.tag_prefix, describe(b)),
+                        at: place_of(c.parsed, b, "tag_prefix"),
+                        message: format!("tag prefixes \"{}\" of {} and \"{}\" of {} can make the same tag name in monorepo \"{mono}\"{case}; choose prefixes that are not prefixes of each other (end them with `/`)", a.tag_prefix, describe(a), b.tag_prefix, describe(b)),
                     });
                 }
             }
+        }
+    }
+}
+
+/// Returns `file:line:column` of attribute `attr` of the block `r` comes from (its `path`
+/// when `attr` is not written, as for a tag prefix derived from the path).
+fn place_of(parsed: &Parsed, r: &RepoSpec, attr: &str) -> String {
+    let block = match &r.origin {
+        Origin::Repo(_) => format!("repo.{}", r.name),
+        Origin::Rule { rule, .. } => format!("rule.{rule}"),
+    };
+    let key = format!("{block}.{attr}");
+    if parsed.positions.contains_key(&key) {
+        parsed.place(&key)
+    } else {
+        parsed.place(&format!("{block}.path"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_git_refuses() {
+        for bad in [
+            "a/.git",
+            "a/.GIT",
+            ".Git",
+            ".git.",
+            ".git ",
+            ".git. .",
+            "git~1",
+            "GIT~1/x",
+            ".g\u{200c}it",
+            "\u{feff}.git",
+            ".git::$INDEX_ALLOCATION",
+            ".gitmodules",
+            "x/.GitModules",
+            ".gitmodules.",
+            "gitmod~1",
+            "GI7EBA~1",
+            "a\0b",
+            "a\nb",
+            "a\x7fb",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "a/",
+            "",
+            "/abs",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "alb",
+            "dev/korea/api/static",
+            ".github",
+            "gitx",
+            "a.git",
+            "git",
+            ".gitignore",
+        ] {
+            assert_eq!(check_path(good), Ok(()), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn tag_prefixes_check_ref_format_refuses() {
+        for bad in [
+            "a..b/", "a@{b/", "a~/", "a^/", "a:/", "a?/", "a*/", "a[/", "a\\/", ".a/", "a.lock/",
+            "a./", "a/.git/", "a\tb/", "", "a//",
+        ] {
+            assert!(check_tag_prefix(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["alb/", "dev/korea/api/static/", "alb-", "v.", "a.b/"] {
+            assert_eq!(check_tag_prefix(good), Ok(()), "{good:?}");
         }
     }
 }

@@ -78,27 +78,95 @@ pub fn rollback_script(journal: &Journal) -> String {
 
 /// Returns a bash script that pushes every monorepo's refs atomically: `main`, the import
 /// branches, the namespaced tags and the `refs/notes/tfmono` commit map.
+///
+/// It checks every ref first and pushes nothing unless all exist, so a failure never leaves
+/// one monorepo pushed and the next not. A monorepo whose only refs are `main` and the notes
+/// ref, neither of which exists, received no repo: it is skipped with a note (apply wrote
+/// nothing to it), not pushed as a missing `main`.
 pub fn push_script(journal: &Journal) -> String {
     let mut s = String::from(HEADER);
     s.push_str(
-        "# Pushes the monorepos. Override a remote with REMOTE_<name> (dashes as underscores).\n\n",
+        "# Pushes the monorepos. Override a remote with REMOTE_<name> (dashes as underscores).\n\
+         # Every ref is checked first; nothing is pushed unless all of them exist.\n\n",
     );
-    for m in &journal.monorepos {
+    // One `cat-file --batch-check` per monorepo: thousands of tags in one process, where a
+    // `rev-parse --verify` per ref would cost a process each.
+    s.push_str(
+        "# Prints the refs among $2.. that do not exist in git dir $1 (all of them if $1 is absent).\n\
+         absent_refs() {\n  local dir=$1; shift\n  if [ ! -d \"$dir\" ]; then printf '%s\\n' \"$@\"; return; fi\n  \
+         printf '%s\\n' \"$@\" | git --git-dir=\"$dir\" cat-file --batch-check='%(objectname)' | sed -n 's/ missing$//p'\n}\n\n\
+         missing=\"\"\n",
+    );
+    for (i, m) in journal.monorepos.iter().enumerate() {
+        let refs: Vec<&str> = m
+            .refs
+            .iter()
+            .map(|r| r.name.as_str())
+            .filter(|r| is_ref_name(r))
+            .collect();
+        let only_base = refs
+            .iter()
+            .all(|r| *r == crate::plan::MAIN_REF || *r == NOTES_REF);
+        let dir = quote(&m.dir);
+        let _ = writeln!(s, "# monorepo {}\nrefs_{i}=(", m.name);
+        for r in &refs {
+            let _ = writeln!(s, "  {}", quote(r));
+        }
+        let _ = writeln!(s, ")");
+        let _ = writeln!(
+            s,
+            "mapfile -t absent_{i} < <(absent_refs {dir} \"${{refs_{i}[@]}}\")\npush_{i}=1"
+        );
+        if only_base {
+            let _ = write!(
+                s,
+                "if [ \"${{#absent_{i}[@]}}\" = \"${{#refs_{i}[@]}}\" ]; then\n  push_{i}=0\n  echo {} >&2\nel",
+                quote(&format!(
+                    "monorepo {} received no repo: nothing to push",
+                    m.name
+                ))
+            );
+        }
+        let _ = writeln!(
+            s,
+            "if [ \"${{#absent_{i}[@]}}\" != 0 ]; then\n  push_{i}=0\n  missing+=\"  {}: ${{absent_{i}[*]}}\"$'\\n'\nfi\n",
+            m.name.replace(['"', '\\', '$', '`'], "_")
+        );
+    }
+    s.push_str(
+        "if [ -n \"$missing\" ]; then\n  printf 'refs missing, nothing pushed (re-run `tfmono apply` to finish, or `tfmono verify`):\\n%s' \"$missing\" >&2\n  exit 1\nfi\n\n",
+    );
+    for (i, m) in journal.monorepos.iter().enumerate() {
         let var = format!("REMOTE_{}", m.name.replace(['-', '.'], "_"));
         let url = m.url.strip_prefix("git::").unwrap_or(&m.url);
         let _ = writeln!(s, "# monorepo {}", m.name);
+        let refs: Vec<&str> = m
+            .refs
+            .iter()
+            .map(|r| r.name.as_str())
+            .filter(|r| is_ref_name(r))
+            .collect();
+        if refs.is_empty() {
+            let _ = writeln!(s, "# (no refs)\n");
+            continue;
+        }
+        // Inside `"${VAR:-…}"` a backslash escapes `\`, `"`, `$` and `` ` ``.
+        let url = url
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('`', "\\`");
+        let _ = writeln!(s, "if [ \"$push_{i}\" = 1 ]; then");
         let _ = writeln!(
             s,
-            "git --git-dir={} push --atomic \"${{{var}:-{}}}\" \\",
+            "  git --git-dir={} push --atomic \"${{{var}:-{url}}}\" \\",
             quote(&m.dir),
-            url.replace('"', "\\\"")
         );
-        let refs: Vec<&str> = m.refs.iter().map(|r| r.name.as_str()).collect();
-        for (i, r) in refs.iter().enumerate() {
-            let end = if i + 1 == refs.len() { "\n" } else { " \\\n" };
-            let _ = write!(s, "  {}{end}", quote(&format!("{r}:{r}")));
+        for (j, r) in refs.iter().enumerate() {
+            let end = if j + 1 == refs.len() { "\n" } else { " \\\n" };
+            let _ = write!(s, "    {}{end}", quote(&format!("{r}:{r}")));
         }
-        let _ = writeln!(s);
+        let _ = writeln!(s, "fi\n");
     }
     let _ = writeln!(s, "echo \"pushed; notes ({NOTES_REF}) travel with the push: fetch them with 'git fetch origin {NOTES_REF}:{NOTES_REF}'\"");
     s
@@ -156,5 +224,32 @@ mod tests {
         ]));
         assert!(!s.contains("\ntouch pwned"), "{s}");
         assert!(s.contains("delete refs/tags/ok\nTFMONO_REFS\n"), "{s}");
+    }
+
+    #[test]
+    fn push_checks_refs_before_pushing_and_skips_an_empty_monorepo() {
+        let mut j = journal(&[("refs/heads/main", None), ("refs/tags/alb/v1", None)]);
+        let mut empty = j.monorepos[0].clone();
+        empty.name = "empty".into();
+        empty.dir = "empty.git".into();
+        empty.refs.retain(|r| r.name == "refs/heads/main");
+        j.monorepos.push(empty);
+        let s = push_script(&j);
+        let check = s.find("refs missing, nothing pushed").expect("a check");
+        let first_push = s.find("push --atomic").expect("a push");
+        assert!(check < first_push, "{s}");
+        assert_eq!(s.matches("received no repo").count(), 1, "{s}");
+        assert!(s.contains("monorepo empty received no repo"), "{s}");
+    }
+
+    #[test]
+    fn push_url_cannot_expand_in_the_script() {
+        let mut j = journal(&[("refs/heads/main", None)]);
+        j.monorepos[0].url = "https://h/$(touch x)`id`\\\"/a.git".into();
+        let s = push_script(&j);
+        assert!(
+            s.contains("https://h/\\$(touch x)\\`id\\`\\\\\\\"/a.git"),
+            "{s}"
+        );
     }
 }

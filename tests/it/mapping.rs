@@ -368,3 +368,371 @@ fn example_mapping_parses() {
         .iter()
         .any(|r| r.name == "terraform-aws-alb" && r.tag_prefix == "alb/"));
 }
+
+// Issue 12, defect 7: paths and tag prefixes a fsck-checking remote refuses.
+fn repo_with(attrs: &str) -> String {
+    format!(
+        "repo \"a\" {{\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n{attrs}}}\n"
+    )
+}
+
+#[test]
+fn path_aliasing_dot_git_is_refused() {
+    for (path, shown) in [
+        ("a/.GIT", "\"a/.GIT\""),
+        (".Git", "\".Git\""),
+        ("x/.git. ", "\"x/.git. \""),
+        ("GIT~1", "\"GIT~1\""),
+        ("a/.g\\u200cit", "\"a/.g\\u{200c}it\""),
+    ] {
+        plan_fails(
+            &repo_with(&format!("  path = \"{path}\"\n")),
+            &[ALB],
+            &[
+                "mapping.hcl:10:",
+                &format!("path {shown} has the component"),
+                "which git reads as `.git`",
+            ],
+        );
+    }
+}
+
+#[test]
+fn path_aliasing_gitmodules_is_refused() {
+    for path in [".gitmodules", "a/.GitModules", "gitmod~1"] {
+        plan_fails(
+            &repo_with(&format!("  path = \"{path}\"\n")),
+            &[ALB],
+            &["mapping.hcl:10:", "which git reads as `.gitmodules`"],
+        );
+    }
+}
+
+#[test]
+fn path_with_control_bytes_is_refused() {
+    for (path, byte) in [
+        ("a\\u0000b", "0x00"),
+        ("a\\tb", "0x09"),
+        ("a\\u007fb", "0x7f"),
+    ] {
+        plan_fails(
+            &repo_with(&format!("  path = \"{path}\"\n")),
+            &[ALB],
+            &[
+                "mapping.hcl:10:",
+                &format!("contains the control byte {byte}"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn tag_prefix_breaking_check_ref_format_is_refused() {
+    for (prefix, why) in [
+        ("a.lock/", "breaks `git check-ref-format`"),
+        (".a/", "breaks `git check-ref-format`"),
+        ("a./", "ending in `.`"),
+        ("a@{b/", "contains `@{`"),
+        ("a/.GIT/", "which git reads as `.git`"),
+    ] {
+        plan_fails(
+            &repo_with(&format!("  path = \"a\"\n  tag_prefix = \"{prefix}\"\n")),
+            &[ALB],
+            &["mapping.hcl:11:", "does not make valid tag names", why],
+        );
+    }
+}
+
+#[test]
+fn derived_tag_prefix_is_reported_at_path_not_1_1() {
+    let dir = setup(&repo_with("  path = \"alb.\"\n"), &[ALB]);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("mapping.hcl:10:3: tag_prefix \"alb./\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("mapping.hcl:1:1"), "{stderr}");
+}
+
+#[test]
+fn rule_derived_paths_and_prefixes_are_checked_at_the_rule_attribute() {
+    plan_fails(
+        r#"rule "reference" {
+  match      = "github.com/acme/terraform-aws-(?P<name>[a-z0-9-]+)"
+  into       = "reference-modules"
+  path       = "{name}/.GIT"
+}
+"#,
+        &[ALB],
+        &[
+            "mapping.hcl:10:",
+            "via rule \"reference\": path \"alb/.GIT\"",
+            "which git reads as `.git`",
+        ],
+    );
+    plan_fails(
+        r#"rule "reference" {
+  match      = "github.com/acme/terraform-aws-(?P<name>[a-z0-9-]+)"
+  into       = "reference-modules"
+  path       = "{name}"
+  tag_prefix = "{name}.lock/"
+}
+"#,
+        &[ALB],
+        &[
+            "mapping.hcl:11:",
+            "via rule \"reference\": tag_prefix \"alb.lock/\" does not make valid tag names",
+        ],
+    );
+}
+
+// Issue 12, defect 11: paths and tag prefixes that differ only in case collide on macOS and
+// Windows.
+#[test]
+fn paths_differing_only_in_case_collide() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"App\"\n  tag_prefix = \"a/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"app\"\n  tag_prefix = \"b/\"\n}\n",
+        &[ALB, VPC],
+        &[
+            "mapping.hcl:16:3:",
+            "\"a\" (repo block at 7:1) goes to path \"App\" and \"b\" (repo block at 13:1) to path \"app\"",
+            "differ only in case",
+        ],
+    );
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"Dev\"\n  tag_prefix = \"a/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"dev/korea\"\n  tag_prefix = \"b/\"\n}\n",
+        &[ALB, VPC],
+        &["path \"dev/korea\"", "is nested in path \"Dev\""],
+    );
+}
+
+#[test]
+fn tag_prefixes_differing_only_in_case_collide() {
+    plan_fails(
+        "repo \"a\" {\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n  path = \"a\"\n  tag_prefix = \"App/\"\n}\nrepo \"b\" {\n  url = \"legacy/terraform-aws-vpc.git\"\n  into = \"live\"\n  path = \"b\"\n  tag_prefix = \"app/\"\n}\n",
+        &[ALB, VPC],
+        &[
+            "mapping.hcl:17:3:",
+            "tag prefixes \"App/\" of \"a\" (repo block at 7:1) and \"app/\" of \"b\" (repo block at 13:1)",
+            "ignoring case",
+        ],
+    );
+}
+
+// Issue 12: a repo listed twice in the inventory gave three misleading errors (two repos
+// named alike, same path, same tag prefixes).
+#[test]
+fn inventory_listing_a_repo_twice_in_two_spellings_is_one_error() {
+    let dir = setup(REF_RULE, &[ALB]);
+    let inv = format!("{ALB}\n# ssh spelling\ngit@github.com:acme/terraform-aws-alb.git\n");
+    std::fs::write(dir.path().join("repos.txt"), inv).expect("write");
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("1 problem in"), "{stderr}");
+    assert!(
+        stderr.contains("repos.txt:3: git@github.com:acme/terraform-aws-alb.git is listed twice: line 1 (https://github.com/acme/terraform-aws-alb.git) names the same repo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn inventory_repeating_a_line_warns_and_imports_once() {
+    let dir = setup(REF_RULE, &[ALB]);
+    std::fs::write(
+        dir.path().join("repos.txt"),
+        format!("{ALB}\n{ALB}  # again\n"),
+    )
+    .expect("write");
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        plan["monorepos"][0]["imports"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let text = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&text.stdout),
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert!(
+        all.contains("repos.txt:2: https://github.com/acme/terraform-aws-alb.git is listed again (first at line 1); the repeat is ignored"),
+        "{all}"
+    );
+}
+
+// Issue 12, defect 10: a monorepo that receives no repo made push.sh exit 1 after the other
+// monorepos were already pushed.
+fn apply_alb_only() -> tempfile::TempDir {
+    let dir = setup(REF_RULE, &[ALB]);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("mapping.hcl:5:1: monorepo \"live\" receives no repo"),
+        "{all}"
+    );
+    let out = common::run_tfmono(dir.path(), &["apply", "mapping.hcl", "--out", "out"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for remote in ["remote-ref.git", "remote-live.git"] {
+        let bare = dir.path().join(remote);
+        std::fs::create_dir_all(&bare).expect("mkdir");
+        git(&bare, &["init", "-q", "--bare"]);
+    }
+    dir
+}
+
+fn run_push(dir: &Path) -> std::process::Output {
+    std::process::Command::new("bash")
+        .arg(dir.join("out/push.sh"))
+        .env("REMOTE_reference_modules", dir.join("remote-ref.git"))
+        .env("REMOTE_live", dir.join("remote-live.git"))
+        .output()
+        .expect("run push.sh")
+}
+
+fn remote_refs(bare: &Path) -> String {
+    let out = std::process::Command::new("git")
+        .args(["for-each-ref", "--format=%(refname)"])
+        .current_dir(bare)
+        .output()
+        .expect("git");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn push_skips_a_monorepo_that_receives_no_repo() {
+    let dir = apply_alb_only();
+    let out = run_push(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("monorepo live received no repo: nothing to push"),
+        "{stderr}"
+    );
+    let pushed = remote_refs(&dir.path().join("remote-ref.git"));
+    for r in [
+        "refs/heads/main",
+        "refs/notes/tfmono",
+        "refs/tags/alb/v1.0.0",
+    ] {
+        assert!(pushed.contains(r), "{r} not pushed: {pushed}");
+    }
+    assert_eq!(remote_refs(&dir.path().join("remote-live.git")), "");
+}
+
+#[test]
+fn push_checks_every_ref_before_pushing_any() {
+    let dir = apply_alb_only();
+    let mono = dir.path().join("out/reference-modules.git");
+    git(&mono, &["update-ref", "-d", "refs/tags/alb/v1.0.0"]);
+    let out = run_push(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refs missing, nothing pushed")
+            && stderr.contains("reference-modules: refs/tags/alb/v1.0.0"),
+        "{stderr}"
+    );
+    assert_eq!(remote_refs(&dir.path().join("remote-ref.git")), "");
+}
+
+// Issue 12, defect 12: a secret anywhere in a URL of the mapping (a password holding `@`,
+// token query parameters) reaches no output of plan and no generated script.
+#[test]
+fn secrets_in_mapping_urls_reach_no_output_and_no_script() {
+    let dir = common::tempdir();
+    let root = dir.path();
+    legacy_repo(root, "terraform-aws-alb", &["v1.0.0"]);
+    let mapping = r#"repos_dir = "legacy"
+monorepo "reference-modules" { url = "git::https://bot:SECRET1@SECRET2@github.com/acme/reference-modules.git?access_token=SECRET3&ref=main" }
+repo "terraform-aws-alb" {
+  url  = "https://SECRET4@SECRET5@github.com/acme/terraform-aws-alb.git?private_token=SECRET6&oauth_token=SECRET7&sshkey=SECRET8&api_key=SECRET9&token=SECRETA"
+  into = "reference-modules"
+  path = "alb"
+}
+repo "terraform-aws-vpc" {
+  url  = "https://u:SECRETB@SECRETC@github.com/acme/terraform-aws-vpc.git?X-Amz-Signature=SECRETD"
+  into = "reference-modules"
+  path = "vpc"
+}
+"#;
+    std::fs::write(root.join("mapping.hcl"), mapping).expect("write");
+    // The vpc repo has no local copy: its error message names the URL.
+    let out = common::run_tfmono(root, &["plan", "mapping.hcl"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("https://u:***@github.com/acme/terraform-aws-vpc.git?X-Amz-Signature=***"),
+        "{all}"
+    );
+    assert!(!all.contains("SECRET"), "{all}");
+    legacy_repo(root, "terraform-aws-vpc", &["v1.0.0"]);
+    for args in [
+        &["plan", "mapping.hcl"][..],
+        &["plan", "mapping.hcl", "--format", "json"],
+        &["plan", "mapping.hcl", "--format", "markdown"],
+        &["apply", "mapping.hcl", "--out", "out"],
+    ] {
+        let out = common::run_tfmono(root, args);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {all}");
+        assert!(!all.contains("SECRET"), "{args:?}: {all}");
+    }
+    // Every file apply wrote but git's compressed objects: scripts, journal, commit maps,
+    // packed refs.
+    let mut scanned = Vec::new();
+    let mut stack = vec![root.join("out")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p.to_string_lossy().contains("/objects/") {
+                let text = String::from_utf8_lossy(&std::fs::read(&p).expect("read")).into_owned();
+                assert!(!text.contains("SECRET"), "{}: {text}", p.display());
+                scanned.push(p);
+            }
+        }
+    }
+    assert!(
+        scanned.iter().any(|p| p.ends_with("push.sh")),
+        "{scanned:?}"
+    );
+    // The notes (git objects) carry the masked URL.
+    let notes = git(
+        &root.join("out/reference-modules.git"),
+        &["log", "-p", "--format=%B", "refs/notes/tfmono"],
+    );
+    assert!(
+        notes.contains("Migrated-from: https://***@github.com/"),
+        "{notes}"
+    );
+    assert!(!notes.contains("SECRET"), "{notes}");
+    let push = std::fs::read_to_string(root.join("out/push.sh")).expect("read");
+    assert!(
+        push.contains(
+            "https://bot:***@github.com/acme/reference-modules.git?access_token=***&ref=main"
+        ),
+        "{push}"
+    );
+}

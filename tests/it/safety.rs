@@ -872,11 +872,12 @@ fn more_bad_inputs_each_get_exit_2_and_a_clear_message() {
         ],
         &["writing the plan to no/such/dir/p.json", "No such file"],
     );
-    // The same repo listed twice in the inventory: both lines named.
+    // The same repo listed twice in the inventory, spelled differently: one error naming
+    // both lines (a verbatim repeat only warns, see tests/it/mapping.rs).
     let inv = std::fs::read_to_string(org.join("repos.txt")).expect("read");
     std::fs::write(
         org.join("repos.txt"),
-        format!("{inv}https://github.com/acme/terraform-aws-alb.git\n"),
+        format!("{inv}git::https://github.com/acme/terraform-aws-alb\n"),
     )
     .expect("write");
     let lines = inv.lines().count();
@@ -889,9 +890,9 @@ fn more_bad_inputs_each_get_exit_2_and_a_clear_message() {
         &org,
         &["plan", "mapping.hcl"],
         &[
-            "two repos are named \"terraform-aws-alb\"",
-            &format!("inventory line {alb_line}"),
-            &format!("inventory line {}", lines + 1),
+            "1 problem in",
+            &format!("repos.txt:{}: git::https://github.com/acme/terraform-aws-alb is listed twice: line {alb_line} (", lines + 1),
+            "names the same repo; keep one of the two lines",
         ],
     );
 }
