@@ -236,7 +236,7 @@ pub fn record(plan: &Plan, out: &Path, files: &[String]) -> Result<Journal, Erro
         let entry = &mut journal.monorepos[idx];
         let repo = if exists {
             Some(
-                gix::open_opts(&git_dir, gix::open::Options::isolated()).map_err(|e| {
+                gix::open_opts(&git_dir, crate::history::open_options()).map_err(|e| {
                     Error::Refs {
                         path: git_dir.clone(),
                         message: e.to_string(),

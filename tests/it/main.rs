@@ -4,6 +4,7 @@ mod common;
 mod end_to_end;
 mod history;
 mod inventory;
+mod issue12;
 mod mapping;
 mod orggen;
 mod refs;

@@ -1,0 +1,243 @@
+//! Issue 12: history and safety defects, each driven through the binary on real git repos
+//! built here with the git CLI.
+//!
+//! - replace refs and grafts in a legacy repo are ignored (history imported as stored) and
+//!   reported as a plan warning;
+//! - verify reads from the monorepo's own object store, and `--full` checks connectivity;
+//! - rollback and verify respect the apply lock;
+//! - rollback refuses to delete work made in a monorepo after apply (unless `--force`, and
+//!   then bundles it first);
+//! - a re-run after a failed run removes the leftover packs.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::{git, run_tfmono, tempdir};
+
+/// The result of one tfmono run; constructing it asserts that nothing panicked.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    let o: Output = run_tfmono(dir, args);
+    let r = Run {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(
+        !r.all().contains("panicked"),
+        "tfmono {args:?} panicked:\n{}",
+        r.stderr
+    );
+    r
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Run {
+    let r = run(dir, args);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "tfmono {args:?} failed:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    r
+}
+
+fn exits(dir: &Path, args: &[&str], code: i32, needles: &[&str]) -> Run {
+    let r = run(dir, args);
+    assert_eq!(
+        r.code,
+        Some(code),
+        "tfmono {args:?} should exit {code}:\nstdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    for n in needles {
+        assert!(
+            r.all().contains(n),
+            "tfmono {args:?}: output lacks {n:?}:\n{}",
+            r.all()
+        );
+    }
+    r
+}
+
+/// Writes `files` into work tree `w` and commits them.
+fn commit(w: &Path, files: &[(&str, &str)], msg: &str) {
+    for (path, content) in files {
+        let p = w.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+    git(w, &["add", "-A"]);
+    git(w, &["commit", "-q", "--allow-empty", "-m", msg]);
+}
+
+/// A legacy org of one module repo `terraform-aws-alb` (three commits, tags v1.0.0 on the
+/// second and v2.0.0 on the third) mapped into `reference-modules` under `alb`; the bare
+/// repo is `root/legacy/terraform-aws-alb.git`. Returns it.
+fn org(root: &Path) -> PathBuf {
+    let w = root.join("work");
+    std::fs::create_dir_all(&w).expect("mkdir");
+    git(&w, &["init", "-q", "-b", "main"]);
+    commit(
+        &w,
+        &[("main.tf", "resource \"aws_lb\" \"this\" {}\n")],
+        "Initial",
+    );
+    commit(
+        &w,
+        &[("variables.tf", "variable \"name\" {}\n")],
+        "Add variables",
+    );
+    git(&w, &["tag", "v1.0.0"]);
+    commit(
+        &w,
+        &[("outputs.tf", "output \"x\" {\n  value = 1\n}\n")],
+        "Add outputs",
+    );
+    git(&w, &["tag", "-a", "v2.0.0", "-m", "Release 2.0.0"]);
+    std::fs::create_dir_all(root.join("legacy")).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "work",
+            "legacy/terraform-aws-alb.git",
+        ],
+    );
+    std::fs::write(
+        root.join("repos.txt"),
+        "https://github.com/acme/terraform-aws-alb.git\n",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("mapping.hcl"),
+        r#"inventory = "repos.txt"
+repos_dir = "legacy"
+monorepo "reference-modules" {
+  url = "git::https://github.com/acme/reference-modules.git"
+}
+repo "terraform-aws-alb" {
+  url        = "https://github.com/acme/terraform-aws-alb.git"
+  into       = "reference-modules"
+  path       = "alb"
+  tag_prefix = "alb/"
+}
+"#,
+    )
+    .expect("write");
+    root.join("legacy/terraform-aws-alb.git")
+}
+
+/// The monorepo image of legacy commit `old`, from the commit map.
+fn image(root: &Path, old: &str) -> String {
+    let map = std::fs::read_to_string(root.join("out/reference-modules.commit-map")).expect("map");
+    map.lines()
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(old)).then(|| it.next().expect("new id").to_string())
+        })
+        .unwrap_or_else(|| panic!("{old} is not in the commit map:\n{map}"))
+}
+
+/// `git --no-replace-objects rev-parse spec` in `repo`.
+fn stored(repo: &Path, spec: &str) -> String {
+    git(repo, &["--no-replace-objects", "rev-parse", spec])
+        .trim()
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Replace refs and grafts
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn replace_refs_and_grafts_are_ignored_and_reported() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let legacy = org(root);
+    let v1 = stored(&legacy, "v1.0.0^{commit}");
+    let v1_tree = stored(&legacy, "v1.0.0^{tree}");
+    let first = stored(&legacy, "v1.0.0~1");
+    // A replacement for v1.0.0's commit: a root commit holding other files. With it
+    // honoured, the first commit would be lost and the tag would hold `other.tf`.
+    let other_tree = {
+        let mut cmd = std::process::Command::new("git");
+        crate::common::hermetic(&mut cmd)
+            .current_dir(&legacy)
+            .args(["mktree"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("git mktree");
+        let empty_blob = git(&legacy, &["hash-object", "-w", "-t", "blob", "/dev/null"]);
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("100644 blob {}\tother.tf\n", empty_blob.trim()).as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("mktree");
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
+    };
+    let replacement = git(&legacy, &["commit-tree", &other_tree, "-m", "Replacement"])
+        .trim()
+        .to_string();
+    git(&legacy, &["replace", &v1, &replacement]);
+    // With the replacement, git itself now sees other content.
+    assert_ne!(
+        git(&legacy, &["rev-parse", "v1.0.0^{tree}"]).trim(),
+        v1_tree
+    );
+
+    let r = ok(root, &["plan", "mapping.hcl"]);
+    assert!(
+        r.stdout.contains("repo terraform-aws-alb has 1 replace ref (refs/replace/*); they are ignored: the history is imported as stored"),
+        "{}",
+        r.stdout
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let mono = root.join("out/reference-modules.git");
+    let img = image(root, &v1);
+    assert_eq!(
+        stored(&mono, &format!("{img}:alb")),
+        v1_tree,
+        "the image holds the replacement's tree"
+    );
+    // The first commit is imported as the image's parent.
+    assert_eq!(stored(&mono, &format!("{img}^")), image(root, &first));
+    assert_eq!(stored(&mono, "refs/tags/alb/v1.0.0^{commit}"), img);
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+
+    // Grafts: a graft making v2.0.0's commit a root is ignored as well.
+    let v2 = stored(&legacy, "v2.0.0^{commit}");
+    std::fs::create_dir_all(legacy.join("info")).expect("mkdir");
+    std::fs::write(legacy.join("info/grafts"), format!("{v2}\n")).expect("write");
+    let r = ok(root, &["plan", "mapping.hcl"]);
+    assert!(
+        r.stdout
+            .contains("repo terraform-aws-alb has 1 graft (info/grafts); they are ignored"),
+        "{}",
+        r.stdout
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    assert_eq!(stored(&mono, &format!("{}^", image(root, &v2))), img);
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+}
