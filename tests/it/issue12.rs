@@ -119,6 +119,11 @@ fn org(root: &Path) -> PathBuf {
             "legacy/terraform-aws-alb.git",
         ],
     );
+    // Packed, as a fetched repo is: apply links its pack into the monorepo.
+    git(
+        &root.join("legacy/terraform-aws-alb.git"),
+        &["repack", "-adq"],
+    );
     std::fs::write(
         root.join("repos.txt"),
         "https://github.com/acme/terraform-aws-alb.git\n",
@@ -240,4 +245,63 @@ fn replace_refs_and_grafts_are_ignored_and_reported() {
     ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
     assert_eq!(stored(&mono, &format!("{}^", image(root, &v2))), img);
     ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. verify reads the monorepo's own object store
+// ---------------------------------------------------------------------------------------
+
+/// The pack files in the monorepo `mono` that are hard links of (or copies of) a legacy pack.
+fn legacy_packs_in(mono: &Path, legacy: &Path) -> Vec<PathBuf> {
+    let legacy_names: Vec<_> = std::fs::read_dir(legacy.join("objects/pack"))
+        .expect("legacy packs")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(mono.join("objects/pack"))
+        .expect("mono packs")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| legacy_names.contains(&n.to_owned()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn verify_fails_when_the_linked_legacy_objects_are_missing_from_the_monorepo() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let legacy = org(root);
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    ok(root, &["verify", "mapping.hcl", "--out", "out", "--full"]);
+    let mono = root.join("out/reference-modules.git");
+    let linked = legacy_packs_in(&mono, &legacy);
+    assert!(
+        !linked.is_empty(),
+        "no legacy pack was linked into the monorepo"
+    );
+    for p in &linked {
+        std::fs::remove_file(p).expect("remove");
+    }
+    let first_tree = stored(&legacy, "v1.0.0~1^{tree}");
+    let r = exits(
+        root,
+        &["verify", "mapping.hcl", "--out", "out"],
+        1,
+        &["missing", &first_tree],
+    );
+    assert!(!r.stdout.contains("identical image"), "{}", r.stdout);
+    exits(
+        root,
+        &["verify", "mapping.hcl", "--out", "out", "--full"],
+        1,
+        &[
+            "objects reachable from its refs checked",
+            "connectivity refs/heads/import/terraform-aws-alb/main: object",
+            "is missing",
+        ],
+    );
 }
