@@ -31,6 +31,8 @@ pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             rollback::journal_path(out).display()
         );
     }
+    // The same lock apply takes: no rollback under a running apply (or another rollback).
+    let _lock = rollback::lock_output(out)?;
     let script = out.join("rollback.sh");
     let status = Command::new("bash")
         .arg(&script)

@@ -33,6 +33,13 @@ const SHOWN: usize = 10;
 /// Runs `tfmono verify`.
 pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let (_mapping, plan) = compute(&args.input, ui)?;
+    // The lock apply takes: verifying half-written monorepos would report nonsense. (A
+    // directory apply never claimed has no lock to take; verify then says what is missing.)
+    let _lock = if args.out.join(tfmono::rollback::MARKER_DIR).is_dir() {
+        Some(tfmono::rollback::lock_output(&args.out)?)
+    } else {
+        None
+    };
     let _guard = gix::interrupt::init_handler_default(1).ok();
     let progress = ui.progress();
     let report = verify::run(

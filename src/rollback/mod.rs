@@ -77,7 +77,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Another tfmono holds the output directory.
-    #[error("another tfmono apply is running on {} (it holds {}); wait for it to finish", dir.display(), dir.join(MARKER_DIR).join("lock").display())]
+    #[error("another tfmono is running on {} (an apply, rollback or verify holds {}); wait for it to finish and run this again", dir.display(), dir.join(MARKER_DIR).join("lock").display())]
     Busy {
         /// The output directory.
         dir: PathBuf,

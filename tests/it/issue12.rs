@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{git, run_tfmono, tempdir};
+use crate::common::{git, run_tfmono, tempdir, tree_hash};
 
 /// The result of one tfmono run; constructing it asserts that nothing panicked.
 struct Run {
@@ -304,4 +304,60 @@ fn verify_fails_when_the_linked_legacy_objects_are_missing_from_the_monorepo() {
             "is missing",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. rollback and verify respect the apply lock
+// ---------------------------------------------------------------------------------------
+
+/// Takes `out/.tfmono/lock` the way apply does (an exclusive lock on the file).
+fn hold_lock(out: &Path) -> std::fs::File {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(out.join(".tfmono/lock"))
+        .expect("open the lock");
+    file.try_lock().expect("lock");
+    file
+}
+
+#[test]
+fn rollback_and_verify_refuse_while_an_apply_holds_the_lock() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    org(root);
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let out = root.join("out");
+    let before = tree_hash(&out);
+    let lock = hold_lock(&out);
+    let busy = [
+        "another tfmono is running on",
+        ".tfmono/lock",
+        "wait for it to finish",
+    ];
+    exits(root, &["rollback", "--out", "out"], 2, &busy);
+    assert_eq!(
+        tree_hash(&out),
+        before,
+        "rollback changed the output directory"
+    );
+    assert!(out.join("reference-modules.git/HEAD").is_file());
+    exits(root, &["verify", "mapping.hcl", "--out", "out"], 2, &busy);
+    // A second apply is refused the same way.
+    exits(
+        root,
+        &["apply", "mapping.hcl", "--out", "out", "--quiet"],
+        2,
+        &busy,
+    );
+    assert_eq!(
+        tree_hash(&out),
+        before,
+        "the output directory changed under the lock"
+    );
+    drop(lock);
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    ok(root, &["rollback", "--out", "out"]);
+    assert!(!out.join("reference-modules.git").exists());
 }
