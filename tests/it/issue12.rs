@@ -361,3 +361,98 @@ fn rollback_and_verify_refuse_while_an_apply_holds_the_lock() {
     ok(root, &["rollback", "--out", "out"]);
     assert!(!out.join("reference-modules.git").exists());
 }
+
+// ---------------------------------------------------------------------------------------
+// 4. rollback keeps work made in the monorepos after apply
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn rollback_refuses_to_lose_work_made_after_apply_and_force_bundles_it_first() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    org(root);
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let out = root.join("out");
+    let mono = out.join("reference-modules.git");
+    // Work in the monorepo after the migration: a commit on main and a new tag.
+    let tree = git(&mono, &["rev-parse", "main^{tree}"]).trim().to_string();
+    let work = git(
+        &mono,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            "main",
+            "-m",
+            "Work after the migration",
+        ],
+    )
+    .trim()
+    .to_string();
+    git(&mono, &["update-ref", "refs/heads/main", &work]);
+    git(&mono, &["tag", "team/v1", &work]);
+    let before = tree_hash(&out);
+
+    exits(
+        root,
+        &["rollback", "--out", "out"],
+        2,
+        &[
+            "refusing to roll back",
+            "reference-modules: refs/heads/main, refs/tags/team/v1",
+            "--force",
+        ],
+    );
+    assert_eq!(
+        tree_hash(&out),
+        before,
+        "a refused rollback changed the output"
+    );
+    assert_eq!(git(&mono, &["rev-parse", "main"]).trim(), work);
+
+    let r = ok(root, &["rollback", "--out", "out", "--force"]);
+    let bundle = out.join("rollback-saved-reference-modules.bundle");
+    assert!(
+        r.all().contains("rollback-saved-reference-modules.bundle"),
+        "{}",
+        r.all()
+    );
+    assert!(!mono.exists(), "the monorepo apply created is still there");
+    // The bundle holds the work: both refs, fetchable into a new repo.
+    let heads = git(
+        root,
+        &["bundle", "list-heads", bundle.to_str().expect("utf-8")],
+    );
+    assert!(
+        heads.contains(&format!("{work} refs/heads/main")),
+        "{heads}"
+    );
+    assert!(heads.contains("refs/tags/team/v1"), "{heads}");
+    let restore = root.join("restore.git");
+    git(root, &["init", "-q", "--bare", "restore.git"]);
+    git(
+        &restore,
+        &[
+            "fetch",
+            "-q",
+            bundle.to_str().expect("utf-8"),
+            "refs/*:refs/*",
+        ],
+    );
+    assert_eq!(git(&restore, &["rev-parse", "main"]).trim(), work);
+    git(&restore, &["fsck", "--no-dangling"]);
+}
+
+#[test]
+fn rollback_without_work_since_apply_needs_no_force() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    org(root);
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    ok(root, &["rollback", "--out", "out"]);
+    assert!(!root.join("out/reference-modules.git").exists());
+    assert!(!root
+        .join("out/rollback-saved-reference-modules.bundle")
+        .exists());
+}
