@@ -456,3 +456,100 @@ fn rollback_without_work_since_apply_needs_no_force() {
         .join("out/rollback-saved-reference-modules.bundle")
         .exists());
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. A re-run after a failed run removes the leftover packs
+// ---------------------------------------------------------------------------------------
+
+/// The file names in `mono/objects/pack`, sorted.
+fn pack_files(mono: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(mono.join("objects/pack"))
+        .expect("pack dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every object id in a bare repo, sorted.
+fn objects(repo: &Path) -> String {
+    git(
+        repo,
+        &[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname) %(objecttype)",
+        ],
+    )
+}
+
+/// `git for-each-ref` of a bare repo.
+fn refs(repo: &Path) -> String {
+    git(repo, &["for-each-ref", "--format=%(objectname) %(refname)"])
+}
+
+#[test]
+fn a_rerun_after_a_failed_run_removes_its_leftover_packs() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    org(root);
+    // The uninterrupted run, for comparison.
+    ok(root, &["apply", "mapping.hcl", "--out", "clean", "--quiet"]);
+    let clean = root.join("clean/reference-modules.git");
+
+    // The failed run: its monorepo holds the linked legacy pack and what a full disk left
+    // of the new pack: renamed into place without its index, a temporary pack of another
+    // process, a temporary index, and an index whose pack is gone. No refs, no commit map.
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let mono = root.join("out/reference-modules.git");
+    let written: Vec<String> = pack_files(&mono)
+        .into_iter()
+        .filter(|n| n.ends_with(".pack"))
+        .collect();
+    let pack_dir = mono.join("objects/pack");
+    let big = written
+        .iter()
+        .map(|n| pack_dir.join(n))
+        .max_by_key(|p| std::fs::metadata(p).expect("stat").len())
+        .expect("a pack");
+    let bytes = std::fs::read(&big).expect("read");
+    let half = &bytes[..bytes.len() / 2];
+    let orphan = "pack-0123456789abcdef0123456789abcdef01234567";
+    std::fs::write(pack_dir.join(format!("{orphan}.pack")), half).expect("write");
+    std::fs::write(pack_dir.join("tmp-tfmono-999999.pack"), half).expect("write");
+    std::fs::write(
+        pack_dir.join("pack-89abcdef0123456789abcdef0123456789abcdef.tmp-tfmono"),
+        b"half an index",
+    )
+    .expect("write");
+    std::fs::write(
+        pack_dir.join("pack-fedcba9876543210fedcba9876543210fedcba98.idx"),
+        b"an index without its pack",
+    )
+    .expect("write");
+    std::fs::remove_file(root.join("out/reference-modules.commit-map")).expect("rm map");
+    for r in refs(&mono).lines() {
+        let name = r.split_whitespace().nth(1).expect("name");
+        git(&mono, &["update-ref", "-d", name]);
+    }
+
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    // No leftover, and no duplicate: the failed run's complete pack is reused (pack names
+    // depend on object order, so the files are compared by count and the objects by id).
+    let files = pack_files(&mono);
+    assert!(
+        files
+            .iter()
+            .all(|n| !n.contains("tmp-tfmono") && !n.contains(orphan) && !n.contains("fedcba98")),
+        "leftover packs stay: {files:?}"
+    );
+    assert_eq!(files.len(), pack_files(&clean).len(), "{files:?}");
+    assert_eq!(objects(&mono), objects(&clean));
+    assert_eq!(refs(&mono), refs(&clean));
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/reference-modules.commit-map")).expect("map"),
+        std::fs::read_to_string(root.join("clean/reference-modules.commit-map")).expect("map"),
+    );
+    git(&mono, &["fsck", "--full", "--no-dangling"]);
+    ok(root, &["verify", "mapping.hcl", "--out", "out", "--full"]);
+}
