@@ -151,6 +151,46 @@ fn link_or_copy(src: &Path, to: &Path) -> Result<(), history::Error> {
     Ok(())
 }
 
+/// Removes the packs a failed run left in the monorepo `dir` (called under the output lock,
+/// before anything is linked or written): tfmono's temporary pack and index files, and any
+/// `pack-*` file whose pack or index is missing (a pack renamed into place whose index was
+/// never written, e.g. on a full disk, or an index left alone). Git ignores such files, so a
+/// re-run would otherwise write every object again beside them. Complete packs stay: their
+/// objects are read like any other. Returns the removed paths.
+pub fn remove_failed_packs(dir: &Path) -> Vec<PathBuf> {
+    let pack_dir = dir.join("objects").join("pack");
+    let Ok(read) = std::fs::read_dir(&pack_dir) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = read
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let has = |stem: &str, ext: &str| names.iter().any(|n| *n == format!("{stem}.{ext}"));
+    let mut removed = Vec::new();
+    for name in &names {
+        let stale = if name.contains("tmp-tfmono") {
+            true
+        } else if let Some((stem, ext)) = name.rsplit_once('.') {
+            stem.starts_with("pack-")
+                && match ext {
+                    "pack" => !has(stem, "idx"),
+                    "idx" | "rev" | "bitmap" | "mtimes" => !has(stem, "pack") || !has(stem, "idx"),
+                    _ => false,
+                }
+        } else {
+            false
+        };
+        if stale {
+            let p = pack_dir.join(name);
+            if std::fs::remove_file(&p).is_ok() {
+                removed.push(p);
+            }
+        }
+    }
+    removed
+}
+
 /// Removes what a killed run left in the bare repo at `dir`: lock files (`refs/**/*.lock`,
 /// `packed-refs.lock`, `HEAD.lock`) and half-written packs (`objects/pack/*tmp-tfmono*`,
 /// which git ignores: they have no index). Only call it while holding the output lock: then

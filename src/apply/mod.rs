@@ -167,6 +167,11 @@ fn apply_monorepo(
     let dir = out.join(&m.dir);
     let err = mono_err(m, &dir);
     link::ensure_bare(&dir).map_err(&err)?;
+    // Half-written packs of a failed run go first: the objects are written again (the same
+    // ones: images are deterministic) into one complete pack.
+    for p in link::remove_failed_packs(&dir) {
+        mark(&format!("removed the leftover {}", p.display()));
+    }
     let objects_dir = dir.join("objects");
 
     // Legacy objects come in wholesale: packs hard-linked, loose objects collected.
@@ -339,7 +344,16 @@ fn apply_monorepo(
     maybe.extend(overlay.into_values());
     // gix (like git) knows the empty tree without storing it; fsck does not, so write it.
     let empty_tree = history::objects::hash(Kind::Tree, b"");
-    maybe.retain(|o| o.id == empty_tree || !repo.has_object(o.id));
+    // A failed run (a full disk before the commit map was written) may have left a complete
+    // pack of these very objects (images are deterministic, and that pack holds the empty
+    // tree too): then reuse it rather than write a duplicate. One lookup tells: the run's
+    // first commit is there or not.
+    let first_commit = all.iter().find(|o| o.kind == Kind::Commit).map(|o| o.id);
+    let reuse = first_commit.is_some_and(|id| repo.has_object(id));
+    maybe.retain(|o| (!reuse && o.id == empty_tree) || !repo.has_object(o.id));
+    if reuse {
+        all.retain(|o| !repo.has_object(o.id));
+    }
     all.extend(maybe);
     let mut seen = gix::hashtable::HashSet::default();
     seen.reserve(all.len());

@@ -77,10 +77,15 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         &gix::interrupt::IS_INTERRUPTED,
     )?;
     drop(progress);
-    if !outcome.files.is_empty() {
+    let journal = if outcome.files.is_empty() {
+        journal
+    } else {
         let journal = rollback::record(&plan, out, &outcome.files)?;
         write_script(out, "rollback.sh", &rollback::rollback_script(&journal))?;
-    }
+        journal
+    };
+    // What rollback compares with to find work made in the monorepos after this apply.
+    rollback::record_applied(out, &journal)?;
     for m in &outcome.monorepos {
         ui.status(format!(
             "{}: {} commits written, {} reused, {} refs updated",

@@ -60,6 +60,7 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         input,
         out: out.clone(),
         json: false,
+        full: false,
     };
     let code = super::verify::run(&verify, ui)?;
     if super::fingerprint_dir(&legacy)? != before {

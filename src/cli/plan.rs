@@ -92,7 +92,14 @@ pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, 
     let opts = plan::Options {
         states: states.clone(),
     };
-    let plan = plan::build_with(&mapping, &inventory, &opts)?;
+    let mut plan = plan::build_with(&mapping, &inventory, &opts)?;
+    for repo in &inventory.repos {
+        plan.warnings.extend(
+            repo.warnings()
+                .into_iter()
+                .map(|(subject, message)| plan::Warning { subject, message }),
+        );
+    }
     Ok((mapping, plan))
 }
 

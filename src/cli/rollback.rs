@@ -19,17 +19,60 @@ pub struct RollbackArgs {
     /// Also run `state/rollback-all.sh` (only if you ran the state migration).
     #[arg(long)]
     pub state: bool,
+    /// Roll back even though monorepo refs moved since the last apply (work made in the
+    /// monorepos); those refs are first saved to `DIR/rollback-saved-<monorepo>.bundle`.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `tfmono rollback`.
 pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let RollbackArgs { out, state } = args;
-    if rollback::load(out)?.is_none() {
+    let RollbackArgs { out, state, force } = args;
+    let Some(journal) = rollback::load(out)? else {
         bail!(
             "{} holds no tfmono journal ({}): nothing to roll back",
             out.display(),
             rollback::journal_path(out).display()
         );
+    };
+    // The same lock apply takes: no rollback under a running apply (or another rollback).
+    let _lock = rollback::lock_output(out)?;
+    let moved = rollback::moved_since_apply(out, &journal)?;
+    if !moved.is_empty() && !force {
+        let list: Vec<String> = moved
+            .iter()
+            .map(|m| format!("{}: {}", m.monorepo, m.refs.join(", ")))
+            .collect();
+        bail!(
+            "refusing to roll back: refs moved or were created in the monorepos since the last apply, and rollback would lose that work ({}); push or save them first, or run `tfmono rollback --force`, which saves them to {}/rollback-saved-<monorepo>.bundle before rolling back",
+            list.join("; "),
+            out.display()
+        );
+    }
+    for m in &moved {
+        let bundle = out.join(format!("rollback-saved-{}.bundle", m.monorepo));
+        let status = Command::new("git")
+            .arg("--git-dir")
+            .arg(&m.dir)
+            .args(["bundle", "create", "-q"])
+            .arg(&bundle)
+            .args(&m.refs)
+            .status()
+            .with_context(|| format!("running git bundle create for {}", m.monorepo))?;
+        if !status.success() {
+            bail!(
+                "saving the moved refs of {} to {} failed ({status}); nothing was rolled back",
+                m.monorepo,
+                bundle.display()
+            );
+        }
+        ui.status(format!(
+            "saved {} ref(s) of {} made since the last apply to {} (restore with `git fetch {} 'refs/*:refs/*'`)",
+            m.refs.len(),
+            m.monorepo,
+            bundle.display(),
+            bundle.display()
+        ));
     }
     let script = out.join("rollback.sh");
     let status = Command::new("bash")
@@ -43,6 +86,7 @@ pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             script.display()
         );
     }
+    rollback::forget_applied(out)?;
     ui.status(format!("Rolled back {}", out.display()));
     Ok(ExitCode::SUCCESS)
 }

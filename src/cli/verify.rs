@@ -21,6 +21,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also check that every object reachable from every monorepo ref is in the monorepo's
+    /// object store (a connectivity check, like `git fsck --connectivity-only`).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// How many mismatches of one class are printed.
@@ -29,11 +33,19 @@ const SHOWN: usize = 10;
 /// Runs `tfmono verify`.
 pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let (_mapping, plan) = compute(&args.input, ui)?;
+    // The lock apply takes: verifying half-written monorepos would report nonsense. (A
+    // directory apply never claimed has no lock to take; verify then says what is missing.)
+    let _lock = if args.out.join(tfmono::rollback::MARKER_DIR).is_dir() {
+        Some(tfmono::rollback::lock_output(&args.out)?)
+    } else {
+        None
+    };
     let _guard = gix::interrupt::init_handler_default(1).ok();
     let progress = ui.progress();
     let report = verify::run(
         &plan,
         &args.out,
+        args.full,
         progress.as_ref(),
         &gix::interrupt::IS_INTERRUPTED,
     )?;
@@ -50,6 +62,13 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
                 "{}: {} legacy commits, {} branches and tags, {} imports in main checked",
                 c.monorepo, c.commits, c.refs, c.imports
             )?;
+            if args.full {
+                writeln!(
+                    out,
+                    "{}: {} objects reachable from its refs checked",
+                    c.monorepo, c.objects
+                )?;
+            }
         }
         if let Some(class) = report.first_class() {
             let of_class: Vec<_> = report

@@ -91,9 +91,18 @@ pub enum Error {
     },
 }
 
-/// Opens a repo read-only, isolated from user and system configuration.
+/// How every repo is opened: isolated from user and system configuration, and with
+/// replacement objects (`refs/replace/*`) disabled, whatever the repo's own config says. The
+/// history is imported and verified as stored, the way the pack preload reads it; `git
+/// replace` is a local view that neither clones nor the monorepo would carry. (gix does not
+/// read `info/grafts` at all.)
+pub fn open_options() -> gix::open::Options {
+    gix::open::Options::isolated().config_overrides(["core.useReplaceRefs=false"])
+}
+
+/// Opens a repo read-only with [`open_options`].
 pub fn open(repo: &str, git_dir: &Path) -> Result<gix::Repository, Error> {
-    gix::open_opts(git_dir, gix::open::Options::isolated())
+    gix::open_opts(git_dir, open_options())
         .map(|mut r| {
             r.object_cache_size_if_unset(16 * 1024 * 1024);
             // A miss must not rescan the object directories: packs are known at open time.

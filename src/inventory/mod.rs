@@ -58,6 +58,11 @@ pub struct LegacyRepo {
     pub submodules: Vec<String>,
     /// Whether the repo is a shallow clone (its history is incomplete).
     pub shallow: bool,
+    /// How many `refs/replace/*` refs the repo has: they are ignored (the history is read
+    /// as stored), and the plan warns.
+    pub replace_refs: usize,
+    /// How many graft lines `info/grafts` holds: ignored too, with a warning.
+    pub grafts: usize,
 }
 
 /// A ref of a legacy repo.
@@ -171,6 +176,37 @@ pub enum Error {
         /// Git's message (redacted).
         message: String,
     },
+}
+
+impl LegacyRepo {
+    /// What the plan should warn about this repo that only the inventory sees: replace refs
+    /// and grafts, which are ignored. `(subject, message)` pairs.
+    pub fn warnings(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.replace_refs > 0 {
+            out.push((
+                self.name.clone(),
+                format!(
+                    "repo {} has {} replace ref{} (refs/replace/*); they are ignored: the history is imported as stored",
+                    self.name,
+                    self.replace_refs,
+                    if self.replace_refs == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        if self.grafts > 0 {
+            out.push((
+                self.name.clone(),
+                format!(
+                    "repo {} has {} graft{} (info/grafts); they are ignored: the history is imported as stored",
+                    self.name,
+                    self.grafts,
+                    if self.grafts == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        out
+    }
 }
 
 /// Scans every repo of `mapping`, in parallel, reporting progress per repo.

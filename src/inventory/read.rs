@@ -20,7 +20,7 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         message: e.to_string(),
     };
     let repo =
-        gix::open_opts(git_dir, gix::open::Options::isolated()).map_err(|e| Error::NotGit {
+        gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| Error::NotGit {
             repo: spec.name.clone(),
             path: git_dir.to_owned(),
             message: e.to_string(),
@@ -120,6 +120,19 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
     }
     let commits = count_commits(&repo, &git_dir, tips).map_err(|e| corrupt("history", &e))?;
 
+    let replace_refs = platform
+        .prefixed(b"refs/replace/".as_slice())
+        .map_err(|e| corrupt("refs/replace", &e))?
+        .count();
+    let grafts = match std::fs::read_to_string(git_dir.join("info/grafts")) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(corrupt("info/grafts", &e)),
+    };
+
     let (files, lfs_pointers, submodules) = match &default {
         Some(d) => {
             tip_files(&repo, &d.peeled).map_err(|e| corrupt("the default branch's tree", &e))?
@@ -139,6 +152,8 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         lfs_pointers,
         submodules,
         shallow,
+        replace_refs,
+        grafts,
     })
 }
 

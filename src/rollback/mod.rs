@@ -77,7 +77,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Another tfmono holds the output directory.
-    #[error("another tfmono apply is running on {} (it holds {}); wait for it to finish", dir.display(), dir.join(MARKER_DIR).join("lock").display())]
+    #[error("another tfmono is running on {} (an apply, rollback or verify holds {}); wait for it to finish and run this again", dir.display(), dir.join(MARKER_DIR).join("lock").display())]
     Busy {
         /// The output directory.
         dir: PathBuf,
@@ -236,7 +236,7 @@ pub fn record(plan: &Plan, out: &Path, files: &[String]) -> Result<Journal, Erro
         let entry = &mut journal.monorepos[idx];
         let repo = if exists {
             Some(
-                gix::open_opts(&git_dir, gix::open::Options::isolated()).map_err(|e| {
+                gix::open_opts(&git_dir, crate::history::open_options()).map_err(|e| {
                     Error::Refs {
                         path: git_dir.clone(),
                         message: e.to_string(),
@@ -269,6 +269,115 @@ pub fn record(plan: &Plan, out: &Path, files: &[String]) -> Result<Journal, Erro
     journal.files.sort();
     save(out, &journal)?;
     Ok(journal)
+}
+
+/// The file under [`MARKER_DIR`] holding every monorepo ref's value right after the last
+/// apply: rollback compares with it to find work made in the monorepos since.
+const APPLIED_FILE: &str = "applied.json";
+
+/// Every ref of each journal monorepo: name -> target (hex), by monorepo name.
+type RefValues = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>;
+
+fn all_refs(git_dir: &Path) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let err = |e: &dyn std::fmt::Display| Error::Refs {
+        path: git_dir.to_owned(),
+        message: e.to_string(),
+    };
+    let repo = gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| err(&e))?;
+    let platform = repo.references().map_err(|e| err(&e))?;
+    let mut out = std::collections::BTreeMap::new();
+    for r in platform.all().map_err(|e| err(&e))? {
+        let r = r.map_err(|e| err(&e))?;
+        if let Some(id) = r.target().try_id() {
+            out.insert(r.name().as_bstr().to_string(), id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Records every ref of every monorepo in `journal` as apply left it (called at the end of a
+/// successful apply).
+pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
+    let mut values = RefValues::new();
+    for m in &journal.monorepos {
+        let dir = out.join(&m.dir);
+        if dir.join("HEAD").is_file() {
+            values.insert(m.name.clone(), all_refs(&dir)?);
+        }
+    }
+    let json = serde_json::to_vec_pretty(&values).expect("ref values always serialise");
+    write_atomic(&out.join(MARKER_DIR).join(APPLIED_FILE), &json)
+}
+
+/// Forgets what [`record_applied`] recorded (after a rollback: nothing is applied).
+pub fn forget_applied(out: &Path) -> Result<(), Error> {
+    let path = out.join(MARKER_DIR).join(APPLIED_FILE);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            action: "remove",
+            path,
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refs of one monorepo that rollback would lose: moved or created since the last apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// The monorepo's name.
+    pub monorepo: String,
+    /// Its git directory.
+    pub dir: PathBuf,
+    /// The full ref names, sorted.
+    pub refs: Vec<String>,
+}
+
+/// The refs rollback would lose, per monorepo: in a monorepo apply created (rollback
+/// removes it) every ref that is new or moved since the last apply; in one that existed,
+/// every ref rollback resets that moved since. Empty when no apply recorded its refs.
+pub fn moved_since_apply(out: &Path, journal: &Journal) -> Result<Vec<Moved>, Error> {
+    let path = out.join(MARKER_DIR).join(APPLIED_FILE);
+    let applied: RefValues = match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| Error::Damaged { path, source })?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::Io {
+                action: "read",
+                path,
+                source: e,
+            })
+        }
+    };
+    let mut moved = Vec::new();
+    for m in &journal.monorepos {
+        let dir = out.join(&m.dir);
+        let Some(then) = applied.get(&m.name) else {
+            continue;
+        };
+        if !dir.join("HEAD").is_file() {
+            continue;
+        }
+        let now = all_refs(&dir)?;
+        let refs: Vec<String> = now
+            .iter()
+            .filter(|(name, value)| {
+                (m.created || m.refs.iter().any(|r| &r.name == *name))
+                    && then.get(*name) != Some(*value)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !refs.is_empty() {
+            moved.push(Moved {
+                monorepo: m.name.clone(),
+                dir,
+                refs,
+            });
+        }
+    }
+    Ok(moved)
 }
 
 fn current(repo: &gix::Repository, name: &str) -> Result<Option<String>, String> {

@@ -4,7 +4,11 @@
 //! message) is byte-identical; every branch and tag is mapped; `main` contains every import.
 //!
 //! It re-walks the legacy repos itself (it does not trust what `apply` computed) and reads
-//! the monorepo through gix; only the commit map tells it where to look.
+//! the monorepo through gix, from the monorepo's own object store only; only the commit map
+//! tells it where to look. Every legacy tree it compares by id must also be present in the
+//! monorepo (the legacy packs apply links in hold them), and with `full` every object
+//! reachable from every monorepo ref is read: a connectivity check, as `git fsck
+//! --connectivity-only` does.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -44,6 +48,8 @@ pub enum Error {
 pub enum Class {
     /// A legacy commit has no image.
     MissingImage,
+    /// An object the monorepo's history needs is not in its object store.
+    MissingObject,
     /// The image's tree at the path differs from the legacy tree.
     Tree,
     /// The image's parents are not the images of the legacy parents.
@@ -60,6 +66,7 @@ impl fmt::Display for Class {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Class::MissingImage => "missing image",
+            Class::MissingObject => "object missing from the monorepo",
             Class::Tree => "tree differs",
             Class::Parents => "parents differ",
             Class::Metadata => "metadata differs",
@@ -95,6 +102,8 @@ pub struct Checked {
     pub refs: usize,
     /// Imports found in main.
     pub imports: usize,
+    /// Objects found reachable from the monorepo's refs (`full` only; else 0).
+    pub objects: usize,
 }
 
 /// The verdict.
@@ -118,16 +127,18 @@ impl Report {
     }
 }
 
-/// Verifies every monorepo of `plan` under `out`.
+/// Verifies every monorepo of `plan` under `out`; with `full`, also checks that every
+/// object reachable from every monorepo ref is in the monorepo's object store.
 pub fn run(
     plan: &Plan,
     out: &Path,
+    full: bool,
     progress: &dyn Progress,
     should_interrupt: &AtomicBool,
 ) -> Result<Report, Error> {
     let mut report = Report::default();
     for m in &plan.monorepos {
-        verify_monorepo(m, out, progress, should_interrupt, &mut report)?;
+        verify_monorepo(m, out, full, progress, should_interrupt, &mut report)?;
     }
     Ok(report)
 }
@@ -190,6 +201,7 @@ impl Ctx<'_> {
 fn verify_monorepo(
     m: &MonorepoPlan,
     out: &Path,
+    full: bool,
     progress: &dyn Progress,
     should_interrupt: &AtomicBool,
     report: &mut Report,
@@ -220,6 +232,9 @@ fn verify_monorepo(
         checked.refs += verify_refs(&mut ctx, step)?;
     }
     checked.imports = verify_main(&mut ctx, m)?;
+    if full {
+        checked.objects = connectivity(&mut ctx, should_interrupt)?;
+    }
     ctx.report.checked.push(checked);
     Ok(())
 }
@@ -313,6 +328,19 @@ fn verify_commits(
             );
             continue;
         };
+        // The tree is compared by id; it must also be in the monorepo's own store (it comes
+        // from the legacy packs apply links in), or the image's content is gone.
+        if !ctx.mono.has_object(header.tree) {
+            ctx.mismatch(
+                Class::MissingObject,
+                name,
+                id.to_string(),
+                format!(
+                    "tree {} of image {image} is missing from the monorepo's objects; run `tfmono apply` again",
+                    header.tree
+                ),
+            );
+        }
         if ctx.tree_at(img_header.tree, &step.path) != Some(header.tree) {
             ctx.mismatch(
                 Class::Tree,
@@ -417,6 +445,97 @@ fn verify_refs(ctx: &mut Ctx<'_>, step: &ImportStep) -> Result<usize, Error> {
         }
     }
     Ok(n)
+}
+
+/// Reads every object reachable from every monorepo ref; each object that is missing (or
+/// unreadable) is a mismatch naming the ref and the object that points at it. Returns how
+/// many objects were found.
+fn connectivity(ctx: &mut Ctx<'_>, should_interrupt: &AtomicBool) -> Result<usize, Error> {
+    let mut refs: Vec<(String, ObjectId)> = Vec::new();
+    let platform = ctx.mono.references().map_err(|e| history::Error::Open {
+        repo: ctx.monorepo.to_string(),
+        path: ctx.mono.git_dir().to_owned(),
+        message: e.to_string(),
+    })?;
+    let all = platform.all().map_err(|e| history::Error::Open {
+        repo: ctx.monorepo.to_string(),
+        path: ctx.mono.git_dir().to_owned(),
+        message: e.to_string(),
+    })?;
+    for r in all.flatten() {
+        if let Some(id) = r.target().try_id() {
+            refs.push((r.name().as_bstr().to_string(), id.to_owned()));
+        }
+    }
+    refs.sort();
+    let mut seen = gix::hashtable::HashSet::default();
+    let mut found = 0usize;
+    for (name, tip) in refs {
+        // (object, what points at it)
+        let mut stack: Vec<(ObjectId, Option<ObjectId>)> = vec![(tip, None)];
+        while let Some((id, from)) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            if found % 4096 == 4095 && should_interrupt.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+            let Some((kind, data)) = ctx.read_mono(id) else {
+                let via = from.map_or_else(|| "the ref itself".to_string(), |f| f.to_string());
+                ctx.mismatch(
+                    Class::MissingObject,
+                    "connectivity",
+                    name.clone(),
+                    format!(
+                        "object {id} (pointed at by {via}) is missing from the monorepo's objects; run `tfmono apply` again"
+                    ),
+                );
+                continue;
+            };
+            found += 1;
+            match kind {
+                Kind::Commit => {
+                    if let Some(h) = objects::parse_commit(&data) {
+                        stack.push((h.tree, Some(id)));
+                        stack.extend(h.parents.into_iter().map(|p| (p, Some(id))));
+                    }
+                }
+                Kind::Tree => {
+                    for e in objects::parse_tree(&data).unwrap_or_default() {
+                        if e.is_tree() {
+                            stack.push((e.id, Some(id)));
+                        } else if e.mode != b"160000" && seen.insert(e.id) {
+                            // Blobs are only looked up, not read.
+                            if ctx.mono.has_object(e.id) {
+                                found += 1;
+                            } else {
+                                ctx.mismatch(
+                                    Class::MissingObject,
+                                    "connectivity",
+                                    name.clone(),
+                                    format!("blob {} (in tree {id}) is missing from the monorepo's objects; run `tfmono apply` again", e.id),
+                                );
+                            }
+                        }
+                    }
+                }
+                Kind::Tag => {
+                    if let Some(target) = tag_target(&data) {
+                        stack.push((target, Some(id)));
+                    }
+                }
+                Kind::Blob => {}
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The `object` line of an annotated tag.
+fn tag_target(data: &[u8]) -> Option<ObjectId> {
+    let line = data.split(|&b| b == b'\n').next()?;
+    let hex = line.strip_prefix(b"object ")?;
+    ObjectId::from_hex(hex).ok()
 }
 
 fn tag_metadata(data: &[u8]) -> Vec<u8> {

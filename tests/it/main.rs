@@ -3,6 +3,7 @@
 mod common;
 mod end_to_end;
 mod history;
+mod integrity;
 mod inventory;
 mod mapping;
 mod orggen;
