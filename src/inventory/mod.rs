@@ -124,6 +124,16 @@ pub enum Error {
         /// What gix said.
         message: String,
     },
+    /// The repository uses an object format other than SHA-1 (`extensions.objectformat`).
+    #[error("repo \"{repo}\" at {} uses the {format} object format, which tfmono does not support yet; convert it or migrate it by hand", path.display())]
+    ObjectFormat {
+        /// The repo's name.
+        repo: String,
+        /// The path tried.
+        path: PathBuf,
+        /// The format its config declares (`sha256`).
+        format: String,
+    },
     /// The repository has no commits at all: no branch, and no tag of a commit.
     #[error("repo \"{repo}\" at {} is empty (no branch and no tag has a commit); push its history first or remove it from the inventory", path.display())]
     Empty {

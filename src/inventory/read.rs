@@ -19,12 +19,21 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         what: what.to_string(),
         message: e.to_string(),
     };
-    let repo =
-        gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| Error::NotGit {
-            repo: spec.name.clone(),
-            path: git_dir.to_owned(),
-            message: e.to_string(),
-        })?;
+    let repo = gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| {
+        // gix is built for SHA-1 only: a SHA-256 repo fails to open, and is no less a repo.
+        match object_format(git_dir) {
+            Some(format) => Error::ObjectFormat {
+                repo: spec.name.clone(),
+                path: git_dir.to_owned(),
+                format,
+            },
+            None => Error::NotGit {
+                repo: spec.name.clone(),
+                path: git_dir.to_owned(),
+                message: e.to_string(),
+            },
+        }
+    })?;
     let git_dir = repo.git_dir().to_owned();
     let shallow = repo
         .is_shallow()
@@ -155,6 +164,22 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         replace_refs,
         grafts,
     })
+}
+
+/// The object format other than SHA-1 that the repo at `path` (bare, or a work tree) declares
+/// in its config (`extensions.objectformat`), lowercased; `None` for SHA-1 or no readable
+/// config.
+fn object_format(path: &Path) -> Option<String> {
+    [path.join("config"), path.join(".git").join("config")]
+        .into_iter()
+        .filter(|p| p.is_file())
+        .find_map(|config| {
+            let file = gix::config::File::from_path_no_includes(config, gix::config::Source::Local)
+                .ok()?;
+            let format = file.string("extensions.objectformat")?.to_string();
+            let format = format.trim().to_ascii_lowercase();
+            (format != "sha1").then_some(format)
+        })
 }
 
 /// Terraform files, LFS pointer paths, submodule paths.

@@ -307,3 +307,34 @@ fn legacy_repo_is_not_written_by_plan() {
         "plan wrote something"
     );
 }
+
+/// Issue 12: a SHA-256 repository is named as such, not as "not a git repository", by plan
+/// and by apply (bare or with a work tree).
+#[test]
+fn a_sha256_repository_is_named_as_unsupported_not_as_not_git() {
+    let dir = common::tempdir();
+    for (name, bare) in [("r", false), ("r.git", true)] {
+        let repo = dir.path().join(name);
+        std::fs::create_dir(&repo).expect("mkdir");
+        let mut args = vec!["init", "-q", "--object-format=sha256", "-b", "main"];
+        if bare {
+            args.push("--bare");
+        }
+        git(&repo, &args);
+        if !bare {
+            git(&repo, &["commit", "-q", "--allow-empty", "-m", "x"]);
+        }
+        mapping_for(dir.path(), name);
+        let expected = format!(
+            "repo \"r\" at ./{name} uses the sha256 object format, which tfmono does not support yet; convert it or migrate it by hand"
+        );
+        let err = plan_stderr(dir.path());
+        assert!(err.contains(&expected), "plan: {err}");
+        assert!(!err.contains("not a git repository"), "plan: {err}");
+        let out = common::run_tfmono(dir.path(), &["apply", "mapping.hcl", "--out", "out"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "apply: {err}");
+        assert!(err.contains(&expected), "apply: {err}");
+        assert!(!dir.path().join("out").exists(), "apply wrote nothing");
+    }
+}
