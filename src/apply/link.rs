@@ -79,7 +79,7 @@ pub fn legacy_objects(
     let mut dirs = Vec::new();
     object_dirs(&git_dir.join("objects"), 0, &mut dirs);
     let dest = mono_objects.join("pack");
-    std::fs::create_dir_all(&dest).map_err(io(&dest))?;
+    std::fs::create_dir_all(&dest).map_err(history::output_io(&dest))?;
     let mut loose_ids = Vec::new();
     for objects in &dirs {
         let pack_dir = objects.join("pack");
@@ -140,14 +140,37 @@ pub fn legacy_objects(
         .collect()
 }
 
+/// Links legacy pack file `src` to `to` in the monorepo, or copies it there. A failure to
+/// read names the legacy file; a failure to write (a full disk) names `to`, in the output.
 fn link_or_copy(src: &Path, to: &Path) -> Result<(), history::Error> {
+    use std::io::{Read, Write};
     if std::fs::hard_link(src, to).is_ok() {
         return Ok(());
     }
     let tmp = to.with_extension("tmp-tfmono");
-    std::fs::copy(src, &tmp).map_err(io(src))?;
-    history::pack::sync(&tmp)?;
-    std::fs::rename(&tmp, to).map_err(io(to))?;
+    let write = history::output_io(to);
+    let mut from = std::fs::File::open(src).map_err(io(src))?;
+    let mut into = std::fs::File::create(&tmp).map_err(&write)?;
+    let copied = (|| {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io(src)(e)),
+            };
+            into.write_all(&buf[..n]).map_err(&write)?;
+        }
+        into.sync_all().map_err(&write)
+    })();
+    drop(into);
+    if let Err(e) = copied {
+        // A partial copy only takes space (a re-run would remove it too).
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, to).map_err(&write)?;
     Ok(())
 }
 

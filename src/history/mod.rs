@@ -81,6 +81,15 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// Writing into the output directory failed: a full disk, a read-only or unwritable
+    /// file system. The legacy repos are not at fault: they are only read.
+    #[error("cannot write {} ({source}): the output directory's disk is full or not writable; the legacy repos are only read and are not at fault. Free space (or fix permissions) there and re-run the same command: it converges", path.display())]
+    Output {
+        /// The path in the output directory being written.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// Writing objects or refs failed.
     #[error("{}: {message}", path.display())]
     Write {
@@ -89,6 +98,14 @@ pub enum Error {
         /// The cause.
         message: String,
     },
+}
+
+/// Maps an I/O error while writing `path`, in the output directory, to [`Error::Output`].
+pub fn output_io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Output {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// How every repo is opened: isolated from user and system configuration, and with

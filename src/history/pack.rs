@@ -248,20 +248,15 @@ pub fn write(
         return Ok(None);
     }
     let pack_dir = objects_dir.join("pack");
-    std::fs::create_dir_all(&pack_dir).map_err(|e| Error::Io {
-        path: pack_dir.clone(),
-        source: e,
-    })?;
+    std::fs::create_dir_all(&pack_dir).map_err(super::output_io(&pack_dir))?;
     let pack = encode(objects);
     if should_interrupt.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
     // The pack goes to a temporary file while its checksum (which names it) is computed.
     let tmp_pack = pack_dir.join(format!("tmp-tfmono-{}.pack", std::process::id()));
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Io { path, source }
-    };
+    // Every failure below is one of writing the output (a full disk, mostly).
+    let io = super::output_io;
     let (checksum, file) = rayon::join(
         || pack.checksum(),
         || -> std::io::Result<std::fs::File> {
@@ -297,14 +292,11 @@ pub fn write(
     Ok(Some(pack_path))
 }
 
-/// fsyncs a file or directory.
+/// fsyncs a file or directory of the output directory.
 pub fn sync(path: &Path) -> Result<(), Error> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
-        .map_err(|e| Error::Io {
-            path: path.to_owned(),
-            source: e,
-        })
+        .map_err(super::output_io(path))
 }
 
 #[cfg(test)]

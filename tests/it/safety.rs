@@ -922,6 +922,73 @@ fn io_errors_print_their_cause_once() {
     );
 }
 
+/// The `error:` line of `stderr`.
+fn error_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or(stderr)
+}
+
+/// Issue 12: when writing into the output fails (a full disk, an unwritable file system),
+/// the error names the file being written in the output, not the legacy pack it was copying,
+/// and says that a re-run after freeing space converges. Both writers are covered: linking
+/// (here copying, across file systems) the legacy packs, and writing the new pack.
+#[test]
+fn a_failed_write_into_the_output_names_the_output_path_and_says_re_run() {
+    // A directory nobody can create files in, root included (chmod does not stop root):
+    // sysfs. The monorepo's pack directory is pointed there.
+    let unwritable = Path::new("/sys/kernel");
+    let probe = unwritable.join("tfmono-probe");
+    if !unwritable.is_dir() || std::fs::write(&probe, "x").is_ok() {
+        let _ = std::fs::remove_file(&probe);
+        eprintln!("SKIPPED: no unwritable directory at /sys/kernel");
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(root, &MiniOpts::default());
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let mono = root.join("out/reference-modules.git");
+    // The monorepo as a run that stopped right after creating it leaves it, on a disk where
+    // nothing more can be written.
+    let break_output = || {
+        std::fs::remove_dir_all(&mono).expect("rm monorepo");
+        let _ = std::fs::remove_file(root.join("out/reference-modules.commit-map"));
+        git(root, &["init", "-q", "--bare", "out/reference-modules.git"]);
+        let pack = mono.join("objects/pack");
+        let _ = std::fs::remove_dir(&pack);
+        std::os::unix::fs::symlink(unwritable, &pack).expect("symlink");
+    };
+    let args = ["apply", "mapping.hcl", "--out", "out", "--quiet"];
+    let advice = "the output directory's disk is full or not writable; the legacy repos are only read and are not at fault. Free space (or fix permissions) there and re-run the same command: it converges";
+
+    // The legacy repos hold loose objects only: the new pack cannot be written.
+    break_output();
+    let r = fails(root, &args, &[advice]);
+    let line = error_line(&r.stderr);
+    assert!(
+        line.contains("cannot write out/reference-modules.git/objects/pack/tmp-tfmono-"),
+        "names the pack being written: {line}"
+    );
+
+    // The legacy repos hold packs: copying them into the output fails.
+    for repo in [ALB, API] {
+        git(
+            &root.join("legacy").join(format!("{repo}.git")),
+            &["repack", "-a", "-d", "-q"],
+        );
+    }
+    break_output();
+    let r = fails(root, &args, &[advice]);
+    let line = error_line(&r.stderr);
+    assert!(
+        line.contains("cannot write out/reference-modules.git/objects/pack/pack-"),
+        "names the output pack: {line}"
+    );
+    assert!(!line.contains("legacy/"), "blames no legacy path: {line}");
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Secrets
 // ---------------------------------------------------------------------------------------
