@@ -151,6 +151,21 @@ fn mono_err(m: &MonorepoPlan, dir: &Path) -> impl Fn(String) -> Error {
     }
 }
 
+/// Opens the monorepo of `m` at `dir`, which apply created or found at the start of the
+/// run: failing now means something removed or replaced it meanwhile (a rollback, a user).
+/// The error names the monorepo (not a legacy repo) and says what to do.
+fn open_monorepo(m: &MonorepoPlan, dir: &Path) -> Result<gix::Repository, Error> {
+    history::open(&m.name, dir).map_err(|e| {
+        let cause = match e {
+            history::Error::Open { message, .. } => message,
+            other => other.to_string(),
+        };
+        mono_err(m, dir)(format!(
+            "cannot open it as a git repository ({cause}): something removed or replaced it while apply ran (a rollback?); move away what is there if it is not the monorepo, then re-run the same `tfmono apply` command: it converges"
+        ))
+    })
+}
+
 fn apply_monorepo(
     m: &MonorepoPlan,
     out: &Path,
@@ -215,7 +230,7 @@ fn apply_monorepo(
     }
     mark("rewritten");
 
-    let repo = history::open(&m.name, &dir)?;
+    let repo = open_monorepo(m, &dir)?;
     let mut edits = refs::Edits::read(&repo, &m.name)?;
     // Legacy loose objects are readable through the overlay until the pack holds them.
     let mut overlay: HashMap<ObjectId, Object> = pending.into_iter().map(|o| (o.id, o)).collect();
@@ -380,7 +395,7 @@ fn apply_monorepo(
     }
     mark("commit map");
     link::remove_leftovers(&dir);
-    let repo = history::open(&m.name, &dir)?;
+    let repo = open_monorepo(m, &dir)?;
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
     mark("refs");
     Ok(outcome)

@@ -989,6 +989,38 @@ fn a_failed_write_into_the_output_names_the_output_path_and_says_re_run() {
     assert!(!line.contains("legacy/"), "blames no legacy path: {line}");
 }
 
+/// Issue 12: a monorepo that something removed while apply ran (e.g. a rollback) cannot be
+/// opened; the error calls it the monorepo, not a legacy repo, and says to re-run.
+///
+/// Made deterministic: `out/live.git/refs` is a link into a stale staging directory
+/// (`out/.tfmono-init-*`), which apply removes when it creates `reference-modules.git` (the
+/// first monorepo, removed beforehand). So `live.git` is a repo when the run starts (the
+/// journal reads its refs) and loses its refs before apply opens it to write.
+#[test]
+fn a_monorepo_removed_underneath_apply_is_called_the_monorepo_and_a_re_run_is_advised() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(root, &MiniOpts::default());
+    let args = ["apply", "mapping.hcl", "--out", "out", "--quiet"];
+    ok(root, &args);
+    let out = root.join("out");
+    let stale = out.join(".tfmono-init-stale");
+    std::fs::create_dir(&stale).expect("mkdir");
+    std::fs::rename(out.join("live.git/refs"), stale.join("refs")).expect("mv refs");
+    std::os::unix::fs::symlink(stale.join("refs"), out.join("live.git/refs")).expect("symlink");
+    std::fs::remove_dir_all(out.join("reference-modules.git")).expect("rm");
+    std::fs::remove_file(out.join("reference-modules.commit-map")).expect("rm");
+    let r = fails(
+        root,
+        &args,
+        &[
+            "monorepo live at out/live.git: cannot open it as a git repository (",
+            "): something removed or replaced it while apply ran (a rollback?); move away what is there if it is not the monorepo, then re-run the same `tfmono apply` command: it converges",
+        ],
+    );
+    assert!(!r.stderr.contains("legacy repo"), "{}", r.stderr);
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Secrets
 // ---------------------------------------------------------------------------------------
