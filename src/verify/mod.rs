@@ -39,6 +39,17 @@ pub enum Error {
         path: PathBuf,
     },
     /// Ctrl-C.
+    /// The monorepo exists but cannot be opened as a git repository.
+    #[error("monorepo {name} at {}: cannot open it as a git repository ({message}); if something replaced it, run `tfmono apply` with the same --out again", path.display())]
+    Unreadable {
+        /// The monorepo's name.
+        name: String,
+        /// Its git directory.
+        path: PathBuf,
+        /// What gix said.
+        message: String,
+    },
+    /// Ctrl-C was pressed.
     #[error("interrupted")]
     Interrupted,
 }
@@ -213,7 +224,14 @@ fn verify_monorepo(
             path: dir,
         });
     }
-    let mono = history::open(&m.name, &dir)?;
+    let mono = history::open(&m.name, &dir).map_err(|e| Error::Unreadable {
+        name: m.name.clone(),
+        message: match e {
+            history::Error::Open { message, .. } => message,
+            other => other.to_string(),
+        },
+        path: dir.clone(),
+    })?;
     let map = CommitMap::load(&crate::apply::commit_map_path(out, &m.name))?;
     let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
     let task = progress.task(&format!("verify {}", m.name), total);
