@@ -6,6 +6,7 @@
 //! run converges from: legacy packs linked in, new objects written as one fsync'd pack, the
 //! commit map file replaced atomically, and only then every ref moved in one transaction.
 
+pub mod files;
 mod link;
 mod refs;
 mod tree;
@@ -98,6 +99,18 @@ pub struct Outcome {
 /// The commit map's file name for `monorepo`, relative to the output directory.
 pub fn commit_map_file(monorepo: &str) -> String {
     format!("{monorepo}.commit-map")
+}
+
+/// The state scripts `plan` makes apply write, relative to the output directory (empty when
+/// no root has script work), so the journal can list them before they are written.
+pub fn state_script_files(plan: &Plan) -> Vec<String> {
+    if !plan.state.roots.iter().any(|r| r.needs_script()) {
+        return Vec::new();
+    }
+    crate::state::scripts::files(&plan.state)
+        .into_iter()
+        .map(|p| format!("state/{p}"))
+        .collect()
 }
 
 /// The commit map file of a monorepo.

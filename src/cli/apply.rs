@@ -64,6 +64,8 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     for m in &plan.monorepos {
         files.push(apply::commit_map_file(&m.name));
     }
+    // the state scripts too, before they are written: verify checks every script listed
+    files.extend(apply::state_script_files(&plan));
     let journal = rollback::record(&plan, out, &files)?;
     write_script(out, "rollback.sh", &rollback::rollback_script(&journal))?;
     write_script(out, "push.sh", &rollback::push_script(&journal))?;
@@ -105,10 +107,6 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 }
 
 fn write_script(out: &std::path::Path, name: &str, body: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let path = out.join(name);
-    rollback::write_atomic(&path, body.as_bytes())?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("making {} executable", path.display()))?;
-    Ok(())
+    apply::files::write_script(&path, body).with_context(|| format!("writing {}", path.display()))
 }

@@ -83,11 +83,16 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
                 of_class.len().min(SHOWN)
             )?;
             for m in of_class.iter().take(SHOWN) {
-                writeln!(
-                    out,
-                    "  {} / {} {}: {}",
-                    m.monorepo, m.repo, m.subject, m.message
-                )?;
+                if m.class == verify::Class::Script {
+                    let path = args.out.join(&m.subject);
+                    writeln!(out, "  {}: {}", path.display(), m.message)?;
+                } else {
+                    writeln!(
+                        out,
+                        "  {} / {} {}: {}",
+                        m.monorepo, m.repo, m.subject, m.message
+                    )?;
+                }
             }
             let others = report.mismatches.len() - of_class.len();
             if others > 0 {

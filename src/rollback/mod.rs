@@ -185,14 +185,8 @@ pub fn save(out: &Path, journal: &Journal) -> Result<(), Error> {
 
 /// Writes `bytes` to `path` atomically: a crash leaves the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io("write", &tmp))?;
-    f.write_all(bytes).map_err(io("write", &tmp))?;
-    f.sync_all().map_err(io("sync", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io("rename into place", path))
+    crate::apply::files::write_atomic(path, bytes, crate::apply::files::Mode::Data)
+        .map_err(io("write", path))
 }
 
 /// Returns every ref `plan` creates or moves in `mono`, sorted.

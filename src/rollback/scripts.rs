@@ -71,7 +71,9 @@ pub fn rollback_script(journal: &Journal) -> String {
     for f in journal.files.iter().filter(|f| f.as_str() != "rollback.sh") {
         let _ = writeln!(s, "rm -f -- {}", quote(f));
     }
-    s.push_str("if [ -d state ]; then find state -depth -type d -empty -delete; fi\n");
+    // temporary files of a write apply was killed in (see `apply::files`)
+    s.push_str("rm -f -- .*.tfmono-tmp\n");
+    s.push_str("if [ -d state ]; then find state -type f -name '.*.tfmono-tmp' -delete; find state -depth -type d -empty -delete; fi\n");
     s.push_str("echo \"rollback done\"\n");
     s
 }

@@ -141,6 +141,19 @@ impl Address {
         }
     }
 
+    /// Returns the first module instance key holding a template sequence (`${` or `%{`).
+    ///
+    /// Terraform 1.0 writes such a module path into the state's `module` field as it prints
+    /// it and then fails to load that state ("Template sequences are not allowed in this
+    /// string"): no quoting of the `state mv` argument avoids it. Resource instance keys are
+    /// stored apart (`index_key`) and are fine.
+    pub fn template_module_key(&self) -> Option<&str> {
+        self.module.iter().find_map(|step| match &step.key {
+            Some(Key::Str(s)) if s.contains("${") || s.contains("%{") => Some(s.as_str()),
+            _ => None,
+        })
+    }
+
     /// The module path as Terraform writes it in state JSON (`module.a.module.b["k"]`),
     /// empty for the root module.
     pub fn module_string(&self) -> String {

@@ -428,6 +428,14 @@ fn check_root_label(label: &str) -> Result<(), String> {
 /// Checks that `to` can receive what `from` names (what `terraform state mv` accepts).
 pub fn check_pair(from: &address::Address, to: &address::Address) -> Result<(), String> {
     use address::Kind;
+    for a in [from, to] {
+        if let Some(key) = a.template_module_key() {
+            return Err(format!(
+                "`{a}`: its module instance key {} holds `${{` or `%{{`; Terraform 1.x writes such a key into the state but cannot read that state back (\"Template sequences are not allowed in this string\"), so every later `terraform` command on the root would fail; give the module instance a key without `${{` or `%{{`",
+                address::Key::Str(key.to_string())
+            ));
+        }
+    }
     let (fk, tk) = (from.kind(), to.kind());
     if (fk == Kind::Module) != (tk == Kind::Module) {
         return Err(format!(

@@ -85,14 +85,22 @@ pub fn write(
     Ok(written)
 }
 
-fn write_exec(path: &Path, text: &str) -> io::Result<()> {
-    std::fs::write(path, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+/// The files [`write()`] writes for `plan`, relative to its `out_dir`, `/`-separated.
+pub fn files(plan: &StatePlan) -> Vec<String> {
+    let mut files = Vec::new();
+    for r in plan.roots.iter().filter(|r| r.needs_script()) {
+        files.push(format!("{}/migrate.sh", r.root));
+        files.push(format!("{}/rollback.sh", r.root));
     }
-    Ok(())
+    files.push("migrate-all.sh".into());
+    files.push("rollback-all.sh".into());
+    files
+}
+
+/// Every script goes through the one atomic writer (temporary file, fsync, rename), which
+/// also ends it with the marker line `verify` looks for.
+fn write_exec(path: &Path, text: &str) -> io::Result<()> {
+    crate::apply::files::write_script(path, text)
 }
 
 fn all_script(roots: &[&RootPlan], opts: &ScriptOptions, rollback: bool) -> String {

@@ -20,6 +20,8 @@ use gix::objs::Kind;
 use gix::ObjectId;
 use serde::Serialize;
 
+mod scripts;
+
 use crate::history::{self, objects, CommitMap};
 use crate::plan::{ImportStep, MonorepoPlan, Plan};
 use crate::progress::Progress;
@@ -38,6 +40,9 @@ pub enum Error {
         /// Where it should be.
         path: PathBuf,
     },
+    /// The journal of the output directory cannot be read.
+    #[error(transparent)]
+    Journal(#[from] crate::rollback::Error),
     /// Ctrl-C.
     /// The monorepo exists but cannot be opened as a git repository.
     #[error("monorepo {name} at {}: cannot open it as a git repository ({message}); if something replaced it, run `tfmono apply` with the same --out again", path.display())]
@@ -57,6 +62,8 @@ pub enum Error {
 /// The kind of a mismatch, in the order they are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Class {
+    /// A script apply recorded is missing, empty, not executable or cut short.
+    Script,
     /// A legacy commit has no image.
     MissingImage,
     /// An object the monorepo's history needs is not in its object store.
@@ -76,6 +83,7 @@ pub enum Class {
 impl fmt::Display for Class {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Class::Script => "script damaged",
             Class::MissingImage => "missing image",
             Class::MissingObject => "object missing from the monorepo",
             Class::Tree => "tree differs",
@@ -147,7 +155,10 @@ pub fn run(
     progress: &dyn Progress,
     should_interrupt: &AtomicBool,
 ) -> Result<Report, Error> {
-    let mut report = Report::default();
+    let mut report = Report {
+        mismatches: scripts::check(out)?,
+        ..Report::default()
+    };
     for m in &plan.monorepos {
         verify_monorepo(m, out, full, progress, should_interrupt, &mut report)?;
     }

@@ -597,6 +597,90 @@ fn state_snapshots_missing_the_moved_address_or_not_json_are_named() {
     assert!(!root.join("out").exists());
 }
 
+/// A script cut short (a kill mid-write on older versions, a full disk, a bad copy) still
+/// runs and exits 0 having done nothing: verify names every damaged script the journal
+/// lists, and a re-run of apply rewrites them whole.
+#[test]
+fn verify_names_a_damaged_script_and_a_rerun_of_apply_rewrites_it() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            tail: STATE_BLOCK,
+            ..MiniOpts::default()
+        },
+    );
+    let states = root.join("states");
+    std::fs::create_dir(&states).expect("mkdir");
+    std::fs::write(states.join(SNAPSHOT), tfstate("alb")).expect("write");
+    let apply = [
+        "apply",
+        "mapping.hcl",
+        "--states",
+        "states",
+        "--out",
+        "out",
+        "--quiet",
+    ];
+    ok(root, &apply);
+    let verify = ["verify", "mapping.hcl", "--out", "out"];
+    ok(root, &verify);
+    let out = root.join("out");
+    let migrate = out.join("state/live/dev/korea/api/static/migrate.sh");
+    let push = out.join("push.sh");
+    let whole = std::fs::read_to_string(&migrate).expect("migrate.sh");
+    assert!(whole.ends_with("\n# end of tfmono script\n"), "{whole}");
+    let whole_push = std::fs::read_to_string(&push).expect("push.sh");
+    for f in [
+        "rollback.sh",
+        "state/migrate-all.sh",
+        "state/rollback-all.sh",
+    ] {
+        let text = std::fs::read_to_string(out.join(f)).expect(f);
+        assert!(text.ends_with("\n# end of tfmono script\n"), "{f}: {text}");
+    }
+    // no temporary file is left beside what apply wrote
+    assert!(
+        files_below(&out).iter().all(|f| !f.contains("tfmono-tmp")),
+        "{:?}",
+        files_below(&out)
+    );
+
+    // migrate.sh truncated to 0 bytes, push.sh cut in the middle
+    std::fs::write(&migrate, "").expect("truncate");
+    std::fs::write(&push, &whole_push[..whole_push.len() / 2]).expect("cut");
+    let r = run(root, &verify);
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    for needle in [
+        "state/live/dev/korea/api/static/migrate.sh: the script is empty",
+        "push.sh: the script is cut short",
+        "run `tfmono apply` again",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle} in {}", r.all());
+    }
+    assert!(!r.stdout.contains("rollback.sh:"), "{}", r.all());
+
+    // the re-run of apply rewrites both; verify passes again
+    ok(root, &apply);
+    assert_eq!(
+        std::fs::read_to_string(&migrate).expect("migrate.sh"),
+        whole
+    );
+    assert_eq!(std::fs::read_to_string(&push).expect("push.sh"), whole_push);
+    ok(root, &verify);
+
+    // temporary files of a write killed midway are removed by the rollback
+    let dir = migrate.parent().expect("root dir");
+    std::fs::write(dir.join(".migrate.sh.tfmono-tmp"), "#!/usr/bin/env bash\n").expect("tmp");
+    std::fs::write(out.join(".push.sh.tfmono-tmp"), "").expect("tmp");
+    ok(root, &["rollback", "--out", "out"]);
+    assert_eq!(
+        files_below(&out),
+        [".tfmono/journal.json", ".tfmono/lock", "rollback.sh"]
+    );
+}
+
 #[test]
 fn a_missing_states_directory_says_what_to_do() {
     let tmp = tempdir();

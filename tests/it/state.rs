@@ -1356,3 +1356,236 @@ fn nested_modules_count_and_quoted_for_each_keys_with_real_terraform() {
     assert_eq!(instances(&w.state(C)), instances(&orig));
     assert_eq!(w.list(C), orig_list);
 }
+
+const DA: &str = "live/dev/korea/api/static";
+const DB: &str = "live/dev/korea/api/dynamic";
+
+/// A legacy org under `dir` for the binary: the deployments `api-static-dev-korea` and
+/// `api-dynamic-dev-korea` land at [`DA`] and [`DB`]; `tail` (state blocks) is appended to
+/// `mapping.hcl`, and `dir/states` holds the given snapshots (state JSON per root).
+fn binary_org(dir: &Path, tail: &str, snapshots: &[(&str, String)]) {
+    for name in ["api-static-dev-korea", "api-dynamic-dev-korea"] {
+        let w = dir.join(format!("work-{name}"));
+        std::fs::create_dir_all(&w).expect("mkdir");
+        common::git(&w, &["init", "-q", "-b", "main"]);
+        std::fs::write(w.join("main.tf"), "resource \"aws_s3_bucket\" \"b\" {}\n").expect("write");
+        common::git(&w, &["add", "-A"]);
+        common::git(&w, &["commit", "-q", "-m", "Initial"]);
+        std::fs::create_dir_all(dir.join("legacy")).expect("mkdir");
+        common::git(
+            dir,
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                &format!("work-{name}"),
+                &format!("legacy/{name}.git"),
+            ],
+        );
+    }
+    std::fs::write(
+        dir.join("repos.txt"),
+        "https://github.com/acme/api-static-dev-korea.git\nhttps://github.com/acme/api-dynamic-dev-korea.git\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("mapping.hcl"),
+        format!(
+            r#"inventory = "repos.txt"
+repos_dir = "legacy"
+monorepo "live" {{
+  url = "git::https://github.com/acme/live.git"
+}}
+rule "deployments" {{
+  match = "github.com/acme/(?P<svc>[a-z]+)-(?P<kind>static|dynamic)-(?P<stage>dev|prod)-(?P<region>korea|usa)"
+  into  = "live"
+  path  = "{{stage}}/{{region}}/{{svc}}/{{kind}}"
+}}
+{tail}"#
+        ),
+    )
+    .expect("write");
+    let states = dir.join("states");
+    std::fs::create_dir_all(&states).expect("mkdir");
+    for (root, text) in snapshots {
+        std::fs::write(states.join(state::snapshot::file_name(root)), text).expect("write");
+    }
+}
+
+/// Instances with the given `for_each` keys.
+fn str_keyed(prefix: &str, keys: &[&str]) -> Value {
+    Value::Array(
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| json!({"index_key": k, "schema_version": 0, "attributes": {"id": format!("{prefix}-{i}")}}))
+            .collect(),
+    )
+}
+
+/// Runs tfmono in `dir`, asserts exit code `code`.
+fn tfmono_in(dir: &Path, args: &[&str], code: i32) -> String {
+    let o = common::run_tfmono(dir, args);
+    assert_eq!(o.status.code(), Some(code), "tfmono {args:?}: {}", show(&o));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// For_each keys holding a literal `${` / `%{` (written `$${` / `%%{` in the mapping's HCL):
+/// `plan --states` checks them in `state list` form, the scripts match that form in their
+/// preflight and pass the HCL form to `state mv`; migrate moves them (within one state and
+/// across states) and rollback moves them back.
+#[test]
+fn template_sequences_in_for_each_keys_move_and_move_back_through_the_binary() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let a = tfstate(
+        "dddddddd-0000-0000-0000-000000000001",
+        vec![
+            res(
+                None,
+                "managed",
+                "aws_s3_bucket",
+                "b",
+                str_keyed("b", &["${x}", "plain"]),
+            ),
+            res(
+                None,
+                "managed",
+                "aws_s3_bucket",
+                "w",
+                str_keyed("w", &["${x}", "%{y}"]),
+            ),
+        ],
+    );
+    let b = tfstate(
+        "dddddddd-0000-0000-0000-000000000002",
+        vec![res(
+            None,
+            "managed",
+            "aws_s3_bucket",
+            "c",
+            str_keyed("c", &["${x}"]),
+        )],
+    );
+    let w = World::with(tf, &[(DA, a.clone()), (DB, b.clone())]);
+    let org = w.out.parent().and_then(Path::parent).expect("tmp dir");
+    let tail = format!(
+        r#"state "{DA}" {{
+  move {{
+    from = "aws_s3_bucket.b[\"$${{x}}\"]"
+    to   = "module.n.aws_s3_bucket.b[\"$${{x}}\"]"
+  }}
+  move {{
+    from = "aws_s3_bucket.w"
+    to   = "aws_s3_bucket.v"
+  }}
+  move {{
+    from       = "aws_s3_bucket.c[\"$${{x}}\"]"
+    to         = "aws_s3_bucket.c[\"$${{x}}\"]"
+    from_state = "{DB}"
+  }}
+}}
+"#
+    );
+    binary_org(org, &tail, &[(DA, a), (DB, b)]);
+    let out = tfmono_in(org, &["plan", "mapping.hcl", "--states", "states"], 0);
+    for line in [
+        r#"aws_s3_bucket.b["${x}"] -> module.n.aws_s3_bucket.b["${x}"] (1 instance(s))"#,
+        "aws_s3_bucket.w -> aws_s3_bucket.v (2 instance(s))",
+        r#"aws_s3_bucket.c["${x}"] -> aws_s3_bucket.c["${x}"] (1 instance(s))"#,
+    ] {
+        assert!(out.contains(line), "{line} in {out}");
+    }
+    tfmono_in(
+        org,
+        &[
+            "apply",
+            "mapping.hcl",
+            "--states",
+            "states",
+            "--out",
+            "out",
+            "--quiet",
+        ],
+        0,
+    );
+    let (list_a, list_b) = (w.list(DA), w.list(DB));
+    let o = w.run(&w.out.join("migrate-all.sh"), Path::new("/"), &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(
+        w.list(DA),
+        [
+            r#"aws_s3_bucket.b["plain"]"#,
+            r#"aws_s3_bucket.c["${x}"]"#,
+            r#"aws_s3_bucket.v["${x}"]"#,
+            r#"aws_s3_bucket.v["%{y}"]"#,
+            r#"module.n.aws_s3_bucket.b["${x}"]"#,
+        ]
+    );
+    assert!(w.list(DB).is_empty());
+    let o = w.run(&w.out.join("rollback-all.sh"), Path::new("/"), &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(w.list(DA), list_a);
+    assert_eq!(w.list(DB), list_b);
+}
+
+/// Terraform 1.0 writes a module instance key holding `${` into the state's `module` field
+/// and then cannot load that state, so such a move would run and break every later step of
+/// the script: the mapping check refuses it before anything is written.
+#[test]
+fn a_module_key_with_a_template_sequence_is_refused_before_any_move() {
+    let tmp = common::tempdir();
+    let org = tmp.path();
+    let a = tfstate(
+        "dddddddd-0000-0000-0000-000000000003",
+        vec![
+            res(
+                None,
+                "managed",
+                "aws_s3_bucket",
+                "a",
+                json!([{"schema_version": 0, "attributes": {"id": "a"}}]),
+            ),
+            res(
+                None,
+                "managed",
+                "aws_s3_bucket",
+                "b",
+                str_keyed("b", &["${x}"]),
+            ),
+        ],
+    );
+    let tail = format!(
+        r#"state "{DA}" {{
+  move {{
+    from = "aws_s3_bucket.b[\"$${{x}}\"]"
+    to   = "module.n[\"$${{y}}\"].aws_s3_bucket.b[\"$${{x}}\"]"
+  }}
+  move {{
+    from = "aws_s3_bucket.a"
+    to   = "aws_s3_bucket.z"
+  }}
+}}
+"#
+    );
+    binary_org(org, &tail, &[(DA, a)]);
+    for args in [
+        &["plan", "mapping.hcl", "--states", "states"][..],
+        &["plan", "mapping.hcl"][..],
+        &["apply", "mapping.hcl", "--states", "states", "--out", "out"][..],
+    ] {
+        let out = tfmono_in(org, args, 2);
+        for needle in [
+            "move #1",
+            r#"module.n["${y}"].aws_s3_bucket.b["${x}"]"#,
+            "cannot read that state back",
+        ] {
+            assert!(out.contains(needle), "{args:?}: {needle} in {out}");
+        }
+    }
+    assert!(!org.join("out").exists());
+}
