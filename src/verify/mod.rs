@@ -43,7 +43,6 @@ pub enum Error {
     /// The journal of the output directory cannot be read.
     #[error(transparent)]
     Journal(#[from] crate::rollback::Error),
-    /// Ctrl-C.
     /// The monorepo exists but cannot be opened as a git repository.
     #[error("monorepo {name} at {}: cannot open it as a git repository ({message}); if something replaced it, run `tfmono apply` with the same --out again", path.display())]
     Unreadable {
@@ -54,7 +53,7 @@ pub enum Error {
         /// What gix said.
         message: String,
     },
-    /// Ctrl-C was pressed.
+    /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
 }
