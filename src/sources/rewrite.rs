@@ -297,7 +297,7 @@ impl<'c, 'a> Rewriter<'c, 'a> {
         let token = self.content.get(range.clone()).unwrap_or("").to_string();
         let target = self.ctx.targets.iter().find(|t| t.repo == entry.repo);
         if let (None, Some(target)) = (&entry.problem, target) {
-            let change = map_ref(target, unit.git_ref.as_deref(), self.ctx);
+            let change = map_ref(target, unit.git_ref.as_deref(), unit.shallow, self.ctx);
             if let RefChange::To(new_ref, mut notes) = change {
                 let inner = |t: &str| t[1..t.len() - 1].to_string();
                 let new_token = match (&unit.ref_range, &new_ref) {
@@ -419,8 +419,21 @@ fn is_hex_sha(s: &str) -> bool {
     (7..=64).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
-/// The monorepo ref a legacy ref of `target` becomes.
-pub(crate) fn map_ref(target: &Target, old: Option<&str>, ctx: &Context<'_>) -> RefChange {
+/// Whether a source with these query arguments is fetched with a shallow clone: go-getter
+/// runs `git clone --depth N --branch <ref>` for a `depth` above 0, and a plain clone then
+/// `git checkout <ref>` otherwise.
+pub(crate) fn shallow(depth: Option<&str>) -> bool {
+    depth.is_some_and(|d| d.trim().parse::<i64>().is_ok_and(|n| n > 0))
+}
+
+/// The monorepo ref a legacy ref of `target` becomes; `shallow` when the source has a
+/// `depth` (see [`shallow`]), which decides what a name of both a branch and a tag means.
+pub(crate) fn map_ref(
+    target: &Target,
+    old: Option<&str>,
+    shallow: bool,
+    ctx: &Context<'_>,
+) -> RefChange {
     let Some(r) = old else {
         return RefChange::To(
             None,
@@ -438,21 +451,56 @@ pub(crate) fn map_ref(target: &Target, old: Option<&str>, ctx: &Context<'_>) -> 
     } else {
         ("", r)
     };
-    if prefix != "refs/heads/" && target.tags.iter().any(|t| t == name) {
-        return RefChange::To(
-            Some(format!("{prefix}{}{name}", target.tag_prefix)),
-            Vec::new(),
+    let tag = prefix != "refs/heads/" && target.tags.iter().any(|t| t == name);
+    let mut notes = Vec::new();
+    let mut use_tag = tag;
+    if tag && prefix.is_empty() && target.has_branch(name) {
+        // Terraform 1.0.3 (go-getter): a shallow clone is `git clone --branch X`, which
+        // prefers the branch; otherwise the clone checks out the default branch and
+        // `git checkout X` takes that local branch, else the tag before any remote branch.
+        let default = target.default_branch.as_deref() == Some(name);
+        let (what, why) = if shallow {
+            (
+                "branch",
+                "`git clone --depth N --branch` prefers a branch to a tag",
+            )
+        } else if default {
+            (
+                "branch",
+                "it is the default branch, which `git clone` checks out and `git checkout` \
+                 prefers to a tag",
+            )
+        } else {
+            (
+                "tag",
+                "without `depth` `git checkout` prefers a tag to a branch other than the default",
+            )
+        };
+        let note = format!(
+            "`{name}` names both a branch and a tag of {}; Terraform fetches the {what} ({why}), \
+             so it becomes the monorepo's {what}",
+            target.repo
         );
+        use_tag = what == "tag";
+        if !use_tag && target.branch(name).is_none() {
+            return RefChange::Error(format!(
+                "{note}, but branch `{name}` is not imported: set branches = \"all\" for {} in \
+                 the mapping, or drop `depth` from the source",
+                target.repo
+            ));
+        }
+        notes.push(note);
+    }
+    if use_tag {
+        return RefChange::To(Some(format!("{prefix}{}{name}", target.tag_prefix)), notes);
     }
     if prefix != "refs/tags/" {
         if let Some(b) = target.branch(name) {
-            return RefChange::To(
-                Some(format!("{prefix}{b}")),
-                vec![format!(
-                    "branch ref {name:?} -> {b:?}: it now moves with the whole monorepo {}",
-                    target.monorepo
-                )],
-            );
+            notes.push(format!(
+                "branch ref {name:?} -> {b:?}: it now moves with the whole monorepo {}",
+                target.monorepo
+            ));
+            return RefChange::To(Some(format!("{prefix}{b}")), notes);
         }
     }
     if prefix.is_empty() && is_hex_sha(name) {
@@ -592,7 +640,8 @@ pub(crate) fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decisi
         };
     };
     let old_ref = g.git_ref();
-    let (new_ref, mut notes) = match map_ref(target, old_ref, ctx) {
+    let depth = g.query.as_ref().and_then(|q| q.get("depth"));
+    let (new_ref, mut notes) = match map_ref(target, old_ref, shallow(depth), ctx) {
         RefChange::To(r, n) => (r, n),
         RefChange::Error(e) => return Decision::Error(e),
     };
@@ -779,6 +828,7 @@ mod tests {
             tags: vec!["v1.0.0".into()],
             default_branch: Some("master".into()),
             branches: vec![],
+            other_branches: vec![],
         }])
     }
 

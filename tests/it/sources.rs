@@ -36,6 +36,7 @@ fn alb() -> Target {
                 "import/terraform-aws-alb/feature-x".into(),
             ),
         ],
+        other_branches: vec![],
     }
 }
 
@@ -53,6 +54,7 @@ fn targets() -> Targets {
             tags: vec!["v0.3.0".into()],
             default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
         },
         Target {
             repo: "svc-shared".into(),
@@ -65,6 +67,7 @@ fn targets() -> Targets {
             tags: vec!["v1.0.0".into()],
             default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
         },
         Target {
             repo: "legacy-bb".into(),
@@ -77,6 +80,7 @@ fn targets() -> Targets {
             tags: vec!["1.0".into()],
             default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
         },
     ])
 }
@@ -231,6 +235,93 @@ fn notes_explain_branch_refs_missing_refs_and_missing_git_prefix() {
     assert!(notes("git::https://github.com/acme/terraform-aws-alb.git").contains("no ref"));
     assert!(notes("https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").contains("git::"));
     assert!(notes("git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").is_empty());
+}
+
+/// Issue 12, defect 1: a ref naming both a branch and a tag means what Terraform 1.0.3's
+/// go-getter fetches: without `depth`, `git clone` then `git checkout X` (the default branch,
+/// else the tag); with `depth`, `git clone --branch X` (the branch).
+#[test]
+fn a_ref_naming_a_branch_and_a_tag_follows_what_terraform_fetches() {
+    let mut alb = alb();
+    alb.tags.extend(["master".into(), "feature-x".into()]);
+    alb.branches
+        .push(("v1.0.0".into(), "import/terraform-aws-alb/v1.0.0".into()));
+    alb.other_branches.push("latest".into());
+    let t = Targets::new(vec![alb]);
+    let c = commits();
+    let ctx = Context {
+        targets: &t,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let url = "git::https://github.com/acme/terraform-aws-alb.git";
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("?ref=master", "?ref=main", Some("fetches the branch")),
+        (
+            "?ref=master&depth=1",
+            "?ref=main&depth=1",
+            Some("fetches the branch"),
+        ),
+        (
+            "?ref=feature-x",
+            "?ref=alb/feature-x",
+            Some("fetches the tag"),
+        ),
+        (
+            "?depth=1&ref=feature-x",
+            "?depth=1&ref=import/terraform-aws-alb/feature-x",
+            Some("fetches the branch"),
+        ),
+        ("?ref=v1.0.0", "?ref=alb/v1.0.0", Some("fetches the tag")),
+        (
+            "?ref=v1.0.0&depth=1",
+            "?ref=import/terraform-aws-alb/v1.0.0&depth=1",
+            Some("fetches the branch"),
+        ),
+        (
+            "?ref=v1.0.0&depth=0",
+            "?ref=alb/v1.0.0&depth=0",
+            Some("fetches the tag"),
+        ),
+        ("?ref=latest", "?ref=alb/latest", Some("fetches the tag")),
+        ("?ref=v1.1.0&depth=1", "?ref=alb/v1.1.0&depth=1", None),
+        ("?ref=refs/tags/master", "?ref=refs/tags/alb/master", None),
+    ];
+    for (query, new_query, note) in cases {
+        let out = rewrite_file("main.tf", &module(&format!("{url}{query}")), &ctx);
+        assert!(out.errors.is_empty(), "{query}: {:?}", out.errors);
+        assert_eq!(out.rewrites.len(), 1, "{query}");
+        let r = &out.rewrites[0];
+        assert_eq!(r.new, format!("{ALB_NEW}{new_query}"), "{query}");
+        let ambiguous: Vec<&String> = r
+            .notes
+            .iter()
+            .filter(|n| n.contains("names both a branch and a tag of terraform-aws-alb"))
+            .collect();
+        match note {
+            Some(what) => assert!(
+                ambiguous.len() == 1 && ambiguous[0].contains(what),
+                "{query}: {:?}",
+                r.notes
+            ),
+            None => assert!(ambiguous.is_empty(), "{query}: {:?}", r.notes),
+        }
+    }
+    // A shallow clone fetches the branch `latest`, which was not imported.
+    let out = rewrite_file(
+        "main.tf",
+        &module(&format!("{url}?ref=latest&depth=1")),
+        &ctx,
+    );
+    assert!(out.rewrites.is_empty() && out.new_content.is_none());
+    assert_eq!(out.errors.len(), 1);
+    let e = &out.errors[0].message;
+    assert!(
+        e.contains("names both a branch and a tag") && e.contains("branches = \"all\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -964,6 +1055,7 @@ module "scp_v2" {{
         tags: vec!["v1.0.0".into(), "v2.0.0".into()],
         default_branch: Some("master".into()),
         branches: vec![("master".into(), "main".into())],
+        other_branches: vec![],
     };
     let targets = Targets::new(vec![target]);
     let mut commits = CommitMap::new();
