@@ -2,7 +2,9 @@
 
 use std::ops::Range;
 
-use super::address::{Address, GitSource, Query, RegistrySource};
+use super::address::{
+    decode_query_value, encode_query_value, Address, GitSource, Query, RegistrySource,
+};
 use super::constraint::highest_matching;
 use super::split::{SplitEntry, UnitTemplate};
 use super::{Context, FileOutcome, LeftAlone, Reason, Rewrite, SameMonorepo, SourceError, Target};
@@ -423,12 +425,43 @@ fn is_hex_sha(s: &str) -> bool {
 /// runs `git clone --depth N --branch <ref>` for a `depth` above 0, and a plain clone then
 /// `git checkout <ref>` otherwise.
 pub(crate) fn shallow(depth: Option<&str>) -> bool {
-    depth.is_some_and(|d| d.trim().parse::<i64>().is_ok_and(|n| n > 0))
+    depth
+        .and_then(decode_query_value)
+        .is_some_and(|d| d.parse::<i64>().is_ok_and(|n| n > 0))
 }
 
 /// The monorepo ref a legacy ref of `target` becomes; `shallow` when the source has a
 /// `depth` (see [`shallow`]), which decides what a name of both a branch and a tag means.
+///
+/// `old` is the query value as written: go-getter URL-decodes it (`release%2F1.0` is
+/// `release/1.0`), so it is looked up decoded, and the new ref is encoded where a query
+/// value needs it.
 pub(crate) fn map_ref(
+    target: &Target,
+    old: Option<&str>,
+    shallow: bool,
+    ctx: &Context<'_>,
+) -> RefChange {
+    let decoded = match old.map(decode_query_value) {
+        None => None,
+        Some(Some(d)) => Some(d),
+        Some(None) => {
+            return RefChange::Error(format!(
+                "ref {:?} is not a valid URL query value (a `%` not followed by two hex digits, \
+                 or not UTF-8); write the ref of {} percent-encoded or plain",
+                redact::text(old.unwrap_or_default()),
+                target.repo
+            ))
+        }
+    };
+    match map_decoded_ref(target, decoded.as_deref(), shallow, ctx) {
+        RefChange::To(new, notes) => RefChange::To(new.map(|r| encode_query_value(&r)), notes),
+        e => e,
+    }
+}
+
+/// [`map_ref`] for a decoded ref; the new ref is returned decoded.
+fn map_decoded_ref(
     target: &Target,
     old: Option<&str>,
     shallow: bool,
@@ -653,7 +686,7 @@ pub(crate) fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decisi
     let relative_ok = target
         .default_branch
         .as_deref()
-        .is_some_and(|d| old_ref.is_none_or(|r| r == d));
+        .is_some_and(|d| old_ref.is_none_or(|r| decode_query_value(r).as_deref() == Some(d)));
     let dir = g.module_dir();
     let new = build(
         target,

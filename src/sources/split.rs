@@ -104,7 +104,8 @@ pub(crate) fn parse_unit(token: &str) -> Option<UnitTemplate> {
     if !parts.iter().all(|p| ident(p)) {
         return None;
     }
-    if suffix.contains(['$', '%', '"', '\\', '{', '}']) {
+    // `%{` is a template directive; a lone `%` is a percent-encoded ref.
+    if suffix.contains(['$', '"', '\\', '{', '}']) {
         return None;
     }
     let mut depth = None;

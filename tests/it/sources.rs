@@ -324,6 +324,74 @@ fn a_ref_naming_a_branch_and_a_tag_follows_what_terraform_fetches() {
     );
 }
 
+/// Issue 12, defect 9: go-getter URL-decodes query values, so `?ref=release%2F1.0` is the
+/// tag `release/1.0`; the new ref is encoded where a query value needs it.
+#[test]
+fn percent_encoded_refs_are_decoded_and_the_new_ref_round_trips() {
+    let mut alb = alb();
+    alb.tags
+        .extend(["release/1.0".into(), "v3.0.0+build.7".into()]);
+    let t = Targets::new(vec![alb]);
+    let c = commits();
+    let ctx = Context {
+        targets: &t,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let url = "git::https://github.com/acme/terraform-aws-alb.git";
+    for (query, new_query) in [
+        ("?ref=release%2F1.0", "?ref=alb/release/1.0"),
+        ("?ref=release%2f1.0&depth=1", "?ref=alb/release/1.0&depth=1"),
+        ("?ref=release/1.0", "?ref=alb/release/1.0"),
+        ("?ref=v3.0.0%2Bbuild.7", "?ref=alb/v3.0.0%2Bbuild.7"),
+        ("?ref=v1%2E0%2E0", "?ref=alb/v1.0.0"),
+        ("?ref=mas%74er", "?ref=main"),
+    ] {
+        let out = rewrite_file("main.tf", &module(&format!("{url}{query}")), &ctx);
+        assert!(out.errors.is_empty(), "{query}: {:?}", out.errors);
+        assert_eq!(out.rewrites.len(), 1, "{query}");
+        assert_eq!(
+            out.rewrites[0].new,
+            format!("{ALB_NEW}{new_query}"),
+            "{query}"
+        );
+    }
+    // `+` is a space to go-getter: Terraform itself would not find this tag.
+    for query in ["?ref=v3.0.0+build.7", "?ref=release%2"] {
+        let out = rewrite_file("main.tf", &module(&format!("{url}{query}")), &ctx);
+        assert_eq!(out.errors.len(), 1, "{query}: {:?}", out.rewrites);
+        assert!(out.new_content.is_none(), "{query}");
+    }
+    // A Terragrunt split source's unit ref too.
+    let files = [
+        (
+            "_envcommon/alb.hcl",
+            "locals {\n  base_source_url = \"git::https://github.com/acme/terraform-aws-alb.git//modules/lb\"\n}\n",
+        ),
+        (
+            "dev/alb/terragrunt.hcl",
+            "include \"envcommon\" {\n  path = \"${dirname(find_in_parent_folders())}/_envcommon/alb.hcl\"\n}\nterraform {\n  source = \"${include.envcommon.locals.base_source_url}?ref=release%2F1.0\"\n}\n",
+        ),
+    ];
+    let outs = split_tree_with(&t, &files);
+    let unit = &outs
+        .iter()
+        .find(|(f, _)| f == "dev/alb/terragrunt.hcl")
+        .expect("unit")
+        .1;
+    assert!(
+        unit.errors.is_empty() && unit.left_alone.is_empty(),
+        "{unit:?}"
+    );
+    let new = unit.new_content.as_deref().expect("rewritten");
+    assert!(
+        new.contains("${include.envcommon.locals.base_source_url}?ref=alb/release/1.0\""),
+        "{new}"
+    );
+}
+
 #[test]
 fn registry_addresses_of_forks_become_git_tags_and_lose_their_version() {
     let src = "module \"lb\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 1.0\" # pinned\n\n  name = \"x\"\n}\n";
@@ -1328,17 +1396,20 @@ fn real_world_files_are_read_listed_or_flagged_and_never_block_the_plan() {
 
 /// Rewrites a tree of Terragrunt files (path, content) with the split table of the tree.
 fn split_tree(files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
+    split_tree_with(&targets(), files)
+}
+
+fn split_tree_with(t: &Targets, files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
     use tfmono::sources::split::{collect, SplitTable};
-    let t = targets();
     let c = commits();
     let ctx = Context {
-        targets: &t,
+        targets: t,
         commits: &c,
         monorepo: "live",
         same_monorepo: SameMonorepo::Pinned,
         split: None,
     };
-    let parts: Vec<_> = files.iter().map(|(p, c)| collect(p, c, &t)).collect();
+    let parts: Vec<_> = files.iter().map(|(p, c)| collect(p, c, t)).collect();
     let table = SplitTable::build(&parts, &ctx);
     let ctx = Context {
         split: Some(&table),
