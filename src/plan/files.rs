@@ -687,8 +687,8 @@ fn targets(mapping: &Mapping, plan: &Plan, legacy: &BTreeMap<&str, &LegacyRepo>)
             step.default_branch.as_deref(),
             branches,
         );
-        // Branches left out (`branches = "default"`): a shallow clone of a ref naming one
-        // of them and a tag fetched the branch.
+        // Branches left out (`branches = "default"`): a ref naming one of them and a tag is
+        // noted as ambiguous.
         if let Some(repo) = legacy.get(spec.name.as_str()) {
             target.other_branches = repo
                 .branches

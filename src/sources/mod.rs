@@ -79,8 +79,7 @@ pub struct Target {
     /// `import/<repo>/<branch>` when imported.
     pub branches: Vec<(String, String)>,
     /// The legacy branches that were not imported (`branches = "default"`): a ref naming
-    /// one of them and a tag is fetched as the branch by a shallow (`depth=`) Terraform
-    /// clone, which the monorepo cannot reproduce.
+    /// one of them and a tag is noted as ambiguous.
     pub other_branches: Vec<String>,
 }
 

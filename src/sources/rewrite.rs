@@ -421,9 +421,10 @@ fn is_hex_sha(s: &str) -> bool {
     (7..=64).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
-/// Whether a source with these query arguments is fetched with a shallow clone: go-getter
-/// runs `git clone --depth N --branch <ref>` for a `depth` above 0, and a plain clone then
-/// `git checkout <ref>` otherwise.
+/// Whether a source with this `depth` query value is fetched with a shallow clone (a
+/// `depth` above 0): Terraform 1.0.3's go-getter (1.5.2) then runs `git clone --depth N`
+/// (the default branch only) and `git checkout <ref>`, as after a full clone; later
+/// go-getter releases run `git clone --depth N --branch <ref>`.
 pub(crate) fn shallow(depth: Option<&str>) -> bool {
     depth
         .and_then(decode_query_value)
@@ -431,7 +432,8 @@ pub(crate) fn shallow(depth: Option<&str>) -> bool {
 }
 
 /// The monorepo ref a legacy ref of `target` becomes; `shallow` when the source has a
-/// `depth` (see [`shallow`]), which decides what a name of both a branch and a tag means.
+/// `depth` (see [`shallow`]), which is noted where newer Terraform releases would fetch
+/// another ref.
 ///
 /// `old` is the query value as written: go-getter URL-decodes it (`release%2F1.0` is
 /// `release/1.0`), so it is looked up decoded, and the new ref is encoded where a query
@@ -488,16 +490,11 @@ fn map_decoded_ref(
     let mut notes = Vec::new();
     let mut use_tag = tag;
     if tag && prefix.is_empty() && target.has_branch(name) {
-        // Terraform 1.0.3 (go-getter): a shallow clone is `git clone --branch X`, which
-        // prefers the branch; otherwise the clone checks out the default branch and
-        // `git checkout X` takes that local branch, else the tag before any remote branch.
+        // Terraform 1.0.3 (go-getter 1.5.2) clones (`--depth N` too when asked: then only
+        // the default branch) and runs `git checkout X`, which takes the one local branch,
+        // the default one, and otherwise resolves X as a tag before any remote branch.
         let default = target.default_branch.as_deref() == Some(name);
-        let (what, why) = if shallow {
-            (
-                "branch",
-                "`git clone --depth N --branch` prefers a branch to a tag",
-            )
-        } else if default {
+        let (what, why) = if default {
             (
                 "branch",
                 "it is the default branch, which `git clone` checks out and `git checkout` \
@@ -506,22 +503,22 @@ fn map_decoded_ref(
         } else {
             (
                 "tag",
-                "without `depth` `git checkout` prefers a tag to a branch other than the default",
+                "`git checkout` after the clone prefers a tag to a branch other than the default",
             )
         };
-        let note = format!(
+        let mut note = format!(
             "`{name}` names both a branch and a tag of {}; Terraform fetches the {what} ({why}), \
              so it becomes the monorepo's {what}",
             target.repo
         );
-        use_tag = what == "tag";
-        if !use_tag && target.branch(name).is_none() {
-            return RefChange::Error(format!(
-                "{note}, but branch `{name}` is not imported: set branches = \"all\" for {} in \
-                 the mapping, or drop `depth` from the source",
-                target.repo
-            ));
+        if shallow && !default {
+            note.push_str(
+                "; with `depth` Terraform 1.0.3 still checks the tag out after a shallow clone \
+                 of the default branch, while later go-getter releases clone `--branch X` and \
+                 would fetch the branch",
+            );
         }
+        use_tag = !default;
         notes.push(note);
     }
     if use_tag {

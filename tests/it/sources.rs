@@ -238,8 +238,9 @@ fn notes_explain_branch_refs_missing_refs_and_missing_git_prefix() {
 }
 
 /// Issue 12, defect 1: a ref naming both a branch and a tag means what Terraform 1.0.3's
-/// go-getter fetches: without `depth`, `git clone` then `git checkout X` (the default branch,
-/// else the tag); with `depth`, `git clone --branch X` (the branch).
+/// go-getter (1.5.2) fetches: `git clone` (`--depth N` too) then `git checkout X`, which takes
+/// the default branch (the only local one), else the tag. `depth` changes nothing in 1.0.3
+/// but is noted: later go-getter releases clone `--branch X`, i.e. the branch.
 #[test]
 fn a_ref_naming_a_branch_and_a_tag_follows_what_terraform_fetches() {
     let mut alb = alb();
@@ -257,35 +258,34 @@ fn a_ref_naming_a_branch_and_a_tag_follows_what_terraform_fetches() {
         split: None,
     };
     let url = "git::https://github.com/acme/terraform-aws-alb.git";
-    let cases: &[(&str, &str, Option<&str>)] = &[
-        ("?ref=master", "?ref=main", Some("fetches the branch")),
-        (
-            "?ref=master&depth=1",
-            "?ref=main&depth=1",
-            Some("fetches the branch"),
-        ),
-        (
-            "?ref=feature-x",
-            "?ref=alb/feature-x",
-            Some("fetches the tag"),
-        ),
+    /// The ambiguity note expected: what Terraform fetches, and whether it warns that a
+    /// later go-getter would fetch the branch.
+    type Note = Option<(&'static str, bool)>;
+    const BRANCH: Note = Some(("fetches the branch", false));
+    const TAG: Note = Some(("fetches the tag", false));
+    const TAG_SHALLOW: Note = Some(("fetches the tag", true));
+    let cases: &[(&str, &str, Note)] = &[
+        ("?ref=master", "?ref=main", BRANCH),
+        ("?ref=master&depth=1", "?ref=main&depth=1", BRANCH),
+        ("?ref=feature-x", "?ref=alb/feature-x", TAG),
         (
             "?depth=1&ref=feature-x",
-            "?depth=1&ref=import/terraform-aws-alb/feature-x",
-            Some("fetches the branch"),
+            "?depth=1&ref=alb/feature-x",
+            TAG_SHALLOW,
         ),
-        ("?ref=v1.0.0", "?ref=alb/v1.0.0", Some("fetches the tag")),
+        ("?ref=v1.0.0", "?ref=alb/v1.0.0", TAG),
         (
             "?ref=v1.0.0&depth=1",
-            "?ref=import/terraform-aws-alb/v1.0.0&depth=1",
-            Some("fetches the branch"),
+            "?ref=alb/v1.0.0&depth=1",
+            TAG_SHALLOW,
         ),
+        ("?ref=v1.0.0&depth=0", "?ref=alb/v1.0.0&depth=0", TAG),
+        ("?ref=latest", "?ref=alb/latest", TAG),
         (
-            "?ref=v1.0.0&depth=0",
-            "?ref=alb/v1.0.0&depth=0",
-            Some("fetches the tag"),
+            "?ref=latest&depth=1",
+            "?ref=alb/latest&depth=1",
+            TAG_SHALLOW,
         ),
-        ("?ref=latest", "?ref=alb/latest", Some("fetches the tag")),
         ("?ref=v1.1.0&depth=1", "?ref=alb/v1.1.0&depth=1", None),
         ("?ref=refs/tags/master", "?ref=refs/tags/alb/master", None),
     ];
@@ -301,27 +301,22 @@ fn a_ref_naming_a_branch_and_a_tag_follows_what_terraform_fetches() {
             .filter(|n| n.contains("names both a branch and a tag of terraform-aws-alb"))
             .collect();
         match note {
-            Some(what) => assert!(
-                ambiguous.len() == 1 && ambiguous[0].contains(what),
-                "{query}: {:?}",
-                r.notes
-            ),
+            Some((what, shallow)) => {
+                assert!(
+                    ambiguous.len() == 1 && ambiguous[0].contains(what),
+                    "{query}: {:?}",
+                    r.notes
+                );
+                assert_eq!(
+                    ambiguous[0].contains("would fetch the branch"),
+                    *shallow,
+                    "{query}: {:?}",
+                    r.notes
+                );
+            }
             None => assert!(ambiguous.is_empty(), "{query}: {:?}", r.notes),
         }
     }
-    // A shallow clone fetches the branch `latest`, which was not imported.
-    let out = rewrite_file(
-        "main.tf",
-        &module(&format!("{url}?ref=latest&depth=1")),
-        &ctx,
-    );
-    assert!(out.rewrites.is_empty() && out.new_content.is_none());
-    assert_eq!(out.errors.len(), 1);
-    let e = &out.errors[0].message;
-    assert!(
-        e.contains("names both a branch and a tag") && e.contains("branches = \"all\""),
-        "{e}"
-    );
 }
 
 /// Issue 12, defect 9: go-getter URL-decodes query values, so `?ref=release%2F1.0` is the
@@ -1189,6 +1184,183 @@ module "scp_v2" {{
     // The registry call (~> 1.0) resolves to v1.0.0's content.
     assert_eq!(snapshot(&got_new["reg"]), snapshot(&got_orig["tag_v1"]));
     assert!(got_new["reg"].ends_with("alb"), "{:?}", got_new["reg"]);
+}
+
+/// Commits `module_files(label)` (under `dir/` when given) in `work` for each
+/// `(label, git command)` (`tag NAME`, `update-ref refs/heads/NAME HEAD`); the branch
+/// checked out at the start gets the last commit.
+fn commit_refs(work: &Path, dir: Option<&str>, refs: &[(&str, &[&str])]) {
+    for (label, cmd) in refs {
+        for (p, text) in module_files(label) {
+            let path = match dir {
+                Some(d) => work.join(d).join(p),
+                None => work.join(p),
+            };
+            write(&path, &text);
+        }
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "-q", "-m", label]);
+        if !cmd.is_empty() {
+            git(work, cmd);
+        }
+    }
+}
+
+/// A bare clone of `work` (every branch and tag) at `dest`.
+fn bare(root: &Path, work: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            dest.to_str().expect("utf-8"),
+        ],
+    );
+}
+
+/// Issue 12, defects 1 and 9, with the real Terraform 1.0.3: a legacy repo whose branches
+/// `master` (the default), `rel` and `edge` share their names with tags holding other
+/// files, and a tag `release/1.0` called percent-encoded. Each rewritten call installs
+/// exactly what the legacy call installed. (`?ref=rel&depth=1` is not called: Terraform
+/// 1.0.3 clones only the default branch then, and `git checkout rel` fails on both sides.)
+#[test]
+fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let tmp = common::tempdir();
+    let root = tmp.path();
+
+    let work = root.join("work/alb");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "master"]);
+    commit_refs(
+        &work,
+        None,
+        &[
+            ("tag-master", &["tag", "master"]),
+            ("tag-rel", &["tag", "rel"]),
+            ("tag-release-1.0", &["tag", "release/1.0"]),
+            ("branch-rel", &["update-ref", "refs/heads/rel", "HEAD"]),
+            ("branch-edge", &["update-ref", "refs/heads/edge", "HEAD"]),
+            ("branch-master", &["tag", "edge"]),
+        ],
+    );
+    let legacy = root.join("legacy");
+    bare(root, &work, &legacy.join("terraform-aws-alb.git"));
+
+    // The monorepo as tfmono imports it: tags namespaced, `rel` imported as a branch.
+    let mwork = root.join("work/mono");
+    std::fs::create_dir_all(&mwork).expect("mkdir");
+    git(&mwork, &["init", "-q", "-b", "main"]);
+    commit_refs(
+        &mwork,
+        Some("alb"),
+        &[
+            ("tag-master", &["tag", "alb/master"]),
+            ("tag-rel", &["tag", "alb/rel"]),
+            ("tag-release-1.0", &["tag", "alb/release/1.0"]),
+            (
+                "branch-rel",
+                &[
+                    "update-ref",
+                    "refs/heads/import/terraform-aws-alb/rel",
+                    "HEAD",
+                ],
+            ),
+            (
+                "branch-edge",
+                &[
+                    "update-ref",
+                    "refs/heads/import/terraform-aws-alb/edge",
+                    "HEAD",
+                ],
+            ),
+            ("branch-master", &["tag", "alb/edge"]),
+        ],
+    );
+    let mono = root.join("mono");
+    bare(root, &mwork, &mono.join("reference-modules.git"));
+
+    let url = "git::https://github.com/acme/terraform-aws-alb.git";
+    let calls = [
+        ("master", "?ref=master", "branch-master"),
+        ("master_shallow", "?ref=master&depth=1", "branch-master"),
+        ("rel", "?ref=rel", "tag-rel"),
+        ("edge", "?ref=edge", "branch-master"),
+        // A shallow clone has the default branch only: `edge` is its tip's tag.
+        ("edge_shallow", "?ref=edge&depth=1", "branch-master"),
+        ("encoded", "?ref=release%2F1.0", "tag-release-1.0"),
+    ];
+    let original: String = calls
+        .iter()
+        .map(|(name, query, _)| {
+            format!("module \"{name}\" {{\n  source = \"{url}{query}\"\n}}\n\n")
+        })
+        .collect();
+
+    let target = Target {
+        repo: "terraform-aws-alb".into(),
+        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
+        monorepo: "reference-modules".into(),
+        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
+        path: "alb".into(),
+        tag_prefix: "alb/".into(),
+        registry: vec![],
+        tags: vec![
+            "master".into(),
+            "rel".into(),
+            "release/1.0".into(),
+            "edge".into(),
+        ],
+        default_branch: Some("master".into()),
+        branches: vec![
+            ("master".into(), "main".into()),
+            ("rel".into(), "import/terraform-aws-alb/rel".into()),
+            ("edge".into(), "import/terraform-aws-alb/edge".into()),
+        ],
+        other_branches: vec![],
+    };
+    let targets = Targets::new(vec![target]);
+    let commits = CommitMap::new();
+    let ctx = Context {
+        targets: &targets,
+        commits: &commits,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let out = rewrite_file("dev/main.tf", &original, &ctx);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.rewrites.len(), calls.len(), "{out:?}");
+    let orig_dir = root.join("orig");
+    write(&orig_dir.join("main.tf"), &original);
+    let new_dir = root.join("new");
+    write(
+        &new_dir.join("main.tf"),
+        out.new_content.as_deref().expect("changed"),
+    );
+
+    let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
+    let got_new = terraform_get(&tf, root, &new_dir, &mono);
+    assert_eq!(got_orig.len(), calls.len(), "{got_orig:?}");
+    for (name, query, label) in calls {
+        let before = snapshot(&got_orig[name]);
+        // Legacy Terraform fetched this: the test's premise.
+        let main = String::from_utf8_lossy(&before["main.tf"]).into_owned();
+        assert!(
+            main.contains(&format!("\"{label}\"")),
+            "{query}: legacy fetched {main}"
+        );
+        assert_eq!(
+            before,
+            snapshot(&got_new[name]),
+            "module {name} ({query}): the rewrite points elsewhere"
+        );
+    }
 }
 
 #[test]
