@@ -1244,6 +1244,7 @@ fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
             ("tag-master", &["tag", "master"]),
             ("tag-rel", &["tag", "rel"]),
             ("tag-release-1.0", &["tag", "release/1.0"]),
+            ("tag-build", &["tag", "v3.0.0+build.7"]),
             ("branch-rel", &["update-ref", "refs/heads/rel", "HEAD"]),
             ("branch-edge", &["update-ref", "refs/heads/edge", "HEAD"]),
             ("branch-master", &["tag", "edge"]),
@@ -1263,6 +1264,7 @@ fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
             ("tag-master", &["tag", "alb/master"]),
             ("tag-rel", &["tag", "alb/rel"]),
             ("tag-release-1.0", &["tag", "alb/release/1.0"]),
+            ("tag-build", &["tag", "alb/v3.0.0+build.7"]),
             (
                 "branch-rel",
                 &[
@@ -1294,6 +1296,8 @@ fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
         // A shallow clone has the default branch only: `edge` is its tip's tag.
         ("edge_shallow", "?ref=edge&depth=1", "branch-master"),
         ("encoded", "?ref=release%2F1.0", "tag-release-1.0"),
+        // `+` is a space in a query value: the rewrite keeps it encoded.
+        ("build", "?ref=v3.0.0%2Bbuild.7", "tag-build"),
     ];
     let original: String = calls
         .iter()
@@ -1315,6 +1319,7 @@ fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
             "rel".into(),
             "release/1.0".into(),
             "edge".into(),
+            "v3.0.0+build.7".into(),
         ],
         default_branch: Some("master".into()),
         branches: vec![
@@ -1344,6 +1349,11 @@ fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
         out.new_content.as_deref().expect("changed"),
     );
 
+    let new_text = out.new_content.as_deref().unwrap_or_default();
+    assert!(
+        new_text.contains("?ref=alb/v3.0.0%2Bbuild.7\""),
+        "{new_text}"
+    );
     let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
     let got_new = terraform_get(&tf, root, &new_dir, &mono);
     assert_eq!(got_orig.len(), calls.len(), "{got_orig:?}");
