@@ -1670,3 +1670,91 @@ fn terragrunt_split_source_with_an_unknown_ref_changes_neither_half() {
     let alone = split_tree(&[("live/_envcommon/alb.hcl", ENVCOMMON_ALB)]);
     assert!(alone[0].1.new_content.is_some());
 }
+
+/// Issue 12, defect 1, through `tfmono plan`: a legacy branch left out of the import
+/// (`branches = "default"`) still makes a ref of the same name as a tag ambiguous, and the
+/// plan says so.
+#[test]
+fn the_plan_notes_a_ref_naming_an_unimported_branch_and_a_tag() {
+    let tmp = common::tempdir();
+    let root = tmp.path();
+    let alb = root.join("work/alb");
+    std::fs::create_dir_all(&alb).expect("mkdir");
+    git(&alb, &["init", "-q", "-b", "main"]);
+    commit_refs(
+        &alb,
+        None,
+        &[
+            ("tag-latest", &["tag", "latest"]),
+            (
+                "branch-latest",
+                &["update-ref", "refs/heads/latest", "HEAD"],
+            ),
+            ("main", &[]),
+        ],
+    );
+    bare(root, &alb, &root.join("legacy/terraform-aws-alb.git"));
+    let api = root.join("work/api");
+    std::fs::create_dir_all(&api).expect("mkdir");
+    git(&api, &["init", "-q", "-b", "main"]);
+    write(
+        &api.join("main.tf"),
+        &module("git::https://github.com/acme/terraform-aws-alb.git?ref=latest"),
+    );
+    git(&api, &["add", "-A"]);
+    git(&api, &["commit", "-q", "-m", "api"]);
+    bare(root, &api, &root.join("legacy/live-api.git"));
+    write(
+        &root.join("repos.txt"),
+        "https://github.com/acme/terraform-aws-alb.git\nhttps://github.com/acme/live-api.git\n",
+    );
+    write(
+        &root.join("mapping.hcl"),
+        r#"inventory = "repos.txt"
+repos_dir = "legacy"
+monorepo "reference-modules" {
+  url = "git::https://github.com/acme/reference-modules.git"
+}
+monorepo "live" {
+  url = "git::https://github.com/acme/live.git"
+}
+repo "terraform-aws-alb" {
+  url        = "https://github.com/acme/terraform-aws-alb.git"
+  into       = "reference-modules"
+  path       = "alb"
+  tag_prefix = "alb/"
+}
+repo "live-api" {
+  url  = "https://github.com/acme/live-api.git"
+  into = "live"
+  path = "dev/api"
+}
+"#,
+    );
+    let o = common::run_tfmono(root, &["plan", "mapping.hcl", "--format", "json"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan is JSON");
+    let rewrites: Vec<&serde_json::Value> = plan["monorepos"]
+        .as_array()
+        .expect("monorepos")
+        .iter()
+        .flat_map(|m| m["files"].as_array().expect("files"))
+        .flat_map(|f| f["rewrites"].as_array().expect("rewrites"))
+        .collect();
+    assert_eq!(rewrites.len(), 1, "{rewrites:?}");
+    assert_eq!(
+        rewrites[0]["new"],
+        format!("{ALB_NEW}?ref=alb/latest").as_str()
+    );
+    let notes = rewrites[0]["notes"].to_string();
+    assert!(
+        notes.contains("`latest` names both a branch and a tag of terraform-aws-alb")
+            && notes.contains("fetches the tag"),
+        "{notes}"
+    );
+}
