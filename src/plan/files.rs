@@ -46,7 +46,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
         .collect();
 
     // Sources.
-    let targets = targets(mapping, &plan);
+    let targets = targets(mapping, &plan, &legacy);
     let images = Images {
         steps: &steps,
         cache: Mutex::new(HashMap::new()),
@@ -649,7 +649,7 @@ fn join(dir: &str, file: &str) -> String {
     }
 }
 
-fn targets(mapping: &Mapping, plan: &Plan) -> Targets {
+fn targets(mapping: &Mapping, plan: &Plan, legacy: &BTreeMap<&str, &LegacyRepo>) -> Targets {
     let steps: BTreeMap<&str, &ImportStep> = plan
         .monorepos
         .iter()
@@ -680,13 +680,24 @@ fn targets(mapping: &Mapping, plan: &Plan) -> Targets {
                 )
             })
             .collect();
-        out.push(Target::from_spec(
+        let mut target = Target::from_spec(
             spec,
             &mono.url,
             tags,
             step.default_branch.as_deref(),
             branches,
-        ));
+        );
+        // Branches left out (`branches = "default"`): a ref naming one of them and a tag is
+        // noted as ambiguous.
+        if let Some(repo) = legacy.get(spec.name.as_str()) {
+            target.other_branches = repo
+                .branches
+                .iter()
+                .filter(|b| !step.branches.iter().any(|i| i.from == b.name))
+                .map(|b| b.short().to_string())
+                .collect();
+        }
+        out.push(target);
     }
     Targets::new(out)
 }

@@ -355,6 +355,43 @@ impl GitSource {
     }
 }
 
+/// A query value as go-getter reads it (Go's `url.QueryUnescape`): `%XX` is the byte XX and
+/// `+` a space. `None` for a malformed escape or bytes that are not UTF-8.
+pub fn decode_query_value(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+                continue;
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `s` as a query value that [`decode_query_value`] (and go-getter) reads back as `s`:
+/// `%`, `&`, `;` (a separator to Go before 1.17), `+`, `#`, and every byte that is not
+/// visible ASCII are percent-encoded; the rest (`/` included) is kept as is.
+pub fn encode_query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        if c.is_ascii_graphic() && !matches!(c, b'%' | b'&' | b';' | b'+' | b'#') {
+            out.push(char::from(c));
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
+}
+
 /// Splits at the first `?`: `(before, Some(after))`.
 fn split_query(s: &str) -> (&str, Option<&str>) {
     match s.split_once('?') {
@@ -841,6 +878,35 @@ mod tests {
             "a/b/c/d/e",
         ] {
             assert_eq!(Address::parse(s).render(), s, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn query_values_decode_and_encode_like_go() {
+        assert_eq!(
+            decode_query_value("release%2F1.0").as_deref(),
+            Some("release/1.0")
+        );
+        assert_eq!(
+            decode_query_value("release%2f1.0").as_deref(),
+            Some("release/1.0")
+        );
+        assert_eq!(decode_query_value("a+b").as_deref(), Some("a b"));
+        assert_eq!(decode_query_value("v1.0.0").as_deref(), Some("v1.0.0"));
+        assert_eq!(decode_query_value("%E2%9C%93").as_deref(), Some("\u{2713}"));
+        for bad in ["%", "%2", "%zz", "%FF"] {
+            assert_eq!(decode_query_value(bad), None, "{bad}");
+        }
+        assert_eq!(encode_query_value("alb/release/1.0"), "alb/release/1.0");
+        assert_eq!(
+            encode_query_value("a&b;c+d#e%f g"),
+            "a%26b%3Bc%2Bd%23e%25f%20g"
+        );
+        for s in ["alb/release/1.0", "a&b;c+d#e%f g", "\u{2713}=x?y"] {
+            assert_eq!(
+                decode_query_value(&encode_query_value(s)).as_deref(),
+                Some(s)
+            );
         }
     }
 

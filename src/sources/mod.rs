@@ -78,6 +78,9 @@ pub struct Target {
     /// Legacy branch → monorepo branch (short name): the default branch → `main`, others →
     /// `import/<repo>/<branch>` when imported.
     pub branches: Vec<(String, String)>,
+    /// The legacy branches that were not imported (`branches = "default"`): a ref naming
+    /// one of them and a tag is noted as ambiguous.
+    pub other_branches: Vec<String>,
 }
 
 impl fmt::Debug for Target {
@@ -93,6 +96,7 @@ impl fmt::Debug for Target {
             .field("tags", &self.tags.len())
             .field("default_branch", &self.default_branch)
             .field("branches", &self.branches)
+            .field("other_branches", &self.other_branches)
             .finish()
     }
 }
@@ -119,6 +123,7 @@ impl Target {
             tags,
             default_branch: default_branch.map(str::to_string),
             branches,
+            other_branches: Vec::new(),
         }
     }
 
@@ -135,6 +140,11 @@ impl Target {
             .find(|(b, _)| b == legacy)
             .map(|(_, m)| m.as_str())
             .or_else(|| (self.default_branch.as_deref() == Some(legacy)).then_some("main"))
+    }
+
+    /// Whether `legacy` names a branch of the legacy repo, imported or not.
+    pub fn has_branch(&self, legacy: &str) -> bool {
+        self.branch(legacy).is_some() || self.other_branches.iter().any(|b| b == legacy)
     }
 }
 
@@ -605,6 +615,7 @@ mod tests {
             tags: vec![],
             default_branch: Some("master".into()),
             branches: vec![],
+            other_branches: vec![],
         }
     }
 

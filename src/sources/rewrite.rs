@@ -2,7 +2,9 @@
 
 use std::ops::Range;
 
-use super::address::{Address, GitSource, Query, RegistrySource};
+use super::address::{
+    decode_query_value, encode_query_value, Address, GitSource, Query, RegistrySource,
+};
 use super::constraint::highest_matching;
 use super::split::{SplitEntry, UnitTemplate};
 use super::{Context, FileOutcome, LeftAlone, Reason, Rewrite, SameMonorepo, SourceError, Target};
@@ -297,7 +299,7 @@ impl<'c, 'a> Rewriter<'c, 'a> {
         let token = self.content.get(range.clone()).unwrap_or("").to_string();
         let target = self.ctx.targets.iter().find(|t| t.repo == entry.repo);
         if let (None, Some(target)) = (&entry.problem, target) {
-            let change = map_ref(target, unit.git_ref.as_deref(), self.ctx);
+            let change = map_ref(target, unit.git_ref.as_deref(), unit.shallow, self.ctx);
             if let RefChange::To(new_ref, mut notes) = change {
                 let inner = |t: &str| t[1..t.len() - 1].to_string();
                 let new_token = match (&unit.ref_range, &new_ref) {
@@ -419,8 +421,54 @@ fn is_hex_sha(s: &str) -> bool {
     (7..=64).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
-/// The monorepo ref a legacy ref of `target` becomes.
-pub(crate) fn map_ref(target: &Target, old: Option<&str>, ctx: &Context<'_>) -> RefChange {
+/// Whether a source with this `depth` query value is fetched with a shallow clone (a
+/// `depth` above 0): Terraform 1.0.3's go-getter (1.5.2) then runs `git clone --depth N`
+/// (the default branch only) and `git checkout <ref>`, as after a full clone; later
+/// go-getter releases run `git clone --depth N --branch <ref>`.
+pub(crate) fn shallow(depth: Option<&str>) -> bool {
+    depth
+        .and_then(decode_query_value)
+        .is_some_and(|d| d.parse::<i64>().is_ok_and(|n| n > 0))
+}
+
+/// The monorepo ref a legacy ref of `target` becomes; `shallow` when the source has a
+/// `depth` (see [`shallow`]), which is noted where newer Terraform releases would fetch
+/// another ref.
+///
+/// `old` is the query value as written: go-getter URL-decodes it (`release%2F1.0` is
+/// `release/1.0`), so it is looked up decoded, and the new ref is encoded where a query
+/// value needs it.
+pub(crate) fn map_ref(
+    target: &Target,
+    old: Option<&str>,
+    shallow: bool,
+    ctx: &Context<'_>,
+) -> RefChange {
+    let decoded = match old.map(decode_query_value) {
+        None => None,
+        Some(Some(d)) => Some(d),
+        Some(None) => {
+            return RefChange::Error(format!(
+                "ref {:?} is not a valid URL query value (a `%` not followed by two hex digits, \
+                 or not UTF-8); write the ref of {} percent-encoded or plain",
+                redact::text(old.unwrap_or_default()),
+                target.repo
+            ))
+        }
+    };
+    match map_decoded_ref(target, decoded.as_deref(), shallow, ctx) {
+        RefChange::To(new, notes) => RefChange::To(new.map(|r| encode_query_value(&r)), notes),
+        e => e,
+    }
+}
+
+/// [`map_ref`] for a decoded ref; the new ref is returned decoded.
+fn map_decoded_ref(
+    target: &Target,
+    old: Option<&str>,
+    shallow: bool,
+    ctx: &Context<'_>,
+) -> RefChange {
     let Some(r) = old else {
         return RefChange::To(
             None,
@@ -438,21 +486,51 @@ pub(crate) fn map_ref(target: &Target, old: Option<&str>, ctx: &Context<'_>) -> 
     } else {
         ("", r)
     };
-    if prefix != "refs/heads/" && target.tags.iter().any(|t| t == name) {
-        return RefChange::To(
-            Some(format!("{prefix}{}{name}", target.tag_prefix)),
-            Vec::new(),
+    let tag = prefix != "refs/heads/" && target.tags.iter().any(|t| t == name);
+    let mut notes = Vec::new();
+    let mut use_tag = tag;
+    if tag && prefix.is_empty() && target.has_branch(name) {
+        // Terraform 1.0.3 (go-getter 1.5.2) clones (`--depth N` too when asked: then only
+        // the default branch) and runs `git checkout X`, which takes the one local branch,
+        // the default one, and otherwise resolves X as a tag before any remote branch.
+        let default = target.default_branch.as_deref() == Some(name);
+        let (what, why) = if default {
+            (
+                "branch",
+                "it is the default branch, which `git clone` checks out and `git checkout` \
+                 prefers to a tag",
+            )
+        } else {
+            (
+                "tag",
+                "`git checkout` after the clone prefers a tag to a branch other than the default",
+            )
+        };
+        let mut note = format!(
+            "`{name}` names both a branch and a tag of {}; Terraform fetches the {what} ({why}), \
+             so it becomes the monorepo's {what}",
+            target.repo
         );
+        if shallow && !default {
+            note.push_str(
+                "; with `depth` Terraform 1.0.3 still checks the tag out after a shallow clone \
+                 of the default branch, while later go-getter releases clone `--branch X` and \
+                 would fetch the branch",
+            );
+        }
+        use_tag = !default;
+        notes.push(note);
+    }
+    if use_tag {
+        return RefChange::To(Some(format!("{prefix}{}{name}", target.tag_prefix)), notes);
     }
     if prefix != "refs/tags/" {
         if let Some(b) = target.branch(name) {
-            return RefChange::To(
-                Some(format!("{prefix}{b}")),
-                vec![format!(
-                    "branch ref {name:?} -> {b:?}: it now moves with the whole monorepo {}",
-                    target.monorepo
-                )],
-            );
+            notes.push(format!(
+                "branch ref {name:?} -> {b:?}: it now moves with the whole monorepo {}",
+                target.monorepo
+            ));
+            return RefChange::To(Some(format!("{prefix}{b}")), notes);
         }
     }
     if prefix.is_empty() && is_hex_sha(name) {
@@ -592,7 +670,8 @@ pub(crate) fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decisi
         };
     };
     let old_ref = g.git_ref();
-    let (new_ref, mut notes) = match map_ref(target, old_ref, ctx) {
+    let depth = g.query.as_ref().and_then(|q| q.get("depth"));
+    let (new_ref, mut notes) = match map_ref(target, old_ref, shallow(depth), ctx) {
         RefChange::To(r, n) => (r, n),
         RefChange::Error(e) => return Decision::Error(e),
     };
@@ -604,7 +683,7 @@ pub(crate) fn decide_git(g: &GitSource, file: &str, ctx: &Context<'_>) -> Decisi
     let relative_ok = target
         .default_branch
         .as_deref()
-        .is_some_and(|d| old_ref.is_none_or(|r| r == d));
+        .is_some_and(|d| old_ref.is_none_or(|r| decode_query_value(r).as_deref() == Some(d)));
     let dir = g.module_dir();
     let new = build(
         target,
@@ -779,6 +858,7 @@ mod tests {
             tags: vec!["v1.0.0".into()],
             default_branch: Some("master".into()),
             branches: vec![],
+            other_branches: vec![],
         }])
     }
 

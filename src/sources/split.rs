@@ -41,6 +41,8 @@ pub struct UnitUse {
     pub include: Option<String>,
     /// The unit's ref.
     pub git_ref: Option<String>,
+    /// Whether the unit's query has a `depth` above 0 (a shallow clone).
+    pub shallow: bool,
 }
 
 /// One base URL's verdict.
@@ -76,6 +78,8 @@ pub(crate) struct UnitTemplate {
     pub git_ref: Option<String>,
     /// The bytes of the ref value inside the token.
     pub ref_range: Option<Range<usize>>,
+    /// Whether the query has a `depth` above 0 (a shallow clone).
+    pub shallow: bool,
 }
 
 /// Parses a unit's `source` token (quotes included): `"${include.X.locals.NAME}?ref=R"` or
@@ -100,9 +104,11 @@ pub(crate) fn parse_unit(token: &str) -> Option<UnitTemplate> {
     if !parts.iter().all(|p| ident(p)) {
         return None;
     }
-    if suffix.contains(['$', '%', '"', '\\', '{', '}']) {
+    // `%{` is a template directive; a lone `%` is a percent-encoded ref.
+    if suffix.contains(['$', '"', '\\', '{', '}']) {
         return None;
     }
+    let mut depth = None;
     let (git_ref, ref_range) = if suffix.is_empty() {
         (None, None)
     } else {
@@ -116,6 +122,9 @@ pub(crate) fn parse_unit(token: &str) -> Option<UnitTemplate> {
                 let start = at + 4;
                 found = (Some(v.to_string()), Some(start..start + v.len()));
             }
+            if let Some(d) = arg.strip_prefix("depth=") {
+                depth.get_or_insert(d);
+            }
             at += arg.len() + 1;
         }
         found
@@ -125,6 +134,7 @@ pub(crate) fn parse_unit(token: &str) -> Option<UnitTemplate> {
         include,
         git_ref,
         ref_range,
+        shallow: super::rewrite::shallow(depth),
     })
 }
 
@@ -196,6 +206,7 @@ pub fn collect(file: &str, content: &str, targets: &Targets) -> SplitParts {
             name: u.name,
             include,
             git_ref: u.git_ref,
+            shallow: u.shallow,
         });
     }
     parts
@@ -243,7 +254,7 @@ impl SplitTable {
         let parts: Vec<&SplitParts> = parts.into_iter().collect();
         let mut table = SplitTable::default();
         // Which base each unit composes: (base file, name) per (unit file, name).
-        let mut uses: BTreeMap<BaseKey, Vec<(String, Option<String>)>> = BTreeMap::new();
+        let mut uses: BTreeMap<BaseKey, Vec<(String, Option<String>, bool)>> = BTreeMap::new();
         let mut unresolved: Vec<(String, String, String)> = Vec::new();
         for p in &parts {
             for u in &p.units {
@@ -264,9 +275,11 @@ impl SplitTable {
                     [] => {}
                     [one] => {
                         let key = (one.file.clone(), u.name.clone());
-                        uses.entry(key.clone())
-                            .or_default()
-                            .push((p.file.clone(), u.git_ref.clone()));
+                        uses.entry(key.clone()).or_default().push((
+                            p.file.clone(),
+                            u.git_ref.clone(),
+                            u.shallow,
+                        ));
                         table.units.insert((p.file.clone(), u.name.clone()), key);
                     }
                     many => {
@@ -304,8 +317,8 @@ impl SplitTable {
                 };
                 let mut problem = None;
                 if let Some(target) = ctx.targets.iter().find(|t| t.repo == *repo) {
-                    for (unit, r) in units {
-                        if let RefChange::Error(e) = map_ref(target, r.as_deref(), ctx) {
+                    for (unit, r, shallow) in units {
+                        if let RefChange::Error(e) = map_ref(target, r.as_deref(), *shallow, ctx) {
                             problem = Some(format!(
                                 "unit {unit} composes local `{name}` of {} with ref {:?}: {e}; \
                                  neither the base URL nor its units were rewritten",
@@ -396,6 +409,9 @@ mod tests {
         let t = "\"${local.base}?depth=1&ref=main\"";
         let u = parse_unit(t).expect("unit");
         assert_eq!(&t[u.ref_range.expect("range")], "main");
+        assert!(u.shallow, "depth=1 is a shallow clone");
+        let u = parse_unit("\"${local.base}?ref=main&depth=0\"").expect("unit");
+        assert!(!u.shallow, "depth=0 is a full clone");
         let u = parse_unit("\"${local.base}\"").expect("unit");
         assert_eq!((u.git_ref, u.ref_range), (None, None));
         for bad in [

@@ -36,6 +36,7 @@ fn alb() -> Target {
                 "import/terraform-aws-alb/feature-x".into(),
             ),
         ],
+        other_branches: vec![],
     }
 }
 
@@ -53,6 +54,7 @@ fn targets() -> Targets {
             tags: vec!["v0.3.0".into()],
             default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
         },
         Target {
             repo: "svc-shared".into(),
@@ -65,6 +67,7 @@ fn targets() -> Targets {
             tags: vec!["v1.0.0".into()],
             default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
         },
         Target {
             repo: "legacy-bb".into(),
@@ -77,6 +80,7 @@ fn targets() -> Targets {
             tags: vec!["1.0".into()],
             default_branch: Some("main".into()),
             branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
         },
     ])
 }
@@ -231,6 +235,156 @@ fn notes_explain_branch_refs_missing_refs_and_missing_git_prefix() {
     assert!(notes("git::https://github.com/acme/terraform-aws-alb.git").contains("no ref"));
     assert!(notes("https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").contains("git::"));
     assert!(notes("git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0").is_empty());
+}
+
+/// Issue 12, defect 1: a ref naming both a branch and a tag means what Terraform 1.0.3's
+/// go-getter (1.5.2) fetches: `git clone` (`--depth N` too) then `git checkout X`, which takes
+/// the default branch (the only local one), else the tag. `depth` changes nothing in 1.0.3
+/// but is noted: later go-getter releases clone `--branch X`, i.e. the branch.
+#[test]
+fn a_ref_naming_a_branch_and_a_tag_follows_what_terraform_fetches() {
+    let mut alb = alb();
+    alb.tags.extend(["master".into(), "feature-x".into()]);
+    alb.branches
+        .push(("v1.0.0".into(), "import/terraform-aws-alb/v1.0.0".into()));
+    alb.other_branches.push("latest".into());
+    let t = Targets::new(vec![alb]);
+    let c = commits();
+    let ctx = Context {
+        targets: &t,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let url = "git::https://github.com/acme/terraform-aws-alb.git";
+    /// The ambiguity note expected: what Terraform fetches, and whether it warns that a
+    /// later go-getter would fetch the branch.
+    type Note = Option<(&'static str, bool)>;
+    const BRANCH: Note = Some(("fetches the branch", false));
+    const TAG: Note = Some(("fetches the tag", false));
+    const TAG_SHALLOW: Note = Some(("fetches the tag", true));
+    let cases: &[(&str, &str, Note)] = &[
+        ("?ref=master", "?ref=main", BRANCH),
+        ("?ref=master&depth=1", "?ref=main&depth=1", BRANCH),
+        ("?ref=feature-x", "?ref=alb/feature-x", TAG),
+        (
+            "?depth=1&ref=feature-x",
+            "?depth=1&ref=alb/feature-x",
+            TAG_SHALLOW,
+        ),
+        ("?ref=v1.0.0", "?ref=alb/v1.0.0", TAG),
+        (
+            "?ref=v1.0.0&depth=1",
+            "?ref=alb/v1.0.0&depth=1",
+            TAG_SHALLOW,
+        ),
+        ("?ref=v1.0.0&depth=0", "?ref=alb/v1.0.0&depth=0", TAG),
+        ("?ref=latest", "?ref=alb/latest", TAG),
+        (
+            "?ref=latest&depth=1",
+            "?ref=alb/latest&depth=1",
+            TAG_SHALLOW,
+        ),
+        ("?ref=v1.1.0&depth=1", "?ref=alb/v1.1.0&depth=1", None),
+        ("?ref=refs/tags/master", "?ref=refs/tags/alb/master", None),
+    ];
+    for (query, new_query, note) in cases {
+        let out = rewrite_file("main.tf", &module(&format!("{url}{query}")), &ctx);
+        assert!(out.errors.is_empty(), "{query}: {:?}", out.errors);
+        assert_eq!(out.rewrites.len(), 1, "{query}");
+        let r = &out.rewrites[0];
+        assert_eq!(r.new, format!("{ALB_NEW}{new_query}"), "{query}");
+        let ambiguous: Vec<&String> = r
+            .notes
+            .iter()
+            .filter(|n| n.contains("names both a branch and a tag of terraform-aws-alb"))
+            .collect();
+        match note {
+            Some((what, shallow)) => {
+                assert!(
+                    ambiguous.len() == 1 && ambiguous[0].contains(what),
+                    "{query}: {:?}",
+                    r.notes
+                );
+                assert_eq!(
+                    ambiguous[0].contains("would fetch the branch"),
+                    *shallow,
+                    "{query}: {:?}",
+                    r.notes
+                );
+            }
+            None => assert!(ambiguous.is_empty(), "{query}: {:?}", r.notes),
+        }
+    }
+}
+
+/// Issue 12, defect 9: go-getter URL-decodes query values, so `?ref=release%2F1.0` is the
+/// tag `release/1.0`; the new ref is encoded where a query value needs it.
+#[test]
+fn percent_encoded_refs_are_decoded_and_the_new_ref_round_trips() {
+    let mut alb = alb();
+    alb.tags
+        .extend(["release/1.0".into(), "v3.0.0+build.7".into()]);
+    let t = Targets::new(vec![alb]);
+    let c = commits();
+    let ctx = Context {
+        targets: &t,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let url = "git::https://github.com/acme/terraform-aws-alb.git";
+    for (query, new_query) in [
+        ("?ref=release%2F1.0", "?ref=alb/release/1.0"),
+        ("?ref=release%2f1.0&depth=1", "?ref=alb/release/1.0&depth=1"),
+        ("?ref=release/1.0", "?ref=alb/release/1.0"),
+        ("?ref=v3.0.0%2Bbuild.7", "?ref=alb/v3.0.0%2Bbuild.7"),
+        ("?ref=v1%2E0%2E0", "?ref=alb/v1.0.0"),
+        ("?ref=mas%74er", "?ref=main"),
+    ] {
+        let out = rewrite_file("main.tf", &module(&format!("{url}{query}")), &ctx);
+        assert!(out.errors.is_empty(), "{query}: {:?}", out.errors);
+        assert_eq!(out.rewrites.len(), 1, "{query}");
+        assert_eq!(
+            out.rewrites[0].new,
+            format!("{ALB_NEW}{new_query}"),
+            "{query}"
+        );
+    }
+    // `+` is a space to go-getter: Terraform itself would not find this tag.
+    for query in ["?ref=v3.0.0+build.7", "?ref=release%2"] {
+        let out = rewrite_file("main.tf", &module(&format!("{url}{query}")), &ctx);
+        assert_eq!(out.errors.len(), 1, "{query}: {:?}", out.rewrites);
+        assert!(out.new_content.is_none(), "{query}");
+    }
+    // A Terragrunt split source's unit ref too.
+    let files = [
+        (
+            "_envcommon/alb.hcl",
+            "locals {\n  base_source_url = \"git::https://github.com/acme/terraform-aws-alb.git//modules/lb\"\n}\n",
+        ),
+        (
+            "dev/alb/terragrunt.hcl",
+            "include \"envcommon\" {\n  path = \"${dirname(find_in_parent_folders())}/_envcommon/alb.hcl\"\n}\nterraform {\n  source = \"${include.envcommon.locals.base_source_url}?ref=release%2F1.0\"\n}\n",
+        ),
+    ];
+    let outs = split_tree_with(&t, &files);
+    let unit = &outs
+        .iter()
+        .find(|(f, _)| f == "dev/alb/terragrunt.hcl")
+        .expect("unit")
+        .1;
+    assert!(
+        unit.errors.is_empty() && unit.left_alone.is_empty(),
+        "{unit:?}"
+    );
+    let new = unit.new_content.as_deref().expect("rewritten");
+    assert!(
+        new.contains("${include.envcommon.locals.base_source_url}?ref=alb/release/1.0\""),
+        "{new}"
+    );
 }
 
 #[test]
@@ -964,6 +1118,7 @@ module "scp_v2" {{
         tags: vec!["v1.0.0".into(), "v2.0.0".into()],
         default_branch: Some("master".into()),
         branches: vec![("master".into(), "main".into())],
+        other_branches: vec![],
     };
     let targets = Targets::new(vec![target]);
     let mut commits = CommitMap::new();
@@ -1029,6 +1184,193 @@ module "scp_v2" {{
     // The registry call (~> 1.0) resolves to v1.0.0's content.
     assert_eq!(snapshot(&got_new["reg"]), snapshot(&got_orig["tag_v1"]));
     assert!(got_new["reg"].ends_with("alb"), "{:?}", got_new["reg"]);
+}
+
+/// Commits `module_files(label)` (under `dir/` when given) in `work` for each
+/// `(label, git command)` (`tag NAME`, `update-ref refs/heads/NAME HEAD`); the branch
+/// checked out at the start gets the last commit.
+fn commit_refs(work: &Path, dir: Option<&str>, refs: &[(&str, &[&str])]) {
+    for (label, cmd) in refs {
+        for (p, text) in module_files(label) {
+            let path = match dir {
+                Some(d) => work.join(d).join(p),
+                None => work.join(p),
+            };
+            write(&path, &text);
+        }
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "-q", "-m", label]);
+        if !cmd.is_empty() {
+            git(work, cmd);
+        }
+    }
+}
+
+/// A bare clone of `work` (every branch and tag) at `dest`.
+fn bare(root: &Path, work: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            dest.to_str().expect("utf-8"),
+        ],
+    );
+}
+
+/// Issue 12, defects 1 and 9, with the real Terraform 1.0.3: a legacy repo whose branches
+/// `master` (the default), `rel` and `edge` share their names with tags holding other
+/// files, and a tag `release/1.0` called percent-encoded. Each rewritten call installs
+/// exactly what the legacy call installed. (`?ref=rel&depth=1` is not called: Terraform
+/// 1.0.3 clones only the default branch then, and `git checkout rel` fails on both sides.)
+#[test]
+fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let tmp = common::tempdir();
+    let root = tmp.path();
+
+    let work = root.join("work/alb");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "master"]);
+    commit_refs(
+        &work,
+        None,
+        &[
+            ("tag-master", &["tag", "master"]),
+            ("tag-rel", &["tag", "rel"]),
+            ("tag-release-1.0", &["tag", "release/1.0"]),
+            ("tag-build", &["tag", "v3.0.0+build.7"]),
+            ("branch-rel", &["update-ref", "refs/heads/rel", "HEAD"]),
+            ("branch-edge", &["update-ref", "refs/heads/edge", "HEAD"]),
+            ("branch-master", &["tag", "edge"]),
+        ],
+    );
+    let legacy = root.join("legacy");
+    bare(root, &work, &legacy.join("terraform-aws-alb.git"));
+
+    // The monorepo as tfmono imports it: tags namespaced, `rel` imported as a branch.
+    let mwork = root.join("work/mono");
+    std::fs::create_dir_all(&mwork).expect("mkdir");
+    git(&mwork, &["init", "-q", "-b", "main"]);
+    commit_refs(
+        &mwork,
+        Some("alb"),
+        &[
+            ("tag-master", &["tag", "alb/master"]),
+            ("tag-rel", &["tag", "alb/rel"]),
+            ("tag-release-1.0", &["tag", "alb/release/1.0"]),
+            ("tag-build", &["tag", "alb/v3.0.0+build.7"]),
+            (
+                "branch-rel",
+                &[
+                    "update-ref",
+                    "refs/heads/import/terraform-aws-alb/rel",
+                    "HEAD",
+                ],
+            ),
+            (
+                "branch-edge",
+                &[
+                    "update-ref",
+                    "refs/heads/import/terraform-aws-alb/edge",
+                    "HEAD",
+                ],
+            ),
+            ("branch-master", &["tag", "alb/edge"]),
+        ],
+    );
+    let mono = root.join("mono");
+    bare(root, &mwork, &mono.join("reference-modules.git"));
+
+    let url = "git::https://github.com/acme/terraform-aws-alb.git";
+    let calls = [
+        ("master", "?ref=master", "branch-master"),
+        ("master_shallow", "?ref=master&depth=1", "branch-master"),
+        ("rel", "?ref=rel", "tag-rel"),
+        ("edge", "?ref=edge", "branch-master"),
+        // A shallow clone has the default branch only: `edge` is its tip's tag.
+        ("edge_shallow", "?ref=edge&depth=1", "branch-master"),
+        ("encoded", "?ref=release%2F1.0", "tag-release-1.0"),
+        // `+` is a space in a query value: the rewrite keeps it encoded.
+        ("build", "?ref=v3.0.0%2Bbuild.7", "tag-build"),
+    ];
+    let original: String = calls
+        .iter()
+        .map(|(name, query, _)| {
+            format!("module \"{name}\" {{\n  source = \"{url}{query}\"\n}}\n\n")
+        })
+        .collect();
+
+    let target = Target {
+        repo: "terraform-aws-alb".into(),
+        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
+        monorepo: "reference-modules".into(),
+        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
+        path: "alb".into(),
+        tag_prefix: "alb/".into(),
+        registry: vec![],
+        tags: vec![
+            "master".into(),
+            "rel".into(),
+            "release/1.0".into(),
+            "edge".into(),
+            "v3.0.0+build.7".into(),
+        ],
+        default_branch: Some("master".into()),
+        branches: vec![
+            ("master".into(), "main".into()),
+            ("rel".into(), "import/terraform-aws-alb/rel".into()),
+            ("edge".into(), "import/terraform-aws-alb/edge".into()),
+        ],
+        other_branches: vec![],
+    };
+    let targets = Targets::new(vec![target]);
+    let commits = CommitMap::new();
+    let ctx = Context {
+        targets: &targets,
+        commits: &commits,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let out = rewrite_file("dev/main.tf", &original, &ctx);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.rewrites.len(), calls.len(), "{out:?}");
+    let orig_dir = root.join("orig");
+    write(&orig_dir.join("main.tf"), &original);
+    let new_dir = root.join("new");
+    write(
+        &new_dir.join("main.tf"),
+        out.new_content.as_deref().expect("changed"),
+    );
+
+    let new_text = out.new_content.as_deref().unwrap_or_default();
+    assert!(
+        new_text.contains("?ref=alb/v3.0.0%2Bbuild.7\""),
+        "{new_text}"
+    );
+    let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
+    let got_new = terraform_get(&tf, root, &new_dir, &mono);
+    assert_eq!(got_orig.len(), calls.len(), "{got_orig:?}");
+    for (name, query, label) in calls {
+        let before = snapshot(&got_orig[name]);
+        // Legacy Terraform fetched this: the test's premise.
+        let main = String::from_utf8_lossy(&before["main.tf"]).into_owned();
+        assert!(
+            main.contains(&format!("\"{label}\"")),
+            "{query}: legacy fetched {main}"
+        );
+        assert_eq!(
+            before,
+            snapshot(&got_new[name]),
+            "module {name} ({query}): the rewrite points elsewhere"
+        );
+    }
 }
 
 #[test]
@@ -1236,17 +1578,20 @@ fn real_world_files_are_read_listed_or_flagged_and_never_block_the_plan() {
 
 /// Rewrites a tree of Terragrunt files (path, content) with the split table of the tree.
 fn split_tree(files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
+    split_tree_with(&targets(), files)
+}
+
+fn split_tree_with(t: &Targets, files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
     use tfmono::sources::split::{collect, SplitTable};
-    let t = targets();
     let c = commits();
     let ctx = Context {
-        targets: &t,
+        targets: t,
         commits: &c,
         monorepo: "live",
         same_monorepo: SameMonorepo::Pinned,
         split: None,
     };
-    let parts: Vec<_> = files.iter().map(|(p, c)| collect(p, c, &t)).collect();
+    let parts: Vec<_> = files.iter().map(|(p, c)| collect(p, c, t)).collect();
     let table = SplitTable::build(&parts, &ctx);
     let ctx = Context {
         split: Some(&table),
@@ -1324,4 +1669,92 @@ fn terragrunt_split_source_with_an_unknown_ref_changes_neither_half() {
     // Without any unit, a base URL is an ordinary string (rewritten as a complete source).
     let alone = split_tree(&[("live/_envcommon/alb.hcl", ENVCOMMON_ALB)]);
     assert!(alone[0].1.new_content.is_some());
+}
+
+/// Issue 12, defect 1, through `tfmono plan`: a legacy branch left out of the import
+/// (`branches = "default"`) still makes a ref of the same name as a tag ambiguous, and the
+/// plan says so.
+#[test]
+fn the_plan_notes_a_ref_naming_an_unimported_branch_and_a_tag() {
+    let tmp = common::tempdir();
+    let root = tmp.path();
+    let alb = root.join("work/alb");
+    std::fs::create_dir_all(&alb).expect("mkdir");
+    git(&alb, &["init", "-q", "-b", "main"]);
+    commit_refs(
+        &alb,
+        None,
+        &[
+            ("tag-latest", &["tag", "latest"]),
+            (
+                "branch-latest",
+                &["update-ref", "refs/heads/latest", "HEAD"],
+            ),
+            ("main", &[]),
+        ],
+    );
+    bare(root, &alb, &root.join("legacy/terraform-aws-alb.git"));
+    let api = root.join("work/api");
+    std::fs::create_dir_all(&api).expect("mkdir");
+    git(&api, &["init", "-q", "-b", "main"]);
+    write(
+        &api.join("main.tf"),
+        &module("git::https://github.com/acme/terraform-aws-alb.git?ref=latest"),
+    );
+    git(&api, &["add", "-A"]);
+    git(&api, &["commit", "-q", "-m", "api"]);
+    bare(root, &api, &root.join("legacy/live-api.git"));
+    write(
+        &root.join("repos.txt"),
+        "https://github.com/acme/terraform-aws-alb.git\nhttps://github.com/acme/live-api.git\n",
+    );
+    write(
+        &root.join("mapping.hcl"),
+        r#"inventory = "repos.txt"
+repos_dir = "legacy"
+monorepo "reference-modules" {
+  url = "git::https://github.com/acme/reference-modules.git"
+}
+monorepo "live" {
+  url = "git::https://github.com/acme/live.git"
+}
+repo "terraform-aws-alb" {
+  url        = "https://github.com/acme/terraform-aws-alb.git"
+  into       = "reference-modules"
+  path       = "alb"
+  tag_prefix = "alb/"
+}
+repo "live-api" {
+  url  = "https://github.com/acme/live-api.git"
+  into = "live"
+  path = "dev/api"
+}
+"#,
+    );
+    let o = common::run_tfmono(root, &["plan", "mapping.hcl", "--format", "json"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan is JSON");
+    let rewrites: Vec<&serde_json::Value> = plan["monorepos"]
+        .as_array()
+        .expect("monorepos")
+        .iter()
+        .flat_map(|m| m["files"].as_array().expect("files"))
+        .flat_map(|f| f["rewrites"].as_array().expect("rewrites"))
+        .collect();
+    assert_eq!(rewrites.len(), 1, "{rewrites:?}");
+    assert_eq!(
+        rewrites[0]["new"],
+        format!("{ALB_NEW}?ref=alb/latest").as_str()
+    );
+    let notes = rewrites[0]["notes"].to_string();
+    assert!(
+        notes.contains("`latest` names both a branch and a tag of terraform-aws-alb")
+            && notes.contains("fetches the tag"),
+        "{notes}"
+    );
 }
