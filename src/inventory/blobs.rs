@@ -51,7 +51,11 @@ impl<'r> SourceBlobs<'r> {
         for entry in
             gix::objs::TreeRefIter::from_bytes(&obj.data, self.repo.object_hash()).flatten()
         {
-            let name = entry.filename.to_string();
+            // A name that is not UTF-8 is never rewritten (the inventory reports it at the
+            // tip): a lossy copy would add a second file next to the original.
+            let Ok(name) = std::str::from_utf8(entry.filename).map(str::to_string) else {
+                continue;
+            };
             if entry.mode.is_tree() {
                 if name != ".terraform" && depth < 64 {
                     subtrees.push((name, entry.oid.to_owned()));

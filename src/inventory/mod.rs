@@ -63,6 +63,9 @@ pub struct LegacyRepo {
     pub replace_refs: usize,
     /// How many graft lines `info/grafts` holds: ignored too, with a warning.
     pub grafts: usize,
+    /// Terraform files at the tip whose path is not UTF-8 (escaped for display): imported
+    /// unchanged, their sources not rewritten.
+    pub non_utf8_names: Vec<String>,
 }
 
 /// A ref of a legacy repo.
@@ -201,6 +204,15 @@ impl LegacyRepo {
                     self.name,
                     self.replace_refs,
                     if self.replace_refs == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        for name in &self.non_utf8_names {
+            out.push((
+                self.name.clone(),
+                format!(
+                    "repo {}: the file name {name} is not UTF-8: the file is imported unchanged and its module sources are not rewritten; rename it in the legacy repo to have them rewritten",
+                    self.name
                 ),
             ));
         }

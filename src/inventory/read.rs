@@ -142,7 +142,7 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         Err(e) => return Err(corrupt("info/grafts", &e)),
     };
 
-    let (files, lfs_pointers, submodules) = match &default {
+    let (files, lfs_pointers, submodules, non_utf8_names) = match &default {
         Some(d) => {
             tip_files(&repo, &d.peeled).map_err(|e| corrupt("the default branch's tree", &e))?
         }
@@ -163,6 +163,7 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         shallow,
         replace_refs,
         grafts,
+        non_utf8_names,
     })
 }
 
@@ -182,8 +183,9 @@ fn object_format(path: &Path) -> Option<String> {
         })
 }
 
-/// Terraform files, LFS pointer paths, submodule paths.
-pub(crate) type TipFiles = (Vec<SourceFile>, Vec<String>, Vec<String>);
+/// Terraform files, LFS pointer paths, submodule paths, and Terraform files whose path is
+/// not UTF-8 (escaped for display).
+pub(crate) type TipFiles = (Vec<SourceFile>, Vec<String>, Vec<String>, Vec<String>);
 
 /// The Terraform files, LFS pointers and submodules in the tree of commit `tip` (hex).
 pub(crate) fn tip_files(
@@ -197,8 +199,17 @@ pub(crate) fn tip_files(
     let mut files = Vec::new();
     let mut lfs = Vec::new();
     let mut submodules = Vec::new();
+    let mut not_utf8 = Vec::new();
     for entry in recorder.records {
-        let path = entry.filepath.to_string();
+        // A name that is not UTF-8 cannot be rewritten under its own name (a lossy copy
+        // would add a second file): such files are imported unchanged and reported.
+        let Ok(path) = std::str::from_utf8(&entry.filepath).map(str::to_string) else {
+            let shown = format!("{:?}", entry.filepath);
+            if entry.mode.is_blob() && is_terraform_file(&entry.filepath.to_string()) {
+                not_utf8.push(shown);
+            }
+            continue;
+        };
         if entry.mode.is_commit() {
             submodules.push(path);
             continue;
@@ -226,7 +237,8 @@ pub(crate) fn tip_files(
     files.sort_by(|a, b| a.path.cmp(&b.path));
     lfs.sort();
     submodules.sort();
-    Ok((files, lfs, submodules))
+    not_utf8.sort();
+    Ok((files, lfs, submodules, not_utf8))
 }
 
 /// Counts the commits reachable from `tips`, reading them from the parallel preload (shared

@@ -553,3 +553,82 @@ fn a_rerun_after_a_failed_run_removes_its_leftover_packs() {
     git(&mono, &["fsck", "--full", "--no-dangling"]);
     ok(root, &["verify", "mapping.hcl", "--out", "out", "--full"]);
 }
+
+/// A `.tf` whose name is not UTF-8 is imported unchanged and reported; it never gets a
+/// second, lossily renamed copy holding the rewrite next to the original.
+#[test]
+fn a_terraform_file_whose_name_is_not_utf8_is_imported_unchanged_and_reported() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempdir();
+    let root = tmp.path();
+    // The module the file calls, mapped as a fork of registry module ns/x/aws.
+    let x = root.join("work/x");
+    std::fs::create_dir_all(&x).expect("mkdir");
+    git(&x, &["init", "-q", "-b", "main"]);
+    std::fs::write(x.join("main.tf"), "variable \"a\" {}\n").expect("write");
+    git(&x, &["add", "-A"]);
+    git(&x, &["commit", "-q", "-m", "x"]);
+    git(&x, &["tag", "v1.0.0"]);
+    // The caller: its only .tf has a Latin-1 name.
+    let app = root.join("work/app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    git(&app, &["init", "-q", "-b", "main"]);
+    let odd = app.join(std::ffi::OsStr::from_bytes(b"ma\xefn.tf"));
+    std::fs::write(
+        &odd,
+        "module \"x\" {\n  source  = \"ns/x/aws\"\n  version = \"1.0.0\"\n}\n",
+    )
+    .expect("write");
+    git(&app, &["add", "-A"]);
+    git(&app, &["commit", "-q", "-m", "app"]);
+    std::fs::create_dir_all(root.join("legacy")).expect("mkdir");
+    for name in ["x", "app"] {
+        git(
+            root,
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                &format!("work/{name}"),
+                &format!("legacy/{name}.git"),
+            ],
+        );
+    }
+    std::fs::write(
+        root.join("mapping.hcl"),
+        "monorepo \"m\" { url = \"git::https://example.com/acme/m.git\" }\n\
+         repo \"x\" {\n  url = \"legacy/x.git\"\n  into = \"m\"\n  path = \"x\"\n  registry = [\"ns/x/aws\"]\n}\n\
+         repo \"app\" {\n  url = \"legacy/app.git\"\n  into = \"m\"\n  path = \"app\"\n}\n",
+    )
+    .expect("mapping");
+    let legacy_before = tree_hash(&root.join("legacy"));
+    exits(
+        root,
+        &["plan", "mapping.hcl"],
+        0,
+        &[
+            "repo app: the file name \"ma\\xefn.tf\" is not UTF-8",
+            "not rewritten",
+        ],
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let listed = crate::common::hermetic(std::process::Command::new("git").args([
+        "ls-tree",
+        "-r",
+        "-z",
+        "--name-only",
+        "main",
+        "app",
+    ]))
+    .current_dir(root.join("out/m.git"))
+    .output()
+    .expect("git ls-tree");
+    assert_eq!(
+        listed.stdout,
+        b"app/ma\xefn.tf\0",
+        "exactly the original file, under its own name: {:?}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    assert_eq!(tree_hash(&root.join("legacy")), legacy_before);
+}
