@@ -10,49 +10,8 @@
 //! - a re-run after a failed run removes the leftover packs.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use crate::common::{git, run_tfmono, tempdir, tree_hash};
-
-/// The result of one tfmono run; constructing it asserts that nothing panicked.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let o: Output = run_tfmono(dir, args);
-    let r = Run {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(
-        !r.all().contains("panicked"),
-        "tfmono {args:?} panicked:\n{}",
-        r.stderr
-    );
-    r
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Run {
-    let r = run(dir, args);
-    assert_eq!(
-        r.code,
-        Some(0),
-        "tfmono {args:?} failed:\n{}\n{}",
-        r.stdout,
-        r.stderr
-    );
-    r
-}
+use crate::common::{git, ok, run, tempdir, tree_hash, Run};
 
 fn exits(dir: &Path, args: &[&str], code: i32, needles: &[&str]) -> Run {
     let r = run(dir, args);

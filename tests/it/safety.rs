@@ -12,59 +12,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::common::{git, run_tfmono, tempdir, tfmono, tree_hash};
+use crate::common::{git, ok, run, tempdir, tfmono, tree_hash, Run};
 
 // ---------------------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------------------
-
-/// The result of one tfmono run; constructing it asserts that nothing panicked.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(args: &[&str], o: Output) -> Run {
-        let run = Run {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        };
-        assert!(
-            !run.stderr.contains("panicked") && !run.stdout.contains("panicked"),
-            "tfmono {args:?} panicked:\n{}",
-            run.stderr
-        );
-        run
-    }
-
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-/// Runs tfmono in `dir`; asserts no panic.
-fn run(dir: &Path, args: &[&str]) -> Run {
-    Run::from(args, run_tfmono(dir, args))
-}
-
-/// Runs tfmono in `dir` and asserts success.
-fn ok(dir: &Path, args: &[&str]) -> Run {
-    let r = run(dir, args);
-    assert_eq!(
-        r.code,
-        Some(0),
-        "tfmono {args:?} failed:\n{}\n{}",
-        r.stdout,
-        r.stderr
-    );
-    r
-}
 
 /// Runs tfmono in `dir`, asserts exit code 2 and that stderr holds every `needle`.
 fn fails(dir: &Path, args: &[&str], needles: &[&str]) -> Run {

@@ -126,3 +126,53 @@ pub fn tree_hash(root: &Path) -> String {
     walk(root, root, &mut h);
     format!("{:x}", h.finalize())
 }
+
+/// The result of one tfmono run; constructing it asserts that nothing panicked.
+pub struct Run {
+    /// The exit code.
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Wraps the output of `tfmono args`, asserting it did not panic.
+    pub fn from(args: &[&str], o: Output) -> Run {
+        let run = Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        assert!(
+            !run.stderr.contains("panicked") && !run.stdout.contains("panicked"),
+            "tfmono {args:?} panicked:\n{}",
+            run.stderr
+        );
+        run
+    }
+
+    /// Standard output and standard error, concatenated.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs tfmono in `dir`; asserts no panic.
+pub fn run(dir: &Path, args: &[&str]) -> Run {
+    Run::from(args, run_tfmono(dir, args))
+}
+
+/// Runs tfmono in `dir` and asserts success.
+pub fn ok(dir: &Path, args: &[&str]) -> Run {
+    let r = run(dir, args);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "tfmono {args:?} failed:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    r
+}
