@@ -728,3 +728,103 @@ fn terragrunt_split_sources_and_stack_units_get_the_same_modules() {
         assert!(modules >= 1, "{place}: nothing installed");
     }
 }
+
+/// `version = "= 2.0.0-rc1"` (issue 12 listed it as valid): Terraform 1.0.3 installs a
+/// prerelease only when the constraint's text is exactly the version
+/// (`internal/initwd/module_install.go`), so it refuses this one while `"2.0.0-rc1"` works.
+/// tfmono decides the same: the real Terraform and the plan agree on both spellings.
+#[test]
+fn a_prerelease_is_chosen_exactly_when_terraform_chooses_it() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let tmp = tempdir();
+    let root = tmp.path();
+    // The fork, named so the test registry serves it as terraform-aws-modules/vpc/aws.
+    let work = root.join("work/vpc");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "main"]);
+    write(&work.join("main.tf"), "variable \"release\" {}\n");
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "1.0.0"]);
+    git(&work, &["tag", "v1.0.0"]);
+    write(&work.join("main.tf"), "variable \"candidate\" {}\n");
+    git(&work, &["commit", "-q", "-am", "2.0.0-rc1"]);
+    git(&work, &["tag", "v2.0.0-rc1"]);
+    let legacy = root.join("legacy");
+    std::fs::create_dir_all(&legacy).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            s(&work),
+            s(&legacy.join("terraform-aws-vpc.git")),
+        ],
+    );
+    let registry = Registry::start(&legacy, root.join("registry.log"));
+    let maps: Vec<Map> = vec![(
+        format!("file://{}/", legacy.display()),
+        "https://github.com/acme/",
+    )];
+    let e = env(root, "legacy", &maps, Some(&registry));
+    let call = |constraint: &str| {
+        format!(
+            "module \"vpc\" {{\n  source  = \"terraform-aws-modules/vpc/aws\"\n  version = \"{constraint}\"\n}}\n"
+        )
+    };
+    for (name, constraint, installs) in [
+        ("exact", "2.0.0-rc1", true),
+        ("operator", "= 2.0.0-rc1", false),
+    ] {
+        // What Terraform 1.0.3 does.
+        let dir = root.join("roots").join(name);
+        write(&dir.join("main.tf"), &call(constraint));
+        let got = terraform_get(&tf, &dir, &e);
+        assert_eq!(
+            got.is_ok(),
+            installs,
+            "terraform get with {constraint:?}: {got:?}"
+        );
+        if let Ok(m) = &got {
+            assert_eq!(m["vpc"].version.as_deref(), Some("2.0.0-rc1"));
+        }
+        // What tfmono plans for the same call in a mapped repo.
+        let app = root.join("work").join(format!("app-{name}"));
+        std::fs::create_dir_all(&app).expect("mkdir");
+        git(&app, &["init", "-q", "-b", "main"]);
+        write(&app.join("main.tf"), &call(constraint));
+        git(&app, &["add", "-A"]);
+        git(&app, &["commit", "-q", "-m", "app"]);
+        let bare = legacy.join(format!("app-{name}.git"));
+        git(root, &["clone", "-q", "--bare", s(&app), s(&bare)]);
+        let mapping = root.join(format!("mapping-{name}.hcl"));
+        write(
+            &mapping,
+            &format!(
+                "monorepo \"m\" {{ url = \"git::https://github.com/acme/m.git\" }}\n\
+                 repo \"terraform-aws-vpc\" {{\n  url = \"https://github.com/acme/terraform-aws-vpc.git\"\n  into = \"m\"\n  path = \"vpc\"\n  registry = [\"terraform-aws-modules/vpc/aws\"]\n}}\n\
+                 repo \"app\" {{\n  url = \"{}\"\n  into = \"m\"\n  path = \"app\"\n}}\n\
+                 repos_dir = \"legacy\"\n",
+                bare.display()
+            ),
+        );
+        let out = run_tfmono(root, &["plan", s(&mapping), "--format", "json"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        if installs {
+            assert!(out.status.success(), "{text}");
+            assert!(
+                text.contains("git::https://github.com/acme/m.git//vpc?ref=vpc/v2.0.0-rc1"),
+                "{text}"
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{text}");
+            assert!(
+                text.contains("no tag of terraform-aws-vpc satisfies"),
+                "{text}"
+            );
+        }
+    }
+}
