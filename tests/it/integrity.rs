@@ -591,3 +591,54 @@ fn a_terraform_file_whose_name_is_not_utf8_is_imported_unchanged_and_reported() 
     ok(root, &["verify", "mapping.hcl", "--out", "out"]);
     assert_eq!(tree_hash(&root.join("legacy")), legacy_before);
 }
+
+/// A `.tf` starting with a UTF-8 byte-order mark (Terraform skips it) is read, its module
+/// call rewritten, and the mark kept.
+#[test]
+fn a_terraform_file_with_a_byte_order_mark_is_rewritten_and_keeps_it() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let x = root.join("work/x");
+    std::fs::create_dir_all(&x).expect("mkdir");
+    git(&x, &["init", "-q", "-b", "main"]);
+    std::fs::write(x.join("main.tf"), "variable \"a\" {}\n").expect("write");
+    git(&x, &["add", "-A"]);
+    git(&x, &["commit", "-q", "-m", "x"]);
+    git(&x, &["tag", "v1.0.0"]);
+    let app = root.join("work/app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    git(&app, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        app.join("main.tf"),
+        "\u{feff}module \"x\" {\n  source  = \"ns/x/aws\"\n  version = \"1.0.0\"\n}\n",
+    )
+    .expect("write");
+    git(&app, &["add", "-A"]);
+    git(&app, &["commit", "-q", "-m", "app"]);
+    std::fs::create_dir_all(root.join("legacy")).expect("mkdir");
+    for name in ["x", "app"] {
+        git(
+            root,
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                &format!("work/{name}"),
+                &format!("legacy/{name}.git"),
+            ],
+        );
+    }
+    std::fs::write(
+        root.join("mapping.hcl"),
+        "monorepo \"m\" { url = \"git::https://example.com/acme/m.git\" }\n\
+         repo \"x\" {\n  url = \"legacy/x.git\"\n  into = \"m\"\n  path = \"x\"\n  registry = [\"ns/x/aws\"]\n}\n\
+         repo \"app\" {\n  url = \"legacy/app.git\"\n  into = \"m\"\n  path = \"app\"\n}\n",
+    )
+    .expect("mapping");
+    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let main = git(&root.join("out/m.git"), &["show", "main:app/main.tf"]);
+    assert_eq!(
+        main,
+        "\u{feff}module \"x\" {\n  source  = \"git::https://example.com/acme/m.git//x?ref=x/v1.0.0\"\n}\n"
+    );
+}
