@@ -520,46 +520,12 @@ fn a_terraform_file_whose_name_is_not_utf8_is_imported_unchanged_and_reported() 
     use std::os::unix::ffi::OsStrExt;
     let tmp = tempdir();
     let root = tmp.path();
-    // The module the file calls, mapped as a fork of registry module ns/x/aws.
-    let x = root.join("work/x");
-    std::fs::create_dir_all(&x).expect("mkdir");
-    git(&x, &["init", "-q", "-b", "main"]);
-    std::fs::write(x.join("main.tf"), "variable \"a\" {}\n").expect("write");
-    git(&x, &["add", "-A"]);
-    git(&x, &["commit", "-q", "-m", "x"]);
-    git(&x, &["tag", "v1.0.0"]);
-    // The caller: its only .tf has a Latin-1 name.
-    let app = root.join("work/app");
-    std::fs::create_dir_all(&app).expect("mkdir");
-    git(&app, &["init", "-q", "-b", "main"]);
-    let odd = app.join(std::ffi::OsStr::from_bytes(b"ma\xefn.tf"));
-    std::fs::write(
-        &odd,
+    // The caller's only .tf has a Latin-1 name.
+    caller_org(
+        root,
+        std::ffi::OsStr::from_bytes(b"ma\xefn.tf"),
         "module \"x\" {\n  source  = \"ns/x/aws\"\n  version = \"1.0.0\"\n}\n",
-    )
-    .expect("write");
-    git(&app, &["add", "-A"]);
-    git(&app, &["commit", "-q", "-m", "app"]);
-    std::fs::create_dir_all(root.join("legacy")).expect("mkdir");
-    for name in ["x", "app"] {
-        git(
-            root,
-            &[
-                "clone",
-                "-q",
-                "--bare",
-                &format!("work/{name}"),
-                &format!("legacy/{name}.git"),
-            ],
-        );
-    }
-    std::fs::write(
-        root.join("mapping.hcl"),
-        "monorepo \"m\" { url = \"git::https://example.com/acme/m.git\" }\n\
-         repo \"x\" {\n  url = \"legacy/x.git\"\n  into = \"m\"\n  path = \"x\"\n  registry = [\"ns/x/aws\"]\n}\n\
-         repo \"app\" {\n  url = \"legacy/app.git\"\n  into = \"m\"\n  path = \"app\"\n}\n",
-    )
-    .expect("mapping");
+    );
     let legacy_before = tree_hash(&root.join("legacy"));
     exits(
         root,
@@ -598,6 +564,22 @@ fn a_terraform_file_whose_name_is_not_utf8_is_imported_unchanged_and_reported() 
 fn a_terraform_file_with_a_byte_order_mark_is_rewritten_and_keeps_it() {
     let tmp = tempdir();
     let root = tmp.path();
+    caller_org(
+        root,
+        std::ffi::OsStr::new("main.tf"),
+        "\u{feff}module \"x\" {\n  source  = \"ns/x/aws\"\n  version = \"1.0.0\"\n}\n",
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let main = git(&root.join("out/m.git"), &["show", "main:app/main.tf"]);
+    assert_eq!(
+        main,
+        "\u{feff}module \"x\" {\n  source  = \"git::https://example.com/acme/m.git//x?ref=x/v1.0.0\"\n}\n"
+    );
+}
+
+/// Two legacy repos in `root/legacy` and their mapping into monorepo `m`: `x` (tag v1.0.0),
+/// a fork of registry module `ns/x/aws`, and `app`, whose only file `name` holds `content`.
+fn caller_org(root: &Path, name: &std::ffi::OsStr, content: &str) {
     let x = root.join("work/x");
     std::fs::create_dir_all(&x).expect("mkdir");
     git(&x, &["init", "-q", "-b", "main"]);
@@ -608,23 +590,19 @@ fn a_terraform_file_with_a_byte_order_mark_is_rewritten_and_keeps_it() {
     let app = root.join("work/app");
     std::fs::create_dir_all(&app).expect("mkdir");
     git(&app, &["init", "-q", "-b", "main"]);
-    std::fs::write(
-        app.join("main.tf"),
-        "\u{feff}module \"x\" {\n  source  = \"ns/x/aws\"\n  version = \"1.0.0\"\n}\n",
-    )
-    .expect("write");
+    std::fs::write(app.join(name), content).expect("write");
     git(&app, &["add", "-A"]);
     git(&app, &["commit", "-q", "-m", "app"]);
     std::fs::create_dir_all(root.join("legacy")).expect("mkdir");
-    for name in ["x", "app"] {
+    for repo in ["x", "app"] {
         git(
             root,
             &[
                 "clone",
                 "-q",
                 "--bare",
-                &format!("work/{name}"),
-                &format!("legacy/{name}.git"),
+                &format!("work/{repo}"),
+                &format!("legacy/{repo}.git"),
             ],
         );
     }
@@ -635,10 +613,4 @@ fn a_terraform_file_with_a_byte_order_mark_is_rewritten_and_keeps_it() {
          repo \"app\" {\n  url = \"legacy/app.git\"\n  into = \"m\"\n  path = \"app\"\n}\n",
     )
     .expect("mapping");
-    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
-    let main = git(&root.join("out/m.git"), &["show", "main:app/main.tf"]);
-    assert_eq!(
-        main,
-        "\u{feff}module \"x\" {\n  source  = \"git::https://example.com/acme/m.git//x?ref=x/v1.0.0\"\n}\n"
-    );
 }
