@@ -72,8 +72,19 @@ pub(super) fn render(plan: &Plan, color: bool, out: &mut dyn Write) -> io::Resul
             )?;
             let annotated = i.tags.iter().filter(|t| t.annotated).count();
             if !i.tags.is_empty() {
-                let first = i.tags.first().map(|t| short(&t.to)).unwrap_or_default();
-                let last = i.tags.last().map(|t| short(&t.to)).unwrap_or_default();
+                // Lowest and highest in version order (`v9.9.0` < `v10.0.0`), not text order.
+                let first = i
+                    .tags
+                    .iter()
+                    .min_by(|a, b| natural_cmp(&a.to, &b.to))
+                    .map(|t| short(&t.to))
+                    .unwrap_or_default();
+                let last = i
+                    .tags
+                    .iter()
+                    .max_by(|a, b| natural_cmp(&a.to, &b.to))
+                    .map(|t| short(&t.to))
+                    .unwrap_or_default();
                 let range = if i.tags.len() == 1 {
                     first.to_string()
                 } else {
@@ -318,8 +329,56 @@ fn unparsed(
     Ok(())
 }
 
+/// Compares `a` and `b` with runs of digits compared as numbers (`v9.9.0` < `v10.0.0`),
+/// then as text.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while let Some(c) = rest.chars().next() {
+            let digit = c.is_ascii_digit();
+            let len = rest
+                .find(|ch: char| ch.is_ascii_digit() != digit)
+                .unwrap_or(rest.len());
+            out.push((digit, &rest[..len]));
+            rest = &rest[len..];
+        }
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let ord = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    pa.len().cmp(&pb.len()).then_with(|| a.cmp(b))
+}
+
 fn short(r: &str) -> &str {
     r.strip_prefix("refs/heads/")
         .or_else(|| r.strip_prefix("refs/tags/"))
         .unwrap_or(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+    use std::cmp::Ordering::{Equal, Greater, Less};
+
+    #[test]
+    fn tags_compare_in_version_order() {
+        assert_eq!(natural_cmp("iam/v9.9.0", "iam/v10.0.0"), Less);
+        assert_eq!(natural_cmp("v1.10.0", "v1.9.0"), Greater);
+        assert_eq!(natural_cmp("v1.0.0", "v1.0.0"), Equal);
+        assert_eq!(natural_cmp("v01", "v1"), Less);
+        assert_eq!(natural_cmp("v1.0.0", "v1.0.0-rc1"), Less);
+        assert_eq!(natural_cmp("a", "b"), Less);
+    }
 }
