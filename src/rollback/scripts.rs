@@ -100,12 +100,7 @@ pub fn push_script(journal: &Journal) -> String {
          missing=\"\"\n",
     );
     for (i, m) in journal.monorepos.iter().enumerate() {
-        let refs: Vec<&str> = m
-            .refs
-            .iter()
-            .map(|r| r.name.as_str())
-            .filter(|r| is_ref_name(r))
-            .collect();
+        let refs = pushed_refs(m);
         let only_base = refs
             .iter()
             .all(|r| *r == crate::plan::MAIN_REF || *r == NOTES_REF);
@@ -142,12 +137,7 @@ pub fn push_script(journal: &Journal) -> String {
         let var = format!("REMOTE_{}", m.name.replace(['-', '.'], "_"));
         let url = m.url.strip_prefix("git::").unwrap_or(&m.url);
         let _ = writeln!(s, "# monorepo {}", m.name);
-        let refs: Vec<&str> = m
-            .refs
-            .iter()
-            .map(|r| r.name.as_str())
-            .filter(|r| is_ref_name(r))
-            .collect();
+        let refs = pushed_refs(m);
         if refs.is_empty() {
             let _ = writeln!(s, "# (no refs)\n");
             continue;
@@ -172,6 +162,15 @@ pub fn push_script(journal: &Journal) -> String {
     }
     let _ = writeln!(s, "echo \"pushed; notes ({NOTES_REF}) travel with the push: fetch them with 'git fetch origin {NOTES_REF}:{NOTES_REF}'\"");
     s
+}
+
+/// The refs of `m` that push.sh checks and pushes: the valid names the journal lists.
+fn pushed_refs(m: &super::JournalRepo) -> Vec<&str> {
+    m.refs
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|r| is_ref_name(r))
+        .collect()
 }
 
 /// Whether `name` is a valid full ref name (no whitespace, control characters or quotes).

@@ -194,6 +194,10 @@ impl Targets {
             }),
         );
         patterns.retain(|p| !p.is_empty());
+        // A JSON `\/` or an HCL/JSON `\u` escape can spell any of them: such text always may.
+        if !patterns.is_empty() {
+            patterns.extend(["\\/".to_string(), "\\u".to_string()]);
+        }
         patterns.sort();
         patterns.dedup();
         t.prefilter = aho_corasick::AhoCorasick::builder()
@@ -212,7 +216,8 @@ impl Targets {
         let Some(ac) = &self.prefilter else {
             return !self.targets.is_empty();
         };
-        ac.is_match(text) || text.contains("\\/") || text.contains("\\u") || text.contains("\\U")
+        // One pass: the escapes are patterns too (`\U` through the case-insensitivity).
+        ac.is_match(text)
     }
 
     /// The target a line of text mentions: a legacy repo URL in any form
