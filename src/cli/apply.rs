@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tfmono::{apply, report, rollback};
+use tfmono::{apply, inventory, mapping, plan, report, rollback};
 
 use super::plan::{compute, InputArgs};
 use super::Ui;
@@ -22,6 +22,11 @@ pub struct ApplyArgs {
     /// A plan saved by `plan --out`; refused if the mapping or the legacy repos changed since.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// Run every step even when the output directory already holds what these inputs make
+    /// (by default a re-run whose mapping and legacy refs did not change since the last
+    /// completed apply stops after reading the refs).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// Runs `tfmono apply`.
@@ -30,7 +35,14 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         input,
         out,
         plan: saved,
+        full,
     } = args;
+    if !full && saved.is_none() {
+        if let Some(message) = up_to_date(input, out)? {
+            ui.status(message);
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let (_mapping, plan) = compute(input, ui)?;
     if let Some(saved) = saved {
         let text = std::fs::read_to_string(saved)
@@ -88,6 +100,8 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     };
     // What rollback compares with to find work made in the monorepos after this apply.
     rollback::record_applied(out, &journal)?;
+    // What the next run compares with to skip everything when nothing changed.
+    rollback::record_synced(out, &plan.fingerprint)?;
     for m in &outcome.monorepos {
         ui.status(format!(
             "{}: {} commits written, {} reused, {} refs updated",
@@ -104,6 +118,42 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         out.display()
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `Some(message)` when `out` already holds what applying these inputs makes: the mapping
+/// and every legacy repo's refs are those of the last completed apply (their fingerprint is
+/// the one it recorded), and every monorepo ref and file it wrote is as it left them. Only
+/// ref files are read, no object: milliseconds where a full run re-reads every repo. Any
+/// doubt (no record, `--states`, an input that does not load) means `None`: the full run
+/// decides, and reports problems as usual.
+fn up_to_date(input: &InputArgs, out: &std::path::Path) -> anyhow::Result<Option<String>> {
+    if input.states.is_some() || !out.join(rollback::MARKER_DIR).is_dir() {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let Ok(mapping) = mapping::load(&input.mapping, input.repos.as_deref()) else {
+        return Ok(None);
+    };
+    let opts = inventory::Options {
+        cache_dir: input.cache.clone(),
+        fetch: input.fetch,
+    };
+    let Ok(refs) = inventory::refs(&mapping, &opts) else {
+        return Ok(None);
+    };
+    let fingerprint = plan::inputs_fingerprint(&mapping.text, &refs);
+    let _lock = rollback::lock_output(out)?;
+    if !rollback::is_synced(out, &fingerprint)? {
+        return Ok(None);
+    }
+    let count: usize = refs.iter().map(|r| r.refs.len()).sum();
+    Ok(Some(format!(
+        "Up to date: the mapping and the {} refs of the {} legacy repos are those of the last apply into {}, and its monorepos are as it left them (checked in {} ms); nothing to do. `--full` runs every step again.",
+        count,
+        refs.len(),
+        out.display(),
+        started.elapsed().as_millis()
+    )))
 }
 
 fn write_script(out: &std::path::Path, name: &str, body: &str) -> anyhow::Result<()> {

@@ -54,6 +54,7 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         input: input.clone(),
         out: out.clone(),
         plan: None,
+        full: false,
     };
     super::apply::run(&apply, ui)?;
     let verify = VerifyArgs {

@@ -167,6 +167,48 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
     })
 }
 
+/// The branches, tags and HEAD of the repo at `git_dir`, from its ref files alone.
+pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, Error> {
+    let repo =
+        gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| Error::NotGit {
+            repo: spec.name.clone(),
+            path: git_dir.to_owned(),
+            message: e.to_string(),
+        })?;
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::Corrupt {
+        repo: spec.name.clone(),
+        path: git_dir.to_owned(),
+        what: what.to_string(),
+        message: e.to_string(),
+    };
+    let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
+    let mut out = Vec::new();
+    let iters = [
+        platform
+            .local_branches()
+            .map_err(|e| corrupt("branches", &e))?,
+        platform.tags().map_err(|e| corrupt("tags", &e))?,
+    ];
+    for iter in iters {
+        let mut these = Vec::new();
+        for reference in iter {
+            let reference = reference.map_err(|e| corrupt("a ref", &e))?;
+            if let Some(id) = reference.target().try_id() {
+                these.push((reference.name().as_bstr().to_string(), id.to_string()));
+            }
+        }
+        these.sort();
+        out.extend(these);
+    }
+    let head = repo.head_name().map_err(|e| corrupt("HEAD", &e))?;
+    Ok(super::RepoRefs {
+        name: spec.name.clone(),
+        git_dir: repo.git_dir().to_owned(),
+        head: head.map(|n| n.as_bstr().to_string()),
+        refs: out,
+    })
+}
+
 /// The object format other than SHA-1 that the repo at `path` (bare, or a work tree) declares
 /// in its config (`extensions.objectformat`), lowercased; `None` for SHA-1 or no readable
 /// config.

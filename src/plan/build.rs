@@ -193,16 +193,27 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
 
 /// Hashes the mapping text and every legacy ref, so a saved plan can tell its inputs changed.
 fn fingerprint(mapping: &Mapping, inventory: &Inventory) -> String {
+    let refs: Vec<_> = inventory.repos.iter().map(|r| r.refs()).collect();
+    inputs_fingerprint(&mapping.text, &refs)
+}
+
+/// The fingerprint of a plan's inputs: the tfmono version, the mapping text and every legacy
+/// repo's git directory, HEAD and refs. Two plans with the same fingerprint are the same
+/// plan (planning is deterministic), so it can be computed from the refs alone
+/// ([`crate::inventory::refs`]) to tell that nothing changed since an apply.
+pub fn inputs_fingerprint(mapping_text: &str, repos: &[crate::inventory::RepoRefs]) -> String {
     let mut h = Sha1::new();
-    h.update(mapping.text.as_bytes());
-    for repo in &inventory.repos {
+    h.update(concat!("tfmono ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+    h.update(mapping_text.as_bytes());
+    for repo in repos {
         h.update(format!(
-            "\0repo {} {}\n",
+            "\0repo {} {}\nHEAD {}\n",
             repo.name,
-            redact::url(&repo.git_dir.display().to_string())
+            redact::url(&repo.git_dir.display().to_string()),
+            repo.head.as_deref().unwrap_or("(detached)")
         ));
-        for r in repo.branches.iter().chain(&repo.tags) {
-            h.update(format!("{} {}\n", r.name, r.target));
+        for (name, target) in &repo.refs {
+            h.update(format!("{name} {target}\n"));
         }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()

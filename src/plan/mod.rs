@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use build::build;
+pub use build::{build, inputs_fingerprint};
 pub use files::{build_with, Options};
 
 /// The version of the plan's JSON schema; bumped on any incompatible change.

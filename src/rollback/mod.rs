@@ -305,15 +305,82 @@ pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
 
 /// Forgets what [`record_applied`] recorded (after a rollback: nothing is applied).
 pub fn forget_applied(out: &Path) -> Result<(), Error> {
-    let path = out.join(MARKER_DIR).join(APPLIED_FILE);
-    match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
-            action: "remove",
-            path,
-            source: e,
-        }),
-        _ => Ok(()),
+    for name in [SYNCED_FILE, APPLIED_FILE] {
+        let path = out.join(MARKER_DIR).join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::Io {
+                    action: "remove",
+                    path,
+                    source: e,
+                })
+            }
+            _ => {}
+        }
     }
+    Ok(())
+}
+
+/// The file under [`MARKER_DIR`] holding the input fingerprint
+/// ([`crate::plan::inputs_fingerprint`]) of the last apply that completed.
+const SYNCED_FILE: &str = "synced";
+
+/// Records that the apply of inputs `fingerprint` completed (after [`record_applied`]).
+pub fn record_synced(out: &Path, fingerprint: &str) -> Result<(), Error> {
+    write_atomic(
+        &out.join(MARKER_DIR).join(SYNCED_FILE),
+        format!("{fingerprint}\n").as_bytes(),
+    )
+}
+
+/// Whether `out` already holds exactly what applying inputs `fingerprint` makes: the last
+/// apply that completed had these inputs, no apply was started since with others, every file
+/// it wrote is there and every monorepo ref has the value it left (none moved, added or
+/// deleted). Reads ref files and the records only, no object.
+pub fn is_synced(out: &Path, fingerprint: &str) -> Result<bool, Error> {
+    let path = out.join(MARKER_DIR).join(SYNCED_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim() == fingerprint => {}
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(Error::Io {
+                action: "read",
+                path,
+                source: e,
+            })
+        }
+    }
+    let Some(journal) = load(out)? else {
+        return Ok(false);
+    };
+    if journal.fingerprint != fingerprint || journal.files.iter().any(|f| !out.join(f).is_file()) {
+        return Ok(false);
+    }
+    let path = out.join(MARKER_DIR).join(APPLIED_FILE);
+    let applied: RefValues = match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| Error::Damaged { path, source })?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(Error::Io {
+                action: "read",
+                path,
+                source: e,
+            })
+        }
+    };
+    for m in &journal.monorepos {
+        let dir = out.join(&m.dir);
+        let Some(then) = applied.get(&m.name) else {
+            return Ok(false);
+        };
+        if !dir.join("HEAD").is_file() || &all_refs(&dir)? != then {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Refs of one monorepo that rollback would lose: moved or created since the last apply.

@@ -8,6 +8,7 @@ mod inventory;
 mod mapping;
 mod orggen;
 mod refs;
+mod resync;
 mod safety;
 mod sources;
 mod state;

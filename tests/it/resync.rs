@@ -1,0 +1,152 @@
+//! Re-running `apply`: when neither the mapping nor any legacy ref changed since the last
+//! completed apply, and the monorepos are as it left them, the run reads ref files only and
+//! stops; anything else (a new legacy commit, a moved monorepo ref, an edited mapping, a
+//! rollback) runs every step again and converges.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{git, ok, tempdir, tree_hash};
+
+/// What apply made: every monorepo ref and commit map, hashed (the packs holding the objects
+/// may differ between an incremental and a fresh run).
+fn outputs(out: &Path) -> String {
+    let mut parts = Vec::new();
+    for name in ["reference-modules", "service-modules", "live"] {
+        parts.push(git(&out.join(format!("{name}.git")), &["for-each-ref"]));
+        parts.push(
+            std::fs::read_to_string(out.join(format!("{name}.commit-map"))).expect("commit map"),
+        );
+    }
+    use sha1::Digest;
+    format!("{:x}", sha1::Sha1::digest(parts.join("\n")))
+}
+
+/// Every file under the monorepos (packs included), hashed.
+fn files(out: &Path) -> String {
+    ["reference-modules", "service-modules", "live"]
+        .iter()
+        .map(|name| tree_hash(&out.join(format!("{name}.git"))))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn legacy_repos(root: &Path) -> Vec<PathBuf> {
+    let mut repos: Vec<PathBuf> = std::fs::read_dir(root.join("org/legacy"))
+        .expect("legacy dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    repos.sort();
+    repos
+}
+
+const UP_TO_DATE: &str = "Up to date:";
+
+#[test]
+fn a_rerun_with_nothing_changed_reads_no_object_and_changes_nothing() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(root, &["gen-org", "org"]);
+    let first = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(!first.all().contains(UP_TO_DATE), "{}", first.all());
+    let before = outputs(&root.join("out"));
+    let before_files = files(&root.join("out"));
+
+    // Hide every legacy object (an empty object directory stays): a run that read one
+    // would fail.
+    let repos = legacy_repos(root);
+    for repo in &repos {
+        std::fs::rename(repo.join("objects"), repo.join("objects.hidden")).expect("hide objects");
+        std::fs::create_dir(repo.join("objects")).expect("empty objects dir");
+    }
+    let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(
+        again.stderr.contains(UP_TO_DATE) && again.stderr.contains("25 legacy repos"),
+        "{}",
+        again.all()
+    );
+    assert_eq!(
+        files(&root.join("out")),
+        before_files,
+        "a no-op re-run wrote"
+    );
+    // `--full` does read them: it fails, naming a repo, and still writes no monorepo ref.
+    let full = crate::common::run(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "out", "--full"],
+    );
+    assert_eq!(full.code, Some(2), "{}", full.all());
+    for repo in &repos {
+        std::fs::remove_dir(repo.join("objects")).expect("empty objects dir");
+        std::fs::rename(repo.join("objects.hidden"), repo.join("objects")).expect("restore");
+    }
+    let full = ok(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "out", "--full"],
+    );
+    assert!(!full.all().contains(UP_TO_DATE), "{}", full.all());
+    assert_eq!(
+        outputs(&root.join("out")),
+        before,
+        "a full re-run converges"
+    );
+}
+
+#[test]
+fn any_change_in_the_inputs_or_the_outputs_means_a_full_run_that_converges() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let out = root.join("out");
+    ok(root, &["gen-org", "org"]);
+    ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+
+    // A new commit in one legacy repo: imported, then up to date again.
+    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
+    let work = root.join("work");
+    git(
+        root,
+        &["clone", "-q", legacy.to_str().expect("utf-8"), "work"],
+    );
+    std::fs::write(work.join("notes.tf"), "# a late change\n").expect("write");
+    git(&work, &["add", "notes.tf"]);
+    git(&work, &["commit", "-q", "-m", "A late change"]);
+    git(&work, &["push", "-q", "origin", "HEAD"]);
+    let synced = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(
+        synced
+            .stderr
+            .contains("reference-modules: 1 commits written"),
+        "{}",
+        synced.all()
+    );
+    let after_commit = outputs(&out);
+    let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(again.stderr.contains(UP_TO_DATE), "{}", again.all());
+
+    // Someone moves a monorepo ref: the next run is a full one and puts it back.
+    let mono = out.join("live.git");
+    let main = git(&mono, &["rev-parse", "refs/heads/main"]);
+    git(
+        &mono,
+        &["update-ref", "refs/heads/main", "refs/heads/main~1"],
+    );
+    let restored = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(!restored.all().contains(UP_TO_DATE), "{}", restored.all());
+    assert_eq!(git(&mono, &["rev-parse", "refs/heads/main"]), main);
+    assert_eq!(outputs(&out), after_commit);
+
+    // An edited mapping (even a comment) is new input.
+    let mapping = root.join("org/mapping.hcl");
+    let text = std::fs::read_to_string(&mapping).expect("mapping");
+    std::fs::write(&mapping, format!("{text}\n# reviewed\n")).expect("write");
+    let edited = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(!edited.all().contains(UP_TO_DATE), "{}", edited.all());
+    assert_eq!(outputs(&out), after_commit);
+
+    // After a rollback nothing is applied: the next run is a full one, and makes what a
+    // first apply of the same inputs makes.
+    ok(root, &["rollback", "--out", "out"]);
+    let reapplied = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(!reapplied.all().contains(UP_TO_DATE), "{}", reapplied.all());
+    ok(root, &["apply", "org/mapping.hcl", "--out", "fresh"]);
+    assert_eq!(outputs(&out), outputs(&root.join("fresh")));
+}
