@@ -72,6 +72,14 @@ impl From<FormatArg> for report::Format {
 /// Loads the mapping, scans the legacy repos and builds the plan: the common first half of
 /// plan, apply and verify.
 pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
+    compute_with_refs(input, ui).map(|(m, p, _)| (m, p))
+}
+
+/// [`compute`], with the legacy refs the plan was made from.
+pub fn compute_with_refs(
+    input: &InputArgs,
+    ui: &Ui,
+) -> anyhow::Result<(mapping::Mapping, plan::Plan, Vec<inventory::RepoRefs>)> {
     let InputArgs {
         mapping: file,
         repos,
@@ -100,7 +108,8 @@ pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, 
                 .map(|(subject, message)| plan::Warning { subject, message }),
         );
     }
-    Ok((mapping, plan))
+    let refs = inventory.repos.iter().map(|r| r.refs()).collect();
+    Ok((mapping, plan, refs))
 }
 
 /// Runs `tfmono plan`.

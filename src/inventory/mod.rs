@@ -233,7 +233,7 @@ impl LegacyRepo {
 
 /// The refs of one legacy repo, read without touching any object: what decides whether the
 /// repo moved since an earlier run (see [`refs`] and [`LegacyRepo::refs`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RepoRefs {
     /// The repo's name in the mapping.
     pub name: String,
@@ -275,6 +275,97 @@ pub fn refs(mapping: &Mapping, opts: &Options) -> Result<Vec<RepoRefs>, Error> {
             read::refs(spec, &git_dir)
         })
         .collect()
+}
+
+/// How one legacy ref changed between two readings of the refs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefChange {
+    /// A ref that did not exist.
+    Added {
+        /// The full ref name.
+        name: String,
+    },
+    /// A ref that is gone.
+    Deleted {
+        /// The full ref name.
+        name: String,
+        /// Its last value (hex).
+        was: String,
+    },
+    /// A ref with another value.
+    Moved {
+        /// The full ref name.
+        name: String,
+        /// Its value then (hex).
+        from: String,
+        /// Its value now (hex).
+        to: String,
+        /// Whether a branch moved to a commit that does not contain its old one (a
+        /// force-push or a reset); `false` for fast-forwards and for tags.
+        rewound: bool,
+    },
+}
+
+/// The ref changes of one legacy repo since an earlier reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoChanges {
+    /// The repo's name in the mapping.
+    pub repo: String,
+    /// Its changed refs, by name.
+    pub changes: Vec<RefChange>,
+}
+
+/// The repos of `now` whose refs differ from `before` (repos absent from `before` are
+/// new to the mapping and left out). Whether a moved branch was rewound is read from the
+/// legacy repo (a merge-base); when that fails it counts as rewound.
+pub fn changes(before: &[RepoRefs], now: &[RepoRefs]) -> Vec<RepoChanges> {
+    let mut out = Vec::new();
+    for repo in now {
+        let Some(old) = before.iter().find(|b| b.name == repo.name) else {
+            continue;
+        };
+        let then: std::collections::BTreeMap<&str, &str> = old
+            .refs
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let current: std::collections::BTreeMap<&str, &str> = repo
+            .refs
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let mut changes = Vec::new();
+        for (name, to) in &current {
+            match then.get(name) {
+                None => changes.push(RefChange::Added {
+                    name: name.to_string(),
+                }),
+                Some(from) if from != to => changes.push(RefChange::Moved {
+                    name: name.to_string(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    rewound: name.starts_with("refs/heads/")
+                        && !read::is_ancestor(&repo.git_dir, from, to),
+                }),
+                Some(_) => {}
+            }
+        }
+        for (name, was) in &then {
+            if !current.contains_key(name) {
+                changes.push(RefChange::Deleted {
+                    name: name.to_string(),
+                    was: was.to_string(),
+                });
+            }
+        }
+        if !changes.is_empty() {
+            out.push(RepoChanges {
+                repo: repo.name.clone(),
+                changes,
+            });
+        }
+    }
+    out
 }
 
 /// Scans every repo of `mapping`, in parallel, reporting progress per repo.

@@ -209,6 +209,21 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
     })
 }
 
+/// Whether commit `old` (hex) is an ancestor of (or equal to) commit `new` in the repo at
+/// `git_dir`; `false` when either cannot be read.
+pub(super) fn is_ancestor(git_dir: &Path, old: &str, new: &str) -> bool {
+    let (Ok(old), Ok(new)) = (
+        gix::ObjectId::from_hex(old.as_bytes()),
+        gix::ObjectId::from_hex(new.as_bytes()),
+    ) else {
+        return false;
+    };
+    let Ok(repo) = gix::open_opts(git_dir, crate::history::open_options()) else {
+        return false;
+    };
+    old == new || matches!(repo.merge_base(old, new), Ok(Some(base)) if base.detach() == old)
+}
+
 /// The object format other than SHA-1 that the repo at `path` (bare, or a work tree) declares
 /// in its config (`extensions.objectformat`), lowercased; `None` for SHA-1 or no readable
 /// config.

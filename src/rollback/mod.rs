@@ -322,15 +322,46 @@ pub fn forget_applied(out: &Path) -> Result<(), Error> {
 }
 
 /// The file under [`MARKER_DIR`] holding the input fingerprint
-/// ([`crate::plan::inputs_fingerprint`]) of the last apply that completed.
-const SYNCED_FILE: &str = "synced";
+/// ([`crate::plan::inputs_fingerprint`]) and the legacy refs of the last apply that completed.
+const SYNCED_FILE: &str = "synced.json";
 
-/// Records that the apply of inputs `fingerprint` completed (after [`record_applied`]).
-pub fn record_synced(out: &Path, fingerprint: &str) -> Result<(), Error> {
-    write_atomic(
-        &out.join(MARKER_DIR).join(SYNCED_FILE),
-        format!("{fingerprint}\n").as_bytes(),
-    )
+/// What the last completed apply imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Synced {
+    /// The fingerprint of its inputs.
+    pub fingerprint: String,
+    /// The refs of every legacy repo as it read them.
+    pub repos: Vec<crate::inventory::RepoRefs>,
+}
+
+/// Records that the apply of inputs `fingerprint`, reading legacy refs `repos`, completed
+/// (after [`record_applied`]).
+pub fn record_synced(
+    out: &Path,
+    fingerprint: &str,
+    repos: Vec<crate::inventory::RepoRefs>,
+) -> Result<(), Error> {
+    let synced = Synced {
+        fingerprint: fingerprint.to_string(),
+        repos,
+    };
+    let json = serde_json::to_vec_pretty(&synced).expect("refs always serialise");
+    write_atomic(&out.join(MARKER_DIR).join(SYNCED_FILE), &json)
+}
+
+/// What the last completed apply into `out` imported, if it recorded it (a damaged record
+/// counts as none: it only lets a re-run skip work, and the next full run rewrites it).
+pub fn last_synced(out: &Path) -> Result<Option<Synced>, Error> {
+    let path = out.join(MARKER_DIR).join(SYNCED_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io {
+            action: "read",
+            path,
+            source: e,
+        }),
+    }
 }
 
 /// Whether `out` already holds exactly what applying inputs `fingerprint` makes: the last
@@ -338,18 +369,8 @@ pub fn record_synced(out: &Path, fingerprint: &str) -> Result<(), Error> {
 /// it wrote is there and every monorepo ref has the value it left (none moved, added or
 /// deleted). Reads ref files and the records only, no object.
 pub fn is_synced(out: &Path, fingerprint: &str) -> Result<bool, Error> {
-    let path = out.join(MARKER_DIR).join(SYNCED_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim() == fingerprint => {}
-        Ok(_) => return Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => {
-            return Err(Error::Io {
-                action: "read",
-                path,
-                source: e,
-            })
-        }
+    if last_synced(out)?.is_none_or(|s| s.fingerprint != fingerprint) {
+        return Ok(false);
     }
     let Some(journal) = load(out)? else {
         return Ok(false);

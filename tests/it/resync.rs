@@ -150,3 +150,65 @@ fn any_change_in_the_inputs_or_the_outputs_means_a_full_run_that_converges() {
     ok(root, &["apply", "org/mapping.hcl", "--out", "fresh"]);
     assert_eq!(outputs(&out), outputs(&root.join("fresh")));
 }
+
+#[test]
+fn a_rewound_branch_a_deleted_tag_and_a_new_tag_are_reported_and_handled_as_documented() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let out = root.join("out");
+    ok(root, &["gen-org", "org"]);
+    ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    let mono = out.join("reference-modules.git");
+    let old_v1 = git(&mono, &["rev-parse", "refs/tags/vpc/v1.0.0"]);
+
+    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
+    let tip = git(&legacy, &["rev-parse", "refs/heads/main"]);
+    git(
+        &legacy,
+        &["update-ref", "refs/heads/main", "refs/heads/main~1"],
+    );
+    git(&legacy, &["tag", "-d", "v1.0.0"]);
+    git(&legacy, &["tag", "v9.9.9", "main"]);
+    let run = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    let err = &run.stderr;
+    assert!(
+        err.contains("Since the last apply into out: 1 of 25 legacy repos changed"),
+        "{err}"
+    );
+    let short_tip: String = tip.trim().chars().take(12).collect();
+    assert!(
+        err.contains(&format!(
+            "terraform-aws-vpc: refs/heads/main was rewound or force-pushed ({short_tip} is not in the history of"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("terraform-aws-vpc: refs/tags/v1.0.0 was deleted")
+            && err.contains("tfmono never deletes a ref"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "terraform-aws-vpc: refs/tags/v9.9.9 is new: imported as refs/tags/vpc/v9.9.9"
+        ),
+        "{err}"
+    );
+    // As documented: the deleted tag's image stays, the new tag is there, main holds the
+    // rewound tree at vpc/, and everything still verifies.
+    assert_eq!(git(&mono, &["rev-parse", "refs/tags/vpc/v1.0.0"]), old_v1);
+    git(&mono, &["rev-parse", "--verify", "refs/tags/vpc/v9.9.9"]);
+    let legacy_tree = git(&legacy, &["rev-parse", "refs/heads/main^{tree}"]);
+    let main_vpc = git(
+        &mono,
+        &[
+            "rev-parse",
+            "refs/heads/import/terraform-aws-vpc/main^{tree}:vpc",
+        ],
+    );
+    assert_eq!(main_vpc, legacy_tree);
+    let verified = ok(root, &["verify", "org/mapping.hcl", "--out", "out"]);
+    assert!(verified.all().contains("verified"), "{}", verified.all());
+    // Unchanged since: up to date, and nothing reported as changed.
+    let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(again.stderr.contains(UP_TO_DATE), "{}", again.stderr);
+}
