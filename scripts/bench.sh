@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh [--quick]
 #   scripts/bench.sh --real DIR        (or REAL_CORPUS=DIR scripts/bench.sh)
+#   scripts/bench.sh --scale           (SCALE="100 400 1000" repos of COMMITS=1000 commits)
 #
 # Generated: corpus A is every generated repo but the big one (default 50 extra repos of
 # 1,000 commits plus the demo org's 22 repos), corpus B the big repo alone (default 50,000
@@ -16,6 +17,9 @@
 # corpus B a <name>-main.git (one big single-branch history, BIG=<name> of that script)
 # alone, if there is one. Repos tfmono refuses (HEAD names a missing branch while other
 # branches exist; no commit at all) are left out and named.
+# Scale (--scale): for each size in SCALE (default "100 400 1000") an org of that many
+# repos of COMMITS (default 1,000) commits; per size the full apply (time, commits/s, peak
+# RSS), a no-op re-run, a re-run after one new legacy commit, and verify. tfmono only.
 # Environment: RUNS (default 3) how many times tfmono apply runs per corpus (the median
 # counts); BENCH_DIR the work dir (default: a new mktemp -d; must be empty or absent);
 # KEEP=1 keeps it; CARGO_TARGET_DIR is respected. Needs cargo, git, python3 (pip installs
@@ -68,6 +72,7 @@ fi
 
 # ---------------------------------------------------------------------------------------
 QUICK=
+SCALE_MODE=
 REAL=${REAL_CORPUS:-}
 USAGE="usage: scripts/bench.sh [--quick] | --real DIR; sizes via REPOS, COMMITS, BIG"
 while (($#)); do
@@ -79,6 +84,7 @@ while (($#)); do
       shift
       ;;
     --real=*) REAL=${1#--real=} ;;
+    --scale) SCALE_MODE=1 ;;
     -h | --help)
       sed -n '2,25s/^# \{0,1\}//p' "$SCRIPT"
       exit 0
@@ -220,6 +226,47 @@ must() {
     exit 1
   fi
 }
+
+# ---------------------------------------------------------------------------------------
+# --scale: how time and memory grow with the org (tfmono only; the recipe is linear).
+# peak_rss_mb LOG: the peak RSS of a timed run.
+if [[ -n "$SCALE_MODE" ]]; then
+  SCALE=${SCALE:-100 400 1000}
+  echo
+  echo "Scale: gen-org --bench --repos N --commits $COMMITS --big $COMMITS (tfmono $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores)"
+  echo
+  echo "| repos | commits | full apply s | commits/s | peak RSS MB | no-op re-run s | re-run after 1 commit s | verify s | verify peak RSS MB |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for n in $SCALE; do
+    [[ "$n" =~ ^[0-9]+$ ]] || die "SCALE sizes must be whole numbers, got '$n'"
+    org="$WORK/scale-$n"
+    say "scale $n: generating $n repos x $COMMITS commits"
+    must "gen-$n" "$TFMONO" gen-org "$org" --bench --repos "$n" --commits "$COMMITS" --big "$COMMITS"
+    commits=$("$TFMONO" plan "$org/mapping.hcl" --format json --quiet 2>/dev/null |
+      python3 -c 'import json, sys; p = json.load(sys.stdin); print(sum(i["commits"] for m in p["monorepos"] for i in m["imports"]))')
+    say "scale $n: full apply"
+    must "apply-$n" "$TFMONO" apply "$org/mapping.hcl" --out "$org/out" --quiet
+    full=$WALL full_rss=$RSS
+    must "noop-$n" "$TFMONO" apply "$org/mapping.hcl" --out "$org/out"
+    grep -q '^Up to date' "$WORK/logs/noop-$n.log" || die "scale $n: the no-op re-run did not find the output up to date"
+    noop=$WALL
+    # One new commit on the default branch of the first generated repo.
+    repo="$org/legacy/terraform-aws-gen-0.git"
+    [[ -d "$repo" ]] || repo=$(ls -d "$org"/legacy/*.git | head -1)
+    tip=$(git -C "$repo" rev-parse HEAD)
+    tree=$(git -C "$repo" rev-parse "HEAD^{tree}")
+    new=$(git -C "$repo" commit-tree "$tree" -p "$tip" -m "One more commit")
+    git -C "$repo" update-ref HEAD "$new" "$tip"
+    must "resync-$n" "$TFMONO" apply "$org/mapping.hcl" --out "$org/out" --quiet
+    resync=$WALL
+    must "verify-$n" "$TFMONO" verify "$org/mapping.hcl" --out "$org/out" --quiet
+    verify=$WALL verify_rss=$RSS
+    rate=$(awk -v c="$commits" -v t="$full" 'BEGIN { if (t > 0 && c > 0) printf "%d", c / t; else print "n/a" }')
+    echo "| $n | $commits | $full | $rate | $full_rss | $noop | $resync | $verify | $verify_rss |"
+    rm -rf "$org"
+  done
+  exit 0
+fi
 
 # ---------------------------------------------------------------------------------------
 # The corpora. Each mode writes $ORG/mapping-<c>.hcl and $ORG/expect-<c>.txt (the repos that
