@@ -156,6 +156,8 @@ pub fn compare(
             }
         }
     }
+    // Per module, so a module's own file differences come before its children's.
+    diffs.sort_by(|a, b| (&a.module, &a.file).cmp(&(&b.module, &b.file)));
     Ok((diffs, counts))
 }
 
@@ -310,8 +312,8 @@ mod tests {
         assert_eq!(
             msgs,
             [
-                ("y", None, "not installed from the legacy repos"),
                 ("x", Some("sub/extra.tf"), "file on the monorepo side only"),
+                ("y", None, "not installed from the legacy repos"),
             ]
         );
     }
