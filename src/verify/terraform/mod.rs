@@ -619,3 +619,46 @@ fn first_error(output: &str) -> String {
     let line: String = line.chars().take(400).collect();
     crate::redact::text(&line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_reaching_a_blocked_legacy_url_names_the_repo_and_module() {
+        let output = "Error: Failed to download module\n\nCould not download module \"alb\" (main.tf:1) source code from\n\"git::https://github.com/acme/terraform-aws-alb.git?ref=v2.0.0\": error downloading\n'https://github.com/acme/terraform-aws-alb.git?ref=v2.0.0': /usr/bin/git exited with 128: fatal:\n'/tmp/x/blocked-legacy-url/terraform-aws-alb.git' does not appear to be a git repository\n";
+        let d = mono_failure(output, &registry::RunLog::default());
+        assert_eq!(d.module, "alb");
+        assert_eq!(
+            d.message,
+            "still calls the legacy repo terraform-aws-alb: terraform get fails in the monorepo"
+        );
+    }
+
+    #[test]
+    fn a_forked_registry_call_left_in_the_monorepo_is_named() {
+        let log = registry::RunLog {
+            external: Vec::new(),
+            forked: vec!["registry.terraform.io/terraform-aws-modules/vpc/aws".into()],
+        };
+        let d = mono_failure("Error: Module not found\n\nmodule \"vpc\"", &log);
+        assert!(
+            d.message
+                .contains("terraform-aws-modules/vpc/aws through the registry"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn first_error_is_one_redacted_line() {
+        let out = "Initializing modules...\n\nError: Failed to download module\n\nCould not download from\n\"https://user:secret@h/x.git\"\n\nmore\n";
+        let e = first_error(out);
+        assert!(
+            e.starts_with("Failed to download module Could not download from"),
+            "{e}"
+        );
+        assert!(!e.contains("secret"), "{e}");
+        assert!(!e.contains("more"), "{e}");
+    }
+}
