@@ -12,7 +12,7 @@ use tfmono::orggen;
 
 use super::apply::ApplyArgs;
 use super::plan::InputArgs;
-use super::verify::VerifyArgs;
+use super::verify::{TerraformArgs, VerifyArgs};
 use super::Ui;
 
 /// Arguments of `tfmono demo`.
@@ -22,6 +22,10 @@ pub struct DemoArgs {
     /// so you can look at the result).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// The Terraform binary for the `verify --terraform` proof (default: `terraform` on
+    /// PATH; the proof is left out when there is none).
+    #[arg(long, value_name = "PATH")]
+    pub tf: Option<PathBuf>,
 }
 
 /// Runs `tfmono demo`.
@@ -58,12 +62,15 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     };
     super::apply::run(&apply, ui)?;
     let verify = VerifyArgs {
-        input,
+        input: input.clone(),
         out: out.clone(),
         json: false,
+        format: None,
         full: false,
+        terraform: TerraformArgs::default(),
     };
-    let code = super::verify::run(&verify, ui)?;
+    let mut code = super::verify::run(&verify, ui)?;
+    code = prove_with_terraform(args, &input, &out, ui)?.unwrap_or(code);
     if super::fingerprint_dir(&legacy)? != before {
         bail!(
             "the legacy repos under {} changed: this is a bug, please report it",
@@ -76,4 +83,34 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     ));
     ui.status(format!("Remove the demo with: rm -rf {}", dir.display()));
     Ok(code)
+}
+
+/// Runs the `verify --terraform` proof when a Terraform binary is found (`--tf`, or
+/// `terraform` on PATH) and prints its summary line; returns the exit code when it differs.
+fn prove_with_terraform(
+    args: &DemoArgs,
+    input: &InputArgs,
+    out: &std::path::Path,
+    ui: &Ui,
+) -> anyhow::Result<Option<ExitCode>> {
+    let tf = args
+        .tf
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("terraform"));
+    let tf_args = TerraformArgs {
+        terraform: true,
+        tf,
+        jobs: None,
+        roots: None,
+    };
+    if args.tf.is_none() && super::verify::find_tool(&tf_args.tf).is_none() {
+        ui.status(
+            "No terraform on PATH: the `verify --terraform` proof is left out (--tf PATH runs it)",
+        );
+        return Ok(None);
+    }
+    let outcome = super::verify::run_terraform(input, out, &tf_args, ui)?;
+    use std::io::Write;
+    writeln!(ui.stdout(), "{}", outcome.summary())?;
+    Ok(outcome.differs().then(|| ExitCode::from(1)))
 }

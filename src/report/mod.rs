@@ -4,6 +4,7 @@
 //! through [`crate::redact`] on its way out.
 
 mod markdown;
+pub mod terraform;
 mod text;
 
 use std::io::{self, Write};

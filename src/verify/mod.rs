@@ -21,6 +21,7 @@ use gix::ObjectId;
 use serde::Serialize;
 
 mod scripts;
+pub mod terraform;
 
 use crate::history::{self, objects, CommitMap};
 use crate::plan::{ImportStep, MonorepoPlan, Plan};

@@ -13,3 +13,4 @@ mod safety;
 mod sources;
 mod state;
 mod terraform_get;
+mod verify_terraform;

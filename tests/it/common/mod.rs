@@ -97,6 +97,12 @@ pub fn terraform() -> Option<PathBuf> {
     found
 }
 
+/// Whether an executable called `name` is on PATH.
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
 /// Returns a digest of every file (path, size, content) and directory below `root`, to
 /// assert that a command wrote nothing there.
 pub fn tree_hash(root: &Path) -> String {
