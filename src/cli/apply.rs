@@ -22,6 +22,11 @@ pub struct ApplyArgs {
     /// A plan saved by `plan --out`; refused if the mapping or the legacy repos changed since.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// Where checkouts of the monorepos will be (`DIR/<monorepo>`): its absolute path is the
+    /// default of `MONOREPOS` in the state scripts (without it, set `MONOREPOS` when running
+    /// them or pass `tfmono rollback --state --monorepos DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub monorepos: Option<PathBuf>,
 }
 
 /// Runs `tfmono apply`.
@@ -30,8 +35,9 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         input,
         out,
         plan: saved,
+        monorepos,
     } = args;
-    let (_mapping, plan) = compute(input, ui)?;
+    let (_mapping, plan) = compute(input, ui, Some(out))?;
     if let Some(saved) = saved {
         let text = std::fs::read_to_string(saved)
             .with_context(|| format!("reading the saved plan {}", saved.display()))?;
@@ -53,9 +59,9 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if !ui.quiet {
         let opts = report::Options {
             format: report::Format::Text,
-            color: false,
+            color: ui.color,
         };
-        report::render(&plan, &opts, &mut std::io::stderr().lock())?;
+        report::render(&plan, &opts, &mut ui.stdout())?;
     }
     super::plan::check_strict(&plan, input.strict)?;
     rollback::claim_output(out)?;
@@ -72,9 +78,17 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 
     let _guard = gix::interrupt::init_handler_default(1).ok();
     let progress = ui.progress();
+    let opts = apply::Options {
+        monorepos_dir: monorepos
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+            .context("making --monorepos absolute")?,
+    };
     let outcome = apply::run(
         &plan,
         out,
+        &opts,
         progress.as_ref(),
         &gix::interrupt::IS_INTERRUPTED,
     )?;

@@ -54,12 +54,14 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         input: input.clone(),
         out: out.clone(),
         plan: None,
+        monorepos: None,
     };
     super::apply::run(&apply, ui)?;
     let verify = VerifyArgs {
         input,
         out: out.clone(),
         json: false,
+        format: None,
         full: false,
     };
     let code = super::verify::run(&verify, ui)?;

@@ -136,7 +136,11 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             let _ = std::io::stdout().flush();
             eprintln!("error: {}", crate_redact(&chain(&err)));
-            ExitCode::from(2)
+            match &cli.command {
+                // Terraform's -detailed-exitcode: 1 is an error, 2 means changes.
+                Command::Plan(args) if args.detailed_exitcode => ExitCode::from(1),
+                _ => ExitCode::from(2),
+            }
         }
     }
 }

@@ -18,8 +18,11 @@ pub struct VerifyArgs {
     /// The output directory `apply` wrote.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
+    /// The report format on stdout.
+    #[arg(long, value_enum)]
+    pub format: Option<VerifyFormat>,
+    /// Same as `--format json` (kept for compatibility).
+    #[arg(long, hide = true, conflicts_with = "format")]
     pub json: bool,
     /// Also check that every object reachable from every monorepo ref is in the monorepo's
     /// object store (a connectivity check, like `git fsck --connectivity-only`).
@@ -27,12 +30,21 @@ pub struct VerifyArgs {
     pub full: bool,
 }
 
+/// The report formats of `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyFormat {
+    /// Human-readable text.
+    Text,
+    /// JSON.
+    Json,
+}
+
 /// How many mismatches of one class are printed.
 const SHOWN: usize = 10;
 
 /// Runs `tfmono verify`.
 pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let (_mapping, plan) = compute(&args.input, ui)?;
+    let (_mapping, plan) = compute(&args.input, ui, None)?;
     // The lock apply takes: verifying half-written monorepos would report nonsense. (A
     // directory apply never claimed has no lock to take; verify then says what is missing.)
     let _lock = if args.out.join(tfmono::rollback::MARKER_DIR).is_dir() {
@@ -52,7 +64,7 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     drop(progress);
     let mut out = ui.stdout();
     use std::io::Write;
-    if args.json {
+    if args.json || args.format == Some(VerifyFormat::Json) {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {

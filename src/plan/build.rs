@@ -77,6 +77,7 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
         warnings,
         state: Default::default(),
         key_changes: Vec::new(),
+        identity: mapping.identity.clone().unwrap_or_default(),
     })
 }
 

@@ -115,6 +115,14 @@ pub fn journal_path(out: &Path) -> PathBuf {
 
 /// Checks that `out` is usable (missing, empty, or tfmono's) and claims it with the marker.
 pub fn claim_output(out: &Path) -> Result<(), Error> {
+    check_output(out)?;
+    let marker = out.join(MARKER_DIR);
+    std::fs::create_dir_all(&marker).map_err(io("create the output directory", &marker))?;
+    Ok(())
+}
+
+/// Checks, without writing, that `out` can be claimed: absent, empty, or tfmono's.
+pub fn check_output(out: &Path) -> Result<(), Error> {
     if out.exists() {
         let marker = out.join(MARKER_DIR);
         let mut entries = std::fs::read_dir(out).map_err(io("read the output directory", out))?;
@@ -124,8 +132,6 @@ pub fn claim_output(out: &Path) -> Result<(), Error> {
             });
         }
     }
-    let marker = out.join(MARKER_DIR);
-    std::fs::create_dir_all(&marker).map_err(io("create the output directory", &marker))?;
     Ok(())
 }
 

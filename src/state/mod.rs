@@ -31,6 +31,7 @@
 pub mod address;
 pub mod backend;
 pub mod plan;
+pub mod roots;
 pub mod scripts;
 pub mod snapshot;
 

@@ -312,7 +312,7 @@ impl World {
             plan,
             &self.out,
             &scripts::ScriptOptions {
-                monorepos_dir: self.monorepos.clone(),
+                monorepos_dir: Some(self.monorepos.clone()),
                 lock_timeout: "60s".into(),
             },
         )
