@@ -182,6 +182,9 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
         }
     }
 
+    plan.warnings
+        .extend(super::targets::undeclared(&state_plan, &plan, &legacy));
+
     // Backend keys that change with the directory, and moved.tf files.
     let mut key_changes = Vec::new();
     for mono in &mut plan.monorepos {

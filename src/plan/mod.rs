@@ -8,6 +8,7 @@
 
 mod build;
 mod files;
+mod targets;
 
 use std::path::PathBuf;
 

@@ -30,6 +30,7 @@
 
 pub mod address;
 pub mod backend;
+pub mod code;
 pub mod plan;
 pub mod roots;
 pub mod scripts;
