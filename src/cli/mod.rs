@@ -1,8 +1,10 @@
 //! The command line: clap types, the dispatch match, the terminal UI and exit codes.
 //!
 //! Exit codes: 0 success; 1 the migration found problems (verify mismatches); 2 bad input
-//! or an error (an invalid mapping, a missing repo, I/O). Only this module and its
-//! children read the environment (`NO_COLOR`, `TFMONO_COLOR`).
+//! or an error (an invalid mapping, a missing repo, I/O); `plan --detailed-exitcode` follows
+//! Terraform (0 nothing to do, 1 error, 2 changes). Reports and data go to stdout, status
+//! lines and progress bars to stderr. Only this module and its children read the environment
+//! (`NO_COLOR`, `TFMONO_COLOR`, and git config for the default identity).
 
 mod apply;
 mod demo;

@@ -49,7 +49,7 @@ pub struct InputArgs {
     /// `snapshots` map wins for the roots it lists.
     #[arg(long, value_name = "DIR|TEMPLATE")]
     pub states: Option<String>,
-    /// Refuse (exit 2) a plan with any item that needs attention: sources left alone because
+    /// Refuse (exit 2; 1 with plan --detailed-exitcode) a plan with any item that needs attention: sources left alone because
     /// they are expressions or stray legacy URLs, files that do not parse but mention a
     /// migrated repo.
     #[arg(long)]

@@ -4,10 +4,13 @@
 //! Per-root scripts run from the root's directory (a checkout of its monorepo at the root's
 //! path, after `terraform init`). Environment: `TF` (default `terraform`), `DRY_RUN=1`
 //! (show the moves with `state mv -dry-run`, change nothing), `MONOREPOS` (where the monorepo
-//! checkouts are; default: derived from the current directory), `STATE_WORK` (backups and
-//! pulled copies go to `$STATE_WORK/<root>`; default: the script's directory),
-//! `BACKEND_KEY_ATTR` (the backend attribute holding the key for `backend { mode = "copy" }`;
-//! default `key`).
+//! checkouts are; default: [`ScriptOptions::monorepos_dir`], else derived from the current
+//! directory), `STATE_WORK` (backups go to `$STATE_WORK/<root>`; default: the script's
+//! directory), `BACKEND_KEY_ATTR` (the backend attribute holding the key for `backend { mode
+//! = "copy" }`; default `key`), `TMPDIR`. Every script lists them at its top. Pulled state
+//! copies live in a private `mktemp -d` directory removed on exit; backups are made under
+//! `umask 077` (mode 0600). A missing root directory stops a script before any change
+//! (exit 2), naming `MONOREPOS` and `--monorepos`.
 //!
 //! Before anything changes, a preflight checks every move against one `state list` per state
 //! involved (simulating the moves before it): each must be already done (`to` there, `from`
