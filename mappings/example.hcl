@@ -42,8 +42,20 @@ rule "deployments" {
   path  = "{stage}/{region}/{svc}/{kind}"
 }
 
-# State moves for a root module (<monorepo>/<path>). Checked against snapshots with
-# `tfmono plan --states DIR`; apply writes DIR/state/<root>/migrate.sh and rollback.sh.
+# Who authors the commits tfmono writes (merges, source rewrites, notes); default: your git
+# config user, else tfmono <tfmono@localhost>.
+# identity = { name = "Platform Team", email = "platform@example.com" }
+
+# State snapshots named as you pulled them (relative to this file); or pass
+# `--states DIR` (DIR/<root with / as __>.tfstate) or `--states 'states/{repo}.tfstate'`.
+# snapshots = {
+#   "live/prod/korea/api/static"  = "states/api-static-prod-korea.tfstate"
+#   "live/prod/korea/api/dynamic" = "states/api-dynamic-prod-korea.tfstate"
+# }
+
+# State moves for a root module (<monorepo>/<path> of an imported repo, or a directory
+# below one). Checked against snapshots with `tfmono plan --states DIR`; apply writes
+# DIR/state/<root>/migrate.sh and rollback.sh.
 state "live/prod/korea/api/static" {
   style = "state-mv" # or "moved-blocks": same-state moves become moved {} blocks in moved.tf
   move {

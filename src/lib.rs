@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod mapping;
 pub mod orggen;
 pub mod plan;
+pub mod preflight;
 pub mod progress;
 pub mod redact;
 pub mod report;

@@ -27,8 +27,6 @@ pub use refs::RefUpdate;
 
 /// The ref holding the commit-map notes.
 pub const NOTES_REF: &str = "refs/notes/tfmono";
-/// The identity of commits tfmono creates (merges, notes, rewrites).
-pub const IDENTITY: &str = "tfmono <tfmono@localhost>";
 
 /// What can go wrong while applying.
 #[derive(Debug, thiserror::Error)]
@@ -118,33 +116,47 @@ pub fn commit_map_path(out: &Path, monorepo: &str) -> PathBuf {
     out.join(commit_map_file(monorepo))
 }
 
+/// Knobs of [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Where the user's monorepo checkouts will be (absolute): the default of `MONOREPOS`
+    /// in the state scripts. `None`: the scripts need `MONOREPOS` set.
+    pub monorepos_dir: Option<PathBuf>,
+}
+
 /// Executes `plan` into `out`. The caller must hold [`crate::rollback::lock_output`]: apply
 /// treats lock files and staging directories left in `out` as leftovers of a killed run.
 pub fn run(
     plan: &Plan,
     out: &Path,
+    opts: &Options,
     progress: &dyn Progress,
     should_interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {
     let mut outcome = Outcome::default();
+    let who = plan.identity.to_string();
     for m in &plan.monorepos {
         if should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
         outcome
             .monorepos
-            .push(apply_monorepo(m, out, progress, should_interrupt)?);
+            .push(apply_monorepo(m, out, &who, progress, should_interrupt)?);
     }
     if plan.state.roots.iter().any(|r| r.needs_script()) {
         let dir = out.join("state");
-        let opts = crate::state::scripts::ScriptOptions::default();
-        let written = crate::state::scripts::write(&plan.state, &dir, &opts).map_err(|e| {
-            Error::Monorepo {
-                name: "state scripts".into(),
-                path: dir.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let script_opts = crate::state::scripts::ScriptOptions {
+            monorepos_dir: opts.monorepos_dir.clone(),
+            ..Default::default()
+        };
+        let written =
+            crate::state::scripts::write(&plan.state, &dir, &script_opts).map_err(|e| {
+                Error::Monorepo {
+                    name: "state scripts".into(),
+                    path: dir.clone(),
+                    message: e.to_string(),
+                }
+            })?;
         outcome.files = written
             .iter()
             .filter_map(|p| p.strip_prefix(out).ok())
@@ -182,6 +194,7 @@ fn open_monorepo(m: &MonorepoPlan, dir: &Path) -> Result<gix::Repository, Error>
 fn apply_monorepo(
     m: &MonorepoPlan,
     out: &Path,
+    who: &str,
     progress: &dyn Progress,
     should_interrupt: &AtomicBool,
 ) -> Result<MonorepoOutcome, Error> {
@@ -278,7 +291,7 @@ fn apply_monorepo(
                 let tips = images.iter().filter(|i| i.tip.is_some());
                 let time = tips.map(|i| i.tip_time).min().unwrap_or(0);
                 let msg = format!("Create the {} monorepo\n", m.name);
-                let root = Object::new(Kind::Commit, commit_bytes(empty.id, &[], time, &msg));
+                let root = Object::new(Kind::Commit, commit_bytes(who, empty.id, &[], time, &msg));
                 let id = root.id;
                 overlay.insert(empty.id, empty);
                 overlay.insert(root.id, root);
@@ -301,14 +314,14 @@ fn apply_monorepo(
         );
         let merge = Object::new(
             Kind::Commit,
-            commit_bytes(new_tree, &[parent, tip], image.tip_time, &msg),
+            commit_bytes(who, new_tree, &[parent, tip], image.tip_time, &msg),
         );
         main = Some(merge.id);
         overlay.insert(merge.id, merge);
     }
     // The source rewrite commit: module sources, backend pins, moved.tf.
     if let Some(parent) = main {
-        if let Some(commit) = rewrite_commit(m, &repo, &mut overlay, parent).map_err(&err)? {
+        if let Some(commit) = rewrite_commit(m, who, &repo, &mut overlay, parent).map_err(&err)? {
             main = Some(commit);
             outcome.rewrite_commit = Some(commit.to_string());
         }
@@ -321,7 +334,7 @@ fn apply_monorepo(
             edits.set(name, *id);
         }
     }
-    tag_rewrites(m, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    tag_rewrites(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
 
     mark("merged");
     // The commit map as notes, rebuilt from the whole map (deterministic).
@@ -338,6 +351,7 @@ fn apply_monorepo(
         .collect();
     let mut notes_blobs = Vec::new();
     if let Some(notes) = notes_commit(
+        who,
         &repo,
         &mut overlay,
         &mut notes_blobs,
@@ -419,6 +433,7 @@ fn apply_monorepo(
 /// same tagger and message).
 fn tag_rewrites(
     m: &MonorepoPlan,
+    who: &str,
     images: &[Image],
     map: &CommitMap,
     repo: &gix::Repository,
@@ -464,7 +479,7 @@ fn tag_rewrites(
         );
         let commit = Object::new(
             Kind::Commit,
-            commit_bytes(wrapped, &[image], header.committer_time, &msg),
+            commit_bytes(who, wrapped, &[image], header.committer_time, &msg),
         );
         let commit_id = commit.id;
         overlay.insert(commit_id, commit);
@@ -490,20 +505,28 @@ impl crate::progress::Task for Both<'_> {
     }
 }
 
-/// The bytes of a commit tfmono creates, deterministic for its inputs.
-pub fn commit_bytes(tree: ObjectId, parents: &[ObjectId], time: i64, message: &str) -> Vec<u8> {
+/// The bytes of a commit tfmono creates, deterministic for its inputs: authored and
+/// committed by `who` (`Name <email>`) at `time` in UTC.
+pub fn commit_bytes(
+    who: &str,
+    tree: ObjectId,
+    parents: &[ObjectId],
+    time: i64,
+    message: &str,
+) -> Vec<u8> {
     let mut s = format!("tree {tree}\n");
     for p in parents {
         s.push_str(&format!("parent {p}\n"));
     }
-    s.push_str(&format!("author {IDENTITY} {time} +0000\n"));
-    s.push_str(&format!("committer {IDENTITY} {time} +0000\n\n"));
+    s.push_str(&format!("author {who} {time} +0000\n"));
+    s.push_str(&format!("committer {who} {time} +0000\n\n"));
     s.push_str(message);
     s.into_bytes()
 }
 
 #[allow(clippy::too_many_arguments)]
 fn notes_commit(
+    who: &str,
     repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
     new_blobs: &mut Vec<Object>,
@@ -576,6 +599,7 @@ fn notes_commit(
     let commit = Object::new(
         Kind::Commit,
         commit_bytes(
+            who,
             root.id,
             &parents,
             time,
@@ -592,6 +616,7 @@ fn notes_commit(
 /// when the files already hold the planned content.
 fn rewrite_commit(
     m: &MonorepoPlan,
+    who: &str,
     repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
     parent: ObjectId,
@@ -634,7 +659,7 @@ fn rewrite_commit(
         msg.push('\n');
     }
     let time = parent_header.committer_time;
-    let commit = Object::new(Kind::Commit, commit_bytes(root, &[parent], time, &msg));
+    let commit = Object::new(Kind::Commit, commit_bytes(who, root, &[parent], time, &msg));
     let id = commit.id;
     overlay.insert(id, commit);
     Ok(Some(id))

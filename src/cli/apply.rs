@@ -27,6 +27,11 @@ pub struct ApplyArgs {
     /// completed apply stops after reading the refs).
     #[arg(long)]
     pub full: bool,
+    /// Where checkouts of the monorepos will be (`DIR/<monorepo>`): its absolute path is the
+    /// default of `MONOREPOS` in the state scripts (without it, set `MONOREPOS` when running
+    /// them or pass `tfmono rollback --state --monorepos DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub monorepos: Option<PathBuf>,
 }
 
 /// Runs `tfmono apply`.
@@ -36,14 +41,15 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         out,
         plan: saved,
         full,
+        monorepos,
     } = args;
     if !full && saved.is_none() {
-        if let Some(message) = up_to_date(input, out)? {
+        if let Some(message) = up_to_date(input, out, monorepos.as_deref())? {
             ui.status(message);
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui)?;
+    let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui, Some(out))?;
     report_changes(out, &legacy_refs, &plan, ui)?;
     if let Some(saved) = saved {
         let text = std::fs::read_to_string(saved)
@@ -66,9 +72,9 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if !ui.quiet {
         let opts = report::Options {
             format: report::Format::Text,
-            color: false,
+            color: ui.color,
         };
-        report::render(&plan, &opts, &mut std::io::stderr().lock())?;
+        report::render(&plan, &opts, &mut ui.stdout())?;
     }
     super::plan::check_strict(&plan, input.strict)?;
     rollback::claim_output(out)?;
@@ -85,9 +91,17 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 
     let _guard = gix::interrupt::init_handler_default(1).ok();
     let progress = ui.progress();
+    let opts = apply::Options {
+        monorepos_dir: monorepos
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+            .context("making --monorepos absolute")?,
+    };
     let outcome = apply::run(
         &plan,
         out,
+        &opts,
         progress.as_ref(),
         &gix::interrupt::IS_INTERRUPTED,
     )?;
@@ -102,7 +116,8 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     // What rollback compares with to find work made in the monorepos after this apply.
     rollback::record_applied(out, &journal)?;
     // What the next run compares with to skip everything when nothing changed.
-    rollback::record_synced(out, &plan.fingerprint, legacy_refs)?;
+    let key = run_key(&plan.fingerprint, monorepos.as_deref())?;
+    rollback::record_synced(out, &key, legacy_refs)?;
     for m in &outcome.monorepos {
         ui.status(format!(
             "{}: {} commits written, {} reused, {} refs updated",
@@ -127,14 +142,19 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 /// ref files are read, no object: milliseconds where a full run re-reads every repo. Any
 /// doubt (no record, `--states`, an input that does not load) means `None`: the full run
 /// decides, and reports problems as usual.
-fn up_to_date(input: &InputArgs, out: &std::path::Path) -> anyhow::Result<Option<String>> {
+fn up_to_date(
+    input: &InputArgs,
+    out: &std::path::Path,
+    monorepos: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
     if input.states.is_some() || !out.join(rollback::MARKER_DIR).is_dir() {
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let Ok(mapping) = mapping::load(&input.mapping, input.repos.as_deref()) else {
+    let Ok(mut mapping) = mapping::load(&input.mapping, input.repos.as_deref()) else {
         return Ok(None);
     };
+    super::plan::resolve_identity(&mut mapping);
     let opts = inventory::Options {
         cache_dir: input.cache.clone(),
         fetch: input.fetch,
@@ -142,9 +162,11 @@ fn up_to_date(input: &InputArgs, out: &std::path::Path) -> anyhow::Result<Option
     let Ok(refs) = inventory::refs(&mapping, &opts) else {
         return Ok(None);
     };
-    let fingerprint = plan::inputs_fingerprint(&mapping.text, &refs);
+    let identity = mapping.identity.clone().unwrap_or_default();
+    let fingerprint = plan::inputs_fingerprint(&mapping.text, &identity, &refs);
+    let key = run_key(&fingerprint, monorepos)?;
     let _lock = rollback::lock_output(out)?;
-    if !rollback::is_synced(out, &fingerprint)? {
+    if !rollback::is_synced(out, &fingerprint, &key)? {
         return Ok(None);
     }
     let count: usize = refs.iter().map(|r| r.refs.len()).sum();
@@ -155,6 +177,20 @@ fn up_to_date(input: &InputArgs, out: &std::path::Path) -> anyhow::Result<Option
         out.display(),
         started.elapsed().as_millis()
     )))
+}
+
+/// What decides a run's output beyond the plan: the plan's input fingerprint and where the
+/// state scripts will look for the monorepo checkouts (`--monorepos`, made absolute).
+fn run_key(fingerprint: &str, monorepos: Option<&std::path::Path>) -> anyhow::Result<String> {
+    Ok(match monorepos {
+        Some(dir) => format!(
+            "{fingerprint} monorepos={}",
+            std::path::absolute(dir)
+                .context("making --monorepos absolute")?
+                .display()
+        ),
+        None => fingerprint.to_string(),
+    })
 }
 
 /// Says which legacy refs changed since the last completed apply into `out`, and what

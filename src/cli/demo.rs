@@ -59,6 +59,7 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         out: out.clone(),
         plan: None,
         full: false,
+        monorepos: None,
     };
     super::apply::run(&apply, ui)?;
     let verify = VerifyArgs {

@@ -1,8 +1,10 @@
 //! The command line: clap types, the dispatch match, the terminal UI and exit codes.
 //!
 //! Exit codes: 0 success; 1 the migration found problems (verify mismatches); 2 bad input
-//! or an error (an invalid mapping, a missing repo, I/O). Only this module and its
-//! children read the environment (`NO_COLOR`, `TFMONO_COLOR`).
+//! or an error (an invalid mapping, a missing repo, I/O); `plan --detailed-exitcode` follows
+//! Terraform (0 nothing to do, 1 error, 2 changes). Reports and data go to stdout, status
+//! lines and progress bars to stderr. Only this module and its children read the environment
+//! (`NO_COLOR`, `TFMONO_COLOR`, and git config for the default identity).
 
 mod apply;
 mod demo;
@@ -19,7 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Move Terraform code from many small git repos into three monorepos, keeping every commit.
 #[derive(Debug, Parser)]
-#[command(name = "tfmono", version, about, long_about = None)]
+#[command(name = "tfmono", version, about, long_about = None, after_help = MAIN_HELP)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -49,16 +51,74 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The exit codes every command shares (plan --detailed-exitcode differs: see its help).
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  the migration found problems (verify: a mismatch)
+  2  bad input or an error (invalid mapping, missing repo, output directory in use, I/O)";
+
+const MAIN_HELP: &str = "Examples:
+  tfmono gen-org org                          # a demo org to try things on
+  tfmono plan org/mapping.hcl                 # the dry run: everything apply will do
+  tfmono apply org/mapping.hcl --out out --monorepos ~/src
+  tfmono verify org/mapping.hcl --out out
+  tfmono rollback --out out
+
+Output: the report and data on stdout; status lines and progress bars on stderr.
+
+Exit codes:
+  0  success
+  1  the migration found problems (verify: a mismatch)
+  2  bad input or an error (invalid mapping, missing repo, output directory in use, I/O)";
+
+const PLAN_HELP: &str = "Examples:
+  tfmono plan mapping.hcl
+  tfmono plan mapping.hcl --format markdown > plan.md
+  tfmono plan mapping.hcl --states 'states/{repo}.tfstate' --strict
+  tfmono plan mapping.hcl --out plan.json     # then: tfmono apply mapping.hcl --plan plan.json
+
+Exit codes:
+  0  success (with --detailed-exitcode: nothing to do)
+  1  with --detailed-exitcode: an error (bad input, --strict refusal, I/O)
+  2  bad input or an error; with --detailed-exitcode: changes present";
+
+const APPLY_HELP: &str = "Examples:
+  tfmono apply mapping.hcl --out out --monorepos ~/src   # state scripts expect ~/src/<monorepo>
+  tfmono apply mapping.hcl --out out --plan plan.json     # refuse if the inputs changed
+  out/state/migrate-all.sh                                # later: move the Terraform state
+  out/push.sh                                             # publish the monorepos
+
+Exit codes:
+  0  success
+  2  bad input or an error (invalid mapping, missing repo, output directory in use, I/O)";
+
+const VERIFY_HELP: &str = "Examples:
+  tfmono verify mapping.hcl --out out
+  tfmono verify mapping.hcl --out out --format json --full";
+
+const ROLLBACK_HELP: &str = "Examples:
+  tfmono rollback --out out
+  tfmono rollback --out out --state                       # also undo the state moves
+  tfmono rollback --out out --state --monorepos ~/src     # checkouts elsewhere than apply said
+
+Exit codes:
+  0  rolled back
+  2  refused or failed (no journal, refs moved since the apply without --force, a script failed)";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show everything `apply` would do (a dry run: writes nothing but the report).
+    #[command(after_help = PLAN_HELP)]
     Plan(plan::PlanArgs),
     /// Imports every legacy repo into its monorepo under --out, rewrites module sources and
     /// writes the state scripts, rollback.sh and push.sh.
+    #[command(after_help = APPLY_HELP)]
     Apply(apply::ApplyArgs),
     /// Proves every legacy commit, branch and tag has an identical image in the monorepos.
+    #[command(after_help = format!("{VERIFY_HELP}\n\n{EXIT_CODES}"))]
     Verify(verify::VerifyArgs),
     /// Runs the rollback.sh that apply wrote: every monorepo ref back to its old value.
+    #[command(after_help = ROLLBACK_HELP)]
     Rollback(rollback::RollbackArgs),
     /// Builds a small realistic legacy org in a temporary directory and migrates it.
     Demo(demo::DemoArgs),
@@ -136,7 +196,11 @@ pub fn main(cli: Cli) -> ExitCode {
             }
             let _ = std::io::stdout().flush();
             eprintln!("error: {}", crate_redact(&chain(&err)));
-            ExitCode::from(2)
+            match &cli.command {
+                // Terraform's -detailed-exitcode: 1 is an error, 2 means changes.
+                Command::Plan(args) if args.detailed_exitcode => ExitCode::from(1),
+                _ => ExitCode::from(2),
+            }
         }
     }
 }

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use tfmono::{inventory, mapping, plan, report};
+use tfmono::state::snapshot;
+use tfmono::{inventory, mapping, plan, preflight, report};
 
 use super::Ui;
 
@@ -20,6 +21,10 @@ pub struct PlanArgs {
     /// Also save the plan as JSON to this file (apply it later with `apply --plan FILE`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Exit 0 when the plan has nothing to do, 2 when it has changes, 1 on an error (as
+    /// Terraform's -detailed-exitcode); with --strict, items needing attention are errors.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// Where the inputs come from: shared by plan, apply and verify.
@@ -37,11 +42,14 @@ pub struct InputArgs {
     /// Clone remote URLs that have no local copy into the cache directory.
     #[arg(long)]
     pub fetch: bool,
-    /// State snapshots to check the mapping's state moves against: one `terraform state
-    /// pull` JSON per root, named after the root with `/` as `__` (`live__prod__korea__api__static.tfstate`).
-    #[arg(long, value_name = "DIR")]
-    pub states: Option<PathBuf>,
-    /// Refuse (exit 2) a plan with any item that needs attention: sources left alone because
+    /// State snapshots to check the mapping's state moves against (`terraform state pull`
+    /// output, one per root): a directory of `<root with / as __>.tfstate` files
+    /// (`live__prod__korea__api__static.tfstate`), or a path template with placeholders
+    /// {root}, {flat}, {monorepo}, {path}, {repo} (`'states/{repo}.tfstate'`). The mapping's
+    /// `snapshots` map wins for the roots it lists.
+    #[arg(long, value_name = "DIR|TEMPLATE")]
+    pub states: Option<String>,
+    /// Refuse (exit 2; 1 with plan --detailed-exitcode) a plan with any item that needs attention: sources left alone because
     /// they are expressions or stray legacy URLs, files that do not parse but mention a
     /// migrated repo.
     #[arg(long)]
@@ -69,16 +77,22 @@ impl From<FormatArg> for report::Format {
     }
 }
 
-/// Loads the mapping, scans the legacy repos and builds the plan: the common first half of
-/// plan, apply and verify.
-pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
-    compute_with_refs(input, ui).map(|(m, p, _)| (m, p))
+/// Loads the mapping, checks everything that needs no scan (with apply's output directory
+/// `out`), scans the legacy repos and builds the plan: the common first half of plan, apply
+/// and verify.
+pub fn compute(
+    input: &InputArgs,
+    ui: &Ui,
+    out: Option<&Path>,
+) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
+    compute_with_refs(input, ui, out).map(|(m, p, _)| (m, p))
 }
 
 /// [`compute`], with the legacy refs the plan was made from.
 pub fn compute_with_refs(
     input: &InputArgs,
     ui: &Ui,
+    out: Option<&Path>,
 ) -> anyhow::Result<(mapping::Mapping, plan::Plan, Vec<inventory::RepoRefs>)> {
     let InputArgs {
         mapping: file,
@@ -88,17 +102,26 @@ pub fn compute_with_refs(
         states,
         strict: _,
     } = input;
-    let mapping = mapping::load(file, repos.as_deref())?;
+    let mut mapping = mapping::load(file, repos.as_deref())?;
+    resolve_identity(&mut mapping);
     let opts = inventory::Options {
         cache_dir: cache.clone(),
         fetch: *fetch,
     };
+    let checked = preflight::check(
+        &mapping,
+        &preflight::Options {
+            locate: opts.clone(),
+            states: states.as_deref().map(snapshot::Source::parse),
+            out: out.map(Path::to_path_buf),
+        },
+    )?;
     let progress = ui.progress();
     let inventory = inventory::scan(&mapping, &opts, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     drop(progress);
     let opts = plan::Options {
-        states: states.clone(),
+        snapshots: checked.snapshots,
     };
     let mut plan = plan::build_with(&mapping, &inventory, &opts)?;
     for repo in &inventory.repos {
@@ -112,10 +135,38 @@ pub fn compute_with_refs(
     Ok((mapping, plan, refs))
 }
 
+/// Gives `mapping` the identity of the commits tfmono writes when it names none: git's
+/// (`user.name`, `user.email`) in the mapping's directory, else `tfmono <tfmono@localhost>`.
+pub fn resolve_identity(mapping: &mut mapping::Mapping) {
+    if mapping.identity.is_none() {
+        mapping.identity = Some(git_identity(&mapping.base_dir).unwrap_or_default());
+    }
+}
+
+/// The identity git gives commits made in `dir` (`user.name`, `user.email` from git
+/// config), if git is there and both are set.
+fn git_identity(dir: &Path) -> Option<mapping::Identity> {
+    let get = |key: &str| {
+        let out = std::process::Command::new("git")
+            .args(["config", "--get", key])
+            .current_dir(dir)
+            .output()
+            .ok()?;
+        let value = String::from_utf8(out.stdout).ok()?;
+        out.status.success().then(|| value.trim().to_string())
+    };
+    mapping::Identity::check(&get("user.name")?, &get("user.email")?).ok()
+}
+
 /// Runs `tfmono plan`.
 pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let PlanArgs { input, format, out } = args;
-    let (_mapping, plan) = compute(input, ui)?;
+    let PlanArgs {
+        input,
+        format,
+        out,
+        detailed_exitcode,
+    } = args;
+    let (_mapping, plan) = compute(input, ui, None)?;
     let opts = report::Options {
         format: (*format).into(),
         color: ui.color,
@@ -125,6 +176,11 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if let Some(path) = out {
         save(&plan, path)?;
         ui.status(format!("Saved the plan to {}", path.display()));
+    }
+    // Terraform's -detailed-exitcode: 2 when there are changes (errors, including a
+    // --strict refusal above, exit 1: see `cli::main`).
+    if *detailed_exitcode && plan.has_changes() {
+        return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
 }

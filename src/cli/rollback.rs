@@ -19,6 +19,10 @@ pub struct RollbackArgs {
     /// Also run `state/rollback-all.sh` (only if you ran the state migration).
     #[arg(long)]
     pub state: bool,
+    /// With --state: where the monorepo checkouts are (`DIR/<monorepo>`), when not where
+    /// `apply --monorepos` said (sets `MONOREPOS` for the state scripts).
+    #[arg(long, value_name = "DIR", requires = "state")]
+    pub monorepos: Option<PathBuf>,
     /// Roll back even though monorepo refs moved since the last apply (work made in the
     /// monorepos); those refs are first saved to `DIR/rollback-saved-<monorepo>.bundle`.
     #[arg(long)]
@@ -27,7 +31,12 @@ pub struct RollbackArgs {
 
 /// Runs `tfmono rollback`.
 pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let RollbackArgs { out, state, force } = args;
+    let RollbackArgs {
+        out,
+        state,
+        monorepos,
+        force,
+    } = args;
     let Some(journal) = rollback::load(out)? else {
         bail!(
             "{} holds no tfmono journal ({}): nothing to roll back",
@@ -75,9 +84,14 @@ pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         ));
     }
     let script = out.join("rollback.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .env("ROLLBACK_STATE", if *state { "1" } else { "0" })
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script)
+        .env("ROLLBACK_STATE", if *state { "1" } else { "0" });
+    if let Some(dir) = monorepos {
+        let dir = std::path::absolute(dir).context("making --monorepos absolute")?;
+        cmd.env("MONOREPOS", dir);
+    }
+    let status = cmd
         .status()
         .with_context(|| format!("running {}", script.display()))?;
     if !status.success() {

@@ -23,8 +23,8 @@ pub struct VerifyArgs {
     /// The output directory `apply` wrote.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Print the report as JSON on stdout (the same as `--format json`).
-    #[arg(long, conflicts_with = "format")]
+    /// Same as `--format json` (kept for compatibility).
+    #[arg(long, hide = true, conflicts_with = "format")]
     pub json: bool,
     /// The report format (Markdown: the `--terraform` table for the migration pull request).
     #[arg(long, value_enum)]
@@ -81,7 +81,7 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    let (_mapping, plan) = compute(&args.input, ui)?;
+    let (_mapping, plan) = compute(&args.input, ui, None)?;
     // The lock apply takes: verifying half-written monorepos would report nonsense. (A
     // directory apply never claimed has no lock to take; verify then says what is missing.)
     let _lock = if args.out.join(tfmono::rollback::MARKER_DIR).is_dir() {
@@ -198,7 +198,7 @@ pub fn run_terraform(
         roots,
         git_config_includes: user_git_configs(),
     };
-    let (mapping, plan) = compute(input, ui)?;
+    let (mapping, plan) = compute(input, ui, None)?;
     let _lock = if out.join(tfmono::rollback::MARKER_DIR).is_dir() {
         Some(tfmono::rollback::lock_output(out)?)
     } else {

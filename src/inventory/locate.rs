@@ -68,6 +68,23 @@ pub(super) fn locate(mapping: &Mapping, spec: &RepoSpec, opts: &Options) -> Resu
     })
 }
 
+/// Returns why each repo of `mapping` has no local git directory, for every such repo at
+/// once and without writing anything: a remote URL counts as found when `opts` lets it be
+/// cloned into the cache (`fetch` with a cache directory).
+pub fn missing(mapping: &Mapping, opts: &Options) -> Vec<Error> {
+    let look = Options {
+        fetch: false,
+        ..opts.clone()
+    };
+    let clonable = |spec: &RepoSpec| opts.fetch && opts.cache_dir.is_some() && is_remote(&spec.url);
+    mapping
+        .repos
+        .iter()
+        .filter(|spec| !clonable(spec))
+        .filter_map(|spec| locate(mapping, spec, &look).err())
+        .collect()
+}
+
 fn clone_mirror(spec: &RepoSpec, cache: &Path, dest: &Path) -> Result<PathBuf, Error> {
     let err = |message: String| Error::Clone {
         repo: spec.name.clone(),

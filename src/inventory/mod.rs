@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::mapping::Mapping;
 use crate::progress::Progress;
 
-pub use locate::Options;
+pub use locate::{missing, Options};
 
 /// Everything the legacy repos hold that the plan needs, in mapping order.
 #[derive(Debug, Clone, Serialize)]

@@ -14,10 +14,11 @@ mod validate;
 
 pub(crate) use parse::did_you_mean;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use parse::Position;
 
@@ -48,6 +49,68 @@ pub struct Mapping {
     pub state: Vec<(String, Position, hcl::Value)>,
     /// Findings that do not stop the migration (a rule matching nothing, skipped entries).
     pub warnings: Vec<String>,
+    /// The `identity` attribute: who authors the commits tfmono writes (`None`: the caller
+    /// picks the default, see [`Identity`]).
+    pub identity: Option<Identity>,
+    /// The `snapshots` attribute: a state snapshot file per root label, resolved against
+    /// the mapping's directory.
+    pub snapshots: BTreeMap<String, SnapshotFile>,
+}
+
+/// The author and committer of every commit tfmono writes (import merges, source rewrite
+/// commits, tag rewrite commits, notes). Legacy commits keep their own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The name (`Platform Team`).
+    pub name: String,
+    /// The e-mail address, without angle brackets.
+    pub email: String,
+}
+
+impl Default for Identity {
+    /// `tfmono <tfmono@localhost>`: used when neither the mapping nor git config names one.
+    fn default() -> Self {
+        Identity {
+            name: "tfmono".into(),
+            email: "tfmono@localhost".into(),
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} <{}>", self.name, self.email)
+    }
+}
+
+impl Identity {
+    /// Returns why `name`/`email` cannot be a git signature, if they cannot: empty, or
+    /// holding `<`, `>` or a control character (git would write a broken header).
+    pub fn check(name: &str, email: &str) -> Result<Identity, String> {
+        for (what, v) in [("name", name), ("email", email)] {
+            if v.trim().is_empty() {
+                return Err(format!("`{what}` is empty"));
+            }
+            if v.contains(['<', '>']) || v.chars().any(char::is_control) {
+                return Err(format!(
+                    "`{what}` {v:?} holds `<`, `>` or a control character, which a git signature cannot carry"
+                ));
+            }
+        }
+        Ok(Identity {
+            name: name.trim().to_string(),
+            email: email.trim().to_string(),
+        })
+    }
+}
+
+/// One entry of the mapping's `snapshots` attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotFile {
+    /// The snapshot file (relative paths resolved against the mapping's directory).
+    pub file: PathBuf,
+    /// Where the entry is in the mapping (`file:line:column`).
+    pub at: String,
 }
 
 /// A destination monorepo.

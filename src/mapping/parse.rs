@@ -47,6 +47,9 @@ pub(super) struct RawFile {
     pub rule: BTreeMap<String, RawRule>,
     #[serde(default)]
     pub state: BTreeMap<String, hcl::Value>,
+    pub identity: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub snapshots: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,7 +109,18 @@ impl Parsed {
     }
 }
 
-const TOP_ATTRS: &[&str] = &["inventory", "repos_dir", "unmatched", "same_monorepo"];
+const TOP_ATTRS: &[&str] = &[
+    "inventory",
+    "repos_dir",
+    "unmatched",
+    "same_monorepo",
+    "identity",
+    "snapshots",
+];
+/// Top-level attributes whose value is an object of plain strings (with their allowed keys,
+/// or `None` for any key).
+const OBJECT_ATTRS: &[(&str, Option<&[&str]>)] =
+    &[("identity", Some(&["name", "email"])), ("snapshots", None)];
 const BLOCKS: &[&str] = &["monorepo", "repo", "rule", "state"];
 const MONOREPO_ATTRS: &[&str] = &["url"];
 const REPO_ATTRS: &[&str] = &["url", "into", "path", "tag_prefix", "registry", "branches"];
@@ -143,7 +157,10 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<Parsed, Error> {
             Structure::Attribute(attr) => {
                 let key = attr.key.as_str();
                 let at = walk.pos(attr.key.span());
-                if TOP_ATTRS.contains(&key) {
+                if let Some((_, keys)) = OBJECT_ATTRS.iter().find(|(k, _)| *k == key) {
+                    walk.record(key.to_string(), at);
+                    walk.string_object(key, &attr.value, *keys);
+                } else if TOP_ATTRS.contains(&key) {
                     walk.record(key.to_string(), at);
                     walk.expect_string(&attr.value, &format!("`{key}`"));
                 } else {
@@ -227,6 +244,46 @@ impl Walk<'_> {
                     "{what} must be a plain string in double quotes (no `${{}}` interpolation)"
                 ),
             );
+        }
+    }
+
+    /// Checks that `value` (of top-level attribute `attr`) is an object of plain strings with
+    /// keys among `keys` (any key when `None`); records `attr.<key>` positions.
+    fn string_object(&mut self, attr: &str, value: &Expression, keys: Option<&[&str]>) {
+        let Some(object) = value.as_object() else {
+            let at = self.pos(value.span());
+            let example = match keys {
+                Some(k) => k
+                    .iter()
+                    .map(|k| format!("{k} = \"…\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => "\"live/prod/korea/api/static\" = \"api-static-prod-korea.tfstate\"".into(),
+            };
+            self.problem(
+                at,
+                format!("`{attr}` must be an object: `{attr} = {{ {example} }}`"),
+            );
+            return;
+        };
+        for (key, entry) in object.iter() {
+            let at = self.pos(key.span());
+            let name = match key {
+                hcl_edit::expr::ObjectKey::Ident(i) => Some(i.as_str().to_string()),
+                hcl_edit::expr::ObjectKey::Expression(e) => e.as_str().map(str::to_string),
+            };
+            let Some(name) = name else {
+                self.problem(at, format!("the keys of `{attr}` must be plain strings"));
+                continue;
+            };
+            if let Some(allowed) = keys {
+                if !allowed.contains(&name.as_str()) {
+                    self.unknown(at, &name, &format!("in `{attr}`"), allowed);
+                    continue;
+                }
+            }
+            self.record(format!("{attr}.{name}"), at);
+            self.expect_string(entry.expr(), &format!("`{attr}.{name}`"));
         }
     }
 

@@ -479,6 +479,27 @@ pub(super) fn validate(
     }
 
     check_collisions(&mut c, &repos);
+    let identity = raw.identity.as_ref().and_then(|id| {
+        let get = |k: &str| id.get(k).map(String::as_str).unwrap_or_default();
+        match super::Identity::check(get("name"), get("email")) {
+            Ok(i) => Some(i),
+            Err(why) => {
+                c.problem("identity", format!("`identity`: {why}; write `identity = {{ name = \"Platform Team\", email = \"platform@example.com\" }}`"));
+                None
+            }
+        }
+    });
+    let snapshots = raw
+        .snapshots
+        .iter()
+        .map(|(root, f)| {
+            let entry = super::SnapshotFile {
+                file: base_dir.join(f),
+                at: parsed.place(&format!("snapshots.{root}")),
+            };
+            (root.clone(), entry)
+        })
+        .collect();
 
     if !c.problems.is_empty() {
         return Err(Error::Invalid {
@@ -510,6 +531,8 @@ pub(super) fn validate(
         repos,
         state,
         warnings,
+        identity,
+        snapshots,
     })
 }
 

@@ -77,6 +77,7 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
         warnings,
         state: Default::default(),
         key_changes: Vec::new(),
+        identity: mapping.identity.clone().unwrap_or_default(),
     })
 }
 
@@ -194,17 +195,26 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
 /// Hashes the mapping text and every legacy ref, so a saved plan can tell its inputs changed.
 fn fingerprint(mapping: &Mapping, inventory: &Inventory) -> String {
     let refs: Vec<_> = inventory.repos.iter().map(|r| r.refs()).collect();
-    inputs_fingerprint(&mapping.text, &refs)
+    let identity = mapping.identity.clone().unwrap_or_default();
+    inputs_fingerprint(&mapping.text, &identity, &refs)
 }
 
-/// The fingerprint of a plan's inputs: the tfmono version, the mapping text and every legacy
-/// repo's git directory, HEAD and refs. Two plans with the same fingerprint are the same
+/// The fingerprint of a plan's inputs: the tfmono version, the mapping text, the identity of
+/// the commits tfmono writes, and every legacy repo's git directory, HEAD and refs. Two plans with the same fingerprint are the same
 /// plan (planning is deterministic), so it can be computed from the refs alone
 /// ([`crate::inventory::refs`]) to tell that nothing changed since an apply.
-pub fn inputs_fingerprint(mapping_text: &str, repos: &[crate::inventory::RepoRefs]) -> String {
+pub fn inputs_fingerprint(
+    mapping_text: &str,
+    identity: &crate::mapping::Identity,
+    repos: &[crate::inventory::RepoRefs],
+) -> String {
     let mut h = Sha1::new();
     h.update(concat!("tfmono ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
     h.update(mapping_text.as_bytes());
+    h.update(format!(
+        "\0identity {} <{}>\n",
+        identity.name, identity.email
+    ));
     for repo in repos {
         h.update(format!(
             "\0repo {} {}\nHEAD {}\n",

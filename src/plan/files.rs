@@ -3,7 +3,6 @@
 //! writes nothing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
@@ -24,8 +23,8 @@ use crate::state::{self, backend, BackendMode, Style};
 /// Inputs of planning beyond the mapping and the inventory.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// A directory of state snapshots (one pulled `.tfstate` per root) to check moves against.
-    pub states: Option<PathBuf>,
+    /// The state snapshots to check moves against (loaded by [`crate::preflight::check`]).
+    pub snapshots: Option<state::Snapshots>,
 }
 
 /// Computes everything `apply` will do: imports ([`build`]), then source rewrites, backend
@@ -161,17 +160,7 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
             Vec::new()
         }
     };
-    let snapshots = match &opts.states {
-        Some(dir) => match state::snapshot::Snapshots::load(dir) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                problems.push(e.to_string());
-                None
-            }
-        },
-        None => None,
-    };
-    let mut state_plan = match state::plan::build(&blocks, snapshots.as_ref()) {
+    let mut state_plan = match state::plan::build(&blocks, opts.snapshots.as_ref()) {
         Ok(p) => p,
         Err(ps) => {
             problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
@@ -192,6 +181,9 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
             });
         }
     }
+
+    plan.warnings
+        .extend(super::targets::undeclared(&state_plan, &plan, &legacy));
 
     // Backend keys that change with the directory, and moved.tf files.
     let mut key_changes = Vec::new();

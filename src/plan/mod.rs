@@ -8,6 +8,7 @@
 
 mod build;
 mod files;
+mod targets;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,10 @@ pub struct Plan {
     /// does about it.
     #[serde(default)]
     pub key_changes: Vec<KeyChangePlan>,
+    /// The author and committer of every commit apply writes (merges, source rewrites,
+    /// tag rewrites, notes): the mapping's `identity`, else the caller's default.
+    #[serde(default)]
+    pub identity: crate::mapping::Identity,
 }
 
 /// A backend key that would change because a root moved directory.
@@ -262,6 +267,17 @@ pub struct Attention {
 }
 
 impl Plan {
+    /// Whether applying this plan would change anything: a repo to import, a file to
+    /// rewrite or generate, a tag to rewrite, or a state move. (The plan does not look at an
+    /// earlier apply's output, so a repo to import counts even when it was imported.)
+    pub fn has_changes(&self) -> bool {
+        self.monorepos
+            .iter()
+            .any(|m| !m.imports.is_empty() || !m.files.is_empty() || !m.tag_rewrites.is_empty())
+            || self.state.roots.iter().any(|r| !r.moves.is_empty())
+            || !self.key_changes.is_empty()
+    }
+
     /// Every item that needs attention, in report order (`--strict` refuses a plan with any).
     pub fn needs_attention(&self) -> Vec<Attention> {
         let mut out = Vec::new();

@@ -115,6 +115,14 @@ pub fn journal_path(out: &Path) -> PathBuf {
 
 /// Checks that `out` is usable (missing, empty, or tfmono's) and claims it with the marker.
 pub fn claim_output(out: &Path) -> Result<(), Error> {
+    check_output(out)?;
+    let marker = out.join(MARKER_DIR);
+    std::fs::create_dir_all(&marker).map_err(io("create the output directory", &marker))?;
+    Ok(())
+}
+
+/// Checks, without writing, that `out` can be claimed: absent, empty, or tfmono's.
+pub fn check_output(out: &Path) -> Result<(), Error> {
     if out.exists() {
         let marker = out.join(MARKER_DIR);
         let mut entries = std::fs::read_dir(out).map_err(io("read the output directory", out))?;
@@ -124,8 +132,6 @@ pub fn claim_output(out: &Path) -> Result<(), Error> {
             });
         }
     }
-    let marker = out.join(MARKER_DIR);
-    std::fs::create_dir_all(&marker).map_err(io("create the output directory", &marker))?;
     Ok(())
 }
 
@@ -328,7 +334,8 @@ const SYNCED_FILE: &str = "synced.json";
 /// What the last completed apply imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Synced {
-    /// The fingerprint of its inputs.
+    /// The fingerprint of its inputs, with whatever else decided its output (the caller's
+    /// key: e.g. where the state scripts look for the monorepo checkouts).
     pub fingerprint: String,
     /// The refs of every legacy repo as it read them.
     pub repos: Vec<crate::inventory::RepoRefs>,
@@ -364,12 +371,13 @@ pub fn last_synced(out: &Path) -> Result<Option<Synced>, Error> {
     }
 }
 
-/// Whether `out` already holds exactly what applying inputs `fingerprint` makes: the last
+/// Whether `out` already holds exactly what applying inputs `fingerprint` makes (`key`: the
+/// fingerprint with what else decided the output, as [`record_synced`] got it): the last
 /// apply that completed had these inputs, no apply was started since with others, every file
 /// it wrote is there and every monorepo ref has the value it left (none moved, added or
 /// deleted). Reads ref files and the records only, no object.
-pub fn is_synced(out: &Path, fingerprint: &str) -> Result<bool, Error> {
-    if last_synced(out)?.is_none_or(|s| s.fingerprint != fingerprint) {
+pub fn is_synced(out: &Path, fingerprint: &str, key: &str) -> Result<bool, Error> {
+    if last_synced(out)?.is_none_or(|s| s.fingerprint != key) {
         return Ok(false);
     }
     let Some(journal) = load(out)? else {

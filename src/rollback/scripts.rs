@@ -16,7 +16,13 @@ pub fn rollback_script(journal: &Journal) -> String {
         "# Undoes `tfmono apply` in this directory. It does not touch the legacy repos (they were\n\
          # never written) nor anything already pushed: to undo a push, force-push each ref's old\n\
          # value listed below to the remote (`git push --force <url> <old>:<ref>`, or delete\n\
-         # refs that did not exist with `git push <url> :<ref>`).\n\n",
+         # refs that did not exist with `git push <url> :<ref>`).\n\
+         #\n\
+         # Environment:\n\
+         #   ROLLBACK_STATE=1  also run state/rollback-all.sh (only if you ran the state\n\
+         #                     migration; `tfmono rollback --state` sets it)\n\
+         #   MONOREPOS, TF, DRY_RUN, STATE_WORK, BACKEND_KEY_ATTR, TMPDIR: passed on to the\n\
+         #                     state scripts (see the top of state/rollback-all.sh)\n\n",
     );
     s.push_str("if [ -x state/rollback-all.sh ]; then\n  if [ \"${ROLLBACK_STATE:-0}\" = 1 ]; then\n    echo \"rolling back Terraform state moves\"\n    state/rollback-all.sh\n  else\n    echo \"note: Terraform state moves are not rolled back; if you ran state/migrate-all.sh, re-run with ROLLBACK_STATE=1\" >&2\n  fi\nfi\n\n");
     for m in &journal.monorepos {
@@ -88,9 +94,19 @@ pub fn rollback_script(journal: &Journal) -> String {
 pub fn push_script(journal: &Journal) -> String {
     let mut s = String::from(HEADER);
     s.push_str(
-        "# Pushes the monorepos. Override a remote with REMOTE_<name> (dashes as underscores).\n\
-         # Every ref is checked first; nothing is pushed unless all of them exist.\n\n",
+        "# Pushes the monorepos. Every ref is checked first; nothing is pushed unless all of\n\
+         # them exist.\n#\n# Environment (each overrides the URL a monorepo is pushed to):\n",
     );
+    for m in &journal.monorepos {
+        let _ = writeln!(
+            s,
+            "#   {}  (default: {})",
+            remote_var(&m.name),
+            crate::redact::url(m.url.strip_prefix("git::").unwrap_or(&m.url))
+                .replace(['\n', '\r'], " ")
+        );
+    }
+    s.push('\n');
     // One `cat-file --batch-check` per monorepo: thousands of tags in one process, where a
     // `rev-parse --verify` per ref would cost a process each.
     s.push_str(
@@ -134,7 +150,7 @@ pub fn push_script(journal: &Journal) -> String {
         "if [ -n \"$missing\" ]; then\n  printf 'refs missing, nothing pushed (re-run `tfmono apply` to finish, or `tfmono verify`):\\n%s' \"$missing\" >&2\n  exit 1\nfi\n\n",
     );
     for (i, m) in journal.monorepos.iter().enumerate() {
-        let var = format!("REMOTE_{}", m.name.replace(['-', '.'], "_"));
+        let var = remote_var(&m.name);
         let url = m.url.strip_prefix("git::").unwrap_or(&m.url);
         let _ = writeln!(s, "# monorepo {}", m.name);
         let refs = pushed_refs(m);
@@ -162,6 +178,12 @@ pub fn push_script(journal: &Journal) -> String {
     }
     let _ = writeln!(s, "echo \"pushed; notes ({NOTES_REF}) travel with the push: fetch them with 'git fetch origin {NOTES_REF}:{NOTES_REF}'\"");
     s
+}
+
+/// The environment variable overriding the push URL of monorepo `name` (`REMOTE_<name>`,
+/// `-` and `.` as `_`).
+fn remote_var(name: &str) -> String {
+    format!("REMOTE_{}", name.replace(['-', '.'], "_"))
 }
 
 /// The refs of `m` that push.sh checks and pushes: the valid names the journal lists.

@@ -30,7 +30,9 @@
 
 pub mod address;
 pub mod backend;
+pub mod code;
 pub mod plan;
+pub mod roots;
 pub mod scripts;
 pub mod snapshot;
 

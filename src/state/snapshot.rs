@@ -56,6 +56,75 @@ pub fn file_name(root: &str) -> String {
     format!("{}.tfstate", root.replace('/', "__"))
 }
 
+/// Where `--states` finds the snapshot of each root: a directory of
+/// `<root with / as __>.tfstate` files, or a path template with placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A directory of `<root with / as __>.tfstate` files.
+    Dir(PathBuf),
+    /// A path with [`PLACEHOLDERS`] (`states/{repo}.tfstate`), one file per root.
+    Template(String),
+}
+
+impl Source {
+    /// Reads a `--states` value: a template when it holds a `{`, else a directory.
+    pub fn parse(arg: &str) -> Source {
+        if arg.contains('{') {
+            Source::Template(arg.to_string())
+        } else {
+            Source::Dir(PathBuf::from(arg))
+        }
+    }
+}
+
+/// The placeholders of a [`Source::Template`], for root `live/prod/korea/api/static`
+/// imported from repo `api-static-prod-korea`: `{root}` the label, `{flat}` the label with
+/// `/` as `__` (`live__prod__korea__api__static`), `{monorepo}` (`live`), `{path}` the path in
+/// the monorepo (`prod/korea/api/static`), `{repo}` the legacy repo imported there.
+pub const PLACEHOLDERS: &[&str] = &["root", "flat", "monorepo", "path", "repo"];
+
+/// Fills the placeholders of `template` for `root`, imported from legacy repo `repo`;
+/// an unknown placeholder or an unclosed `{` is an error naming it.
+pub fn expand(template: &str, root: &str, repo: &str) -> Result<String, String> {
+    let (monorepo, path) = root.split_once('/').unwrap_or((root, ""));
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("`{template}` has a `{{` without its `}}`"));
+        };
+        let value = match &after[..end] {
+            "root" => root.to_string(),
+            "flat" => root.replace('/', "__"),
+            "monorepo" => monorepo.to_string(),
+            "path" => path.to_string(),
+            "repo" => repo.to_string(),
+            other => {
+                let hint = match crate::mapping::did_you_mean(other, PLACEHOLDERS) {
+                    Some(s) => format!("did you mean {{{s}}}?"),
+                    None => format!(
+                        "use {}",
+                        PLACEHOLDERS
+                            .iter()
+                            .map(|p| format!("{{{p}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                return Err(format!(
+                    "`{template}`: unknown placeholder {{{other}}}; {hint}"
+                ));
+            }
+        };
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 #[derive(Deserialize)]
 struct RawState {
     version: Option<u64>,
@@ -120,6 +189,15 @@ impl Snapshots {
 }
 
 impl State {
+    /// Reads and parses the snapshot file at `path`.
+    pub fn read(path: &Path) -> Result<State, SnapshotError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        State::parse(path, &text)
+    }
+
     /// Parses state JSON `text` read from `path` (for messages).
     pub fn parse(path: &Path, text: &str) -> Result<State, SnapshotError> {
         let invalid = |message: String| SnapshotError::Invalid {
@@ -273,5 +351,36 @@ pub fn relocate(from: &Address, to: &Address, inst: &Address) -> Address {
             }
         }
         _ => inst.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_placeholders_fill_from_the_root_and_repo() {
+        let t = "s/{monorepo}/{path}/{repo}-{flat}.tfstate";
+        assert_eq!(
+            expand(t, "live/prod/api", "api-prod").as_deref(),
+            Ok("s/live/prod/api/api-prod-live__prod__api.tfstate")
+        );
+        assert_eq!(expand("{root}", "live/a", "x").as_deref(), Ok("live/a"));
+    }
+
+    #[test]
+    fn template_unknown_placeholder_suggests_one() {
+        let e = expand("states/{rpo}.tfstate", "live/a", "x").unwrap_err();
+        assert!(e.contains("did you mean {repo}?"), "{e}");
+        assert!(expand("states/{repo.tfstate", "live/a", "x").is_err());
+    }
+
+    #[test]
+    fn states_value_with_a_brace_is_a_template() {
+        assert_eq!(Source::parse("st"), Source::Dir("st".into()));
+        assert!(matches!(
+            Source::parse("st/{repo}.tfstate"),
+            Source::Template(_)
+        ));
     }
 }

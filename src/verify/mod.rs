@@ -160,13 +160,15 @@ pub fn run(
         ..Report::default()
     };
     for m in &plan.monorepos {
-        verify_monorepo(m, out, full, progress, should_interrupt, &mut report)?;
+        verify_monorepo(m, plan, out, full, progress, should_interrupt, &mut report)?;
     }
     Ok(report)
 }
 
 struct Ctx<'a> {
     mono: &'a gix::Repository,
+    /// Who authors the commits apply writes (`Name <email>`).
+    identity: String,
     monorepo: &'a str,
     map: &'a CommitMap,
     report: &'a mut Report,
@@ -197,7 +199,7 @@ impl Ctx<'_> {
         let Some(h) = objects::parse_commit(&data) else {
             return false;
         };
-        let author = format!("\nauthor {} ", crate::apply::IDENTITY);
+        let author = format!("\nauthor {} ", self.identity);
         h.parents == [image]
             && data.windows(author.len()).any(|w| w == author.as_bytes())
             && data
@@ -220,8 +222,10 @@ impl Ctx<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify_monorepo(
     m: &MonorepoPlan,
+    plan: &Plan,
     out: &Path,
     full: bool,
     progress: &dyn Progress,
@@ -252,6 +256,7 @@ fn verify_monorepo(
     };
     let mut ctx = Ctx {
         mono: &mono,
+        identity: plan.identity.to_string(),
         monorepo: &m.name,
         map: &map,
         report,

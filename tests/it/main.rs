@@ -1,5 +1,6 @@
 //! The one integration-test binary: every file under tests/it is a module listed here.
 
+mod cli;
 mod common;
 mod end_to_end;
 mod history;
@@ -7,6 +8,7 @@ mod integrity;
 mod inventory;
 mod mapping;
 mod orggen;
+mod preflight;
 mod refs;
 mod resync;
 mod safety;

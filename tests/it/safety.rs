@@ -58,7 +58,7 @@ fn plan_and_apply_fail(root: &Path, needles: &[&str]) {
 }
 
 /// Writes `files` into work tree `w` and commits them.
-fn commit(w: &Path, files: &[(&str, &str)], msg: &str) {
+pub(crate) fn commit(w: &Path, files: &[(&str, &str)], msg: &str) {
     for (path, content) in files {
         let p = w.join(path);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
@@ -69,7 +69,7 @@ fn commit(w: &Path, files: &[(&str, &str)], msg: &str) {
 }
 
 /// Makes work tree `root/work-<name>` with one commit of `files` on `main`.
-fn work_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn work_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let w = root.join(format!("work-{name}"));
     std::fs::create_dir_all(&w).expect("mkdir");
     git(&w, &["init", "-q", "-b", "main"]);
@@ -79,7 +79,7 @@ fn work_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 /// Publishes work tree `work-<name>` as the bare legacy repo `legacy/<name>.git` (again:
 /// fetches new commits and tags into it).
-fn publish(root: &Path, name: &str) {
+pub(crate) fn publish(root: &Path, name: &str) {
     let bare = root.join("legacy").join(format!("{name}.git"));
     if bare.exists() {
         let w = root.join(format!("work-{name}"));
@@ -112,19 +112,19 @@ const ALB: &str = "terraform-aws-alb";
 const API: &str = "api-static-dev-korea";
 
 /// How [`mini_org`] writes its mapping.
-struct MiniOpts<'a> {
+pub(crate) struct MiniOpts<'a> {
     /// The deployment's `main.tf`.
-    api_tf: &'a str,
+    pub(crate) api_tf: &'a str,
     /// Extra tags on the alb repo's first commit.
-    alb_tags: &'a [&'a str],
+    pub(crate) alb_tags: &'a [&'a str],
     /// The alb repo's `tag_prefix`.
-    alb_prefix: &'a str,
+    pub(crate) alb_prefix: &'a str,
     /// The alb repo's URL (repo block and inventory).
-    alb_url: &'a str,
+    pub(crate) alb_url: &'a str,
     /// The live monorepo's URL.
-    live_url: &'a str,
+    pub(crate) live_url: &'a str,
     /// Appended to the mapping (state blocks, more repos).
-    tail: &'a str,
+    pub(crate) tail: &'a str,
 }
 
 impl Default for MiniOpts<'_> {
@@ -143,7 +143,7 @@ impl Default for MiniOpts<'_> {
 /// A small legacy org built with the git CLI under `root`: `terraform-aws-alb` (tags v1.0.0,
 /// annotated v2.0.0, plus `alb_tags`; registry address terraform-aws-modules/alb/aws) and
 /// the deployment `api-static-dev-korea` (-> live/dev/korea/api/static). Returns the mapping.
-fn mini_org(root: &Path, o: &MiniOpts<'_>) -> PathBuf {
+pub(crate) fn mini_org(root: &Path, o: &MiniOpts<'_>) -> PathBuf {
     let w = work_repo(
         root,
         ALB,
@@ -467,11 +467,11 @@ fn unsatisfiable_registry_constraint_names_the_file_and_line() {
     );
 }
 
-const STATE_BLOCK: &str = "state \"live/dev/korea/api/static\" {\n  move {\n    from = \"module.alb\"\n    to   = \"module.lb\"\n  }\n}\n";
-const SNAPSHOT: &str = "live__dev__korea__api__static.tfstate";
+pub(crate) const STATE_BLOCK: &str = "state \"live/dev/korea/api/static\" {\n  move {\n    from = \"module.alb\"\n    to   = \"module.lb\"\n  }\n}\n";
+pub(crate) const SNAPSHOT: &str = "live__dev__korea__api__static.tfstate";
 
 /// A terraform state v4 holding `module.<module>.aws_lb.this`.
-fn tfstate(module: &str) -> String {
+pub(crate) fn tfstate(module: &str) -> String {
     serde_json::json!({
         "version": 4,
         "terraform_version": "1.0.3",

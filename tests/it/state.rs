@@ -312,7 +312,7 @@ impl World {
             plan,
             &self.out,
             &scripts::ScriptOptions {
-                monorepos_dir: self.monorepos.clone(),
+                monorepos_dir: Some(self.monorepos.clone()),
                 lock_timeout: "60s".into(),
             },
         )
@@ -1588,4 +1588,193 @@ fn a_module_key_with_a_template_sequence_is_refused_before_any_move() {
         }
     }
     assert!(!org.join("out").exists());
+}
+
+/// `apply --monorepos DIR` records where the checkouts are: `migrate-all.sh` and `tfmono
+/// rollback --state` then run from any directory; a missing root stops them before any
+/// change, naming MONOREPOS; pulled copies do not outlive a run; backups are 0600.
+#[test]
+fn apply_monorepos_lets_the_state_scripts_and_rollback_run_from_anywhere() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::safety::{mini_org, MiniOpts, STATE_BLOCK};
+
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let tmp = common::tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            tail: STATE_BLOCK,
+            ..MiniOpts::default()
+        },
+    );
+    let label = "live/dev/korea/api/static";
+    let checkout = root.join("checkouts").join(label);
+    std::fs::create_dir_all(&checkout).expect("mkdir");
+    let lb = res(
+        Some("module.alb"),
+        "managed",
+        "aws_lb",
+        "this",
+        json!([{"schema_version": 0, "attributes": {"id": "lb-1"}}]),
+    );
+    let original = tfstate("cccccccc-0000-0000-0000-000000000003", vec![lb]);
+    std::fs::write(checkout.join("terraform.tfstate"), &original).expect("write state");
+    common::ok(
+        root,
+        &[
+            "apply",
+            "mapping.hcl",
+            "--out",
+            "out",
+            "--monorepos",
+            "checkouts",
+            "--quiet",
+        ],
+    );
+    let out = root.join("out");
+    let elsewhere = root.join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    let bash = |script: &Path, env: &[(&str, &str)]| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(script)
+            .current_dir(&elsewhere)
+            .env("TF", &tf)
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("MONOREPOS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("bash runs")
+    };
+    let list = || {
+        let o = Command::new(&tf)
+            .current_dir(&checkout)
+            .args(["state", "list"])
+            .output()
+            .expect("terraform runs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let migrate_all = out.join("state/migrate-all.sh");
+    let text = std::fs::read_to_string(&migrate_all).expect("script");
+    let abs = std::fs::canonicalize(root.join("checkouts")).expect("abs");
+    assert!(
+        text.contains(&format!("MONOREPOS={}", abs.display())),
+        "{text}"
+    );
+    let root_script =
+        std::fs::read_to_string(out.join("state").join(label).join("migrate.sh")).expect("script");
+    for var in [
+        "MONOREPOS",
+        "TF ",
+        "DRY_RUN",
+        "PREFLIGHT_ONLY",
+        "STATE_WORK",
+        "BACKEND_KEY_ATTR",
+        "TMPDIR",
+    ] {
+        assert!(
+            root_script.contains(&format!("#   {var}")),
+            "{var}: {root_script}"
+        );
+    }
+
+    // a missing root directory stops the script before anything changes, naming the fix
+    let o = bash(&migrate_all, &[("MONOREPOS", "/nonexistent")]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("/nonexistent/{label}")) && err.contains("MONOREPOS=DIR"),
+        "{err}"
+    );
+    assert!(err.contains("--monorepos DIR"), "{err}");
+    assert_eq!(list().trim(), "module.alb.aws_lb.this");
+
+    // the migration, from another directory, with the recorded MONOREPOS
+    let o = bash(&migrate_all, &[]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(list().trim(), "module.lb.aws_lb.this");
+    let work = out.join("state").join(label);
+    let state_files = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.ends_with(".tfstate") || n.ends_with(".pulled") || n.contains("preflight")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let files = state_files(&work);
+    assert_eq!(files.len(), 1, "only the backup stays: {files:?}");
+    assert!(files[0].starts_with("backup-"), "{files:?}");
+    let mode = std::fs::metadata(work.join(&files[0]))
+        .expect("backup")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+
+    // rollback --state from yet another directory, with an absolute --out
+    let r = common::tfmono()
+        .current_dir(&elsewhere)
+        .env("TF", &tf)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env_remove("MONOREPOS")
+        .args(["rollback", "--out", out.to_str().expect("utf-8"), "--state"])
+        .output()
+        .expect("tfmono runs");
+    assert!(r.status.success(), "{}", show(&r));
+    assert_eq!(list().trim(), "module.alb.aws_lb.this");
+    let files = state_files(&work);
+    assert_eq!(files.len(), 2, "the two backups stay: {files:?}");
+    for f in &files {
+        assert!(
+            f.starts_with("backup-") || f.starts_with("before-rollback-"),
+            "{files:?}"
+        );
+        let mode = std::fs::metadata(work.join(f))
+            .expect("backup")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}: {mode:o}");
+    }
+}
+
+/// Without `apply --monorepos` the `*-all.sh` scripts need MONOREPOS and say so (exit 2,
+/// nothing changed), as does `tfmono rollback --state` without `--monorepos`.
+#[test]
+fn without_monorepos_the_all_scripts_ask_for_it() {
+    use crate::safety::{mini_org, MiniOpts, STATE_BLOCK};
+
+    let tmp = common::tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            tail: STATE_BLOCK,
+            ..MiniOpts::default()
+        },
+    );
+    common::ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let o = Command::new("bash")
+        .arg(root.join("out/state/migrate-all.sh"))
+        .current_dir("/")
+        .env_remove("MONOREPOS")
+        .output()
+        .expect("bash runs");
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("MONOREPOS is not set") && err.contains("--monorepos DIR"),
+        "{err}"
+    );
+    let r = common::run(root, &["rollback", "--out", "out", "--state"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("MONOREPOS is not set"), "{}", r.stderr);
+    // the refs were not rolled back: the state scripts failed first
+    assert!(root.join("out/live.git").is_dir());
 }
