@@ -233,6 +233,10 @@ pub struct ImportStep {
     pub tags: Vec<RefImport>,
     /// Commits reachable from the imported refs: the number of commits written.
     pub commits: usize,
+    /// Files at the legacy repo's root (default branch tip) that only work at a repo root:
+    /// imported unchanged under `path/`, where they stop working. Sorted by path.
+    #[serde(default)]
+    pub root_only: Vec<crate::inventory::root_only::RootOnlyFile>,
 }
 
 /// One legacy ref and the monorepo ref it becomes.
