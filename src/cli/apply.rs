@@ -54,6 +54,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         let opts = report::Options {
             format: report::Format::Text,
             color: false,
+            ..Default::default()
         };
         report::render(&plan, &opts, &mut std::io::stderr().lock())?;
     }

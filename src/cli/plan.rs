@@ -20,6 +20,15 @@ pub struct PlanArgs {
     /// Also save the plan as JSON to this file (apply it later with `apply --plan FILE`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Text: list every source left alone (local paths, external repos), not only their
+    /// counts per repo.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Write the full detail as Markdown to FILE (every rewrite, every tag, every source
+    /// left alone, no size limit); the Markdown report, which stays under 60,000
+    /// characters to fit a pull request, mentions it.
+    #[arg(long, value_name = "FILE")]
+    pub detail: Option<PathBuf>,
 }
 
 /// Where the inputs come from: shared by plan, apply and verify.
@@ -105,13 +114,27 @@ pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, 
 
 /// Runs `tfmono plan`.
 pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
-    let PlanArgs { input, format, out } = args;
+    let PlanArgs {
+        input,
+        format,
+        out,
+        verbose,
+        detail,
+    } = args;
     let (_mapping, plan) = compute(input, ui)?;
+    if let Some(path) = detail {
+        write_detail(&plan, path)?;
+    }
     let opts = report::Options {
         format: (*format).into(),
         color: ui.color,
+        verbose: *verbose,
+        detail: detail.as_ref().map(|p| p.display().to_string()),
     };
     report::render(&plan, &opts, &mut ui.stdout())?;
+    if let Some(path) = detail {
+        ui.status(format!("Wrote the full detail to {}", path.display()));
+    }
     check_strict(&plan, input.strict)?;
     if let Some(path) = out {
         save(&plan, path)?;
@@ -135,6 +158,13 @@ pub fn check_strict(plan: &plan::Plan, strict: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn write_detail(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {
+    let mut text = Vec::new();
+    report::render_detail(plan, &mut text)?;
+    std::fs::write(path, text)
+        .with_context(|| format!("writing the plan's detail to {}", path.display()))
 }
 
 fn save(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {

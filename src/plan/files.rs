@@ -629,14 +629,12 @@ fn planned_rewrite(r: &crate::sources::Rewrite) -> SourceRewrite {
 fn reason(r: Reason) -> &'static str {
     match r {
         Reason::Local => "local path",
-        Reason::External => "external (not in the mapping)",
+        Reason::External => "external: not in the mapping",
         Reason::Other => "not a git or registry source",
         Reason::Monorepo => "already points at a monorepo",
-        Reason::Expression => "expression: needs attention",
-        Reason::LegacyReference => "legacy URL in a string that is not a source: needs attention",
-        Reason::Split => {
-            "Terragrunt split source that cannot be rewritten consistently: needs attention"
-        }
+        Reason::Expression => "expression or template",
+        Reason::LegacyReference => "legacy URL in a string that is not a module source",
+        Reason::Split => "Terragrunt split source that cannot be rewritten consistently",
     }
 }
 

@@ -263,6 +263,11 @@ pub struct Attention {
     pub place: String,
     /// What was found and why it was not rewritten (redacted).
     pub what: String,
+    /// Why, short (`expression or template`, `mentions terraform-aws-alb in a file that
+    /// does not parse`).
+    pub why: String,
+    /// The text found (the source, or the line), on one line, redacted.
+    pub text: String,
 }
 
 impl Plan {
@@ -275,6 +280,8 @@ impl Plan {
                     out.push(Attention {
                         place: format!("{}/{}:{}", mono.name, f.path, l.line),
                         what: format!("{} ({})", l.source, l.reason),
+                        why: l.reason.clone(),
+                        text: one_line(&l.source),
                     });
                 }
             }
@@ -289,12 +296,24 @@ impl Plan {
                             summarize_refs(&u.at),
                             m.text
                         ),
+                        why: format!("mentions {} in a file that does not parse", m.repo),
+                        text: one_line(&m.text),
                     });
                 }
             }
         }
         out
     }
+}
+
+/// `text` on one line: runs of whitespace holding a line break become ` ⏎ `.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ⏎ ")
 }
 
 /// `default branch, 12 tags (v1.0.0 .. v2.3.0)`: where an unparsed file was seen, short.
