@@ -97,11 +97,11 @@ pub fn compute(input: &InputArgs, ui: &Ui) -> anyhow::Result<(mapping::Mapping, 
     let progress = ui.progress();
     let inventory = inventory::scan(&mapping, &opts, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
-    drop(progress);
     let opts = plan::Options {
         states: states.clone(),
     };
-    let mut plan = plan::build_with(&mapping, &inventory, &opts)?;
+    let mut plan = plan::build_with_progress(&mapping, &inventory, &opts, progress.as_ref())?;
+    drop(progress);
     for repo in &inventory.repos {
         plan.warnings.extend(
             repo.warnings()

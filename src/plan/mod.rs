@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use build::build;
-pub use files::{build_with, Options};
+pub use files::{build_with, build_with_progress, Options};
 
 /// The version of the plan's JSON schema; bumped on any incompatible change.
 pub const SCHEMA: u32 = 1;
