@@ -250,7 +250,12 @@ pub fn write(
     objects: &[Object],
     should_interrupt: &AtomicBool,
 ) -> Result<Option<PathBuf>, Error> {
-    write_reporting(objects_dir, objects, should_interrupt, &crate::progress::NoTask)
+    write_reporting(
+        objects_dir,
+        objects,
+        should_interrupt,
+        &crate::progress::NoTask,
+    )
 }
 
 /// [`write`], counting each object encoded on `task`.

@@ -8,6 +8,7 @@ mod inventory;
 mod mapping;
 mod orggen;
 mod refs;
+mod report;
 mod safety;
 mod sources;
 mod state;
