@@ -121,7 +121,11 @@ fn report(plan: &Plan, s: &Summary, limit: usize, mode: Mode, detail: Option<&st
     state(&mut o, plan, &mut rows);
     if !plan.warnings.is_empty() {
         let _ = writeln!(o, "\n## Warnings\n");
-        fold_open(&mut o, plan.warnings.len(), "warnings");
+        fold_open(
+            &mut o,
+            plan.warnings.len(),
+            &format!("{} warnings", plan.warnings.len()),
+        );
         for w in rows.take(&plan.warnings) {
             let _ = writeln!(
                 o,
@@ -152,7 +156,7 @@ fn summary(o: &mut String, plan: &Plan, s: &Summary, rows: &mut Rows<'_>, mode: 
         s.monorepos,
         code(&plan.fingerprint[..12.min(plan.fingerprint.len())])
     );
-    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| summary | |\n|---|---|");
     let _ = writeln!(
         o,
         "| module sources rewritten | {} in {} file(s) on {} |",

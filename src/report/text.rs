@@ -57,7 +57,7 @@ impl Out<'_> {
 
     /// One line, cut at the end with `…` if too wide.
     fn line(&mut self, style: Style, s: &str) -> io::Result<()> {
-        let s = fit_end(s, WIDTH);
+        let s = fit_end(&one_line(s), WIDTH);
         writeln!(self.w, "{}", self.paint(style, &s))
     }
 
@@ -78,10 +78,19 @@ impl Out<'_> {
 
     /// `s` wrapped to the width, continuation lines indented by `indent` + 2.
     fn wrapped(&mut self, style: Style, indent: usize, s: &str) -> io::Result<()> {
-        for l in wrap(s, WIDTH, indent) {
+        for l in wrap(&one_line(s), WIDTH, indent) {
             writeln!(self.w, "{}", self.paint(style, &l))?;
         }
         Ok(())
+    }
+}
+
+/// `s` with its line breaks shown as ` ⏎ ` (a heredoc stays on its report line).
+fn one_line(s: &str) -> String {
+    if s.contains('\n') {
+        s.lines().map(str::trim).collect::<Vec<_>>().join(" ⏎ ")
+    } else {
+        s.to_string()
     }
 }
 
@@ -178,12 +187,8 @@ pub(super) fn render(
                 s.needs_attention.len()
             ),
         )?;
-        for a in &s.needs_attention {
-            o.wrapped(
-                Style::Plain,
-                2,
-                &format!("- {}: {} ({})", a.place, a.text, a.why),
-            )?;
+        for a in plan.needs_attention() {
+            o.wrapped(Style::Plain, 2, &format!("- {}: {}", a.place, a.what))?;
         }
     }
     Ok(())
@@ -360,9 +365,7 @@ fn sources(o: &mut Out<'_>, mono: &MonorepoPlan, verbose: bool) -> io::Result<()
         &if changed == 0 {
             format!("{rewrites} rewritten: no file changes, no commit")
         } else {
-            format!(
-                "{rewrites} rewritten in {changed} file(s), one commit \"Rewrite module sources to monorepos\" on {MAIN_BRANCH}"
-            )
+            format!("{rewrites} rewritten in {changed} file(s), one commit on {MAIN_BRANCH}")
         },
     )?;
     for f in &mono.files {
@@ -615,8 +618,8 @@ mod tests {
 
     #[test]
     fn wrap_breaks_at_spaces_and_indents() {
-        let lines = wrap("aaaa bbbb cccc dddd", 12, 2);
-        assert_eq!(lines, vec!["  aaaa bbbb", "    cccc", "    dddd"]);
+        let lines = wrap("aaaa bbbb cccc dddd", 14, 2);
+        assert_eq!(lines, vec!["  aaaa bbbb", "    cccc dddd"]);
         assert!(wrap(&"x".repeat(50), 20, 0)
             .iter()
             .all(|l| l.chars().count() <= 20));
