@@ -67,7 +67,7 @@ pub fn rate(per_sec: f64) -> String {
         let digits = n.to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
@@ -90,7 +90,7 @@ mod tests {
         assert_eq!(rate(1071.6379), "1,072/s");
         assert_eq!(rate(1_234_567.0), "1,234,567/s");
         assert_eq!(rate(42.42), "42/s");
-        assert_eq!(rate(3.14159), "3.1/s");
+        assert_eq!(rate(2.345), "2.3/s");
         assert_eq!(rate(0.0), "-/s");
     }
 }
