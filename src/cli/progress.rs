@@ -53,6 +53,8 @@ impl Progress for Bars {
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(name.to_string());
+        // Drawn at once (0/N), so a phase shows even before its first step is counted.
+        bar.tick();
         Box::new(Bar(bar))
     }
 }

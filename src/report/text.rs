@@ -434,7 +434,14 @@ fn tag_changes(o: &mut Out<'_>, mono: &MonorepoPlan) -> io::Result<()> {
     )?;
     for c in &changes {
         let all = group::repo_tags(mono, c.repo);
-        o.line(Style::Plain, &format!("  {}", c.path))?;
+        o.line(
+            Style::Plain,
+            &format!(
+                "  {}  at {}",
+                c.path,
+                group::tag_runs(&c.tags, &all, TAG_RUNS)
+            ),
+        )?;
         o.line(
             Style::Dim,
             &fit_middle(&format!("      - {}", c.rewrite.old), WIDTH),
@@ -442,10 +449,6 @@ fn tag_changes(o: &mut Out<'_>, mono: &MonorepoPlan) -> io::Result<()> {
         o.line(
             Style::Green,
             &fit_middle(&format!("      + {}", c.rewrite.new), WIDTH),
-        )?;
-        o.line(
-            Style::Dim,
-            &format!("      at {}", group::tag_runs(&c.tags, &all, TAG_RUNS)),
         )?;
     }
     Ok(())

@@ -62,8 +62,7 @@ fn text_report_opens_with_a_summary_that_fits_one_screen() {
     // Per-tag rewrites collapse: one entry per distinct change with its tag range, in
     // version order (v10.9.0 is the last, not v9.9.0).
     assert!(
-        text.contains("  iam/main.tf\n")
-            && text.contains("      at iam/v0.1.0 .. iam/v10.9.0 (150)\n"),
+        text.contains("  iam/main.tf  at iam/v0.1.0 .. iam/v10.9.0 (150)\n"),
         "{text}"
     );
     assert!(!text.contains("iam/v0.10.0  2 source(s)"), "{text}");
@@ -330,15 +329,34 @@ fn progress_bars_name_each_phase_with_readable_rates_on_a_terminal_only() {
     // Not a terminal: no bars.
     let r = ok(root, &["plan", m]);
     assert!(!r.stderr.contains("scan tags"), "{}", r.stderr);
-    let Some(plan) = on_terminal(root, &["plan", m]) else {
-        return;
-    };
+    // Bars are drawn at most 20 times a second: a phase of a few milliseconds may not show,
+    // so the plan runs up to three times until every phase has shown once.
+    let mut plan = String::new();
+    for _ in 0..3 {
+        let Some(shown) = on_terminal(root, &["plan", m]) else {
+            return;
+        };
+        plan.push_str(&shown);
+        if plan.contains("scan tags of reference-modules") {
+            break;
+        }
+    }
     assert!(plan.contains("reading legacy repos"), "{plan}");
     assert!(plan.contains("scan tags of reference-modules"), "{plan}");
     assert!(plan.contains("ETA"), "{plan}");
-    let Some(apply) = on_terminal(root, &["apply", m, "--out", "out"]) else {
-        return;
-    };
+    let mut apply = String::new();
+    for n in 0..3 {
+        let out = format!("out{n}");
+        let Some(shown) = on_terminal(root, &["apply", m, "--out", &out]) else {
+            return;
+        };
+        apply.push_str(&shown);
+        if apply.contains("import into reference-modules")
+            && apply.contains("pack for reference-modules")
+        {
+            break;
+        }
+    }
     assert!(apply.contains("import into reference-modules"), "{apply}");
     assert!(apply.contains("pack for reference-modules"), "{apply}");
     // Rates read as `1,072/s`, never with four decimals.
