@@ -21,7 +21,9 @@ pub trait Task: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoProgress;
 
-struct NoTask;
+/// A task that counts nothing: for callers that report no progress.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoTask;
 
 impl Task for NoTask {
     fn inc(&self, _n: u64) {}

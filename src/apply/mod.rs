@@ -405,7 +405,9 @@ fn apply_monorepo(
     }
     mark("filtered");
     outcome.objects_written = all.len();
-    history::pack::write(&objects_dir, &all, should_interrupt)?;
+    let task = progress.task(&format!("pack for {}", m.name), all.len() as u64);
+    history::pack::write_reporting(&objects_dir, &all, should_interrupt, task.as_ref())?;
+    drop(task);
 
     mark("packed");
     // The commit map file, then the refs: one transaction.

@@ -73,6 +73,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         let opts = report::Options {
             format: report::Format::Text,
             color: ui.color,
+            ..Default::default()
         };
         report::render(&plan, &opts, &mut ui.stdout())?;
     }

@@ -25,6 +25,15 @@ pub struct PlanArgs {
     /// Terraform's -detailed-exitcode); with --strict, items needing attention are errors.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Text: list every source left alone (local paths, external repos), not only their
+    /// counts per repo.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Write the full detail as Markdown to FILE (every rewrite, every tag, every source
+    /// left alone, no size limit); the Markdown report, which stays under 60,000
+    /// characters to fit a pull request, mentions it.
+    #[arg(long, value_name = "FILE")]
+    pub detail: Option<PathBuf>,
 }
 
 /// Where the inputs come from: shared by plan, apply and verify.
@@ -119,11 +128,11 @@ pub fn compute_with_refs(
     let progress = ui.progress();
     let inventory = inventory::scan(&mapping, &opts, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
-    drop(progress);
     let opts = plan::Options {
         snapshots: checked.snapshots,
     };
-    let mut plan = plan::build_with(&mapping, &inventory, &opts)?;
+    let mut plan = plan::build_with_progress(&mapping, &inventory, &opts, progress.as_ref())?;
+    drop(progress);
     for repo in &inventory.repos {
         plan.warnings.extend(
             repo.warnings()
@@ -165,13 +174,23 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         format,
         out,
         detailed_exitcode,
+        verbose,
+        detail,
     } = args;
     let (_mapping, plan) = compute(input, ui, None)?;
+    if let Some(path) = detail {
+        write_detail(&plan, path)?;
+    }
     let opts = report::Options {
         format: (*format).into(),
         color: ui.color,
+        verbose: *verbose,
+        detail: detail.as_ref().map(|p| p.display().to_string()),
     };
     report::render(&plan, &opts, &mut ui.stdout())?;
+    if let Some(path) = detail {
+        ui.status(format!("Wrote the full detail to {}", path.display()));
+    }
     check_strict(&plan, input.strict)?;
     if let Some(path) = out {
         save(&plan, path)?;
@@ -200,6 +219,13 @@ pub fn check_strict(plan: &plan::Plan, strict: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn write_detail(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {
+    let mut text = Vec::new();
+    report::render_detail(plan, &mut text)?;
+    std::fs::write(path, text)
+        .with_context(|| format!("writing the plan's detail to {}", path.display()))
 }
 
 fn save(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {

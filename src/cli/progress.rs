@@ -1,9 +1,15 @@
 //! indicatif progress bars behind the library's `Progress` trait.
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::fmt::Write as _;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use tfmono::progress::{Progress, Task};
 
-/// One bar per task on stderr, drawn at most ~10 times a second.
+/// The width the task names are padded to (longer names are shown whole).
+const NAME_WIDTH: usize = 32;
+
+/// One bar per task on stderr, drawn at most ~10 times a second: name, bar, counts, a
+/// readable rate and the time left.
 pub struct Bars {
     multi: MultiProgress,
 }
@@ -37,13 +43,56 @@ impl Drop for Bar {
 impl Progress for Bars {
     fn task(&self, name: &str, total: u64) -> Box<dyn Task + '_> {
         let bar = self.multi.add(ProgressBar::new(total));
-        let style = ProgressStyle::with_template(
-            "{prefix:>28.bold} [{bar:30}] {pos}/{len} {per_sec} {msg}",
-        )
+        let style = ProgressStyle::with_template(&format!(
+            "{{prefix:>{NAME_WIDTH}.bold}} [{{bar:30}}] {{human_pos}}/{{human_len}} {{rate}} ETA {{eta}} {{msg}}"
+        ))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate(s.per_sec()));
+        })
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(name.chars().take(28).collect::<String>());
+        bar.set_prefix(name.to_string());
+        // Drawn at once (0/N), so a phase shows even before its first step is counted.
+        bar.tick();
         Box::new(Bar(bar))
+    }
+}
+
+/// A rate people read: `1,072/s`, `12.5/s`, `0.3/s`.
+pub fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        return "-/s".to_string();
+    }
+    if per_sec >= 100.0 {
+        let n = per_sec.round() as u64;
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        let _ = write!(out, "/s");
+        out
+    } else if per_sec >= 10.0 {
+        format!("{per_sec:.0}/s")
+    } else {
+        format!("{per_sec:.1}/s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn rates_read_without_four_decimals() {
+        assert_eq!(rate(1071.6379), "1,072/s");
+        assert_eq!(rate(1_234_567.0), "1,234,567/s");
+        assert_eq!(rate(42.42), "42/s");
+        assert_eq!(rate(2.345), "2.3/s");
+        assert_eq!(rate(0.0), "-/s");
     }
 }

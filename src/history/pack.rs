@@ -153,6 +153,11 @@ const RUN: usize = 2048;
 
 /// Encodes `objects` as a version-2 pack (no deltas), runs of objects in parallel.
 pub fn encode(objects: &[Object]) -> Encoded {
+    encode_reporting(objects, &crate::progress::NoTask)
+}
+
+/// [`encode`], counting each run of objects encoded on `task`.
+pub fn encode_reporting(objects: &[Object], task: &dyn crate::progress::Task) -> Encoded {
     type Run = (Vec<u8>, Vec<(u64, u32)>);
     let runs: Vec<Run> = objects
         .par_chunks(RUN)
@@ -171,6 +176,7 @@ pub fn encode(objects: &[Object]) -> Encoded {
                     entry(o, z, &mut buf);
                     meta.push((start as u64, crc32fast::hash(&buf[start..])));
                 }
+                task.inc(run.len() as u64);
                 (buf, meta)
             },
         )
@@ -244,12 +250,27 @@ pub fn write(
     objects: &[Object],
     should_interrupt: &AtomicBool,
 ) -> Result<Option<PathBuf>, Error> {
+    write_reporting(
+        objects_dir,
+        objects,
+        should_interrupt,
+        &crate::progress::NoTask,
+    )
+}
+
+/// [`write`], counting each object encoded on `task`.
+pub fn write_reporting(
+    objects_dir: &Path,
+    objects: &[Object],
+    should_interrupt: &AtomicBool,
+    task: &dyn crate::progress::Task,
+) -> Result<Option<PathBuf>, Error> {
     if objects.is_empty() {
         return Ok(None);
     }
     let pack_dir = objects_dir.join("pack");
     std::fs::create_dir_all(&pack_dir).map_err(super::output_io(&pack_dir))?;
-    let pack = encode(objects);
+    let pack = encode_reporting(objects, task);
     if should_interrupt.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }

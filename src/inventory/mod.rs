@@ -4,7 +4,8 @@
 //! path, `<repos_dir>/<name>.git`, or a mirror clone in a cache directory when fetching is
 //! allowed), opens it with gix and records its default branch, branches, tags (lightweight
 //! and annotated), the number of commits that will be imported, and the Terraform files of
-//! its default branch's tip (for the source rewrites), plus LFS pointers and submodules. A
+//! its default branch's tip (for the source rewrites), plus LFS pointers, submodules and
+//! files that only work at a repo root ([`root_only`]). A
 //! repo with tags but no branch at all (HEAD names a branch that is gone) has no default
 //! branch: only its tags are imported.
 //! Legacy repos are never written: not even a config entry.
@@ -12,6 +13,7 @@
 pub mod blobs;
 mod locate;
 mod read;
+pub mod root_only;
 
 use std::path::PathBuf;
 
@@ -56,6 +58,9 @@ pub struct LegacyRepo {
     pub lfs_pointers: Vec<String>,
     /// Paths of submodules (gitlinks) at the tip.
     pub submodules: Vec<String>,
+    /// Files at the tip that only work at a repo root (CI workflows, CODEOWNERS, …),
+    /// sorted by path.
+    pub root_only: Vec<root_only::RootOnlyFile>,
     /// Whether the repo is a shallow clone (its history is incomplete).
     pub shallow: bool,
     /// How many `refs/replace/*` refs the repo has: they are ignored (the history is read

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::root_only::{self, RootOnlyFile};
 use super::{Error, LegacyRepo, RefInfo, SourceFile};
 use crate::mapping::{Branches, RepoSpec};
 
@@ -142,7 +143,7 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         Err(e) => return Err(corrupt("info/grafts", &e)),
     };
 
-    let (files, lfs_pointers, submodules, non_utf8_names) = match &default {
+    let tip = match &default {
         Some(d) => {
             tip_files(&repo, &d.peeled).map_err(|e| corrupt("the default branch's tree", &e))?
         }
@@ -157,13 +158,14 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
         branches,
         tags,
         commits,
-        files,
-        lfs_pointers,
-        submodules,
+        files: tip.files,
+        lfs_pointers: tip.lfs,
+        submodules: tip.submodules,
+        root_only: tip.root_only,
         shallow,
         replace_refs,
         grafts,
-        non_utf8_names,
+        non_utf8_names: tip.not_utf8,
     })
 }
 
@@ -240,9 +242,20 @@ fn object_format(path: &Path) -> Option<String> {
         })
 }
 
-/// Terraform files, LFS pointer paths, submodule paths, and Terraform files whose path is
-/// not UTF-8 (escaped for display).
-pub(crate) type TipFiles = (Vec<SourceFile>, Vec<String>, Vec<String>, Vec<String>);
+/// What the tree of a default branch's tip holds that the plan needs.
+#[derive(Debug, Default)]
+pub(crate) struct TipFiles {
+    /// Terraform and Terragrunt files, sorted by path.
+    pub files: Vec<SourceFile>,
+    /// LFS pointer paths.
+    pub lfs: Vec<String>,
+    /// Submodule paths.
+    pub submodules: Vec<String>,
+    /// Terraform files whose path is not UTF-8 (escaped for display).
+    pub not_utf8: Vec<String>,
+    /// Files that only work at a repo root, sorted by path.
+    pub root_only: Vec<RootOnlyFile>,
+}
 
 /// The Terraform files, LFS pointers and submodules in the tree of commit `tip` (hex).
 pub(crate) fn tip_files(
@@ -257,6 +270,7 @@ pub(crate) fn tip_files(
     let mut lfs = Vec::new();
     let mut submodules = Vec::new();
     let mut not_utf8 = Vec::new();
+    let mut root_only = Vec::new();
     for entry in recorder.records {
         // A name that is not UTF-8 cannot be rewritten under its own name (a lossy copy
         // would add a second file): such files are imported unchanged and reported.
@@ -273,6 +287,12 @@ pub(crate) fn tip_files(
         }
         if !entry.mode.is_blob() {
             continue;
+        }
+        if let Some(kind) = root_only::classify(&path) {
+            root_only.push(RootOnlyFile {
+                path: path.clone(),
+                kind,
+            });
         }
         let header = repo.find_header(entry.oid)?;
         let terraform = is_terraform_file(&path);
@@ -295,7 +315,14 @@ pub(crate) fn tip_files(
     lfs.sort();
     submodules.sort();
     not_utf8.sort();
-    Ok((files, lfs, submodules, not_utf8))
+    root_only.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(TipFiles {
+        files,
+        lfs,
+        submodules,
+        not_utf8,
+        root_only,
+    })
 }
 
 /// Counts the commits reachable from `tips`, reading them from the parallel preload (shared

@@ -189,6 +189,7 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
         branches,
         tags,
         commits: legacy.commits,
+        root_only: legacy.root_only.clone(),
     }
 }
 

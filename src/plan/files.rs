@@ -30,6 +30,16 @@ pub struct Options {
 /// Computes everything `apply` will do: imports ([`build`]), then source rewrites, backend
 /// key pins, `moved.tf` files and state moves.
 pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> Result<Plan, Error> {
+    build_with_progress(mapping, inventory, opts, &NoProgress)
+}
+
+/// [`build_with`], counting the tags scanned on `progress` (one task per monorepo).
+pub fn build_with_progress(
+    mapping: &Mapping,
+    inventory: &Inventory,
+    opts: &Options,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Plan, Error> {
     let mut plan = build(mapping, inventory)?;
     let mut problems = Vec::new();
     let legacy: BTreeMap<&str, &LegacyRepo> = inventory
@@ -131,13 +141,16 @@ pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> R
             split: None,
         };
         // Repos are independent: scan their tags in parallel, keep the results in order.
+        let total: usize = mono.imports.iter().map(|s| s.tags.len()).sum();
+        let task = progress.task(&format!("scan tags of {}", mono.name), total as u64);
         let scans: Vec<Result<TagScan, String>> = {
             use rayon::prelude::*;
             mono.imports
                 .par_iter()
-                .map(|step| tag_rewrites_of(step, &ctx))
+                .map(|step| tag_rewrites_of(step, &ctx, task.as_ref()))
                 .collect()
         };
+        drop(task);
         for scan in scans {
             match scan {
                 Ok(scan) => {
@@ -349,7 +362,11 @@ struct Scanned {
 /// Each distinct (blob, path) is scanned once for all tags, subtrees are listed once per
 /// tree id, and a file in which no migrated repo's name or registry address appears (a
 /// literal multi-pattern search) is not parsed at all.
-fn tag_rewrites_of(step: &ImportStep, ctx: &sources::Context<'_>) -> Result<TagScan, String> {
+fn tag_rewrites_of(
+    step: &ImportStep,
+    ctx: &sources::Context<'_>,
+    task: &dyn crate::progress::Task,
+) -> Result<TagScan, String> {
     let mut out = TagScan::default();
     if step.tags.is_empty() {
         return Ok(out);
@@ -365,6 +382,7 @@ fn tag_rewrites_of(step: &ImportStep, ctx: &sources::Context<'_>) -> Result<TagS
     };
     let mut by_commit: HashMap<&str, Vec<FileChange>> = HashMap::new();
     for tag in &step.tags {
+        task.inc(1);
         let changes = match by_commit.get(tag.commit.as_str()) {
             Some(files) => files.clone(),
             None => {
@@ -621,14 +639,12 @@ fn planned_rewrite(r: &crate::sources::Rewrite) -> SourceRewrite {
 fn reason(r: Reason) -> &'static str {
     match r {
         Reason::Local => "local path",
-        Reason::External => "external (not in the mapping)",
+        Reason::External => "external: not in the mapping",
         Reason::Other => "not a git or registry source",
         Reason::Monorepo => "already points at a monorepo",
-        Reason::Expression => "expression: needs attention",
-        Reason::LegacyReference => "legacy URL in a string that is not a source: needs attention",
-        Reason::Split => {
-            "Terragrunt split source that cannot be rewritten consistently: needs attention"
-        }
+        Reason::Expression => "expression or template",
+        Reason::LegacyReference => "legacy URL in a string that is not a module source",
+        Reason::Split => "Terragrunt split source that cannot be rewritten consistently",
     }
 }
 

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use build::{build, inputs_fingerprint};
-pub use files::{build_with, Options};
+pub use files::{build_with, build_with_progress, Options};
 
 /// The version of the plan's JSON schema; bumped on any incompatible change.
 pub const SCHEMA: u32 = 1;
@@ -238,6 +238,10 @@ pub struct ImportStep {
     pub tags: Vec<RefImport>,
     /// Commits reachable from the imported refs: the number of commits written.
     pub commits: usize,
+    /// Files at the legacy repo's root (default branch tip) that only work at a repo root:
+    /// imported unchanged under `path/`, where they stop working. Sorted by path.
+    #[serde(default)]
+    pub root_only: Vec<crate::inventory::root_only::RootOnlyFile>,
 }
 
 /// One legacy ref and the monorepo ref it becomes.
@@ -264,6 +268,11 @@ pub struct Attention {
     pub place: String,
     /// What was found and why it was not rewritten (redacted).
     pub what: String,
+    /// Why, short (`expression or template`, `mentions terraform-aws-alb in a file that
+    /// does not parse`).
+    pub why: String,
+    /// The text found (the source, or the line), on one line, redacted.
+    pub text: String,
 }
 
 impl Plan {
@@ -287,6 +296,8 @@ impl Plan {
                     out.push(Attention {
                         place: format!("{}/{}:{}", mono.name, f.path, l.line),
                         what: format!("{} ({})", l.source, l.reason),
+                        why: l.reason.clone(),
+                        text: one_line(&l.source),
                     });
                 }
             }
@@ -301,12 +312,24 @@ impl Plan {
                             summarize_refs(&u.at),
                             m.text
                         ),
+                        why: format!("mentions {} in a file that does not parse", m.repo),
+                        text: one_line(&m.text),
                     });
                 }
             }
         }
         out
     }
+}
+
+/// `text` on one line: runs of whitespace holding a line break become ` ⏎ `.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ⏎ ")
 }
 
 /// `default branch, 12 tags (v1.0.0 .. v2.3.0)`: where an unparsed file was seen, short.

@@ -1,9 +1,16 @@
 //! Renders a [`Plan`] (the dry run) as text, Markdown or JSON.
 //!
+//! Every format opens with the same [`summary::Summary`] (counts, and every item that
+//! needs attention), then the detail, grouped: per-tag rewrites collapse to one entry per
+//! distinct change with the tags it applies to; sources left alone on purpose are counted
+//! per repo (listed with `verbose`, or folded in Markdown).
+//!
 //! The report only reads values; it never computes what will happen. Every URL passes
 //! through [`crate::redact`] on its way out.
 
+mod group;
 mod markdown;
+pub mod summary;
 pub mod terraform;
 mod text;
 
@@ -26,26 +33,54 @@ pub enum Format {
     Json,
 }
 
+pub use markdown::BUDGET as MARKDOWN_BUDGET;
+
 /// How to render.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The format.
     pub format: Format,
     /// Whether to use ANSI colours (text only).
     pub color: bool,
+    /// Text: list every source left alone (not only their counts per repo).
+    pub verbose: bool,
+    /// Markdown: the name of the file holding the full detail ([`render_detail`]), which
+    /// the main report mentions.
+    pub detail: Option<String>,
 }
 
-/// Writes `plan` to `out` in the chosen format.
+/// Writes `plan` to `out` in the chosen format. Markdown stays under
+/// [`MARKDOWN_BUDGET`] characters.
 pub fn render(plan: &Plan, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
     match opts.format {
-        Format::Text => text::render(plan, opts.color, out),
-        Format::Markdown => markdown::render(plan, out),
+        Format::Text => text::render(plan, opts.color, opts.verbose, out),
+        Format::Markdown => {
+            markdown::render(plan, markdown::Mode::Main, opts.detail.as_deref(), out)
+        }
         Format::Json => {
             let redacted = redacted(plan);
-            serde_json::to_writer_pretty(&mut *out, &redacted)?;
+            let report = JsonReport {
+                summary: summary::summarize(&redacted),
+                plan: &redacted,
+            };
+            serde_json::to_writer_pretty(&mut *out, &report)?;
             writeln!(out)
         }
     }
+}
+
+/// Writes the full detail of `plan` as Markdown, with no size limit: every rewrite, every
+/// tag, every source left alone.
+pub fn render_detail(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+    markdown::render(plan, markdown::Mode::Detail, None, out)
+}
+
+/// The JSON report: the summary first, then the plan's own fields.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    summary: summary::Summary,
+    #[serde(flatten)]
+    plan: &'a Plan,
 }
 
 /// Returns a copy of `plan` with every URL redacted, for output.
@@ -61,24 +96,4 @@ pub fn redacted(plan: &Plan) -> Plan {
         w.message = crate::redact::text(&w.message);
     }
     plan
-}
-
-/// Totals over a plan, shared by the renderers.
-#[derive(Debug, Default)]
-pub(crate) struct Totals {
-    pub repos: usize,
-    pub commits: usize,
-    pub branches: usize,
-    pub tags: usize,
-}
-
-pub(crate) fn totals(plan: &Plan) -> Totals {
-    let mut t = Totals::default();
-    for i in plan.monorepos.iter().flat_map(|m| &m.imports) {
-        t.repos += 1;
-        t.commits += i.commits;
-        t.branches += i.branches.len();
-        t.tags += i.tags.len();
-    }
-    t
 }

@@ -173,7 +173,7 @@ fn replace_refs_and_grafts_are_ignored_and_reported() {
 
     let r = ok(root, &["plan", "mapping.hcl"]);
     assert!(
-        r.stdout.contains("repo terraform-aws-alb has 1 replace ref (refs/replace/*); they are ignored: the history is imported as stored"),
+        crate::common::flat(&r.stdout).contains("repo terraform-aws-alb has 1 replace ref (refs/replace/*); they are ignored: the history is imported as stored"),
         "{}",
         r.stdout
     );

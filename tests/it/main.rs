@@ -10,6 +10,7 @@ mod mapping;
 mod orggen;
 mod preflight;
 mod refs;
+mod report;
 mod resync;
 mod safety;
 mod sources;

@@ -243,7 +243,7 @@ fn unmatched_skip_is_a_warning() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = common::flat(&String::from_utf8_lossy(&out.stdout));
     assert!(stdout.contains("matched by no rule; skipped"), "{stdout}");
 }
 
@@ -555,11 +555,11 @@ fn inventory_repeating_a_line_warns_and_imports_once() {
         Some(1)
     );
     let text = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
-    let all = format!(
+    let all = common::flat(&format!(
         "{}{}",
         String::from_utf8_lossy(&text.stdout),
         String::from_utf8_lossy(&text.stderr)
-    );
+    ));
     assert!(
         all.contains("repos.txt:2: https://github.com/acme/terraform-aws-alb.git is listed again (first at line 1); the repeat is ignored"),
         "{all}"

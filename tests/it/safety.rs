@@ -1781,7 +1781,7 @@ fn a_legacy_terraform_file_that_does_not_parse_is_listed_and_refused_with_strict
         "live/dev/korea/api/static/main.tf:2: mentions terraform-aws-alb",
     ] {
         assert!(
-            plan.stdout.contains(needle),
+            crate::common::flat(&plan.stdout).contains(needle),
             "plan lacks {needle:?}:\n{}",
             plan.stdout
         );

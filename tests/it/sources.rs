@@ -1563,7 +1563,7 @@ fn real_world_files_are_read_listed_or_flagged_and_never_block_the_plan() {
     );
 
     // The shell heredoc: only its line naming a legacy repo needs attention.
-    let text = run(&["plan", "org/mapping.hcl"]);
+    let text = common::flat(&run(&["plan", "org/mapping.hcl"]));
     assert!(
         text.contains("2 item(s) need attention")
             && text.contains("service-modules/web/bastion.tf:20: # see https://github.com/acme/terraform-aws-alb")

@@ -182,3 +182,9 @@ pub fn ok(dir: &Path, args: &[&str]) -> Run {
     );
     r
 }
+
+/// `text` with every run of whitespace (line breaks and the indentation of wrapped report
+/// lines included) as one space: to find a message the text report wrapped at 100 columns.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
