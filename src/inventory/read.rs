@@ -47,49 +47,34 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
     }
 
     let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
-    let mut branches = Vec::new();
-    let mut tags = Vec::new();
-    let iters = [
-        (
-            platform
-                .local_branches()
-                .map_err(|e| corrupt("branches", &e))?,
-            false,
-        ),
-        (platform.tags().map_err(|e| corrupt("tags", &e))?, true),
-    ];
-    for (iter, is_tag) in iters {
-        for reference in iter {
-            let mut reference = reference.map_err(|e| corrupt("a ref", &e))?;
-            let name = reference.name().as_bstr().to_string();
-            let target = match reference.target().try_id() {
-                Some(id) => id.to_owned(),
-                None => continue, // symbolic branch refs (e.g. refs/heads/HEAD) are aliases
-            };
-            let peeled = reference
-                .peel_to_id()
-                .map_err(|e| corrupt(&name, &e))?
-                .detach();
-            let kind = repo
-                .find_header(peeled)
-                .map_err(|e| corrupt(&name, &e))?
-                .kind();
-            let info = RefInfo {
-                name,
-                target: target.to_string(),
-                peeled: peeled.to_string(),
-                is_commit: kind == gix::object::Kind::Commit,
-                annotated: is_tag && target != peeled,
-            };
-            if is_tag {
-                tags.push(info);
-            } else {
-                branches.push(info);
-            }
-        }
-    }
-    branches.sort_by(|a, b| a.name.cmp(&b.name));
-    tags.sort_by(|a, b| a.name.cmp(&b.name));
+    let (branch_ids, tag_ids) = listed_refs(&platform, &corrupt)?;
+    let info = |name: String, target: gix::ObjectId, is_tag: bool| -> Result<RefInfo, Error> {
+        let header = repo.find_header(target).map_err(|e| corrupt(&name, &e))?;
+        let (peeled, kind) = if header.kind() == gix::object::Kind::Tag {
+            let object = repo
+                .find_object(target)
+                .and_then(|o| o.peel_tags_to_end())
+                .map_err(|e| corrupt(&name, &e))?;
+            (object.id, object.kind)
+        } else {
+            (target, header.kind())
+        };
+        Ok(RefInfo {
+            name,
+            target: target.to_string(),
+            peeled: peeled.to_string(),
+            is_commit: kind == gix::object::Kind::Commit,
+            annotated: is_tag && target != peeled,
+        })
+    };
+    let branches = branch_ids
+        .into_iter()
+        .map(|(name, target)| info(name, target, false))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tags = tag_ids
+        .into_iter()
+        .map(|(name, target)| info(name, target, true))
+        .collect::<Result<Vec<_>, _>>()?;
     if branches.is_empty() && !tags.iter().any(|t| t.is_commit) {
         return Err(Error::Empty {
             repo: spec.name.clone(),
@@ -184,24 +169,12 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
         message: e.to_string(),
     };
     let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
-    let mut out = Vec::new();
-    let iters = [
-        platform
-            .local_branches()
-            .map_err(|e| corrupt("branches", &e))?,
-        platform.tags().map_err(|e| corrupt("tags", &e))?,
-    ];
-    for iter in iters {
-        let mut these = Vec::new();
-        for reference in iter {
-            let reference = reference.map_err(|e| corrupt("a ref", &e))?;
-            if let Some(id) = reference.target().try_id() {
-                these.push((reference.name().as_bstr().to_string(), id.to_string()));
-            }
-        }
-        these.sort();
-        out.extend(these);
-    }
+    let (branches, tags) = listed_refs(&platform, &corrupt)?;
+    let out = branches
+        .into_iter()
+        .chain(tags)
+        .map(|(name, id)| (name, id.to_string()))
+        .collect();
     let head = repo.head_name().map_err(|e| corrupt("HEAD", &e))?;
     Ok(super::RepoRefs {
         name: spec.name.clone(),
@@ -209,6 +182,37 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
         head: head.map(|n| n.as_bstr().to_string()),
         refs: out,
     })
+}
+
+/// Ref names with the object each names.
+type Listed = Vec<(String, gix::ObjectId)>;
+
+/// Every local branch and every tag with the object it names, each list sorted by name, from
+/// the ref files alone (symbolic branch refs such as `refs/heads/HEAD` are aliases: left
+/// out). The one listing both [`read`] and [`refs`] use, so a fingerprint made from either
+/// is the same.
+fn listed_refs(
+    platform: &gix::reference::iter::Platform<'_>,
+    corrupt: &dyn Fn(&str, &dyn std::fmt::Display) -> Error,
+) -> Result<(Listed, Listed), Error> {
+    let mut lists = [Vec::new(), Vec::new()];
+    let iters = [
+        platform
+            .local_branches()
+            .map_err(|e| corrupt("branches", &e))?,
+        platform.tags().map_err(|e| corrupt("tags", &e))?,
+    ];
+    for (list, iter) in lists.iter_mut().zip(iters) {
+        for reference in iter {
+            let reference = reference.map_err(|e| corrupt("a ref", &e))?;
+            if let Some(id) = reference.target().try_id() {
+                list.push((reference.name().as_bstr().to_string(), id.to_owned()));
+            }
+        }
+        list.sort();
+    }
+    let [branches, tags] = lists;
+    Ok((branches, tags))
 }
 
 /// Whether commit `old` (hex) is an ancestor of (or equal to) commit `new` in the repo at

@@ -295,6 +295,22 @@ fn all_refs(git_dir: &Path) -> Result<std::collections::BTreeMap<String, String>
     Ok(out)
 }
 
+/// What [`record_applied`] recorded, if anything.
+fn load_applied(out: &Path) -> Result<Option<RefValues>, Error> {
+    let path = out.join(MARKER_DIR).join(APPLIED_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| Error::Damaged { path, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io {
+            action: "read",
+            path,
+            source: e,
+        }),
+    }
+}
+
 /// Records every ref of every monorepo in `journal` as apply left it (called at the end of a
 /// successful apply).
 pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
@@ -386,19 +402,8 @@ pub fn is_synced(out: &Path, fingerprint: &str, key: &str) -> Result<bool, Error
     if journal.fingerprint != fingerprint || journal.files.iter().any(|f| !out.join(f).is_file()) {
         return Ok(false);
     }
-    let path = out.join(MARKER_DIR).join(APPLIED_FILE);
-    let applied: RefValues = match std::fs::read(&path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes).map_err(|source| Error::Damaged { path, source })?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => {
-            return Err(Error::Io {
-                action: "read",
-                path,
-                source: e,
-            })
-        }
+    let Some(applied) = load_applied(out)? else {
+        return Ok(false);
     };
     for m in &journal.monorepos {
         let dir = out.join(&m.dir);
@@ -427,19 +432,8 @@ pub struct Moved {
 /// removes it) every ref that is new or moved since the last apply; in one that existed,
 /// every ref rollback resets that moved since. Empty when no apply recorded its refs.
 pub fn moved_since_apply(out: &Path, journal: &Journal) -> Result<Vec<Moved>, Error> {
-    let path = out.join(MARKER_DIR).join(APPLIED_FILE);
-    let applied: RefValues = match std::fs::read(&path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes).map_err(|source| Error::Damaged { path, source })?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Error::Io {
-                action: "read",
-                path,
-                source: e,
-            })
-        }
+    let Some(applied) = load_applied(out)? else {
+        return Ok(Vec::new());
     };
     let mut moved = Vec::new();
     for m in &journal.monorepos {

@@ -39,43 +39,35 @@ fn tfmono(dir: &Path, gitconfig: &Path, args: &[&str]) -> Run {
 
 /// A bare repo made from `files` at `legacy/<name>.git`, tagged `tag` when given.
 fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)], tag: Option<&str>) {
-    let work = root.join("work").join(name);
+    let bare = root.join("legacy").join(format!("{name}.git"));
+    bare_repo_at(root, &root.join("work").join(name), &bare, files, tag);
+}
+
+/// A bare repo made from `files` (committed in the work tree `work`) at `bare`, tagged
+/// `tag` when given.
+fn bare_repo_at(root: &Path, work: &Path, bare: &Path, files: &[(&str, &str)], tag: Option<&str>) {
     for (path, text) in files {
         write(&work.join(path), text);
     }
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "initial"]);
+    git(work, &["init", "-q", "-b", "main"]);
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", "initial"]);
     if let Some(t) = tag {
-        git(&work, &["tag", t]);
+        git(work, &["tag", t]);
     }
-    let bare = root.join("legacy").join(format!("{name}.git"));
-    git(root, &["clone", "-q", "--bare", s(&work), s(&bare)]);
+    git(root, &["clone", "-q", "--bare", s(work), s(bare)]);
 }
 
 /// The user's git config: `github.com/other-org/` is served from a local bare repo
 /// `thing.git` (tag `v1`), as a company mirror would.
 fn user_gitconfig(root: &Path) -> PathBuf {
-    let work = root.join("ext/work");
-    write(
-        &work.join("main.tf"),
-        "variable \"enabled\" {\n  type = bool\n}\n",
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "thing v1"]);
-    git(&work, &["tag", "v1"]);
     let mirror = root.join("ext/other-org");
-    std::fs::create_dir_all(&mirror).expect("mkdir");
-    git(
+    bare_repo_at(
         root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            s(&work),
-            s(&mirror.join("thing.git")),
-        ],
+        &root.join("ext/work"),
+        &mirror.join("thing.git"),
+        &[("main.tf", "variable \"enabled\" {\n  type = bool\n}\n")],
+        Some("v1"),
     );
     let cfg = root.join("user.gitconfig");
     write(
