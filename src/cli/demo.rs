@@ -71,7 +71,7 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         terraform: TerraformArgs::default(),
     };
     let mut code = super::verify::run(&verify, ui)?;
-    code = prove_with_terraform(args, &input, &out, ui)?.unwrap_or(code);
+    code = prove_with_terraform(args, &input, &out, &org.external_gitconfig, ui)?.unwrap_or(code);
     if super::fingerprint_dir(&legacy)? != before {
         bail!(
             "the legacy repos under {} changed: this is a bug, please report it",
@@ -88,10 +88,13 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 
 /// Runs the `verify --terraform` proof when a Terraform binary is found (`--tf`, or
 /// `terraform` on PATH) and prints its summary line; returns the exit code when it differs.
+/// `external_gitconfig` sends the external module the deployments call to the org's mirror
+/// of it, so the proof needs no network.
 fn prove_with_terraform(
     args: &DemoArgs,
     input: &InputArgs,
     out: &std::path::Path,
+    external_gitconfig: &std::path::Path,
     ui: &Ui,
 ) -> anyhow::Result<Option<ExitCode>> {
     let tf = args
@@ -110,7 +113,13 @@ fn prove_with_terraform(
         );
         return Ok(None);
     }
-    let outcome = super::verify::run_terraform(input, out, &tf_args, ui)?;
+    let outcome = super::verify::run_terraform(
+        input,
+        out,
+        &tf_args,
+        &[external_gitconfig.to_path_buf()],
+        ui,
+    )?;
     use std::io::Write;
     writeln!(ui.stdout(), "{}", outcome.summary())?;
     Ok(outcome.differs().then(|| ExitCode::from(1)))

@@ -73,7 +73,7 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         } else {
             args.format.unwrap_or(FormatArg::Text)
         };
-        let outcome = run_terraform(&args.input, &args.out, &args.terraform, ui)?;
+        let outcome = run_terraform(&args.input, &args.out, &args.terraform, &[], ui)?;
         tfmono::report::terraform::render(&outcome, format.into(), &mut ui.stdout())?;
         return Ok(if outcome.differs() {
             ExitCode::from(1)
@@ -165,11 +165,13 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Resolves the tools, computes the plan and runs the Terraform proof.
+/// Resolves the tools, computes the plan and runs the Terraform proof; `more_git_configs`
+/// are included after the user's own git config (the demo's mirror of its external module).
 pub fn run_terraform(
     input: &InputArgs,
     out: &Path,
     args: &TerraformArgs,
+    more_git_configs: &[PathBuf],
     ui: &Ui,
 ) -> anyhow::Result<verify::terraform::Outcome> {
     let TerraformArgs {
@@ -196,7 +198,10 @@ pub fn run_terraform(
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         }),
         roots,
-        git_config_includes: user_git_configs(),
+        git_config_includes: user_git_configs()
+            .into_iter()
+            .chain(more_git_configs.iter().cloned())
+            .collect(),
     };
     let (mapping, plan) = compute(input, ui, None)?;
     let _lock = if out.join(tfmono::rollback::MARKER_DIR).is_dir() {
@@ -239,7 +244,10 @@ fn is_executable(p: &Path) -> bool {
 /// modules.
 fn user_git_configs() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("GIT_CONFIG_GLOBAL") {
-        return vec![PathBuf::from(p)];
+        // Included from a config file in a temporary directory: a relative path would be
+        // read from there.
+        let p = PathBuf::from(p);
+        return vec![std::path::absolute(&p).unwrap_or(p)];
     }
     let mut out = Vec::new();
     let xdg = std::env::var_os("XDG_CONFIG_HOME")

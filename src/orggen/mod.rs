@@ -48,6 +48,7 @@
 //! deployment use `master` as their default branch; the others use `main`.
 
 mod content;
+mod external;
 mod history;
 mod quirks;
 mod releases;
@@ -183,6 +184,9 @@ pub struct Org {
     pub mapping: PathBuf,
     /// `dir/repos.txt`, the inventory.
     pub repos_txt: PathBuf,
+    /// `dir/external.gitconfig`: the `insteadOf` rule sending the external module the
+    /// deployments call (`github.com/other-org/thing`) to its mirror under `dir/external/`.
+    pub external_gitconfig: PathBuf,
     /// Every repo: reference modules, extra and big repos, service modules, deployments.
     pub repos: Vec<GeneratedRepo>,
 }
@@ -460,10 +464,12 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
     std::fs::write(&repos_txt, inventory).map_err(io(&repos_txt))?;
     let mapping = dir.join("mapping.hcl");
     std::fs::write(&mapping, mapping_text(opts)).map_err(io(&mapping))?;
+    let external_gitconfig = external::write(dir)?;
     Ok(Org {
         dir: dir.to_path_buf(),
         mapping,
         repos_txt,
+        external_gitconfig,
         repos,
     })
 }

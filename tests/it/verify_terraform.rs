@@ -87,7 +87,9 @@ fn demo_proves_every_root_of_the_generated_org_with_terraform() {
     };
     let tmp = tempdir();
     let root = tmp.path();
-    let cfg = user_gitconfig(root);
+    // No user git config at all: the demo org ships the mirror of its external module.
+    let cfg = root.join("empty.gitconfig");
+    write(&cfg, "");
     let r = tfmono(root, &cfg, &["demo", "--dir", "demo", "--tf", s(&tf)]);
     assert_eq!(r.code, Some(0), "{}", r.all());
     let line = r
