@@ -361,7 +361,9 @@ struct Scanned {
 ///
 /// Each distinct (blob, path) is scanned once for all tags, subtrees are listed once per
 /// tree id, and a file in which no migrated repo's name or registry address appears (a
-/// literal multi-pattern search) is not parsed at all.
+/// literal multi-pattern search) is not parsed at all. The file versions are read and
+/// scanned in parallel, tree by tree (a repo with hundreds of tags is otherwise one long
+/// sequential read that the whole plan waits for); the result is the same in any order.
 fn tag_rewrites_of(
     step: &ImportStep,
     ctx: &sources::Context<'_>,
@@ -377,17 +379,43 @@ fn tag_rewrites_of(
         ctx,
         repo: &repo,
         lister: SourceBlobs::new(&repo, sources::is_source_file),
-        scanned: HashMap::new(),
         split_parts: HashMap::new(),
+        tables: Vec::new(),
     };
-    let mut by_commit: HashMap<&str, Vec<FileChange>> = HashMap::new();
+    // 1. The files and split table of every distinct tagged commit, in tag order.
+    let mut trees: Vec<TaggedTree> = Vec::new();
+    let mut tree_of: HashMap<&str, usize> = HashMap::new();
     for tag in &step.tags {
-        task.inc(1);
-        let changes = match by_commit.get(tag.commit.as_str()) {
+        if let Some(&i) = tree_of.get(tag.commit.as_str()) {
+            trees[i].tags += 1;
+            continue;
+        }
+        tree_of.insert(tag.commit.as_str(), trees.len());
+        trees.push(scanner.tree(tag)?);
+    }
+    // 2. Every distinct file version scanned once, tree by tree in parallel (each tree
+    // scans the versions no earlier tree has), with one repo handle per thread.
+    let mut owned: Vec<Vec<(ScanKey, &str)>> = vec![Vec::new(); trees.len()];
+    let mut seen: std::collections::HashSet<ScanKey> = std::collections::HashSet::new();
+    for (tree, keys) in trees.iter().zip(&mut owned) {
+        for (file, blob) in tree.entries.iter() {
+            let key = (*blob, join(&step.path, file), tree.fingerprint);
+            if seen.insert(key.clone()) {
+                keys.push((key, file.as_str()));
+            }
+        }
+    }
+    let scanned = scanner.scan(&trees, &owned, task)?;
+    // 3. The rewrites, warnings and unparsed files, in tag order.
+    let tables = &scanner.tables;
+    let mut by_tree: HashMap<usize, Vec<FileChange>> = HashMap::new();
+    for tag in &step.tags {
+        let i = tree_of[tag.commit.as_str()];
+        let changes = match by_tree.get(&i) {
             Some(files) => files.clone(),
             None => {
-                let files = scanner.commit(tag, &mut out)?;
-                by_commit.insert(tag.commit.as_str(), files.clone());
+                let files = collect(step, &trees[i], &tables[trees[i].table], &scanned, &mut out);
+                by_tree.insert(i, files.clone());
                 files
             }
         };
@@ -403,31 +431,92 @@ fn tag_rewrites_of(
     Ok(out)
 }
 
-/// Scans the tagged commits of one repo, remembering every file version it has scanned.
+/// One file version in one split context: (blob, monorepo path, split table fingerprint).
+type ScanKey = (gix::ObjectId, String, u64);
+
+/// A file version and what scanning it found.
+type Found = (ScanKey, std::sync::Arc<Scanned>);
+
+/// The source files of one tagged commit and the split table decided from them.
+struct TaggedTree<'s> {
+    /// The first tag naming the commit.
+    tag: &'s RefImport,
+    /// How many tags name it.
+    tags: u64,
+    entries: std::sync::Arc<Vec<crate::inventory::blobs::Entry>>,
+    /// Index into [`TagScanner::tables`].
+    table: usize,
+    fingerprint: u64,
+}
+
+/// The file changes of tree `tree` (first tagged `tree.tag`); its warnings and unparsed
+/// files go to `out`.
+fn collect(
+    step: &ImportStep,
+    tree: &TaggedTree<'_>,
+    table: &SplitTable,
+    scanned: &HashMap<ScanKey, std::sync::Arc<Scanned>>,
+    out: &mut TagScan,
+) -> Vec<FileChange> {
+    let tag_name = tree.tag.from.trim_start_matches("refs/tags/");
+    out.warnings.extend(split_warnings(
+        &step.repo,
+        &format!("tag {tag_name}"),
+        table,
+    ));
+    let mut changes = Vec::new();
+    for (file, blob) in tree.entries.iter() {
+        let key = (*blob, join(&step.path, file), tree.fingerprint);
+        let Some(result) = scanned.get(&key) else {
+            continue;
+        };
+        let path = key.1;
+        for e in &result.errors {
+            out.warnings.push(Warning {
+                subject: format!("repo \"{}\" tag {tag_name}", step.repo),
+                message: format!("{path}:{e}; this source stays as it was in that tag"),
+            });
+        }
+        if let Some(u) = &result.unparsed {
+            out.unparsed
+                .push(unparsed_file(&step.repo, &path, u, tag_name));
+        }
+        if let Some(change) = &result.change {
+            changes.push(change.clone());
+        }
+    }
+    changes
+}
+
+/// A read error in the legacy repo of `step`, saying what to do.
+fn read_err(step: &ImportStep, what: &str, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "repo \"{}\" at {}: cannot read {what}: {e}; run `git fsck` in it",
+        step.repo,
+        step.git_dir.display()
+    )
+}
+
+/// Lists the tagged commits of one repo and decides their split tables, remembering every
+/// subtree and Terragrunt file it has read.
 struct TagScanner<'s, 'r> {
     step: &'s ImportStep,
     ctx: &'s sources::Context<'s>,
     repo: &'r gix::Repository,
     lister: SourceBlobs<'r>,
-    /// By (blob, monorepo path, split table fingerprint).
-    scanned: HashMap<(gix::ObjectId, String, u64), std::sync::Arc<Scanned>>,
     /// By (blob, monorepo path).
     split_parts: HashMap<(gix::ObjectId, String), std::sync::Arc<SplitParts>>,
+    /// The distinct split tables, one per fingerprint.
+    tables: Vec<SplitTable>,
 }
 
 impl TagScanner<'_, '_> {
     fn read_err(&self, what: &str, e: &dyn std::fmt::Display) -> String {
-        format!(
-            "repo \"{}\" at {}: cannot read {what}: {e}; run `git fsck` in it",
-            self.step.repo,
-            self.step.git_dir.display()
-        )
+        read_err(self.step, what, e)
     }
 
-    /// The file changes of the commit `tag` peels to; its warnings and unparsed files go
-    /// to `out`.
-    fn commit(&mut self, tag: &RefImport, out: &mut TagScan) -> Result<Vec<FileChange>, String> {
-        let tag_name = tag.from.trim_start_matches("refs/tags/");
+    /// The source files of the commit `tag` peels to, and its split table.
+    fn tree<'t>(&mut self, tag: &'t RefImport) -> Result<TaggedTree<'t>, String> {
         let commit = gix::ObjectId::from_hex(tag.commit.as_bytes())
             .map_err(|e| self.read_err(&tag.from, &e))?;
         let entries = self
@@ -435,50 +524,75 @@ impl TagScanner<'_, '_> {
             .of_commit(commit)
             .map_err(|e| self.read_err(&format!("the tree of {}", tag.from), &e))?;
         let table = self.split_table(&entries, tag)?;
-        out.warnings.extend(split_warnings(
-            &self.step.repo,
-            &format!("tag {tag_name}"),
-            &table,
-        ));
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             table.hash(&mut h);
             h.finish()
         };
-        let tag_ctx = sources::Context {
-            split: Some(&table),
-            ..*self.ctx
+        let table = match self.tables.iter().position(|t| *t == table) {
+            Some(i) => i,
+            None => {
+                self.tables.push(table);
+                self.tables.len() - 1
+            }
         };
-        let mut changes = Vec::new();
-        for (file, blob) in entries.iter() {
-            let key = (*blob, join(&self.step.path, file), fingerprint);
-            let result = match self.scanned.get(&key) {
-                Some(r) => r.clone(),
-                None => {
-                    let r = scan_blob(self.repo, *blob, &key.1, &tag_ctx)
-                        .map_err(|e| self.read_err(&format!("{file} in {}", tag.from), &e))?;
-                    let r = std::sync::Arc::new(r);
-                    self.scanned.insert(key.clone(), r.clone());
-                    r
-                }
-            };
-            let path = key.1;
-            for e in &result.errors {
-                out.warnings.push(Warning {
-                    subject: format!("repo \"{}\" tag {tag_name}", self.step.repo),
-                    message: format!("{path}:{e}; this source stays as it was in that tag"),
-                });
-            }
-            if let Some(u) = &result.unparsed {
-                out.unparsed
-                    .push(unparsed_file(&self.step.repo, &path, u, tag_name));
-            }
-            if let Some(change) = &result.change {
-                changes.push(change.clone());
-            }
+        Ok(TaggedTree {
+            tag,
+            tags: 1,
+            entries,
+            table,
+            fingerprint,
+        })
+    }
+
+    /// Scans the file versions `owned[i]` of each tree `trees[i]`, trees in parallel, each
+    /// thread with its own handle on the repo; counts each tree's tags on `task`. The first
+    /// error in tag order wins, as in a sequential scan.
+    fn scan(
+        &self,
+        trees: &[TaggedTree<'_>],
+        owned: &[Vec<(ScanKey, &str)>],
+        task: &dyn crate::progress::Task,
+    ) -> Result<HashMap<ScanKey, std::sync::Arc<Scanned>>, String> {
+        use rayon::prelude::*;
+        let shared = self.repo.clone().into_sync();
+        let (step, tables, base) = (self.step, &self.tables, self.ctx);
+        let results: Vec<Result<Vec<Found>, String>> = trees
+            .par_iter()
+            .zip(owned)
+            .map_init(
+                || {
+                    let mut repo = shared.to_thread_local();
+                    repo.object_cache_size_if_unset(16 * 1024 * 1024);
+                    repo.objects.refresh_never();
+                    repo
+                },
+                |repo, (tree, keys)| {
+                    let ctx = sources::Context {
+                        split: Some(&tables[tree.table]),
+                        ..*base
+                    };
+                    let scanned = keys
+                        .iter()
+                        .map(|(key, file)| {
+                            scan_blob(repo, key.0, &key.1, &ctx)
+                                .map(|r| (key.clone(), std::sync::Arc::new(r)))
+                                .map_err(|e| {
+                                    read_err(step, &format!("{file} in {}", tree.tag.from), &e)
+                                })
+                        })
+                        .collect();
+                    task.inc(tree.tags);
+                    scanned
+                },
+            )
+            .collect();
+        let mut out = HashMap::new();
+        for r in results {
+            out.extend(r?);
         }
-        Ok(changes)
+        Ok(out)
     }
 
     /// The split sources of one tagged tree (decided per tree, from its Terragrunt files).
