@@ -202,7 +202,7 @@ pf_end() {
   fi
   echo "preflight of $ROOT_LABEL: $PF_N moves checked, none blocked"
   if [ "${PREFLIGHT_ONLY:-0}" = 1 ]; then
-    STAGE=done
+    STAGE='done'
     exit 0
   fi
   STAGE=run

@@ -247,10 +247,13 @@ fn header(r: &RootPlan, opts: &ScriptOptions, title: &str, script: &str, strict:
          #                     directory, removed on exit)\n\
          #   PREFLIGHT_DIR     set by migrate-all.sh / rollback-all.sh (not for direct use)\n\
          # Backups (backup-<time>.tfstate, before-rollback-<time>.tfstate) are mode 0600.\n\
+         # Terraform addresses are single-quoted on purpose: a `${{` in them is Terraform's.\n\
+         # shellcheck disable=SC2016\n\
          set -euo pipefail\n\
          TF=\"${{TF:-terraform}}\"\n\
          DRY_RUN=\"${{DRY_RUN:-0}}\"\n\
          SCRIPT={script}\n\
+         ROOT_LABEL={qroot}\n\
          HERE=\"$(cd \"$(dirname \"${{BASH_SOURCE[0]}}\")\" && pwd)\"\n\
          if [ -n \"${{STATE_WORK:-}}\" ]; then\n  WORK=\"$STATE_WORK\"/{qroot}\nelse\n  WORK=\"$HERE\"\nfi\n\
          (umask 077 && mkdir -p \"$WORK\")\n\
@@ -258,7 +261,7 @@ fn header(r: &RootPlan, opts: &ScriptOptions, title: &str, script: &str, strict:
          MONOREPOS=\"${{MONOREPOS:-}}\"{default_monorepos}\n\
          if [ -n \"$MONOREPOS\" ]; then\n  \
            if [ ! -d \"$MONOREPOS\"/{qroot} ]; then\n    \
-             echo \"$SCRIPT: the root directory $MONOREPOS/\"{qroot}\" is missing; nothing was changed. Check the monorepos out under MONOREPOS, or set MONOREPOS=DIR (tfmono apply --monorepos DIR records it)\" >&2\n    \
+             echo \"$SCRIPT: the root directory $MONOREPOS/$ROOT_LABEL is missing; nothing was changed. Check the monorepos out under MONOREPOS, or set MONOREPOS=DIR (tfmono apply --monorepos DIR records it)\" >&2\n    \
              exit 2\n  \
            fi\n  \
            cd \"$MONOREPOS\"/{qroot}\n\
@@ -272,8 +275,8 @@ fn header(r: &RootPlan, opts: &ScriptOptions, title: &str, script: &str, strict:
          LOCK={lock}\n\
          KEY_ATTR=\"${{BACKEND_KEY_ATTR:-key}}\"\n\
          STRICT={strict}\n\
-         ROOT_LABEL={qroot}\n\
          SELF_LIST={self_list}\n\
+         # shellcheck disable=SC2034 # PF_NOTE is read by migrate.sh's exit trap only\n\
          PF_NOTE='nothing was changed'\n\
          STAGE=start\n",
         self_list = quote(&list_name(&r.root)),
@@ -383,7 +386,7 @@ fn src_dir(src: &str) -> String {
 
 fn migrate_script(r: &RootPlan, opts: &ScriptOptions) -> String {
     let mut s = header(r, opts, "state migration", "migrate.sh", true);
-    s.push_str("\ntrap 'rc=$?; rm -rf \"$TMP\"; if [ $rc -ne 0 ]; then if [ \"$STAGE\" = preflight ]; then echo \"migration stopped by the preflight (exit $rc): $PF_NOTE\" >&2; else echo \"migration stopped (exit $rc); moves already done stay done: re-run this script after fixing the cause, or undo them with rollback.sh\" >&2; fi; fi' EXIT\n\n");
+    s.push_str("\n# shellcheck disable=SC2154 # rc is assigned first thing in the trap\ntrap 'rc=$?; rm -rf \"$TMP\"; if [ $rc -ne 0 ]; then if [ \"$STAGE\" = preflight ]; then echo \"migration stopped by the preflight (exit $rc): $PF_NOTE\" >&2; else echo \"migration stopped (exit $rc); moves already done stay done: re-run this script after fixing the cause, or undo them with rollback.sh\" >&2; fi; fi' EXIT\n\n");
     let _ = writeln!(
         s,
         "echo {} \"in $ROOT_DIR\"",
@@ -474,7 +477,8 @@ fn rollback_script(r: &RootPlan, opts: &ScriptOptions) -> String {
          # backup migrate.sh saved before its first move. It overwrites the remote state,\n\
          # including anything applied since, so this script never runs it, it only prints it:\n\
          #   \"$TF\" state push -force \"$WORK\"/backup-<timestamp>.tfstate\n\
-         last_resort() {\n  local latest\n  latest=\"$(ls -1t \"$WORK\"/backup-*.tfstate 2>/dev/null | head -n 1 || true)\"\n  if [ -n \"$latest\" ]; then\n    echo \"last resort (overwrites the remote state; not run): (cd '$ROOT_DIR' && $TF state push -force '$latest')\" >&2\n  fi\n}\n\
+         last_resort() {\n  local latest\n  # shellcheck disable=SC2012 # migrate.sh names backups backup-<UTC time>-<pid>.tfstate\n  latest=\"$(ls -1t \"$WORK\"/backup-*.tfstate 2>/dev/null | head -n 1 || true)\"\n  if [ -n \"$latest\" ]; then\n    echo \"last resort (overwrites the remote state; not run): (cd '$ROOT_DIR' && $TF state push -force '$latest')\" >&2\n  fi\n}\n\
+         # shellcheck disable=SC2154 # rc is assigned first thing in the trap\n\
          trap 'rc=$?; rm -rf \"$TMP\"; if [ $rc -ne 0 ]; then if [ \"$STAGE\" = preflight ]; then echo \"rollback stopped by the preflight (exit $rc): nothing was changed\" >&2; else echo \"rollback stopped (exit $rc); fix the cause and re-run it\" >&2; last_resort; fi; fi' EXIT\n\n",
     );
     let _ = writeln!(

