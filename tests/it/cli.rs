@@ -1,27 +1,13 @@
 //! The command line's conventions (`src/cli/`): who authors tfmono's commits, report on
 //! stdout and status on stderr, `--format json` everywhere, `--help` with examples and exit
-//! codes, `plan --detailed-exitcode`.
+//! codes, `plan --detailed-exitcode`; bad inputs get exit 2 and a clear message, I/O errors
+//! name their cause once, secrets reach no output, and no command writes into the legacy
+//! repos.
 
 use std::path::Path;
 
-use crate::common::{git, ok, run, tempdir, tfmono, Run};
-use crate::safety::{mini_org, MiniOpts};
-
-/// `author|committer|subject` of every first-parent commit on `main` of `out/live.git`.
-fn main_commits(root: &Path) -> Vec<String> {
-    git(
-        &root.join("out/live.git"),
-        &[
-            "log",
-            "--first-parent",
-            "--format=%an <%ae>|%cn <%ce>|%s",
-            "main",
-        ],
-    )
-    .lines()
-    .map(str::to_string)
-    .collect()
-}
+use crate::common::org::{files_below, gen_org, mini_org, monorepos, MiniOpts, STATE_BLOCK};
+use crate::common::{fails, git, ok, run, tempdir, tfmono, tree_hash, Run};
 
 #[test]
 fn the_mapping_identity_authors_every_commit_tfmono_writes() {
@@ -180,10 +166,6 @@ fn help_shows_examples_and_exit_codes() {
     );
 }
 
-fn code(r: &Run) -> Option<i32> {
-    r.code
-}
-
 #[test]
 fn plan_detailed_exitcode_follows_terraform() {
     let tmp = tempdir();
@@ -223,4 +205,304 @@ fn plan_detailed_exitcode_follows_terraform() {
     .expect("write");
     let none = run(root, &["plan", "empty.hcl", "--detailed-exitcode"]);
     assert_eq!(code(&none), Some(0), "{}", none.stderr);
+}
+
+#[test]
+fn more_bad_inputs_each_get_exit_2_and_a_clear_message() {
+    let tmp = tempdir();
+    let org = gen_org(&tmp.path().join("org"));
+    let legacy_before = tree_hash(&org.join("legacy"));
+    // The mapping argument is a directory.
+    fails(
+        &org,
+        &["plan", "legacy"],
+        &["cannot read mapping file legacy"],
+    );
+    // An unknown report format: clap's usage error lists the possible values.
+    fails(
+        &org,
+        &["plan", "mapping.hcl", "--format", "yaml"],
+        &["invalid value 'yaml'", "text, markdown, json"],
+    );
+    // --out pointing at the legacy repos: refused, they stay byte-identical.
+    fails(
+        &org,
+        &["apply", "mapping.hcl", "--out", "legacy", "--quiet"],
+        &["output directory legacy is not empty and was not made by tfmono"],
+    );
+    fails(
+        &org,
+        &[
+            "apply",
+            "mapping.hcl",
+            "--out",
+            "legacy/terraform-aws-alb.git",
+            "--quiet",
+        ],
+        &["legacy/terraform-aws-alb.git is not empty and was not made by tfmono"],
+    );
+    // gen-org over an existing org.
+    fails(
+        tmp.path(),
+        &["gen-org", "org"],
+        &[
+            "legacy already exists and is not empty",
+            "pick another directory",
+        ],
+    );
+    assert_eq!(tree_hash(&org.join("legacy")), legacy_before);
+    // plan --out into a directory that does not exist: names the file.
+    fails(
+        &org,
+        &[
+            "plan",
+            "mapping.hcl",
+            "--out",
+            "no/such/dir/p.json",
+            "--quiet",
+        ],
+        &["writing the plan to no/such/dir/p.json", "No such file"],
+    );
+    // The same repo listed twice in the inventory, spelled differently: one error naming
+    // both lines (a verbatim repeat only warns, see tests/it/mapping.rs).
+    let inv = std::fs::read_to_string(org.join("repos.txt")).expect("read");
+    std::fs::write(
+        org.join("repos.txt"),
+        format!("{inv}git::https://github.com/acme/terraform-aws-alb\n"),
+    )
+    .expect("write");
+    let lines = inv.lines().count();
+    let alb_line = inv
+        .lines()
+        .position(|l| l.ends_with("/terraform-aws-alb.git"))
+        .expect("alb listed")
+        + 1;
+    fails(
+        &org,
+        &["plan", "mapping.hcl"],
+        &[
+            "1 problem in",
+            &format!("repos.txt:{}: git::https://github.com/acme/terraform-aws-alb is listed twice: line {alb_line} (", lines + 1),
+            "names the same repo; keep one of the two lines",
+        ],
+    );
+}
+
+#[test]
+fn io_errors_print_their_cause_once() {
+    let tmp = tempdir();
+    let org = gen_org(&tmp.path().join("org"));
+    std::fs::write(org.join("afile"), "data\n").expect("write");
+    let r = fails(
+        &org,
+        &["apply", "mapping.hcl", "--out", "afile", "--quiet"],
+        &["afile"],
+    );
+    assert_eq!(
+        r.stderr.matches("Not a directory").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    let r = fails(&org, &["plan", "legacy"], &["mapping file legacy"]);
+    assert_eq!(
+        r.stderr.matches("Is a directory").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn credentials_and_sshkeys_appear_in_no_output_and_no_written_file() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let api_tf = format!(
+        "module \"alb\" {{\n  source = \"git::ssh://git@github.com/acme/terraform-aws-alb.git?ref=v1.0.0&sshkey={SSHKEY}\"\n}}\n\nmodule \"other\" {{\n  source = \"git::ssh://git@github.com/other/thing.git?ref=v1&sshkey={SSHKEY}\"\n}}\n"
+    );
+    let alb_url = format!("https://deploy:{PASSWORD}@github.com/acme/terraform-aws-alb.git");
+    let live_url = format!("git::https://deploy:{PASSWORD}@github.com/acme/live.git");
+    mini_org(
+        root,
+        &MiniOpts {
+            api_tf: &api_tf,
+            alb_url: &alb_url,
+            live_url: &live_url,
+            tail: STATE_BLOCK,
+            ..MiniOpts::default()
+        },
+    );
+    let mut outputs = Vec::new();
+    for fmt in ["text", "markdown", "json"] {
+        let r = ok(root, &["plan", "mapping.hcl", "--format", fmt]);
+        outputs.push((format!("plan --format {fmt}"), r));
+    }
+    let r = ok(root, &["plan", "mapping.hcl", "--out", "p.json"]);
+    outputs.push(("plan --out".into(), r));
+    // The plan really did see the secret-bearing source (rewritten and left alone).
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("p.json")).expect("p.json"))
+            .expect("json");
+    let plan_text = plan.to_string();
+    assert!(
+        plan_text.contains("sshkey=***"),
+        "the plan shows the sshkey masked: {plan_text}"
+    );
+    assert!(
+        plan_text.contains("deploy:***@"),
+        "the plan shows the user: {plan_text}"
+    );
+    let r = ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    outputs.push(("apply".into(), r));
+    let r = ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    outputs.push(("apply again".into(), r));
+    let r = ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    outputs.push(("verify".into(), r));
+    let r = ok(root, &["verify", "mapping.hcl", "--out", "out", "--json"]);
+    outputs.push(("verify --json".into(), r));
+    for (what, r) in &outputs {
+        assert_clean(what, &r.all());
+    }
+    // Every file apply and plan wrote, except git's own object store.
+    let out = root.join("out");
+    let written = files_below(&out);
+    for must in [
+        "rollback.sh",
+        "push.sh",
+        ".tfmono/journal.json",
+        "live.commit-map",
+        "reference-modules.commit-map",
+        "state/migrate-all.sh",
+    ] {
+        assert!(
+            written.iter().any(|f| f == must),
+            "{must} not written: {written:?}"
+        );
+    }
+    let mut scanned = 0;
+    for f in &written {
+        if f.contains(".git/objects/") {
+            continue;
+        }
+        scanned += 1;
+        let text = String::from_utf8_lossy(&std::fs::read(out.join(f)).expect("read")).into_owned();
+        assert_clean(&format!("out/{f}"), &text);
+    }
+    assert!(scanned >= 10, "scanned only {scanned} files");
+    assert_clean(
+        "p.json",
+        &std::fs::read_to_string(root.join("p.json")).expect("read"),
+    );
+    // push.sh pushes to the masked URL, and says how to give the real one.
+    let push = std::fs::read_to_string(out.join("push.sh")).expect("push.sh");
+    assert!(push.contains("REMOTE_live"), "{push}");
+    // The notes (commit map in git) carry the masked URL.
+    let live = out.join("live.git");
+    let notes = git(&live, &["log", "-p", "--format=%B", "refs/notes/tfmono"]);
+    assert_clean("refs/notes/tfmono", &notes);
+    let mono = out.join("reference-modules.git");
+    let main_log = git(&mono, &["log", "--format=%B", "main"]);
+    assert_clean("reference-modules main log", &main_log);
+    assert!(main_log.contains("deploy:***@"), "{main_log}");
+    // The rollback output too.
+    let r = ok(root, &["rollback", "--out", "out"]);
+    assert_clean("rollback", &r.all());
+}
+
+#[test]
+fn no_command_writes_into_the_legacy_repos_and_plan_writes_only_its_out_file() {
+    let tmp = tempdir();
+    let org = gen_org(&tmp.path().join("org"));
+    let legacy = org.join("legacy");
+    let legacy_before = tree_hash(&legacy);
+    let wd_before = tree_hash(&org);
+    for fmt in ["text", "markdown", "json"] {
+        ok(&org, &["plan", "mapping.hcl", "--format", fmt]);
+    }
+    assert_eq!(
+        tree_hash(&org),
+        wd_before,
+        "plan wrote into its working directory"
+    );
+    ok(&org, &["plan", "mapping.hcl", "--out", "p.json", "--quiet"]);
+    assert!(org.join("p.json").is_file());
+    std::fs::remove_file(org.join("p.json")).expect("rm");
+    assert_eq!(
+        tree_hash(&org),
+        wd_before,
+        "plan --out wrote more than its plan file"
+    );
+
+    ok(&org, &["apply", "mapping.hcl", "--out", "../out"]);
+    assert_eq!(
+        tree_hash(&legacy),
+        legacy_before,
+        "apply wrote into a legacy repo"
+    );
+    // plan and verify with an applied output directory leave it byte-identical.
+    let out = tmp.path().join("out");
+    let out_before = tree_hash(&out);
+    ok(&org, &["plan", "mapping.hcl"]);
+    let v = ok(&org, &["verify", "mapping.hcl", "--out", "../out"]);
+    assert!(v.stdout.contains("verified"), "{}", v.stdout);
+    assert_eq!(
+        tree_hash(&out),
+        out_before,
+        "plan or verify wrote into --out"
+    );
+    assert_eq!(
+        tree_hash(&legacy),
+        legacy_before,
+        "verify wrote into a legacy repo"
+    );
+    ok(&org, &["rollback", "--out", "../out"]);
+    assert_eq!(
+        tree_hash(&legacy),
+        legacy_before,
+        "rollback wrote into a legacy repo"
+    );
+    assert_eq!(tree_hash(&org), wd_before, "the working directory changed");
+}
+
+#[test]
+fn demo_checks_its_legacy_repos_are_unchanged() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("demo");
+    let r = ok(tmp.path(), &["demo", "--dir", dir.to_str().expect("utf-8")]);
+    assert!(r.stderr.contains("Legacy repos unchanged"), "{}", r.stderr);
+    assert!(r.stdout.contains("verified"), "{}", r.stdout);
+    // And the demo's own legacy repos are intact git repos.
+    for repo in monorepos(&dir.join("org/legacy")) {
+        git(&repo, &["fsck", "--full", "--no-dangling"]);
+    }
+}
+
+/// `author|committer|subject` of every first-parent commit on `main` of `out/live.git`.
+fn main_commits(root: &Path) -> Vec<String> {
+    git(
+        &root.join("out/live.git"),
+        &[
+            "log",
+            "--first-parent",
+            "--format=%an <%ae>|%cn <%ce>|%s",
+            "main",
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+fn code(r: &Run) -> Option<i32> {
+    r.code
+}
+
+const PASSWORD: &str = "t0ps3cret";
+const SSHKEY: &str = "c2VjcmV0";
+
+/// Asserts no secret is in `text`.
+fn assert_clean(what: &str, text: &str) {
+    for s in [PASSWORD, SSHKEY] {
+        assert!(!text.contains(s), "{what} leaks {s}:\n{text}");
+    }
 }

@@ -1,210 +1,13 @@
-//! Issue 3: the history import on real git repos built here, checked with the git CLI.
+//! The history import (src/history) on real git repos built here, checked with the git CLI:
+//! commits, trees, tags and branches, determinism, incremental re-runs, replace refs and
+//! grafts, LFS pointers, submodules and file names that are not UTF-8.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::common::{git, hermetic, run_tfmono, tempdir, tree_hash};
-
-/// Writes `files` into the work tree `w` and commits them with `msg`.
-fn commit(w: &Path, files: &[(&str, &str)], msg: &str) {
-    for (path, content) in files {
-        let p = w.join(path);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, content).expect("write");
-    }
-    git(w, &["add", "-A"]);
-    git(w, &["commit", "-q", "--allow-empty", "-m", msg]);
-}
-
-/// Writes a raw commit object (e.g. with a gpgsig header or an encoding) and returns its id.
-fn raw_commit(w: &Path, raw: &[u8]) -> String {
-    let mut child = hermetic(Command::new("git").current_dir(w).args([
-        "hash-object",
-        "-t",
-        "commit",
-        "-w",
-        "--stdin",
-    ]))
-    .stdin(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .expect("git runs");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(raw)
-        .expect("write");
-    let out = child.wait_with_output().expect("git");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_string()
-}
-
-/// A legacy org: a module repo with merges, both kinds of tags, an empty commit, a signed
-/// commit, a Latin-1 commit, a second branch; and a deployment repo. Returns the mapping.
-fn legacy_org(root: &Path) -> PathBuf {
-    let legacy = root.join("legacy");
-    std::fs::create_dir_all(&legacy).expect("mkdir");
-    let w = root.join("work-alb");
-    std::fs::create_dir_all(&w).expect("mkdir");
-    git(&w, &["init", "-q", "-b", "master"]);
-    commit(
-        &w,
-        &[("main.tf", "resource \"aws_lb\" \"this\" {}\n")],
-        "Initial ALB module",
-    );
-    git(&w, &["tag", "v1.0.0"]);
-    git(&w, &["checkout", "-q", "-b", "feature/tls"]);
-    commit(&w, &[("tls.tf", "# tls\n")], "Add TLS listener");
-    git(&w, &["checkout", "-q", "master"]);
-    commit(
-        &w,
-        &[("variables.tf", "variable \"name\" {}\n")],
-        "Add variables",
-    );
-    git(
-        &w,
-        &[
-            "merge",
-            "-q",
-            "--no-ff",
-            "feature/tls",
-            "-m",
-            "Merge feature/tls",
-        ],
-    );
-    commit(&w, &[], "An empty commit");
-    git(
-        &w,
-        &["tag", "-a", "v2.0.0", "-m", "Release 2.0.0\n\nWith TLS."],
-    );
-    // A signed commit and a Latin-1 commit, written raw on top of master.
-    let head = git(&w, &["rev-parse", "HEAD"]).trim().to_string();
-    let tree = git(&w, &["rev-parse", "HEAD^{tree}"]).trim().to_string();
-    let signed = raw_commit(
-        &w,
-        format!(
-            "tree {tree}\nparent {head}\nauthor Dev <dev@acme.io> 1600000000 +0900\n\
-committer Dev <dev@acme.io> 1600000001 -0330\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n \
-iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n\nSigned change\n"
-        )
-        .as_bytes(),
-    );
-    // A real ISO-8859-1 message: the bytes are not valid UTF-8.
-    let mut latin_raw = format!(
-        "tree {tree}\nparent {signed}\nauthor Jos\u{e9} <j@acme.io> 1600000100 +0100\n\
-committer Jos\u{e9} <j@acme.io> 1600000100 +0100\nencoding ISO-8859-1\n\n"
-    )
-    .into_bytes();
-    latin_raw.extend_from_slice(b"Caf\xe9 cr\xe8me message\n");
-    let latin = raw_commit(&w, &latin_raw);
-    git(&w, &["update-ref", "refs/heads/master", &latin]);
-    git(&w, &["reset", "-q", "--hard"]);
-    git(&w, &["tag", "v2.1.0"]);
-    git(&w, &["checkout", "-q", "-b", "develop"]);
-    commit(&w, &[("dev.tf", "# wip\n")], "Work in progress");
-    git(&w, &["checkout", "-q", "master"]);
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            "work-alb",
-            "legacy/terraform-aws-alb.git",
-        ],
-    );
-    let bare = legacy.join("terraform-aws-alb.git");
-    // Branches of the bare clone: master, develop, feature/tls.
-    for b in ["develop", "feature/tls"] {
-        let id = git(&w, &["rev-parse", b]).trim().to_string();
-        git(&bare, &["update-ref", &format!("refs/heads/{b}"), &id]);
-    }
-
-    let d = root.join("work-api");
-    std::fs::create_dir_all(&d).expect("mkdir");
-    git(&d, &["init", "-q", "-b", "main"]);
-    commit(
-        &d,
-        &[("main.tf", "module \"alb\" {\n  source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v2.0.0\"\n}\n")],
-        "Deploy api",
-    );
-    commit(
-        &d,
-        &[("outputs.tf", "output \"x\" { value = 1 }\n")],
-        "Outputs",
-    );
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            "work-api",
-            "legacy/api-static-dev-korea.git",
-        ],
-    );
-
-    std::fs::write(
-        root.join("repos.txt"),
-        "https://github.com/acme/terraform-aws-alb.git\nhttps://github.com/acme/api-static-dev-korea.git\n",
-    )
-    .expect("write");
-    let mapping = root.join("mapping.hcl");
-    std::fs::write(
-        &mapping,
-        r#"inventory = "repos.txt"
-repos_dir = "legacy"
-monorepo "reference-modules" {
-  url = "git::https://github.com/acme/reference-modules.git"
-}
-monorepo "service-modules" {
-  url = "git::https://github.com/acme/service-modules.git"
-}
-monorepo "live" {
-  url = "git::https://github.com/acme/live.git"
-}
-repo "terraform-aws-alb" {
-  url      = "https://github.com/acme/terraform-aws-alb.git"
-  into     = "reference-modules"
-  path     = "alb"
-  branches = "all"
-}
-rule "deployments" {
-  match = "github.com/acme/(?P<svc>[a-z]+)-(?P<kind>static|dynamic)-(?P<stage>dev|prod)-(?P<region>korea|usa)"
-  into  = "live"
-  path  = "{stage}/{region}/{svc}/{kind}"
-}
-"#,
-    )
-    .expect("write");
-    mapping
-}
-
-fn apply(root: &Path, out: &str) -> String {
-    let o = run_tfmono(root, &["apply", "mapping.hcl", "--out", out]);
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "apply failed: {stderr}");
-    stderr
-}
-
-fn refs(repo: &Path) -> String {
-    git(
-        repo,
-        &[
-            "for-each-ref",
-            "--format=%(objectname) %(objecttype) %(refname)",
-        ],
-    )
-}
-
-fn rev(repo: &Path, spec: &str) -> String {
-    git(repo, &["rev-parse", spec]).trim().to_string()
-}
+use crate::common::git::{commit, refs, rev, stored};
+use crate::common::org::{apply, caller_org, legacy_org, org};
+use crate::common::{exits, git, hermetic, ok, run_tfmono, tempdir, tree_hash};
 
 #[test]
 fn import_keeps_every_commit_tree_tag_and_branch_and_verify_proves_it() {
@@ -463,42 +266,6 @@ fn incremental_rerun_rewrites_only_new_commits_and_keeps_monorepo_work() {
 }
 
 #[test]
-fn verify_names_the_commit_when_an_image_is_wrong() {
-    let tmp = tempdir();
-    let root = tmp.path();
-    legacy_org(root);
-    apply(root, "out");
-    // Point a legacy commit's image at another commit in the commit map.
-    let map_file = root.join("out/reference-modules.commit-map");
-    let text = std::fs::read_to_string(&map_file).expect("map");
-    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-    let victim_old = lines[1].split(' ').next().expect("old").to_string();
-    let other_new = lines[0].split(' ').nth(1).expect("new").to_string();
-    let mut tampered: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let parts: Vec<&str> = lines[1].split(' ').collect();
-    tampered[1] = format!("{} {} {}", parts[0], other_new, parts[2]);
-    std::fs::write(&map_file, tampered.join("\n") + "\n").expect("write");
-    let v = run_tfmono(root, &["verify", "mapping.hcl", "--out", "out"]);
-    let stdout = String::from_utf8_lossy(&v.stdout);
-    assert_eq!(v.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("MISMATCH"), "{stdout}");
-    assert!(stdout.contains(&victim_old), "names the commit: {stdout}");
-
-    // A tag moved in the monorepo is caught too.
-    std::fs::write(&map_file, text).expect("restore");
-    let mono = root.join("out/reference-modules.git");
-    let other = rev(&mono, "alb/v1.0.0");
-    git(&mono, &["update-ref", "refs/tags/alb/v2.1.0", &other]);
-    let v = run_tfmono(root, &["verify", "mapping.hcl", "--out", "out"]);
-    let stdout = String::from_utf8_lossy(&v.stdout);
-    assert_eq!(v.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("ref not mapped") && stdout.contains("refs/tags/v2.1.0"),
-        "{stdout}"
-    );
-}
-
-#[test]
 fn changing_a_repo_path_between_runs_reimports_it_under_the_new_path() {
     let tmp = tempdir();
     let root = tmp.path();
@@ -687,4 +454,137 @@ fn pack_writer_output_is_read_back_by_git() {
         names[0].ends_with(".idx") && names[1].ends_with(".pack"),
         "{names:?}"
     );
+}
+
+#[test]
+fn replace_refs_and_grafts_are_ignored_and_reported() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let legacy = org(root);
+    let v1 = stored(&legacy, "v1.0.0^{commit}");
+    let v1_tree = stored(&legacy, "v1.0.0^{tree}");
+    let first = stored(&legacy, "v1.0.0~1");
+    // A replacement for v1.0.0's commit: a root commit holding other files. With it
+    // honoured, the first commit would be lost and the tag would hold `other.tf`.
+    let other_tree = {
+        let mut cmd = std::process::Command::new("git");
+        crate::common::hermetic(&mut cmd)
+            .current_dir(&legacy)
+            .args(["mktree"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("git mktree");
+        let empty_blob = git(&legacy, &["hash-object", "-w", "-t", "blob", "/dev/null"]);
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("100644 blob {}\tother.tf\n", empty_blob.trim()).as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("mktree");
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
+    };
+    let replacement = git(&legacy, &["commit-tree", &other_tree, "-m", "Replacement"])
+        .trim()
+        .to_string();
+    git(&legacy, &["replace", &v1, &replacement]);
+    // With the replacement, git itself now sees other content.
+    assert_ne!(
+        git(&legacy, &["rev-parse", "v1.0.0^{tree}"]).trim(),
+        v1_tree
+    );
+
+    let r = ok(root, &["plan", "mapping.hcl"]);
+    assert!(
+        crate::common::flat(&r.stdout).contains("repo terraform-aws-alb has 1 replace ref (refs/replace/*); they are ignored: the history is imported as stored"),
+        "{}",
+        r.stdout
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let mono = root.join("out/reference-modules.git");
+    let img = image(root, &v1);
+    assert_eq!(
+        stored(&mono, &format!("{img}:alb")),
+        v1_tree,
+        "the image holds the replacement's tree"
+    );
+    // The first commit is imported as the image's parent.
+    assert_eq!(stored(&mono, &format!("{img}^")), image(root, &first));
+    assert_eq!(stored(&mono, "refs/tags/alb/v1.0.0^{commit}"), img);
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+
+    // Grafts: a graft making v2.0.0's commit a root is ignored as well.
+    let v2 = stored(&legacy, "v2.0.0^{commit}");
+    std::fs::create_dir_all(legacy.join("info")).expect("mkdir");
+    std::fs::write(legacy.join("info/grafts"), format!("{v2}\n")).expect("write");
+    let r = ok(root, &["plan", "mapping.hcl"]);
+    assert!(
+        r.stdout
+            .contains("repo terraform-aws-alb has 1 graft (info/grafts); they are ignored"),
+        "{}",
+        r.stdout
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    assert_eq!(stored(&mono, &format!("{}^", image(root, &v2))), img);
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+}
+
+/// A `.tf` whose name is not UTF-8 is imported unchanged and reported; it never gets a
+/// second, lossily renamed copy holding the rewrite next to the original.
+#[test]
+fn a_terraform_file_whose_name_is_not_utf8_is_imported_unchanged_and_reported() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempdir();
+    let root = tmp.path();
+    // The caller's only .tf has a Latin-1 name.
+    caller_org(
+        root,
+        std::ffi::OsStr::from_bytes(b"ma\xefn.tf"),
+        "module \"x\" {\n  source  = \"ns/x/aws\"\n  version = \"1.0.0\"\n}\n",
+    );
+    let legacy_before = tree_hash(&root.join("legacy"));
+    exits(
+        root,
+        &["plan", "mapping.hcl"],
+        0,
+        &[
+            "repo app: the file name \"ma\\xefn.tf\" is not UTF-8",
+            "not rewritten",
+        ],
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let listed = crate::common::hermetic(std::process::Command::new("git").args([
+        "ls-tree",
+        "-r",
+        "-z",
+        "--name-only",
+        "main",
+        "app",
+    ]))
+    .current_dir(root.join("out/m.git"))
+    .output()
+    .expect("git ls-tree");
+    assert_eq!(
+        listed.stdout,
+        b"app/ma\xefn.tf\0",
+        "exactly the original file, under its own name: {:?}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    ok(root, &["verify", "mapping.hcl", "--out", "out"]);
+    assert_eq!(tree_hash(&root.join("legacy")), legacy_before);
+}
+
+/// The monorepo image of legacy commit `old`, from the commit map.
+fn image(root: &Path, old: &str) -> String {
+    let map = std::fs::read_to_string(root.join("out/reference-modules.commit-map")).expect("map");
+    map.lines()
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(old)).then(|| it.next().expect("new id").to_string())
+        })
+        .unwrap_or_else(|| panic!("{old} is not in the commit map:\n{map}"))
 }

@@ -2,27 +2,8 @@
 
 use std::path::Path;
 
-use crate::common::{self, git};
-
-fn mapping_for(dir: &Path, url: &str) {
-    let text = format!(
-        "monorepo \"live\" {{ url = \"git::https://github.com/acme/live.git\" }}\nrepo \"r\" {{\n  url = \"{url}\"\n  into = \"live\"\n  path = \"r\"\n  branches = \"all\"\n}}\n"
-    );
-    std::fs::write(dir.join("mapping.hcl"), text).expect("write");
-}
-
-fn scan(dir: &Path) -> Result<tfmono::inventory::Inventory, String> {
-    let mapping =
-        tfmono::mapping::load(&dir.join("mapping.hcl"), None).map_err(|e| e.to_string())?;
-    tfmono::inventory::scan(&mapping, &Default::default(), &tfmono::progress::NoProgress)
-        .map_err(|e| e.to_string())
-}
-
-fn plan_stderr(dir: &Path) -> String {
-    let out = common::run_tfmono(dir, &["plan", "mapping.hcl"]);
-    assert_eq!(out.status.code(), Some(2), "plan must fail with exit 2");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::org::files_below;
+use crate::common::{self, fails, git, tempdir, tfmono, Run};
 
 #[test]
 fn reads_branches_tags_counts_and_files() {
@@ -130,18 +111,6 @@ fn default_branch_missing() {
         err.contains("the default branch refs/heads/gone does not exist (its branches: main)"),
         "{err}"
     );
-}
-
-/// Runs tfmono with `args` in `dir`, asserts it succeeds, returns stdout and stderr.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = common::run_tfmono(dir, args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "tfmono {args:?}: {text}");
-    text
 }
 
 #[test]
@@ -337,4 +306,100 @@ fn a_sha256_repository_is_named_as_unsupported_not_as_not_git() {
         assert!(err.contains(&expected), "apply: {err}");
         assert!(!dir.path().join("out").exists(), "apply wrote nothing");
     }
+}
+
+#[test]
+fn a_missing_legacy_repo_with_credentials_in_its_url_does_not_leak_them() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    std::fs::write(
+        root.join("mapping.hcl"),
+        "inventory = \"repos.txt\"\nrepos_dir = \"legacy\"\nmonorepo \"live\" {\n  url = \"git::https://github.com/acme/live.git\"\n}\nrule \"all\" {\n  match = \"/acme/(?P<n>[a-z]+)\\\\.git\"\n  into  = \"live\"\n  path  = \"{n}\"\n}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("repos.txt"),
+        "https://user:s3cr3t@github.com/acme/x.git\n",
+    )
+    .expect("write");
+    for args in [
+        &["plan", "mapping.hcl"][..],
+        &["plan", "mapping.hcl", "--format", "json"][..],
+        &["apply", "mapping.hcl", "--out", "out"][..],
+        &["verify", "mapping.hcl", "--out", "out"][..],
+    ] {
+        let r = fails(
+            root,
+            args,
+            &[
+                "repo \"x\"",
+                "no local copy of https://user:***@github.com/acme/x.git",
+                "--repos DIR",
+            ],
+        );
+        assert!(!r.all().contains("s3cr3t"), "{args:?} leaked: {}", r.all());
+    }
+    // --fetch: the clone fails (nothing listens on port 1); git's and tfmono's messages
+    // are both redacted.
+    std::fs::write(
+        root.join("repos.txt"),
+        "https://user:s3cr3t@127.0.0.1:1/acme/x.git\n",
+    )
+    .expect("write");
+    let r = Run::from(
+        &["plan", "--fetch"],
+        tfmono()
+            .current_dir(root)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .args(["plan", "mapping.hcl", "--fetch", "--cache", "cache"])
+            .output()
+            .expect("runs"),
+    );
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("repo \"x\"") && r.stderr.contains("user:***@127.0.0.1:1"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.all().contains("s3cr3t"), "leaked: {}", r.all());
+    let cached: Vec<String> = files_below(&root.join("cache"));
+    for f in &cached {
+        let text = std::fs::read(root.join("cache").join(f)).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&text).contains("s3cr3t"),
+            "a failed clone left the password in cache/{f}"
+        );
+    }
+}
+
+fn mapping_for(dir: &Path, url: &str) {
+    let text = format!(
+        "monorepo \"live\" {{ url = \"git::https://github.com/acme/live.git\" }}\nrepo \"r\" {{\n  url = \"{url}\"\n  into = \"live\"\n  path = \"r\"\n  branches = \"all\"\n}}\n"
+    );
+    std::fs::write(dir.join("mapping.hcl"), text).expect("write");
+}
+
+fn scan(dir: &Path) -> Result<tfmono::inventory::Inventory, String> {
+    let mapping =
+        tfmono::mapping::load(&dir.join("mapping.hcl"), None).map_err(|e| e.to_string())?;
+    tfmono::inventory::scan(&mapping, &Default::default(), &tfmono::progress::NoProgress)
+        .map_err(|e| e.to_string())
+}
+
+fn plan_stderr(dir: &Path) -> String {
+    let out = common::run_tfmono(dir, &["plan", "mapping.hcl"]);
+    assert_eq!(out.status.code(), Some(2), "plan must fail with exit 2");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs tfmono with `args` in `dir`, asserts it succeeds, returns stdout and stderr.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = common::run_tfmono(dir, args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "tfmono {args:?}: {text}");
+    text
 }

@@ -2,89 +2,9 @@
 
 use std::path::Path;
 
-use crate::common::{self, git};
-
-const MONOREPOS: &str = r#"
-monorepo "reference-modules" { url = "git::https://github.com/acme/reference-modules.git" }
-monorepo "live"              { url = "git::https://github.com/acme/live.git" }
-"#;
-
-/// Makes a bare legacy repo `legacy/<name>.git` with one commit and tags `tags`.
-pub fn legacy_repo(root: &Path, name: &str, tags: &[&str]) {
-    let bare = root.join("legacy").join(format!("{name}.git"));
-    std::fs::create_dir_all(&bare).expect("mkdir");
-    git(&bare, &["init", "-q", "--bare", "-b", "main"]);
-    let work = root.join("work").join(name);
-    std::fs::create_dir_all(&work).expect("mkdir");
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("main.tf"), "variable \"x\" {}\n").expect("write");
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-q", "-m", "init"]);
-    for t in tags {
-        git(&work, &["tag", t]);
-    }
-    git(
-        &work,
-        &["push", "-q", bare.to_str().expect("utf-8 path"), "--all"],
-    );
-    git(
-        &work,
-        &["push", "-q", bare.to_str().expect("utf-8 path"), "--tags"],
-    );
-}
-
-/// Writes `mapping.hcl` (monorepos + `body`) and `repos.txt` into a fresh dir with legacy repos.
-fn setup(body: &str, inventory: &[&str]) -> tempfile::TempDir {
-    let dir = common::tempdir();
-    for url in inventory {
-        let name = url
-            .trim_end_matches(".git")
-            .rsplit('/')
-            .next()
-            .expect("has a name");
-        legacy_repo(dir.path(), name, &["v1.0.0"]);
-    }
-    std::fs::write(dir.path().join("repos.txt"), inventory.join("\n") + "\n").expect("write");
-    let text = format!("inventory = \"repos.txt\"\nrepos_dir = \"legacy\"\n{MONOREPOS}\n{body}");
-    std::fs::write(dir.path().join("mapping.hcl"), text).expect("write");
-    dir
-}
-
-fn plan_fails(body: &str, inventory: &[&str], expected: &[&str]) {
-    let dir = setup(body, inventory);
-    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "expected exit 2 for {body}\nstderr: {stderr}"
-    );
-    for e in expected {
-        assert!(stderr.contains(e), "expected {e:?} in stderr:\n{stderr}");
-    }
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-const ALB: &str = "https://github.com/acme/terraform-aws-alb.git";
-const VPC: &str = "https://github.com/acme/terraform-aws-vpc.git";
-const API: &str = "https://github.com/acme/api-static-dev-korea.git";
-
-const REF_RULE: &str = r#"
-rule "reference" {
-  match    = "github.com/acme/terraform-aws-(?P<name>[a-z0-9-]+)"
-  into     = "reference-modules"
-  path     = "{name}"
-  registry = ["terraform-aws-modules/{name}/aws"]
-}
-"#;
-
-const LIVE_RULE: &str = r#"
-rule "deployments" {
-  match = "github.com/acme/(?P<svc>[a-z]+)-(?P<kind>static|dynamic)-(?P<stage>dev|prod)-(?P<region>korea|usa)"
-  into  = "live"
-  path  = "{stage}/{region}/{svc}/{kind}"
-}
-"#;
+use crate::common::mapping::{legacy_repo, setup, ALB, REF_RULE};
+use crate::common::org::{mini_org, publish, work_repo, MiniOpts};
+use crate::common::{self, fails, git, tempdir};
 
 #[test]
 fn good_mapping_with_rule_captures_plans() {
@@ -369,13 +289,6 @@ fn example_mapping_parses() {
         .any(|r| r.name == "terraform-aws-alb" && r.tag_prefix == "alb/"));
 }
 
-// Issue 12, defect 7: paths and tag prefixes a fsck-checking remote refuses.
-fn repo_with(attrs: &str) -> String {
-    format!(
-        "repo \"a\" {{\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n{attrs}}}\n"
-    )
-}
-
 #[test]
 fn path_aliasing_dot_git_is_refused() {
     for (path, shown) in [
@@ -566,88 +479,6 @@ fn inventory_repeating_a_line_warns_and_imports_once() {
     );
 }
 
-// Issue 12, defect 10: a monorepo that receives no repo made push.sh exit 1 after the other
-// monorepos were already pushed.
-fn apply_alb_only() -> tempfile::TempDir {
-    let dir = setup(REF_RULE, &[ALB]);
-    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(
-        all.contains("mapping.hcl:5:1: monorepo \"live\" receives no repo"),
-        "{all}"
-    );
-    let out = common::run_tfmono(dir.path(), &["apply", "mapping.hcl", "--out", "out"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for remote in ["remote-ref.git", "remote-live.git"] {
-        let bare = dir.path().join(remote);
-        std::fs::create_dir_all(&bare).expect("mkdir");
-        git(&bare, &["init", "-q", "--bare"]);
-    }
-    dir
-}
-
-fn run_push(dir: &Path) -> std::process::Output {
-    std::process::Command::new("bash")
-        .arg(dir.join("out/push.sh"))
-        .env("REMOTE_reference_modules", dir.join("remote-ref.git"))
-        .env("REMOTE_live", dir.join("remote-live.git"))
-        .output()
-        .expect("run push.sh")
-}
-
-fn remote_refs(bare: &Path) -> String {
-    let out = std::process::Command::new("git")
-        .args(["for-each-ref", "--format=%(refname)"])
-        .current_dir(bare)
-        .output()
-        .expect("git");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[test]
-fn push_skips_a_monorepo_that_receives_no_repo() {
-    let dir = apply_alb_only();
-    let out = run_push(dir.path());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("monorepo live received no repo: nothing to push"),
-        "{stderr}"
-    );
-    let pushed = remote_refs(&dir.path().join("remote-ref.git"));
-    for r in [
-        "refs/heads/main",
-        "refs/notes/tfmono",
-        "refs/tags/alb/v1.0.0",
-    ] {
-        assert!(pushed.contains(r), "{r} not pushed: {pushed}");
-    }
-    assert_eq!(remote_refs(&dir.path().join("remote-live.git")), "");
-}
-
-#[test]
-fn push_checks_every_ref_before_pushing_any() {
-    let dir = apply_alb_only();
-    let mono = dir.path().join("out/reference-modules.git");
-    git(&mono, &["update-ref", "-d", "refs/tags/alb/v1.0.0"]);
-    let out = run_push(dir.path());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("refs missing, nothing pushed")
-            && stderr.contains("reference-modules: refs/tags/alb/v1.0.0"),
-        "{stderr}"
-    );
-    assert_eq!(remote_refs(&dir.path().join("remote-ref.git")), "");
-}
-
 // Issue 12, defect 12: a secret anywhere in a URL of the mapping (a password holding `@`,
 // token query parameters) reaches no output of plan and no generated script.
 #[test]
@@ -735,4 +566,68 @@ repo "terraform-aws-vpc" {
         ),
         "{push}"
     );
+}
+
+#[test]
+fn overlapping_tag_prefixes_are_caught_by_mapping_validation_before_any_repo_is_read() {
+    // alb's prefix `rel/` and vpc's prefix `rel/b/`: alb's tag `b/v1` and vpc's `v1` would
+    // both be `rel/b/v1`. The mapping validation refuses it, naming both repos.
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            alb_tags: &["b/v1"],
+            alb_prefix: "rel/",
+            tail: "repo \"terraform-aws-vpc\" {\n  url        = \"legacy/terraform-aws-vpc.git\"\n  into       = \"reference-modules\"\n  path       = \"vpc\"\n  tag_prefix = \"rel/b/\"\n}\n",
+            ..MiniOpts::default()
+        },
+    );
+    let w = work_repo(root, "terraform-aws-vpc", &[("main.tf", "# vpc\n")]);
+    git(&w, &["tag", "v1"]);
+    publish(root, "terraform-aws-vpc");
+    fails(
+        root,
+        &["plan", "mapping.hcl"],
+        &[
+            "tag prefixes \"rel/\"",
+            "\"rel/b/\"",
+            "terraform-aws-alb",
+            "terraform-aws-vpc",
+            "can make the same tag name in monorepo \"reference-modules\"",
+            "end them with `/`",
+        ],
+    );
+}
+
+fn plan_fails(body: &str, inventory: &[&str], expected: &[&str]) {
+    let dir = setup(body, inventory);
+    let out = common::run_tfmono(dir.path(), &["plan", "mapping.hcl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit 2 for {body}\nstderr: {stderr}"
+    );
+    for e in expected {
+        assert!(stderr.contains(e), "expected {e:?} in stderr:\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+const VPC: &str = "https://github.com/acme/terraform-aws-vpc.git";
+const API: &str = "https://github.com/acme/api-static-dev-korea.git";
+
+const LIVE_RULE: &str = r#"
+rule "deployments" {
+  match = "github.com/acme/(?P<svc>[a-z]+)-(?P<kind>static|dynamic)-(?P<stage>dev|prod)-(?P<region>korea|usa)"
+  into  = "live"
+  path  = "{stage}/{region}/{svc}/{kind}"
+}
+"#;
+
+// Issue 12, defect 7: paths and tag prefixes a fsck-checking remote refuses.
+fn repo_with(attrs: &str) -> String {
+    format!(
+        "repo \"a\" {{\n  url = \"legacy/terraform-aws-alb.git\"\n  into = \"live\"\n{attrs}}}\n"
+    )
 }

@@ -9,44 +9,6 @@ use tfmono::orggen::{self, GeneratedRepo, Options, Org};
 
 use crate::common::{git, tempdir};
 
-fn generate(dir: &Path) -> Org {
-    orggen::generate(dir, &Options::demo()).expect("the demo org generates")
-}
-
-fn repo<'a>(org: &'a Org, name: &str) -> &'a GeneratedRepo {
-    org.repos
-        .iter()
-        .find(|r| r.name == name)
-        .unwrap_or_else(|| panic!("repo {name} generated"))
-}
-
-/// `(monorepo, path)` a repo must land in, derived from its name alone.
-fn expected_place(name: &str) -> (String, String) {
-    if name == "terragrunt-live" {
-        ("live".into(), "terragrunt".into())
-    } else if let Some(m) = name.strip_prefix("terraform-aws-") {
-        ("reference-modules".into(), m.into())
-    } else if let Some(s) = name.strip_prefix("terraform-acme-") {
-        ("service-modules".into(), s.into())
-    } else {
-        let parts: Vec<&str> = name.split('-').collect();
-        assert_eq!(parts.len(), 4, "deployment name {name}");
-        let (svc, kind, stage, region) = (parts[0], parts[1], parts[2], parts[3]);
-        ("live".into(), format!("{stage}/{region}/{svc}/{kind}"))
-    }
-}
-
-fn count(dir: &Path, args: &[&str]) -> usize {
-    let mut full = vec!["rev-list", "--count"];
-    full.extend_from_slice(args);
-    git(dir, &full).trim().parse().expect("a count")
-}
-
-/// Whether `text` parses as HCL with a strict parser (hcl-edit, which tfmono uses).
-fn strict_hcl(text: &str) -> bool {
-    hcl_edit::parser::parse_body(text).is_ok()
-}
-
 #[test]
 fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     let tmp = tempdir();
@@ -458,28 +420,6 @@ fn options_are_validated_and_an_existing_org_is_not_overwritten() {
     assert!(matches!(err, orggen::Error::Exists { .. }), "{err}");
 }
 
-// ---------------------------------------------------------------------------------------
-// What real public Terraform repos hold (project issue 11, item 6)
-// ---------------------------------------------------------------------------------------
-
-/// `git show <rev>:<path>` of a generated repo.
-fn show(r: &GeneratedRepo, rev: &str, path: &str) -> String {
-    git(&r.git_dir, &["show", &format!("{rev}:{path}")])
-}
-
-/// The file names of `rev`'s tree.
-fn files_at(r: &GeneratedRepo, rev: &str) -> Vec<String> {
-    git(&r.git_dir, &["ls-tree", "-r", "--name-only", rev])
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Whether `tag` is a tag of `r`.
-fn has_tag(r: &GeneratedRepo, tag: &str) -> bool {
-    r.tags.iter().any(|t| t == tag)
-}
-
 #[test]
 fn reference_modules_call_forks_by_registry_address_in_examples_and_have_root_only_files() {
     let tmp = tempdir();
@@ -765,4 +705,60 @@ fn terragrunt_live_has_the_envcommon_split_stacks_and_a_template() {
         assert!(template.contains(part), "{part}: {template}");
     }
     assert!(!strict_hcl(&template));
+}
+
+fn generate(dir: &Path) -> Org {
+    orggen::generate(dir, &Options::demo()).expect("the demo org generates")
+}
+
+fn repo<'a>(org: &'a Org, name: &str) -> &'a GeneratedRepo {
+    org.repos
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("repo {name} generated"))
+}
+
+/// `(monorepo, path)` a repo must land in, derived from its name alone.
+fn expected_place(name: &str) -> (String, String) {
+    if name == "terragrunt-live" {
+        ("live".into(), "terragrunt".into())
+    } else if let Some(m) = name.strip_prefix("terraform-aws-") {
+        ("reference-modules".into(), m.into())
+    } else if let Some(s) = name.strip_prefix("terraform-acme-") {
+        ("service-modules".into(), s.into())
+    } else {
+        let parts: Vec<&str> = name.split('-').collect();
+        assert_eq!(parts.len(), 4, "deployment name {name}");
+        let (svc, kind, stage, region) = (parts[0], parts[1], parts[2], parts[3]);
+        ("live".into(), format!("{stage}/{region}/{svc}/{kind}"))
+    }
+}
+
+fn count(dir: &Path, args: &[&str]) -> usize {
+    let mut full = vec!["rev-list", "--count"];
+    full.extend_from_slice(args);
+    git(dir, &full).trim().parse().expect("a count")
+}
+
+/// Whether `text` parses as HCL with a strict parser (hcl-edit, which tfmono uses).
+fn strict_hcl(text: &str) -> bool {
+    hcl_edit::parser::parse_body(text).is_ok()
+}
+
+/// `git show <rev>:<path>` of a generated repo.
+fn show(r: &GeneratedRepo, rev: &str, path: &str) -> String {
+    git(&r.git_dir, &["show", &format!("{rev}:{path}")])
+}
+
+/// The file names of `rev`'s tree.
+fn files_at(r: &GeneratedRepo, rev: &str) -> Vec<String> {
+    git(&r.git_dir, &["ls-tree", "-r", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `tag` is a tag of `r`.
+fn has_tag(r: &GeneratedRepo, tag: &str) -> bool {
+    r.tags.iter().any(|t| t == tag)
 }

@@ -9,32 +9,6 @@ use pulldown_cmark::{Event, Options, Parser, Tag};
 
 use crate::common::{self, ok, tempdir};
 
-/// `tfmono gen-org DIR [extra]`; returns the mapping's path.
-fn org(root: &Path, extra: &[&str]) -> PathBuf {
-    let mut args = vec!["gen-org", "org", "--quiet"];
-    args.extend_from_slice(extra);
-    ok(root, &args);
-    root.join("org/mapping.hcl")
-}
-
-/// The benchmark shape, small: the demo org (150 release tags, examples, heredocs,
-/// Terragrunt) plus 40 extra forks.
-fn big_org(root: &Path) -> PathBuf {
-    org(
-        root,
-        &["--bench", "--repos", "40", "--commits", "10", "--big", "0"],
-    )
-}
-
-fn width(line: &str) -> usize {
-    line.chars().count()
-}
-
-/// The lines before the first blank line: the summary.
-fn summary(text: &str) -> Vec<&str> {
-    text.lines().take_while(|l| !l.is_empty()).collect()
-}
-
 #[test]
 fn text_report_opens_with_a_summary_that_fits_one_screen() {
     let tmp = tempdir();
@@ -183,43 +157,6 @@ fn json_report_opens_with_a_summary_and_keeps_the_plan_fields() {
     );
 }
 
-/// The HTML-ish events of a Markdown text, parsed as GitHub does (tables on).
-fn parse(md: &str) -> (Vec<String>, usize, String) {
-    let parser = Parser::new_ext(md, Options::ENABLE_TABLES);
-    let events: Vec<Event> = parser.collect();
-    let html: Vec<String> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Html(h) | Event::InlineHtml(h) => Some(h.to_string()),
-            _ => None,
-        })
-        .collect();
-    let tables = events
-        .iter()
-        .filter(|e| matches!(e, Event::Start(Tag::Table(_))))
-        .count();
-    let mut out = String::new();
-    pulldown_cmark::html::push_html(&mut out, events.into_iter());
-    (html, tables, out)
-}
-
-/// Asserts the only raw HTML is balanced `<details>`/`<summary>` folding.
-fn assert_only_details(html: &[String], md: &str) {
-    let mut open = 0i32;
-    for h in html {
-        let h = h.trim();
-        if h.starts_with("<details><summary>") && h.ends_with("</summary>") {
-            open += 1;
-        } else if h == "</details>" {
-            open -= 1;
-            assert!(open >= 0, "</details> without <details>");
-        } else {
-            panic!("raw HTML leaks into the report: {h:?}\n{md}");
-        }
-    }
-    assert_eq!(open, 0, "unbalanced <details>");
-}
-
 #[test]
 fn markdown_renders_as_intended_and_fits_a_pull_request_body() {
     let tmp = tempdir();
@@ -287,39 +224,6 @@ fn markdown_renders_as_intended_and_fits_a_pull_request_body() {
     }
 }
 
-/// Runs `tfmono args` in `dir` under a pseudo-terminal (util-linux `script`), so stderr is
-/// a terminal; returns what the terminal showed. `None` when `script` is missing (outside
-/// CI).
-fn on_terminal(dir: &Path, args: &[&str]) -> Option<String> {
-    let bin = env!("CARGO_BIN_EXE_tfmono");
-    let line = std::iter::once(bin)
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = Command::new("script");
-    common::hermetic(&mut cmd);
-    let out = match cmd
-        .current_dir(dir)
-        .args(["-qec", &format!("{line} >/dev/null"), "/dev/null"])
-        .env("NO_COLOR", "1")
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: no `script` to make a terminal ({e})");
-            return None;
-        }
-        Err(e) => panic!("`script` (util-linux) is needed to test progress bars: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[test]
 fn progress_bars_name_each_phase_with_readable_rates_on_a_terminal_only() {
     let tmp = tempdir();
@@ -364,4 +268,100 @@ fn progress_bars_name_each_phase_with_readable_rates_on_a_terminal_only() {
     for shown in [&plan, &apply] {
         assert!(!four.is_match(shown), "{shown}");
     }
+}
+
+/// `tfmono gen-org DIR [extra]`; returns the mapping's path.
+fn org(root: &Path, extra: &[&str]) -> PathBuf {
+    let mut args = vec!["gen-org", "org", "--quiet"];
+    args.extend_from_slice(extra);
+    ok(root, &args);
+    root.join("org/mapping.hcl")
+}
+
+/// The benchmark shape, small: the demo org (150 release tags, examples, heredocs,
+/// Terragrunt) plus 40 extra forks.
+fn big_org(root: &Path) -> PathBuf {
+    org(
+        root,
+        &["--bench", "--repos", "40", "--commits", "10", "--big", "0"],
+    )
+}
+
+fn width(line: &str) -> usize {
+    line.chars().count()
+}
+
+/// The lines before the first blank line: the summary.
+fn summary(text: &str) -> Vec<&str> {
+    text.lines().take_while(|l| !l.is_empty()).collect()
+}
+
+/// The HTML-ish events of a Markdown text, parsed as GitHub does (tables on).
+fn parse(md: &str) -> (Vec<String>, usize, String) {
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES);
+    let events: Vec<Event> = parser.collect();
+    let html: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Html(h) | Event::InlineHtml(h) => Some(h.to_string()),
+            _ => None,
+        })
+        .collect();
+    let tables = events
+        .iter()
+        .filter(|e| matches!(e, Event::Start(Tag::Table(_))))
+        .count();
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events.into_iter());
+    (html, tables, out)
+}
+
+/// Asserts the only raw HTML is balanced `<details>`/`<summary>` folding.
+fn assert_only_details(html: &[String], md: &str) {
+    let mut open = 0i32;
+    for h in html {
+        let h = h.trim();
+        if h.starts_with("<details><summary>") && h.ends_with("</summary>") {
+            open += 1;
+        } else if h == "</details>" {
+            open -= 1;
+            assert!(open >= 0, "</details> without <details>");
+        } else {
+            panic!("raw HTML leaks into the report: {h:?}\n{md}");
+        }
+    }
+    assert_eq!(open, 0, "unbalanced <details>");
+}
+
+/// Runs `tfmono args` in `dir` under a pseudo-terminal (util-linux `script`), so stderr is
+/// a terminal; returns what the terminal showed. `None` when `script` is missing (outside
+/// CI).
+fn on_terminal(dir: &Path, args: &[&str]) -> Option<String> {
+    let bin = env!("CARGO_BIN_EXE_tfmono");
+    let line = std::iter::once(bin)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    common::hermetic(&mut cmd);
+    let out = match cmd
+        .current_dir(dir)
+        .args(["-qec", &format!("{line} >/dev/null"), "/dev/null"])
+        .env("NO_COLOR", "1")
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: no `script` to make a terminal ({e})");
+            return None;
+        }
+        Err(e) => panic!("`script` (util-linux) is needed to test progress bars: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }

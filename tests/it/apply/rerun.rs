@@ -5,41 +5,74 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::common::org::org;
 use crate::common::{git, ok, tempdir, tree_hash};
 
-/// What apply made: every monorepo ref and commit map, hashed (the packs holding the objects
-/// may differ between an incremental and a fresh run).
-fn outputs(out: &Path) -> String {
-    let mut parts = Vec::new();
-    for name in ["reference-modules", "service-modules", "live"] {
-        parts.push(git(&out.join(format!("{name}.git")), &["for-each-ref"]));
-        parts.push(
-            std::fs::read_to_string(out.join(format!("{name}.commit-map"))).expect("commit map"),
-        );
-    }
-    use sha1::Digest;
-    format!("{:x}", sha1::Sha1::digest(parts.join("\n")))
-}
+#[test]
+fn a_rerun_after_a_failed_run_removes_its_leftover_packs() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    org(root);
+    // The uninterrupted run, for comparison.
+    ok(root, &["apply", "mapping.hcl", "--out", "clean", "--quiet"]);
+    let clean = root.join("clean/reference-modules.git");
 
-/// Every file under the monorepos (packs included), hashed.
-fn files(out: &Path) -> String {
-    ["reference-modules", "service-modules", "live"]
-        .iter()
-        .map(|name| tree_hash(&out.join(format!("{name}.git"))))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn legacy_repos(root: &Path) -> Vec<PathBuf> {
-    let mut repos: Vec<PathBuf> = std::fs::read_dir(root.join("org/legacy"))
-        .expect("legacy dir")
-        .map(|e| e.expect("entry").path())
+    // The failed run: its monorepo holds the linked legacy pack and what a full disk left
+    // of the new pack: renamed into place without its index, a temporary pack of another
+    // process, a temporary index, and an index whose pack is gone. No refs, no commit map.
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    let mono = root.join("out/reference-modules.git");
+    let written: Vec<String> = pack_files(&mono)
+        .into_iter()
+        .filter(|n| n.ends_with(".pack"))
         .collect();
-    repos.sort();
-    repos
-}
+    let pack_dir = mono.join("objects/pack");
+    let big = written
+        .iter()
+        .map(|n| pack_dir.join(n))
+        .max_by_key(|p| std::fs::metadata(p).expect("stat").len())
+        .expect("a pack");
+    let bytes = std::fs::read(&big).expect("read");
+    let half = &bytes[..bytes.len() / 2];
+    let orphan = "pack-0123456789abcdef0123456789abcdef01234567";
+    std::fs::write(pack_dir.join(format!("{orphan}.pack")), half).expect("write");
+    std::fs::write(pack_dir.join("tmp-tfmono-999999.pack"), half).expect("write");
+    std::fs::write(
+        pack_dir.join("pack-89abcdef0123456789abcdef0123456789abcdef.tmp-tfmono"),
+        b"half an index",
+    )
+    .expect("write");
+    std::fs::write(
+        pack_dir.join("pack-fedcba9876543210fedcba9876543210fedcba98.idx"),
+        b"an index without its pack",
+    )
+    .expect("write");
+    std::fs::remove_file(root.join("out/reference-modules.commit-map")).expect("rm map");
+    for r in refs(&mono).lines() {
+        let name = r.split_whitespace().nth(1).expect("name");
+        git(&mono, &["update-ref", "-d", name]);
+    }
 
-const UP_TO_DATE: &str = "Up to date:";
+    ok(root, &["apply", "mapping.hcl", "--out", "out", "--quiet"]);
+    // No leftover, and no duplicate: the failed run's complete pack is reused (pack names
+    // depend on object order, so the files are compared by count and the objects by id).
+    let files = pack_files(&mono);
+    assert!(
+        files
+            .iter()
+            .all(|n| !n.contains("tmp-tfmono") && !n.contains(orphan) && !n.contains("fedcba98")),
+        "leftover packs stay: {files:?}"
+    );
+    assert_eq!(files.len(), pack_files(&clean).len(), "{files:?}");
+    assert_eq!(objects(&mono), objects(&clean));
+    assert_eq!(refs(&mono), refs(&clean));
+    assert_eq!(
+        std::fs::read_to_string(root.join("out/reference-modules.commit-map")).expect("map"),
+        std::fs::read_to_string(root.join("clean/reference-modules.commit-map")).expect("map"),
+    );
+    git(&mono, &["fsck", "--full", "--no-dangling"]);
+    ok(root, &["verify", "mapping.hcl", "--out", "out", "--full"]);
+}
 
 #[test]
 fn a_rerun_with_nothing_changed_reads_no_object_and_changes_nothing() {
@@ -212,3 +245,64 @@ fn a_rewound_branch_a_deleted_tag_and_a_new_tag_are_reported_and_handled_as_docu
     let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
     assert!(again.stderr.contains(UP_TO_DATE), "{}", again.stderr);
 }
+
+/// The file names in `mono/objects/pack`, sorted.
+fn pack_files(mono: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(mono.join("objects/pack"))
+        .expect("pack dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every object id in a bare repo, sorted.
+fn objects(repo: &Path) -> String {
+    git(
+        repo,
+        &[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname) %(objecttype)",
+        ],
+    )
+}
+
+/// `git for-each-ref` of a bare repo.
+fn refs(repo: &Path) -> String {
+    git(repo, &["for-each-ref", "--format=%(objectname) %(refname)"])
+}
+
+/// What apply made: every monorepo ref and commit map, hashed (the packs holding the objects
+/// may differ between an incremental and a fresh run).
+fn outputs(out: &Path) -> String {
+    let mut parts = Vec::new();
+    for name in ["reference-modules", "service-modules", "live"] {
+        parts.push(git(&out.join(format!("{name}.git")), &["for-each-ref"]));
+        parts.push(
+            std::fs::read_to_string(out.join(format!("{name}.commit-map"))).expect("commit map"),
+        );
+    }
+    use sha1::Digest;
+    format!("{:x}", sha1::Sha1::digest(parts.join("\n")))
+}
+
+/// Every file under the monorepos (packs included), hashed.
+fn files(out: &Path) -> String {
+    ["reference-modules", "service-modules", "live"]
+        .iter()
+        .map(|name| tree_hash(&out.join(format!("{name}.git"))))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn legacy_repos(root: &Path) -> Vec<PathBuf> {
+    let mut repos: Vec<PathBuf> = std::fs::read_dir(root.join("org/legacy"))
+        .expect("legacy dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    repos.sort();
+    repos
+}
+
+const UP_TO_DATE: &str = "Up to date:";

@@ -11,74 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::common::git::{s, write};
 use crate::common::{self, git, tempdir, tree_hash, Run};
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// Runs tfmono in `dir` with the user's git config `gitconfig` and no network.
-fn tfmono(dir: &Path, gitconfig: &Path, args: &[&str]) -> Run {
-    let out = common::tfmono()
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", gitconfig)
-        .env("HTTPS_PROXY", "http://127.0.0.1:1")
-        .env("HTTP_PROXY", "http://127.0.0.1:1")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .output()
-        .expect("tfmono runs");
-    Run::from(args, out)
-}
-
-/// A bare repo made from `files` at `legacy/<name>.git`, tagged `tag` when given.
-fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)], tag: Option<&str>) {
-    let bare = root.join("legacy").join(format!("{name}.git"));
-    bare_repo_at(root, &root.join("work").join(name), &bare, files, tag);
-}
-
-/// A bare repo made from `files` (committed in the work tree `work`) at `bare`, tagged
-/// `tag` when given.
-fn bare_repo_at(root: &Path, work: &Path, bare: &Path, files: &[(&str, &str)], tag: Option<&str>) {
-    for (path, text) in files {
-        write(&work.join(path), text);
-    }
-    git(work, &["init", "-q", "-b", "main"]);
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "-q", "-m", "initial"]);
-    if let Some(t) = tag {
-        git(work, &["tag", t]);
-    }
-    git(root, &["clone", "-q", "--bare", s(work), s(bare)]);
-}
-
-/// The user's git config: `github.com/other-org/` is served from a local bare repo
-/// `thing.git` (tag `v1`), as a company mirror would.
-fn user_gitconfig(root: &Path) -> PathBuf {
-    let mirror = root.join("ext/other-org");
-    bare_repo_at(
-        root,
-        &root.join("ext/work"),
-        &mirror.join("thing.git"),
-        &[("main.tf", "variable \"enabled\" {\n  type = bool\n}\n")],
-        Some("v1"),
-    );
-    let cfg = root.join("user.gitconfig");
-    write(
-        &cfg,
-        &format!(
-            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/other-org/\n",
-            mirror.display()
-        ),
-    );
-    cfg
-}
 
 #[test]
 fn demo_proves_every_root_of_the_generated_org_with_terraform() {
@@ -106,69 +40,6 @@ fn demo_proves_every_root_of_the_generated_org_with_terraform() {
         "16 of 20 roots identical, 4 skipped"
     };
     assert!(line.ends_with(want), "{line}");
-}
-
-/// The generated org, migrated, with the user's own checkout of `live`.
-struct Migrated {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    cfg: PathBuf,
-    tf: PathBuf,
-    checkout: PathBuf,
-}
-
-fn migrated(tf: PathBuf) -> Migrated {
-    let tmp = tempdir();
-    let root = tmp.path().to_path_buf();
-    common::ok(&root, &["gen-org", "org"]);
-    common::ok(
-        &root,
-        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
-    );
-    let cfg = user_gitconfig(&root);
-    let checkout = root.join("checkout/live");
-    git(&root, &["clone", "-q", "out/live.git", s(&checkout)]);
-    Migrated {
-        _tmp: tmp,
-        root,
-        cfg,
-        tf,
-        checkout,
-    }
-}
-
-impl Migrated {
-    fn verify(&self, roots: &str, format: &str) -> Run {
-        tfmono(
-            &self.root,
-            &self.cfg,
-            &[
-                "verify",
-                "org/mapping.hcl",
-                "--out",
-                "out",
-                "--terraform",
-                "--tf",
-                s(&self.tf),
-                "--roots",
-                roots,
-                "--jobs",
-                "2",
-                "--format",
-                format,
-                "--quiet",
-            ],
-        )
-    }
-
-    /// Digests of everything the proof must not touch.
-    fn hashes(&self) -> [String; 3] {
-        [
-            tree_hash(&self.root.join("org/legacy")),
-            tree_hash(&self.root.join("out")),
-            tree_hash(&self.checkout),
-        ]
-    }
 }
 
 #[test]
@@ -370,4 +241,125 @@ fn no_terraform_binary_is_bad_input_with_the_install_command() {
         r.stderr
     );
     assert!(r.stderr.contains("--tf PATH"), "{}", r.stderr);
+}
+
+/// Runs tfmono in `dir` with the user's git config `gitconfig` and no network.
+fn tfmono(dir: &Path, gitconfig: &Path, args: &[&str]) -> Run {
+    let out = common::tfmono()
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", gitconfig)
+        .env("HTTPS_PROXY", "http://127.0.0.1:1")
+        .env("HTTP_PROXY", "http://127.0.0.1:1")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .expect("tfmono runs");
+    Run::from(args, out)
+}
+
+/// A bare repo made from `files` at `legacy/<name>.git`, tagged `tag` when given.
+fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)], tag: Option<&str>) {
+    let bare = root.join("legacy").join(format!("{name}.git"));
+    bare_repo_at(root, &root.join("work").join(name), &bare, files, tag);
+}
+
+/// A bare repo made from `files` (committed in the work tree `work`) at `bare`, tagged
+/// `tag` when given.
+fn bare_repo_at(root: &Path, work: &Path, bare: &Path, files: &[(&str, &str)], tag: Option<&str>) {
+    for (path, text) in files {
+        write(&work.join(path), text);
+    }
+    git(work, &["init", "-q", "-b", "main"]);
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", "initial"]);
+    if let Some(t) = tag {
+        git(work, &["tag", t]);
+    }
+    git(root, &["clone", "-q", "--bare", s(work), s(bare)]);
+}
+
+/// The user's git config: `github.com/other-org/` is served from a local bare repo
+/// `thing.git` (tag `v1`), as a company mirror would.
+fn user_gitconfig(root: &Path) -> PathBuf {
+    let mirror = root.join("ext/other-org");
+    bare_repo_at(
+        root,
+        &root.join("ext/work"),
+        &mirror.join("thing.git"),
+        &[("main.tf", "variable \"enabled\" {\n  type = bool\n}\n")],
+        Some("v1"),
+    );
+    let cfg = root.join("user.gitconfig");
+    write(
+        &cfg,
+        &format!(
+            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/other-org/\n",
+            mirror.display()
+        ),
+    );
+    cfg
+}
+
+/// The generated org, migrated, with the user's own checkout of `live`.
+struct Migrated {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    cfg: PathBuf,
+    tf: PathBuf,
+    checkout: PathBuf,
+}
+
+fn migrated(tf: PathBuf) -> Migrated {
+    let tmp = tempdir();
+    let root = tmp.path().to_path_buf();
+    common::ok(&root, &["gen-org", "org"]);
+    common::ok(
+        &root,
+        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
+    );
+    let cfg = user_gitconfig(&root);
+    let checkout = root.join("checkout/live");
+    git(&root, &["clone", "-q", "out/live.git", s(&checkout)]);
+    Migrated {
+        _tmp: tmp,
+        root,
+        cfg,
+        tf,
+        checkout,
+    }
+}
+
+impl Migrated {
+    fn verify(&self, roots: &str, format: &str) -> Run {
+        tfmono(
+            &self.root,
+            &self.cfg,
+            &[
+                "verify",
+                "org/mapping.hcl",
+                "--out",
+                "out",
+                "--terraform",
+                "--tf",
+                s(&self.tf),
+                "--roots",
+                roots,
+                "--jobs",
+                "2",
+                "--format",
+                format,
+                "--quiet",
+            ],
+        )
+    }
+
+    /// Digests of everything the proof must not touch.
+    fn hashes(&self) -> [String; 3] {
+        [
+            tree_hash(&self.root.join("org/legacy")),
+            tree_hash(&self.root.join("out")),
+            tree_hash(&self.checkout),
+        ]
+    }
 }

@@ -18,7 +18,334 @@ use std::time::Instant;
 
 use regex::Regex;
 
+use crate::common::git::{s, write};
 use crate::common::{self, git, run_tfmono, tempdir};
+
+#[test]
+fn every_deployment_gets_the_same_modules_from_the_monorepos() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let started = Instant::now();
+    let f = fixture();
+    let (registry, env_a, env_b) = both_sides(&f);
+
+    let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
+    let deployments = deployments(&f.legacy);
+    assert_eq!(deployments.len(), 16, "{deployments:?}");
+    let (mut modules, mut files_compared, mut gets) = (0, 0, 0);
+    let mut kinds = BTreeSet::new();
+    let tf_started = Instant::now();
+    for (repo, path) in &deployments {
+        let checkout = clone(
+            &f.root,
+            &f.legacy.join(format!("{repo}.git")),
+            &f.root.join("work/legacy").join(repo),
+        );
+        let a = terraform_get(&tf, &checkout, &env_a)
+            .unwrap_or_else(|e| panic!("terraform get in legacy {repo} failed:\n{e}"));
+        let dir = live.join(path);
+        let b = terraform_get(&tf, &dir, &env_b)
+            .unwrap_or_else(|e| panic!("terraform get in live/{path} failed:\n{e}"));
+        gets += 2;
+
+        // The deployment's call itself: a legacy URL in (a), the monorepo in (b).
+        let svc = path.split('/').nth(2).expect("svc");
+        let (call_a, call_b) = (&a[svc], &b[svc]);
+        assert!(
+            call_a
+                .source
+                .contains(&format!("acme/terraform-acme-{svc}.git")),
+            "{call_a:?}"
+        );
+        assert_eq!(
+            call_b.source,
+            format!("git::https://github.com/acme/service-modules.git//{svc}?ref={svc}/v1.1.0"),
+            "live/{path}"
+        );
+        // The registry module: Terraform picked the highest 1.x fork tag (a); in (b) the
+        // same registry call comes from the imported service-module tag.
+        let endpoints = format!("{svc}.vpc_endpoints");
+        assert_eq!(a[&endpoints].version.as_deref(), Some("1.1.0"), "{repo}");
+        // The root differs only by the rewritten source line (and terragrunt.hcl, which
+        // Terraform does not read and whose backend key is pinned by design).
+        let raw = |m: &BTreeMap<String, Module>| files(&m[""].dir, &["terragrunt.hcl"]);
+        assert_ne!(
+            raw(&a)["main.tf"],
+            raw(&b)["main.tf"],
+            "main.tf not rewritten"
+        );
+        let (m, n) = assert_same_modules(
+            &format!("{repo} vs live/{path}"),
+            &a,
+            &b,
+            &["terragrunt.hcl"],
+        );
+        assert!(m >= 11, "{repo}: only {m} modules: {:?}", a.keys());
+        modules += m;
+        files_compared += n;
+        kinds.insert(path.rsplit('/').next().expect("kind").to_string());
+    }
+    let reqs = registry.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.ends_with("/terraform-aws-modules/vpc/aws/1.1.0/download")),
+        "{reqs:?}"
+    );
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    eprintln!(
+        "terraform get: {gets} runs ({} deployments), {modules} modules and {files_compared} files compared, {:.1?} in terraform+git, {:.1?} in all",
+        deployments.len(),
+        tf_started.elapsed(),
+        started.elapsed()
+    );
+}
+
+#[test]
+fn service_modules_on_main_get_the_same_modules_without_legacy_urls_or_registry() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let f = fixture();
+    let (registry, env_a, env_b) = both_sides(&f);
+    let mono = clone(
+        &f.root,
+        &f.out.join("service-modules.git"),
+        &f.root.join("work/service-modules"),
+    );
+    for svc in ["api", "web"] {
+        let checkout = clone(
+            &f.root,
+            &f.legacy.join(format!("terraform-acme-{svc}.git")),
+            &f.root.join("work/legacy").join(svc),
+        );
+        let a = terraform_get(&tf, &checkout, &env_a)
+            .unwrap_or_else(|e| panic!("terraform get in legacy {svc} failed:\n{e}"));
+        let b = terraform_get(&tf, &mono.join(svc), &env_b)
+            .unwrap_or_else(|e| panic!("terraform get in service-modules/{svc} failed:\n{e}"));
+        // Terraform's own registry resolution of `~> 1.0` in (a) ...
+        assert_eq!(a["vpc_endpoints"].source, "terraform-aws-modules/vpc/aws");
+        assert_eq!(a["vpc_endpoints"].version.as_deref(), Some("1.1.0"));
+        assert!(a["vpc_endpoints"].dir.join("timeouts.tf").is_file());
+        // ... is the tag the rewrite chose in (b).
+        assert_eq!(
+            b["vpc_endpoints"].source,
+            "git::https://github.com/acme/reference-modules.git//vpc?ref=vpc/v1.1.0"
+        );
+        // The commit-id pin and the branch ref went to the monorepo too.
+        assert!(
+            b["s3_logs"]
+                .source
+                .starts_with("git::https://github.com/acme/reference-modules.git//s3?ref="),
+            "{:?}",
+            b["s3_logs"]
+        );
+        assert_eq!(
+            b["ecs_canary"].source,
+            "git::https://github.com/acme/reference-modules.git//ecs?ref=main"
+        );
+        for (key, m) in &b {
+            assert!(
+                !m.source.contains("terraform-aws-") && !m.source.contains("terraform-acme-"),
+                "{svc}: {key} still calls a legacy repo: {}",
+                m.source
+            );
+        }
+        let (n, _) = assert_same_modules(&format!("service module {svc}"), &a, &b, &[]);
+        assert!(n >= 11, "{svc}: {n} modules");
+    }
+    let reqs = registry.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.ends_with("/terraform-aws-modules/vpc/aws/versions")),
+        "{reqs:?}"
+    );
+}
+
+#[test]
+fn deployments_in_live_need_no_legacy_url() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let f = fixture();
+    // Only the monorepos and other-org; no legacy URL resolves and the registry is closed.
+    let env_b = env(&f.root, "monorepo-only", &monorepo_maps(&f), None);
+    let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
+    for (_, path) in deployments(&f.legacy) {
+        let got = terraform_get(&tf, &live.join(&path), &env_b)
+            .unwrap_or_else(|e| panic!("terraform get in live/{path} failed:\n{e}"));
+        for (key, m) in &got {
+            assert!(
+                !m.source.contains("terraform-aws-") && !m.source.contains("terraform-acme-"),
+                "live/{path}: {key} calls a legacy repo: {}",
+                m.source
+            );
+        }
+    }
+}
+
+#[test]
+fn terragrunt_split_sources_and_stack_units_get_the_same_modules() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let f = fixture();
+    let (_registry, env_a, env_b) = both_sides(&f);
+    let legacy = clone(
+        &f.root,
+        &f.legacy.join("terragrunt-live.git"),
+        &f.root.join("work/legacy/terragrunt-live"),
+    );
+    let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
+    let before = terragrunt_sources(&legacy);
+    let after = terragrunt_sources(&live.join("terragrunt"));
+    assert_eq!(
+        before.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        after.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    let units = before
+        .iter()
+        .filter(|(k, _)| k.ends_with("/terragrunt.hcl"))
+        .count();
+    assert_eq!(units, 4, "{before:?}");
+    assert!(before.len() > units, "no stack units: {before:?}");
+    for ((place, old), (_, new)) in before.iter().zip(&after) {
+        assert!(
+            old.contains("acme/terraform-acme-") || old.contains("acme/terragrunt-live"),
+            "{place}: {old}"
+        );
+        assert!(
+            new.starts_with("git::https://github.com/acme/service-modules.git//")
+                || new.starts_with("git::https://github.com/acme/live.git//terragrunt/"),
+            "{place}: {new}"
+        );
+        let root_a = f
+            .root
+            .join("roots/legacy")
+            .join(place.replace(['/', '#'], "_"));
+        let root_b = f
+            .root
+            .join("roots/mono")
+            .join(place.replace(['/', '#'], "_"));
+        write(
+            &root_a.join("main.tf"),
+            &format!("module \"unit\" {{\n  source = \"{old}\"\n}}\n"),
+        );
+        write(
+            &root_b.join("main.tf"),
+            &format!("module \"unit\" {{\n  source = \"{new}\"\n}}\n"),
+        );
+        let mut a = terraform_get(&tf, &root_a, &env_a)
+            .unwrap_or_else(|e| panic!("{place}: terraform get of {old} failed:\n{e}"));
+        let mut b = terraform_get(&tf, &root_b, &env_b)
+            .unwrap_or_else(|e| panic!("{place}: terraform get of {new} failed:\n{e}"));
+        // The roots are the one-line callers written above; compare what they installed.
+        a.remove("");
+        b.remove("");
+        let (modules, _) = assert_same_modules(place, &a, &b, &[]);
+        assert!(modules >= 1, "{place}: nothing installed");
+    }
+}
+
+/// `version = "= 2.0.0-rc1"` (issue 12 listed it as valid): Terraform 1.0.3 installs a
+/// prerelease only when the constraint's text is exactly the version
+/// (`internal/initwd/module_install.go`), so it refuses this one while `"2.0.0-rc1"` works.
+/// tfmono decides the same: the real Terraform and the plan agree on both spellings.
+#[test]
+fn a_prerelease_is_chosen_exactly_when_terraform_chooses_it() {
+    let Some(tf) = common::terraform() else {
+        return;
+    };
+    let tmp = tempdir();
+    let root = tmp.path();
+    // The fork, named so the test registry serves it as terraform-aws-modules/vpc/aws.
+    let work = root.join("work/vpc");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "main"]);
+    write(&work.join("main.tf"), "variable \"release\" {}\n");
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "1.0.0"]);
+    git(&work, &["tag", "v1.0.0"]);
+    write(&work.join("main.tf"), "variable \"candidate\" {}\n");
+    git(&work, &["commit", "-q", "-am", "2.0.0-rc1"]);
+    git(&work, &["tag", "v2.0.0-rc1"]);
+    let legacy = root.join("legacy");
+    std::fs::create_dir_all(&legacy).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            s(&work),
+            s(&legacy.join("terraform-aws-vpc.git")),
+        ],
+    );
+    let registry = Registry::start(&legacy, root.join("registry.log"));
+    let maps: Vec<Map> = vec![(
+        format!("file://{}/", legacy.display()),
+        "https://github.com/acme/",
+    )];
+    let e = env(root, "legacy", &maps, Some(&registry));
+    let call = |constraint: &str| {
+        format!(
+            "module \"vpc\" {{\n  source  = \"terraform-aws-modules/vpc/aws\"\n  version = \"{constraint}\"\n}}\n"
+        )
+    };
+    for (name, constraint, installs) in [
+        ("exact", "2.0.0-rc1", true),
+        ("operator", "= 2.0.0-rc1", false),
+    ] {
+        // What Terraform 1.0.3 does.
+        let dir = root.join("roots").join(name);
+        write(&dir.join("main.tf"), &call(constraint));
+        let got = terraform_get(&tf, &dir, &e);
+        assert_eq!(
+            got.is_ok(),
+            installs,
+            "terraform get with {constraint:?}: {got:?}"
+        );
+        if let Ok(m) = &got {
+            assert_eq!(m["vpc"].version.as_deref(), Some("2.0.0-rc1"));
+        }
+        // What tfmono plans for the same call in a mapped repo.
+        let app = root.join("work").join(format!("app-{name}"));
+        std::fs::create_dir_all(&app).expect("mkdir");
+        git(&app, &["init", "-q", "-b", "main"]);
+        write(&app.join("main.tf"), &call(constraint));
+        git(&app, &["add", "-A"]);
+        git(&app, &["commit", "-q", "-m", "app"]);
+        let bare = legacy.join(format!("app-{name}.git"));
+        git(root, &["clone", "-q", "--bare", s(&app), s(&bare)]);
+        let mapping = root.join(format!("mapping-{name}.hcl"));
+        write(
+            &mapping,
+            &format!(
+                "monorepo \"m\" {{ url = \"git::https://github.com/acme/m.git\" }}\n\
+                 repo \"terraform-aws-vpc\" {{\n  url = \"https://github.com/acme/terraform-aws-vpc.git\"\n  into = \"m\"\n  path = \"vpc\"\n  registry = [\"terraform-aws-modules/vpc/aws\"]\n}}\n\
+                 repo \"app\" {{\n  url = \"{}\"\n  into = \"m\"\n  path = \"app\"\n}}\n\
+                 repos_dir = \"legacy\"\n",
+                bare.display()
+            ),
+        );
+        let out = run_tfmono(root, &["plan", s(&mapping), "--format", "json"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        if installs {
+            assert!(out.status.success(), "{text}");
+            assert!(
+                text.contains("git::https://github.com/acme/m.git//vpc?ref=vpc/v2.0.0-rc1"),
+                "{text}"
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{text}");
+            assert!(
+                text.contains("no tag of terraform-aws-vpc satisfies"),
+                "{text}"
+            );
+        }
+    }
+}
 
 /// The generated org, migrated, and the external repo its service modules call.
 struct Fixture {
@@ -40,15 +367,6 @@ fn ok(root: &Path, args: &[&str]) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn fixture() -> Fixture {
@@ -461,169 +779,6 @@ fn clone(root: &Path, bare: &Path, to: &Path) -> PathBuf {
     to.to_path_buf()
 }
 
-#[test]
-fn every_deployment_gets_the_same_modules_from_the_monorepos() {
-    let Some(tf) = common::terraform() else {
-        return;
-    };
-    let started = Instant::now();
-    let f = fixture();
-    let (registry, env_a, env_b) = both_sides(&f);
-
-    let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
-    let deployments = deployments(&f.legacy);
-    assert_eq!(deployments.len(), 16, "{deployments:?}");
-    let (mut modules, mut files_compared, mut gets) = (0, 0, 0);
-    let mut kinds = BTreeSet::new();
-    let tf_started = Instant::now();
-    for (repo, path) in &deployments {
-        let checkout = clone(
-            &f.root,
-            &f.legacy.join(format!("{repo}.git")),
-            &f.root.join("work/legacy").join(repo),
-        );
-        let a = terraform_get(&tf, &checkout, &env_a)
-            .unwrap_or_else(|e| panic!("terraform get in legacy {repo} failed:\n{e}"));
-        let dir = live.join(path);
-        let b = terraform_get(&tf, &dir, &env_b)
-            .unwrap_or_else(|e| panic!("terraform get in live/{path} failed:\n{e}"));
-        gets += 2;
-
-        // The deployment's call itself: a legacy URL in (a), the monorepo in (b).
-        let svc = path.split('/').nth(2).expect("svc");
-        let (call_a, call_b) = (&a[svc], &b[svc]);
-        assert!(
-            call_a
-                .source
-                .contains(&format!("acme/terraform-acme-{svc}.git")),
-            "{call_a:?}"
-        );
-        assert_eq!(
-            call_b.source,
-            format!("git::https://github.com/acme/service-modules.git//{svc}?ref={svc}/v1.1.0"),
-            "live/{path}"
-        );
-        // The registry module: Terraform picked the highest 1.x fork tag (a); in (b) the
-        // same registry call comes from the imported service-module tag.
-        let endpoints = format!("{svc}.vpc_endpoints");
-        assert_eq!(a[&endpoints].version.as_deref(), Some("1.1.0"), "{repo}");
-        // The root differs only by the rewritten source line (and terragrunt.hcl, which
-        // Terraform does not read and whose backend key is pinned by design).
-        let raw = |m: &BTreeMap<String, Module>| files(&m[""].dir, &["terragrunt.hcl"]);
-        assert_ne!(
-            raw(&a)["main.tf"],
-            raw(&b)["main.tf"],
-            "main.tf not rewritten"
-        );
-        let (m, n) = assert_same_modules(
-            &format!("{repo} vs live/{path}"),
-            &a,
-            &b,
-            &["terragrunt.hcl"],
-        );
-        assert!(m >= 11, "{repo}: only {m} modules: {:?}", a.keys());
-        modules += m;
-        files_compared += n;
-        kinds.insert(path.rsplit('/').next().expect("kind").to_string());
-    }
-    let reqs = registry.requests();
-    assert!(
-        reqs.iter()
-            .any(|r| r.ends_with("/terraform-aws-modules/vpc/aws/1.1.0/download")),
-        "{reqs:?}"
-    );
-    assert_eq!(kinds.len(), 2, "{kinds:?}");
-    eprintln!(
-        "terraform get: {gets} runs ({} deployments), {modules} modules and {files_compared} files compared, {:.1?} in terraform+git, {:.1?} in all",
-        deployments.len(),
-        tf_started.elapsed(),
-        started.elapsed()
-    );
-}
-
-#[test]
-fn service_modules_on_main_get_the_same_modules_without_legacy_urls_or_registry() {
-    let Some(tf) = common::terraform() else {
-        return;
-    };
-    let f = fixture();
-    let (registry, env_a, env_b) = both_sides(&f);
-    let mono = clone(
-        &f.root,
-        &f.out.join("service-modules.git"),
-        &f.root.join("work/service-modules"),
-    );
-    for svc in ["api", "web"] {
-        let checkout = clone(
-            &f.root,
-            &f.legacy.join(format!("terraform-acme-{svc}.git")),
-            &f.root.join("work/legacy").join(svc),
-        );
-        let a = terraform_get(&tf, &checkout, &env_a)
-            .unwrap_or_else(|e| panic!("terraform get in legacy {svc} failed:\n{e}"));
-        let b = terraform_get(&tf, &mono.join(svc), &env_b)
-            .unwrap_or_else(|e| panic!("terraform get in service-modules/{svc} failed:\n{e}"));
-        // Terraform's own registry resolution of `~> 1.0` in (a) ...
-        assert_eq!(a["vpc_endpoints"].source, "terraform-aws-modules/vpc/aws");
-        assert_eq!(a["vpc_endpoints"].version.as_deref(), Some("1.1.0"));
-        assert!(a["vpc_endpoints"].dir.join("timeouts.tf").is_file());
-        // ... is the tag the rewrite chose in (b).
-        assert_eq!(
-            b["vpc_endpoints"].source,
-            "git::https://github.com/acme/reference-modules.git//vpc?ref=vpc/v1.1.0"
-        );
-        // The commit-id pin and the branch ref went to the monorepo too.
-        assert!(
-            b["s3_logs"]
-                .source
-                .starts_with("git::https://github.com/acme/reference-modules.git//s3?ref="),
-            "{:?}",
-            b["s3_logs"]
-        );
-        assert_eq!(
-            b["ecs_canary"].source,
-            "git::https://github.com/acme/reference-modules.git//ecs?ref=main"
-        );
-        for (key, m) in &b {
-            assert!(
-                !m.source.contains("terraform-aws-") && !m.source.contains("terraform-acme-"),
-                "{svc}: {key} still calls a legacy repo: {}",
-                m.source
-            );
-        }
-        let (n, _) = assert_same_modules(&format!("service module {svc}"), &a, &b, &[]);
-        assert!(n >= 11, "{svc}: {n} modules");
-    }
-    let reqs = registry.requests();
-    assert!(
-        reqs.iter()
-            .any(|r| r.ends_with("/terraform-aws-modules/vpc/aws/versions")),
-        "{reqs:?}"
-    );
-}
-
-#[test]
-fn deployments_in_live_need_no_legacy_url() {
-    let Some(tf) = common::terraform() else {
-        return;
-    };
-    let f = fixture();
-    // Only the monorepos and other-org; no legacy URL resolves and the registry is closed.
-    let env_b = env(&f.root, "monorepo-only", &monorepo_maps(&f), None);
-    let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
-    for (_, path) in deployments(&f.legacy) {
-        let got = terraform_get(&tf, &live.join(&path), &env_b)
-            .unwrap_or_else(|e| panic!("terraform get in live/{path} failed:\n{e}"));
-        for (key, m) in &got {
-            assert!(
-                !m.source.contains("terraform-aws-") && !m.source.contains("terraform-acme-"),
-                "live/{path}: {key} calls a legacy repo: {}",
-                m.source
-            );
-        }
-    }
-}
-
 /// Terragrunt composes a unit's source from the base URL of the file its `include` names
 /// and the unit's `?ref=` suffix; `terragrunt.stack.hcl` units carry whole sources. Both
 /// are go-getter addresses, so Terraform fetches them like module sources: each composed
@@ -664,167 +819,4 @@ fn terragrunt_sources(dir: &Path) -> Vec<(String, String)> {
     }
     out.sort();
     out
-}
-
-#[test]
-fn terragrunt_split_sources_and_stack_units_get_the_same_modules() {
-    let Some(tf) = common::terraform() else {
-        return;
-    };
-    let f = fixture();
-    let (_registry, env_a, env_b) = both_sides(&f);
-    let legacy = clone(
-        &f.root,
-        &f.legacy.join("terragrunt-live.git"),
-        &f.root.join("work/legacy/terragrunt-live"),
-    );
-    let live = clone(&f.root, &f.out.join("live.git"), &f.root.join("work/live"));
-    let before = terragrunt_sources(&legacy);
-    let after = terragrunt_sources(&live.join("terragrunt"));
-    assert_eq!(
-        before.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-        after.iter().map(|(k, _)| k).collect::<Vec<_>>()
-    );
-    let units = before
-        .iter()
-        .filter(|(k, _)| k.ends_with("/terragrunt.hcl"))
-        .count();
-    assert_eq!(units, 4, "{before:?}");
-    assert!(before.len() > units, "no stack units: {before:?}");
-    for ((place, old), (_, new)) in before.iter().zip(&after) {
-        assert!(
-            old.contains("acme/terraform-acme-") || old.contains("acme/terragrunt-live"),
-            "{place}: {old}"
-        );
-        assert!(
-            new.starts_with("git::https://github.com/acme/service-modules.git//")
-                || new.starts_with("git::https://github.com/acme/live.git//terragrunt/"),
-            "{place}: {new}"
-        );
-        let root_a = f
-            .root
-            .join("roots/legacy")
-            .join(place.replace(['/', '#'], "_"));
-        let root_b = f
-            .root
-            .join("roots/mono")
-            .join(place.replace(['/', '#'], "_"));
-        write(
-            &root_a.join("main.tf"),
-            &format!("module \"unit\" {{\n  source = \"{old}\"\n}}\n"),
-        );
-        write(
-            &root_b.join("main.tf"),
-            &format!("module \"unit\" {{\n  source = \"{new}\"\n}}\n"),
-        );
-        let mut a = terraform_get(&tf, &root_a, &env_a)
-            .unwrap_or_else(|e| panic!("{place}: terraform get of {old} failed:\n{e}"));
-        let mut b = terraform_get(&tf, &root_b, &env_b)
-            .unwrap_or_else(|e| panic!("{place}: terraform get of {new} failed:\n{e}"));
-        // The roots are the one-line callers written above; compare what they installed.
-        a.remove("");
-        b.remove("");
-        let (modules, _) = assert_same_modules(place, &a, &b, &[]);
-        assert!(modules >= 1, "{place}: nothing installed");
-    }
-}
-
-/// `version = "= 2.0.0-rc1"` (issue 12 listed it as valid): Terraform 1.0.3 installs a
-/// prerelease only when the constraint's text is exactly the version
-/// (`internal/initwd/module_install.go`), so it refuses this one while `"2.0.0-rc1"` works.
-/// tfmono decides the same: the real Terraform and the plan agree on both spellings.
-#[test]
-fn a_prerelease_is_chosen_exactly_when_terraform_chooses_it() {
-    let Some(tf) = common::terraform() else {
-        return;
-    };
-    let tmp = tempdir();
-    let root = tmp.path();
-    // The fork, named so the test registry serves it as terraform-aws-modules/vpc/aws.
-    let work = root.join("work/vpc");
-    std::fs::create_dir_all(&work).expect("mkdir");
-    git(&work, &["init", "-q", "-b", "main"]);
-    write(&work.join("main.tf"), "variable \"release\" {}\n");
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "1.0.0"]);
-    git(&work, &["tag", "v1.0.0"]);
-    write(&work.join("main.tf"), "variable \"candidate\" {}\n");
-    git(&work, &["commit", "-q", "-am", "2.0.0-rc1"]);
-    git(&work, &["tag", "v2.0.0-rc1"]);
-    let legacy = root.join("legacy");
-    std::fs::create_dir_all(&legacy).expect("mkdir");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            s(&work),
-            s(&legacy.join("terraform-aws-vpc.git")),
-        ],
-    );
-    let registry = Registry::start(&legacy, root.join("registry.log"));
-    let maps: Vec<Map> = vec![(
-        format!("file://{}/", legacy.display()),
-        "https://github.com/acme/",
-    )];
-    let e = env(root, "legacy", &maps, Some(&registry));
-    let call = |constraint: &str| {
-        format!(
-            "module \"vpc\" {{\n  source  = \"terraform-aws-modules/vpc/aws\"\n  version = \"{constraint}\"\n}}\n"
-        )
-    };
-    for (name, constraint, installs) in [
-        ("exact", "2.0.0-rc1", true),
-        ("operator", "= 2.0.0-rc1", false),
-    ] {
-        // What Terraform 1.0.3 does.
-        let dir = root.join("roots").join(name);
-        write(&dir.join("main.tf"), &call(constraint));
-        let got = terraform_get(&tf, &dir, &e);
-        assert_eq!(
-            got.is_ok(),
-            installs,
-            "terraform get with {constraint:?}: {got:?}"
-        );
-        if let Ok(m) = &got {
-            assert_eq!(m["vpc"].version.as_deref(), Some("2.0.0-rc1"));
-        }
-        // What tfmono plans for the same call in a mapped repo.
-        let app = root.join("work").join(format!("app-{name}"));
-        std::fs::create_dir_all(&app).expect("mkdir");
-        git(&app, &["init", "-q", "-b", "main"]);
-        write(&app.join("main.tf"), &call(constraint));
-        git(&app, &["add", "-A"]);
-        git(&app, &["commit", "-q", "-m", "app"]);
-        let bare = legacy.join(format!("app-{name}.git"));
-        git(root, &["clone", "-q", "--bare", s(&app), s(&bare)]);
-        let mapping = root.join(format!("mapping-{name}.hcl"));
-        write(
-            &mapping,
-            &format!(
-                "monorepo \"m\" {{ url = \"git::https://github.com/acme/m.git\" }}\n\
-                 repo \"terraform-aws-vpc\" {{\n  url = \"https://github.com/acme/terraform-aws-vpc.git\"\n  into = \"m\"\n  path = \"vpc\"\n  registry = [\"terraform-aws-modules/vpc/aws\"]\n}}\n\
-                 repo \"app\" {{\n  url = \"{}\"\n  into = \"m\"\n  path = \"app\"\n}}\n\
-                 repos_dir = \"legacy\"\n",
-                bare.display()
-            ),
-        );
-        let out = run_tfmono(root, &["plan", s(&mapping), "--format", "json"]);
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        if installs {
-            assert!(out.status.success(), "{text}");
-            assert!(
-                text.contains("git::https://github.com/acme/m.git//vpc?ref=vpc/v2.0.0-rc1"),
-                "{text}"
-            );
-        } else {
-            assert_eq!(out.status.code(), Some(2), "{text}");
-            assert!(
-                text.contains("no tag of terraform-aws-vpc satisfies"),
-                "{text}"
-            );
-        }
-    }
 }

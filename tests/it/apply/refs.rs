@@ -8,6 +8,114 @@ use std::process::{Command, Stdio};
 
 use crate::common::{git, hermetic, run_tfmono, tempdir};
 
+#[test]
+fn hundreds_of_tags_and_branches_go_into_packed_refs_with_the_right_values_once() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    many_tags_org(root);
+    apply(root);
+    let mono = root.join("out/reference-modules.git");
+    let legacy = root.join("legacy/terraform-aws-many.git");
+
+    // The commit map: legacy commit -> image.
+    let map: BTreeMap<String, String> =
+        std::fs::read_to_string(root.join("out/reference-modules.commit-map"))
+            .expect("commit map")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut f = l.split(' ');
+                Some((f.next()?.to_string(), f.next()?.to_string()))
+            })
+            .collect();
+    assert_eq!(map.len(), COMMITS);
+
+    // Every legacy tag and branch is there, namespaced, at the image of its commit;
+    // annotated tags stay annotated with their message.
+    let got = for_each_ref(&mono);
+    let want = for_each_ref(&legacy);
+    assert_eq!(want.len(), COMMITS + 1 + COMMITS / 50);
+    for (name, (_, kind, peeled)) in &want {
+        let to = match name.strip_prefix("refs/tags/") {
+            Some(t) => format!("refs/tags/many/{t}"),
+            None => name.replacen("refs/heads/", "refs/heads/import/terraform-aws-many/", 1),
+        };
+        let (object, mono_kind, mono_peeled) = got
+            .get(&to)
+            .unwrap_or_else(|| panic!("{to} (from {name}) is missing"));
+        assert_eq!(mono_kind, kind, "{to}");
+        assert_eq!(Some(mono_peeled), map.get(peeled), "{to} is not the image");
+        if kind == "tag" {
+            let body = git(&mono, &["cat-file", "tag", object]);
+            let short = to.trim_start_matches("refs/tags/");
+            assert!(body.contains(&format!("\ntag {short}\n")), "{body}");
+            let release = short.trim_start_matches("many/v");
+            assert!(body.ends_with(&format!("Release {release}\n")), "{body}");
+        }
+    }
+    assert_eq!(
+        got.len(),
+        want.len() + 2,
+        "plus main and refs/notes/tfmono: {:?}",
+        got.keys()
+            .filter(|k| !k.contains("many"))
+            .collect::<Vec<_>>()
+    );
+    git(&mono, &["fsck", "--full", "--strict", "--no-dangling"]);
+
+    // All of them in packed-refs (with `^` lines for the annotated tags), none loose.
+    let packed = std::fs::read_to_string(mono.join("packed-refs")).expect("packed-refs");
+    assert!(
+        packed.starts_with("# pack-refs with: peeled fully-peeled sorted \n"),
+        "{packed}"
+    );
+    let mut in_packed = BTreeMap::new();
+    let mut peeled_lines = 0;
+    for line in packed.lines().skip(1) {
+        if line.starts_with('^') {
+            peeled_lines += 1;
+        } else {
+            let (id, name) = line.split_once(' ').expect("id name");
+            in_packed.insert(name.to_string(), id.to_string());
+        }
+    }
+    let values: BTreeMap<String, String> = got
+        .iter()
+        .map(|(n, (id, _, _))| (n.clone(), id.clone()))
+        .collect();
+    assert_eq!(in_packed, values);
+    assert_eq!(peeled_lines, COMMITS / 2);
+    assert_eq!(
+        files(&mono.join("refs")),
+        Vec::<String>::new(),
+        "loose refs"
+    );
+
+    // A second apply changes nothing.
+    let packed_before = std::fs::read(mono.join("packed-refs")).expect("packed-refs");
+    let stderr = apply(root);
+    assert!(
+        stderr.contains("reference-modules: 0 commits written, 300 reused, 0 refs updated"),
+        "{stderr}"
+    );
+    assert_eq!(for_each_ref(&mono), got);
+    assert_eq!(
+        std::fs::read(mono.join("packed-refs")).expect("packed-refs"),
+        packed_before
+    );
+    assert_eq!(
+        files(&mono.join("refs")),
+        Vec::<String>::new(),
+        "loose refs"
+    );
+    let v = run_tfmono(root, &["verify", "mapping.hcl", "--out", "out"]);
+    let stdout = String::from_utf8_lossy(&v.stdout);
+    assert!(
+        v.status.success() && stdout.contains("verified"),
+        "{stdout}"
+    );
+}
+
 /// Commits (and tags) in the legacy repo: every commit gets a tag, every other one an
 /// annotated tag.
 const COMMITS: usize = 300;
@@ -128,112 +236,4 @@ fn files(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
-}
-
-#[test]
-fn hundreds_of_tags_and_branches_go_into_packed_refs_with_the_right_values_once() {
-    let tmp = tempdir();
-    let root = tmp.path();
-    many_tags_org(root);
-    apply(root);
-    let mono = root.join("out/reference-modules.git");
-    let legacy = root.join("legacy/terraform-aws-many.git");
-
-    // The commit map: legacy commit -> image.
-    let map: BTreeMap<String, String> =
-        std::fs::read_to_string(root.join("out/reference-modules.commit-map"))
-            .expect("commit map")
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| {
-                let mut f = l.split(' ');
-                Some((f.next()?.to_string(), f.next()?.to_string()))
-            })
-            .collect();
-    assert_eq!(map.len(), COMMITS);
-
-    // Every legacy tag and branch is there, namespaced, at the image of its commit;
-    // annotated tags stay annotated with their message.
-    let got = for_each_ref(&mono);
-    let want = for_each_ref(&legacy);
-    assert_eq!(want.len(), COMMITS + 1 + COMMITS / 50);
-    for (name, (_, kind, peeled)) in &want {
-        let to = match name.strip_prefix("refs/tags/") {
-            Some(t) => format!("refs/tags/many/{t}"),
-            None => name.replacen("refs/heads/", "refs/heads/import/terraform-aws-many/", 1),
-        };
-        let (object, mono_kind, mono_peeled) = got
-            .get(&to)
-            .unwrap_or_else(|| panic!("{to} (from {name}) is missing"));
-        assert_eq!(mono_kind, kind, "{to}");
-        assert_eq!(Some(mono_peeled), map.get(peeled), "{to} is not the image");
-        if kind == "tag" {
-            let body = git(&mono, &["cat-file", "tag", object]);
-            let short = to.trim_start_matches("refs/tags/");
-            assert!(body.contains(&format!("\ntag {short}\n")), "{body}");
-            let release = short.trim_start_matches("many/v");
-            assert!(body.ends_with(&format!("Release {release}\n")), "{body}");
-        }
-    }
-    assert_eq!(
-        got.len(),
-        want.len() + 2,
-        "plus main and refs/notes/tfmono: {:?}",
-        got.keys()
-            .filter(|k| !k.contains("many"))
-            .collect::<Vec<_>>()
-    );
-    git(&mono, &["fsck", "--full", "--strict", "--no-dangling"]);
-
-    // All of them in packed-refs (with `^` lines for the annotated tags), none loose.
-    let packed = std::fs::read_to_string(mono.join("packed-refs")).expect("packed-refs");
-    assert!(
-        packed.starts_with("# pack-refs with: peeled fully-peeled sorted \n"),
-        "{packed}"
-    );
-    let mut in_packed = BTreeMap::new();
-    let mut peeled_lines = 0;
-    for line in packed.lines().skip(1) {
-        if line.starts_with('^') {
-            peeled_lines += 1;
-        } else {
-            let (id, name) = line.split_once(' ').expect("id name");
-            in_packed.insert(name.to_string(), id.to_string());
-        }
-    }
-    let values: BTreeMap<String, String> = got
-        .iter()
-        .map(|(n, (id, _, _))| (n.clone(), id.clone()))
-        .collect();
-    assert_eq!(in_packed, values);
-    assert_eq!(peeled_lines, COMMITS / 2);
-    assert_eq!(
-        files(&mono.join("refs")),
-        Vec::<String>::new(),
-        "loose refs"
-    );
-
-    // A second apply changes nothing.
-    let packed_before = std::fs::read(mono.join("packed-refs")).expect("packed-refs");
-    let stderr = apply(root);
-    assert!(
-        stderr.contains("reference-modules: 0 commits written, 300 reused, 0 refs updated"),
-        "{stderr}"
-    );
-    assert_eq!(for_each_ref(&mono), got);
-    assert_eq!(
-        std::fs::read(mono.join("packed-refs")).expect("packed-refs"),
-        packed_before
-    );
-    assert_eq!(
-        files(&mono.join("refs")),
-        Vec::<String>::new(),
-        "loose refs"
-    );
-    let v = run_tfmono(root, &["verify", "mapping.hcl", "--out", "out"]);
-    let stdout = String::from_utf8_lossy(&v.stdout);
-    assert!(
-        v.status.success() && stdout.contains("verified"),
-        "{stdout}"
-    );
 }

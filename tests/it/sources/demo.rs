@@ -8,29 +8,6 @@ use tfmono::sources::address::Address;
 
 use crate::common::{git, run_tfmono, tempdir, tree_hash};
 
-fn ok(root: &Path, args: &[&str]) -> String {
-    let o = run_tfmono(root, args);
-    assert!(
-        o.status.success(),
-        "tfmono {args:?} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-/// The tree id of `rev:dir` in the bare repo `repo` (dir "" is the root tree).
-fn tree(repo: &Path, rev: &str, dir: &str) -> Option<String> {
-    let spec = format!("{rev}^{{commit}}:{}", dir.trim_matches('/'));
-    let o = crate::common::hermetic(std::process::Command::new("git").current_dir(repo))
-        .args(["rev-parse", "--verify", "-q", &spec])
-        .output()
-        .expect("git runs");
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
-}
-
 #[test]
 fn demo_org_migrates_and_every_rewrite_resolves_to_the_same_content() {
     let tmp = tempdir();
@@ -200,4 +177,27 @@ fn demo_org_migrates_and_every_rewrite_resolves_to_the_same_content() {
     let before_refs = [refs(&svc), refs(&live)];
     ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
     assert_eq!([refs(&svc), refs(&live)], before_refs);
+}
+
+fn ok(root: &Path, args: &[&str]) -> String {
+    let o = run_tfmono(root, args);
+    assert!(
+        o.status.success(),
+        "tfmono {args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The tree id of `rev:dir` in the bare repo `repo` (dir "" is the root tree).
+fn tree(repo: &Path, rev: &str, dir: &str) -> Option<String> {
+    let spec = format!("{rev}^{{commit}}:{}", dir.trim_matches('/'));
+    let o = crate::common::hermetic(std::process::Command::new("git").current_dir(repo))
+        .args(["rev-parse", "--verify", "-q", &spec])
+        .output()
+        .expect("git runs");
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }

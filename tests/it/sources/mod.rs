@@ -2,122 +2,127 @@
 //! and Terragrunt files, and the proof with real Terraform 1.0.3 and real git repos that a
 //! rewritten call downloads exactly the module content the legacy call downloaded.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod demo;
+mod download;
+mod terraform_get;
+
+use std::path::Path;
 
 use tfmono::sources::{
     rewrite_file, CommitMap, Context, FileOutcome, Reason, SameMonorepo, Target, Targets,
 };
 
-use crate::common::{self, git};
+use crate::common::git::write;
+use crate::common::org::{caller_org, mini_org, MiniOpts};
+use crate::common::{self, fails, git, ok, tempdir, tree_hash};
 
-const ALB_SHA: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
-const ALB_IMAGE: &str = "ffffeeeeddddccccbbbbaaaa9999888877776666";
+/// A `.tf` starting with a UTF-8 byte-order mark (Terraform skips it) is read, its module
+/// call rewritten, and the mark kept.
+#[test]
+fn a_terraform_file_with_a_byte_order_mark_is_rewritten_and_keeps_it() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    caller_org(
+        root,
+        std::ffi::OsStr::new("main.tf"),
+        "\u{feff}module \"x\" {\n  source  = \"ns/x/aws\"\n  version = \"1.0.0\"\n}\n",
+    );
+    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let main = git(&root.join("out/m.git"), &["show", "main:app/main.tf"]);
+    assert_eq!(
+        main,
+        "\u{feff}module \"x\" {\n  source  = \"git::https://example.com/acme/m.git//x?ref=x/v1.0.0\"\n}\n"
+    );
+}
 
-fn alb() -> Target {
-    Target {
-        repo: "terraform-aws-alb".into(),
-        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
-        monorepo: "reference-modules".into(),
-        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
-        path: "alb".into(),
-        tag_prefix: "alb/".into(),
-        registry: vec!["terraform-aws-modules/alb/aws".into()],
-        tags: ["v1.0.0", "v1.1.0", "v2.0.0", "v2.1.0-rc1", "latest"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        default_branch: Some("master".into()),
-        branches: vec![
-            ("master".into(), "main".into()),
-            (
-                "feature-x".into(),
-                "import/terraform-aws-alb/feature-x".into(),
-            ),
+#[test]
+fn unsatisfiable_registry_constraint_names_the_file_and_line() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            api_tf: "# the load balancer\nmodule \"alb\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 99.0\"\n}\n",
+            ..MiniOpts::default()
+        },
+    );
+    plan_and_apply_fail(
+        root,
+        &[
+            "dev/korea/api/static/main.tf:3",
+            "legacy repo api-static-dev-korea file main.tf",
+            "no tag of terraform-aws-alb satisfies version \"~> 99.0\"",
+            "terraform-aws-modules/alb/aws",
+            "tag the legacy repo or change the constraint",
         ],
-        other_branches: vec![],
+    );
+}
+
+#[test]
+fn a_legacy_terraform_file_that_does_not_parse_is_listed_and_refused_with_strict() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            api_tf: "module \"alb\" {\n  source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"\n\n",
+            ..MiniOpts::default()
+        },
+    );
+    let legacy_before = tree_hash(&root.join("legacy"));
+    // It never blocks the migration: it is listed as not parsed, and since it mentions a
+    // migrated repo, as needing attention with its file and line.
+    let plan = ok(root, &["plan", "mapping.hcl"]);
+    for needle in [
+        "files not parsed in live:",
+        "api-static-dev-korea: 1 file(s), 1 mention a migrated repo (needs attention)",
+        "dev/korea/api/static/main.tf (line 3, column 2",
+        "line 2: source = \"git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0\"",
+        "1 item(s) need attention",
+        "live/dev/korea/api/static/main.tf:2: mentions terraform-aws-alb",
+    ] {
+        assert!(
+            crate::common::flat(&plan.stdout).contains(needle),
+            "plan lacks {needle:?}:\n{}",
+            plan.stdout
+        );
     }
+    let json = ok(root, &["plan", "mapping.hcl", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let live = v["monorepos"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "live"))
+        .expect("live");
+    assert_eq!(live["unparsed"][0]["path"], "dev/korea/api/static/main.tf");
+    assert_eq!(live["unparsed"][0]["mentions"][0]["line"], 2);
+    assert_eq!(live["unparsed"][0]["at"][0], "default branch");
+    // --strict turns it into an error naming the file and line; apply writes nothing.
+    fails(
+        root,
+        &["plan", "mapping.hcl", "--strict"],
+        &[
+            "--strict: 1 item(s) need attention",
+            "live/dev/korea/api/static/main.tf:2",
+        ],
+    );
+    fails(
+        root,
+        &["apply", "mapping.hcl", "--out", "out", "--strict"],
+        &["live/dev/korea/api/static/main.tf:2"],
+    );
+    assert!(!root.join("out").exists());
+    // Without --strict, apply imports it unchanged.
+    ok(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let shown = git(
+        &root.join("out/live.git"),
+        &["show", "main:dev/korea/api/static/main.tf"],
+    );
+    assert!(
+        shown.contains("terraform-aws-alb.git?ref=v1.0.0"),
+        "{shown}"
+    );
+    assert_eq!(tree_hash(&root.join("legacy")), legacy_before);
 }
-
-fn targets() -> Targets {
-    Targets::new(vec![
-        alb(),
-        Target {
-            repo: "svc-api".into(),
-            legacy_url: "git@github.com:acme/svc-api.git".into(),
-            monorepo: "service-modules".into(),
-            monorepo_url: "https://github.com/acme/service-modules.git".into(),
-            path: "api".into(),
-            tag_prefix: "api/".into(),
-            registry: vec![],
-            tags: vec!["v0.3.0".into()],
-            default_branch: Some("main".into()),
-            branches: vec![("main".into(), "main".into())],
-            other_branches: vec![],
-        },
-        Target {
-            repo: "svc-shared".into(),
-            legacy_url: "ssh://git@github.com/acme/svc-shared".into(),
-            monorepo: "service-modules".into(),
-            monorepo_url: "https://github.com/acme/service-modules.git".into(),
-            path: "shared/core".into(),
-            tag_prefix: "shared/".into(),
-            registry: vec![],
-            tags: vec!["v1.0.0".into()],
-            default_branch: Some("main".into()),
-            branches: vec![("main".into(), "main".into())],
-            other_branches: vec![],
-        },
-        Target {
-            repo: "legacy-bb".into(),
-            legacy_url: "https://bitbucket.org/acme/legacy-bb.git".into(),
-            monorepo: "service-modules".into(),
-            monorepo_url: "git::https://github.com/acme/service-modules.git".into(),
-            path: "bb".into(),
-            tag_prefix: "bb/".into(),
-            registry: vec!["app.terraform.io/acme/bb/aws".into()],
-            tags: vec!["1.0".into()],
-            default_branch: Some("main".into()),
-            branches: vec![("main".into(), "main".into())],
-            other_branches: vec![],
-        },
-    ])
-}
-
-fn commits() -> CommitMap {
-    let mut c = CommitMap::new();
-    c.insert("terraform-aws-alb", ALB_SHA, ALB_IMAGE);
-    c
-}
-
-fn run(file: &str, content: &str, monorepo: &str, mode: SameMonorepo) -> FileOutcome {
-    let t = targets();
-    let c = commits();
-    let ctx = Context {
-        targets: &t,
-        commits: &c,
-        monorepo,
-        same_monorepo: mode,
-        split: None,
-    };
-    rewrite_file(file, content, &ctx)
-}
-
-fn live(content: &str) -> FileOutcome {
-    run(
-        "dev/korea/api/static/main.tf",
-        content,
-        "live",
-        SameMonorepo::Pinned,
-    )
-}
-
-fn module(source: &str) -> String {
-    format!("module \"m\" {{\n  source = \"{source}\"\n}}\n")
-}
-
-const ALB_NEW: &str = "git::https://github.com/acme/reference-modules.git//alb";
 
 #[test]
 fn every_git_form_is_rewritten_byte_exactly() {
@@ -903,476 +908,6 @@ inputs = {
     assert_eq!(tg.rewrites.len(), 1);
 }
 
-// ---------------------------------------------------------------------------------------
-// The proof with real Terraform.
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
-
-/// The module content at each legacy tag: outputs that differ, a variable, a submodule.
-fn module_files(version: &str) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "main.tf",
-            format!("output \"version\" {{\n  value = \"{version}\"\n}}\n"),
-        ),
-        (
-            "variables.tf",
-            format!("variable \"name\" {{\n  default = \"alb-{version}\"\n}}\n"),
-        ),
-        (
-            "modules/extra/main.tf",
-            format!("output \"extra\" {{\n  value = \"extra-{version}\"\n}}\n"),
-        ),
-    ]
-}
-
-/// Every file below `dir` except `.git`, path -> bytes.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("readable dir") {
-            let p = e.expect("entry").path();
-            if p.file_name().is_some_and(|n| n == ".git") {
-                continue;
-            }
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p
-                    .strip_prefix(root)
-                    .expect("below")
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(rel, std::fs::read(&p).expect("readable file"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// Runs `terraform get` in `dir` with git URLs under https://github.com/acme/ served from
-/// `served` (a directory of bare repos); returns module key -> downloaded module directory.
-fn terraform_get(tf: &Path, root: &Path, dir: &Path, served: &Path) -> BTreeMap<String, PathBuf> {
-    let gitconfig = root.join(format!(
-        "gitconfig-{}",
-        served.file_name().expect("name").to_string_lossy()
-    ));
-    write(
-        &gitconfig,
-        &format!(
-            "[url \"file://{}/\"]\n\tinsteadOf = https://github.com/acme/\n\tinsteadOf = ssh://git@github.com/acme/\n[protocol \"file\"]\n\tallow = always\n",
-            served.display()
-        ),
-    );
-    let rc = root.join("terraformrc");
-    write(&rc, "disable_checkpoint = true\n");
-    let out = Command::new(tf)
-        .arg("get")
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", &gitconfig)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("TF_CLI_CONFIG_FILE", &rc)
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("TF_IN_AUTOMATION", "1")
-        .env_remove("TF_PLUGIN_CACHE_DIR")
-        .output()
-        .expect("terraform runs");
-    assert!(
-        out.status.success(),
-        "terraform get in {} failed:\n{}\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let manifest = std::fs::read_to_string(dir.join(".terraform/modules/modules.json"))
-        .expect("modules.json written");
-    let v: serde_json::Value = serde_json::from_str(&manifest).expect("modules.json is JSON");
-    v["Modules"]
-        .as_array()
-        .expect("Modules array")
-        .iter()
-        .filter(|m| m["Key"].as_str().is_some_and(|k| !k.is_empty()))
-        .map(|m| {
-            (
-                m["Key"].as_str().expect("key").to_string(),
-                dir.join(m["Dir"].as_str().expect("dir")),
-            )
-        })
-        .collect()
-}
-
-#[test]
-fn rewritten_sources_download_the_same_module_content_with_terraform() {
-    let Some(tf) = common::terraform() else {
-        return;
-    };
-    let tmp = common::tempdir();
-    let root = tmp.path();
-
-    // Legacy module repo with two tags whose content differs.
-    let work = root.join("work/alb");
-    std::fs::create_dir_all(&work).expect("mkdir");
-    git(&work, &["init", "-q", "-b", "master"]);
-    let mut legacy_shas = Vec::new();
-    for v in ["1.0.0", "2.0.0"] {
-        for (p, text) in module_files(v) {
-            write(&work.join(p), &text);
-        }
-        git(&work, &["add", "-A"]);
-        git(&work, &["commit", "-q", "-m", &format!("release {v}")]);
-        git(&work, &["tag", &format!("v{v}")]);
-        legacy_shas.push(git(&work, &["rev-parse", "HEAD"]).trim().to_string());
-    }
-    let legacy = root.join("legacy");
-    std::fs::create_dir_all(&legacy).expect("mkdir");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().expect("utf-8"),
-            legacy
-                .join("terraform-aws-alb.git")
-                .to_str()
-                .expect("utf-8"),
-        ],
-    );
-
-    // The monorepo: the same content under alb/, tags alb/v1.0.0, alb/v2.0.0, next to
-    // another module.
-    let mwork = root.join("work/mono");
-    std::fs::create_dir_all(&mwork).expect("mkdir");
-    git(&mwork, &["init", "-q", "-b", "main"]);
-    write(
-        &mwork.join("vpc/main.tf"),
-        "output \"vpc\" {\n  value = 1\n}\n",
-    );
-    let mut mono_shas = Vec::new();
-    for v in ["1.0.0", "2.0.0"] {
-        for (p, text) in module_files(v) {
-            write(&mwork.join("alb").join(p), &text);
-        }
-        git(&mwork, &["add", "-A"]);
-        git(&mwork, &["commit", "-q", "-m", &format!("alb release {v}")]);
-        git(&mwork, &["tag", &format!("alb/v{v}")]);
-        mono_shas.push(git(&mwork, &["rev-parse", "HEAD"]).trim().to_string());
-    }
-    let mono = root.join("mono");
-    std::fs::create_dir_all(&mono).expect("mkdir");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            mwork.to_str().expect("utf-8"),
-            mono.join("reference-modules.git").to_str().expect("utf-8"),
-        ],
-    );
-
-    // The legacy deployment.
-    let original = format!(
-        r#"module "tag_v1" {{
-  source = "git::https://github.com/acme/terraform-aws-alb.git?ref=v1.0.0"
-}}
-
-module "short_v2" {{
-  source = "github.com/acme/terraform-aws-alb?ref=v2.0.0"
-}}
-
-module "sub_v1" {{
-  source = "git::https://github.com/acme/terraform-aws-alb.git//modules/extra?ref=v1.0.0"
-}}
-
-module "sha_v1" {{
-  source = "git::https://github.com/acme/terraform-aws-alb.git?ref={}"
-}}
-
-module "branch" {{
-  source = "git::https://github.com/acme/terraform-aws-alb.git?ref=master"
-}}
-
-module "scp_v2" {{
-  source = "git@github.com:acme/terraform-aws-alb.git?ref=v2.0.0"
-}}
-"#,
-        &legacy_shas[0][..10]
-    );
-    let json = "{\n  \"module\": {\n    \"json_v2\": {\n      \"source\": \"git::https://github.com/acme/terraform-aws-alb.git//modules/extra?ref=v2.0.0\"\n    }\n  }\n}\n";
-    let registry = "module \"reg\" {\n  source  = \"terraform-aws-modules/alb/aws\"\n  version = \"~> 1.0\"\n}\n";
-
-    let target = Target {
-        repo: "terraform-aws-alb".into(),
-        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
-        monorepo: "reference-modules".into(),
-        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
-        path: "alb".into(),
-        tag_prefix: "alb/".into(),
-        registry: vec!["terraform-aws-modules/alb/aws".into()],
-        tags: vec!["v1.0.0".into(), "v2.0.0".into()],
-        default_branch: Some("master".into()),
-        branches: vec![("master".into(), "main".into())],
-        other_branches: vec![],
-    };
-    let targets = Targets::new(vec![target]);
-    let mut commits = CommitMap::new();
-    for (old, new) in legacy_shas.iter().zip(&mono_shas) {
-        commits.insert("terraform-aws-alb", old, new);
-    }
-    let ctx = Context {
-        targets: &targets,
-        commits: &commits,
-        monorepo: "live",
-        same_monorepo: SameMonorepo::Pinned,
-        split: None,
-    };
-    let main = rewrite_file("dev/korea/api/static/main.tf", &original, &ctx);
-    assert!(main.errors.is_empty(), "{:?}", main.errors);
-    assert_eq!(main.rewrites.len(), 6);
-    let json_out = rewrite_file("dev/korea/api/static/extra.tf.json", json, &ctx);
-    assert_eq!(json_out.rewrites.len(), 1, "{json_out:?}");
-    let reg = rewrite_file("dev/korea/api/static/registry.tf", registry, &ctx);
-    assert!(reg.errors.is_empty(), "{:?}", reg.errors);
-
-    let orig_dir = root.join("orig");
-    write(&orig_dir.join("main.tf"), &original);
-    write(&orig_dir.join("extra.tf.json"), json);
-    let new_dir = root.join("new");
-    write(
-        &new_dir.join("main.tf"),
-        main.new_content.as_deref().expect("changed"),
-    );
-    write(
-        &new_dir.join("extra.tf.json"),
-        json_out.new_content.as_deref().expect("changed"),
-    );
-    write(
-        &new_dir.join("registry.tf"),
-        reg.new_content.as_deref().expect("changed"),
-    );
-
-    let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
-    let got_new = terraform_get(&tf, root, &new_dir, &mono);
-    assert_eq!(got_orig.len(), 7, "{got_orig:?}");
-    assert_eq!(got_new.len(), 8, "{got_new:?}");
-    for (key, dir) in &got_orig {
-        let before = snapshot(dir);
-        let after = snapshot(&got_new[key]);
-        assert!(!before.is_empty(), "{key}: nothing downloaded");
-        assert_eq!(
-            before, after,
-            "module {key}: content differs after the rewrite"
-        );
-    }
-    // The versions really differ, so the comparison above is not vacuous.
-    let output = |key: &str, m: &BTreeMap<String, PathBuf>| {
-        std::fs::read_to_string(m[key].join("main.tf")).expect("main.tf")
-    };
-    assert!(output("tag_v1", &got_orig).contains("\"1.0.0\""));
-    assert!(output("short_v2", &got_orig).contains("\"2.0.0\""));
-    assert!(output("sha_v1", &got_new).contains("\"1.0.0\""));
-    assert!(output("branch", &got_new).contains("\"2.0.0\""));
-    assert!(output("sub_v1", &got_new).contains("extra-1.0.0"));
-    assert!(output("json_v2", &got_new).contains("extra-2.0.0"));
-    assert!(output("scp_v2", &got_new).contains("\"2.0.0\""));
-    // The registry call (~> 1.0) resolves to v1.0.0's content.
-    assert_eq!(snapshot(&got_new["reg"]), snapshot(&got_orig["tag_v1"]));
-    assert!(got_new["reg"].ends_with("alb"), "{:?}", got_new["reg"]);
-}
-
-/// Commits `module_files(label)` (under `dir/` when given) in `work` for each
-/// `(label, git command)` (`tag NAME`, `update-ref refs/heads/NAME HEAD`); the branch
-/// checked out at the start gets the last commit.
-fn commit_refs(work: &Path, dir: Option<&str>, refs: &[(&str, &[&str])]) {
-    for (label, cmd) in refs {
-        for (p, text) in module_files(label) {
-            let path = match dir {
-                Some(d) => work.join(d).join(p),
-                None => work.join(p),
-            };
-            write(&path, &text);
-        }
-        git(work, &["add", "-A"]);
-        git(work, &["commit", "-q", "-m", label]);
-        if !cmd.is_empty() {
-            git(work, cmd);
-        }
-    }
-}
-
-/// A bare clone of `work` (every branch and tag) at `dest`.
-fn bare(root: &Path, work: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().expect("utf-8"),
-            dest.to_str().expect("utf-8"),
-        ],
-    );
-}
-
-/// Issue 12, defects 1 and 9, with the real Terraform 1.0.3: a legacy repo whose branches
-/// `master` (the default), `rel` and `edge` share their names with tags holding other
-/// files, and a tag `release/1.0` called percent-encoded. Each rewritten call installs
-/// exactly what the legacy call installed. (`?ref=rel&depth=1` is not called: Terraform
-/// 1.0.3 clones only the default branch then, and `git checkout rel` fails on both sides.)
-#[test]
-fn refs_naming_a_branch_and_a_tag_fetch_what_legacy_terraform_fetched() {
-    let Some(tf) = common::terraform() else {
-        return;
-    };
-    let tmp = common::tempdir();
-    let root = tmp.path();
-
-    let work = root.join("work/alb");
-    std::fs::create_dir_all(&work).expect("mkdir");
-    git(&work, &["init", "-q", "-b", "master"]);
-    commit_refs(
-        &work,
-        None,
-        &[
-            ("tag-master", &["tag", "master"]),
-            ("tag-rel", &["tag", "rel"]),
-            ("tag-release-1.0", &["tag", "release/1.0"]),
-            ("tag-build", &["tag", "v3.0.0+build.7"]),
-            ("branch-rel", &["update-ref", "refs/heads/rel", "HEAD"]),
-            ("branch-edge", &["update-ref", "refs/heads/edge", "HEAD"]),
-            ("branch-master", &["tag", "edge"]),
-        ],
-    );
-    let legacy = root.join("legacy");
-    bare(root, &work, &legacy.join("terraform-aws-alb.git"));
-
-    // The monorepo as tfmono imports it: tags namespaced, `rel` imported as a branch.
-    let mwork = root.join("work/mono");
-    std::fs::create_dir_all(&mwork).expect("mkdir");
-    git(&mwork, &["init", "-q", "-b", "main"]);
-    commit_refs(
-        &mwork,
-        Some("alb"),
-        &[
-            ("tag-master", &["tag", "alb/master"]),
-            ("tag-rel", &["tag", "alb/rel"]),
-            ("tag-release-1.0", &["tag", "alb/release/1.0"]),
-            ("tag-build", &["tag", "alb/v3.0.0+build.7"]),
-            (
-                "branch-rel",
-                &[
-                    "update-ref",
-                    "refs/heads/import/terraform-aws-alb/rel",
-                    "HEAD",
-                ],
-            ),
-            (
-                "branch-edge",
-                &[
-                    "update-ref",
-                    "refs/heads/import/terraform-aws-alb/edge",
-                    "HEAD",
-                ],
-            ),
-            ("branch-master", &["tag", "alb/edge"]),
-        ],
-    );
-    let mono = root.join("mono");
-    bare(root, &mwork, &mono.join("reference-modules.git"));
-
-    let url = "git::https://github.com/acme/terraform-aws-alb.git";
-    let calls = [
-        ("master", "?ref=master", "branch-master"),
-        ("master_shallow", "?ref=master&depth=1", "branch-master"),
-        ("rel", "?ref=rel", "tag-rel"),
-        ("edge", "?ref=edge", "branch-master"),
-        // A shallow clone has the default branch only: `edge` is its tip's tag.
-        ("edge_shallow", "?ref=edge&depth=1", "branch-master"),
-        ("encoded", "?ref=release%2F1.0", "tag-release-1.0"),
-        // `+` is a space in a query value: the rewrite keeps it encoded.
-        ("build", "?ref=v3.0.0%2Bbuild.7", "tag-build"),
-    ];
-    let original: String = calls
-        .iter()
-        .map(|(name, query, _)| {
-            format!("module \"{name}\" {{\n  source = \"{url}{query}\"\n}}\n\n")
-        })
-        .collect();
-
-    let target = Target {
-        repo: "terraform-aws-alb".into(),
-        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
-        monorepo: "reference-modules".into(),
-        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
-        path: "alb".into(),
-        tag_prefix: "alb/".into(),
-        registry: vec![],
-        tags: vec![
-            "master".into(),
-            "rel".into(),
-            "release/1.0".into(),
-            "edge".into(),
-            "v3.0.0+build.7".into(),
-        ],
-        default_branch: Some("master".into()),
-        branches: vec![
-            ("master".into(), "main".into()),
-            ("rel".into(), "import/terraform-aws-alb/rel".into()),
-            ("edge".into(), "import/terraform-aws-alb/edge".into()),
-        ],
-        other_branches: vec![],
-    };
-    let targets = Targets::new(vec![target]);
-    let commits = CommitMap::new();
-    let ctx = Context {
-        targets: &targets,
-        commits: &commits,
-        monorepo: "live",
-        same_monorepo: SameMonorepo::Pinned,
-        split: None,
-    };
-    let out = rewrite_file("dev/main.tf", &original, &ctx);
-    assert!(out.errors.is_empty(), "{:?}", out.errors);
-    assert_eq!(out.rewrites.len(), calls.len(), "{out:?}");
-    let orig_dir = root.join("orig");
-    write(&orig_dir.join("main.tf"), &original);
-    let new_dir = root.join("new");
-    write(
-        &new_dir.join("main.tf"),
-        out.new_content.as_deref().expect("changed"),
-    );
-
-    let new_text = out.new_content.as_deref().unwrap_or_default();
-    assert!(
-        new_text.contains("?ref=alb/v3.0.0%2Bbuild.7\""),
-        "{new_text}"
-    );
-    let got_orig = terraform_get(&tf, root, &orig_dir, &legacy);
-    let got_new = terraform_get(&tf, root, &new_dir, &mono);
-    assert_eq!(got_orig.len(), calls.len(), "{got_orig:?}");
-    for (name, query, label) in calls {
-        let before = snapshot(&got_orig[name]);
-        // Legacy Terraform fetched this: the test's premise.
-        let main = String::from_utf8_lossy(&before["main.tf"]).into_owned();
-        assert!(
-            main.contains(&format!("\"{label}\"")),
-            "{query}: legacy fetched {main}"
-        );
-        assert_eq!(
-            before,
-            snapshot(&got_new[name]),
-            "module {name} ({query}): the rewrite points elsewhere"
-        );
-    }
-}
-
 #[test]
 fn a_large_file_is_rewritten_completely_and_quickly() {
     let mut src = String::new();
@@ -1576,41 +1111,6 @@ fn real_world_files_are_read_listed_or_flagged_and_never_block_the_plan() {
     assert!(String::from_utf8_lossy(&strict.stderr).contains("--strict: 2 item(s) need attention"));
 }
 
-/// Rewrites a tree of Terragrunt files (path, content) with the split table of the tree.
-fn split_tree(files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
-    split_tree_with(&targets(), files)
-}
-
-fn split_tree_with(t: &Targets, files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
-    use tfmono::sources::split::{collect, SplitTable};
-    let c = commits();
-    let ctx = Context {
-        targets: t,
-        commits: &c,
-        monorepo: "live",
-        same_monorepo: SameMonorepo::Pinned,
-        split: None,
-    };
-    let parts: Vec<_> = files.iter().map(|(p, c)| collect(p, c, t)).collect();
-    let table = SplitTable::build(&parts, &ctx);
-    let ctx = Context {
-        split: Some(&table),
-        ..ctx
-    };
-    files
-        .iter()
-        .map(|(p, c)| (p.to_string(), rewrite_file(p, c, &ctx)))
-        .collect()
-}
-
-const ENVCOMMON_API: &str = "locals {\n  # the module, without a ref\n  base_source_url = \"git::git@github.com:acme/svc-api.git//modules/x\"\n}\n";
-const ENVCOMMON_ALB: &str =
-    "locals {\n  base_source_url = \"git::https://github.com/acme/terraform-aws-alb.git\"\n}\n";
-
-fn unit(common: &str, r: &str) -> String {
-    format!("include \"envcommon\" {{\n  path   = \"${{dirname(find_in_parent_folders(\"root.hcl\"))}}/_envcommon/{common}.hcl\"\n  expose = true\n}}\n\nterraform {{\n  source = \"${{include.envcommon.locals.base_source_url}}?ref={r}\"\n}}\n")
-}
-
 #[test]
 fn terragrunt_split_sources_rewrite_both_halves_per_included_file() {
     let (u1, u2, u3) = (
@@ -1757,4 +1257,210 @@ repo "live-api" {
             && notes.contains("fetches the tag"),
         "{notes}"
     );
+}
+
+/// `plan` and `apply` both fail with exit 2 and every `needle`, and apply writes no
+/// output directory.
+fn plan_and_apply_fail(root: &Path, needles: &[&str]) {
+    fails(root, &["plan", "mapping.hcl"], needles);
+    fails(root, &["apply", "mapping.hcl", "--out", "out"], needles);
+    assert!(
+        !root.join("out").exists(),
+        "apply wrote an output directory"
+    );
+}
+
+const ALB_SHA: &str = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d";
+const ALB_IMAGE: &str = "ffffeeeeddddccccbbbbaaaa9999888877776666";
+
+fn alb() -> Target {
+    Target {
+        repo: "terraform-aws-alb".into(),
+        legacy_url: "https://github.com/acme/terraform-aws-alb.git".into(),
+        monorepo: "reference-modules".into(),
+        monorepo_url: "git::https://github.com/acme/reference-modules.git".into(),
+        path: "alb".into(),
+        tag_prefix: "alb/".into(),
+        registry: vec!["terraform-aws-modules/alb/aws".into()],
+        tags: ["v1.0.0", "v1.1.0", "v2.0.0", "v2.1.0-rc1", "latest"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        default_branch: Some("master".into()),
+        branches: vec![
+            ("master".into(), "main".into()),
+            (
+                "feature-x".into(),
+                "import/terraform-aws-alb/feature-x".into(),
+            ),
+        ],
+        other_branches: vec![],
+    }
+}
+
+fn targets() -> Targets {
+    Targets::new(vec![
+        alb(),
+        Target {
+            repo: "svc-api".into(),
+            legacy_url: "git@github.com:acme/svc-api.git".into(),
+            monorepo: "service-modules".into(),
+            monorepo_url: "https://github.com/acme/service-modules.git".into(),
+            path: "api".into(),
+            tag_prefix: "api/".into(),
+            registry: vec![],
+            tags: vec!["v0.3.0".into()],
+            default_branch: Some("main".into()),
+            branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
+        },
+        Target {
+            repo: "svc-shared".into(),
+            legacy_url: "ssh://git@github.com/acme/svc-shared".into(),
+            monorepo: "service-modules".into(),
+            monorepo_url: "https://github.com/acme/service-modules.git".into(),
+            path: "shared/core".into(),
+            tag_prefix: "shared/".into(),
+            registry: vec![],
+            tags: vec!["v1.0.0".into()],
+            default_branch: Some("main".into()),
+            branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
+        },
+        Target {
+            repo: "legacy-bb".into(),
+            legacy_url: "https://bitbucket.org/acme/legacy-bb.git".into(),
+            monorepo: "service-modules".into(),
+            monorepo_url: "git::https://github.com/acme/service-modules.git".into(),
+            path: "bb".into(),
+            tag_prefix: "bb/".into(),
+            registry: vec!["app.terraform.io/acme/bb/aws".into()],
+            tags: vec!["1.0".into()],
+            default_branch: Some("main".into()),
+            branches: vec![("main".into(), "main".into())],
+            other_branches: vec![],
+        },
+    ])
+}
+
+fn commits() -> CommitMap {
+    let mut c = CommitMap::new();
+    c.insert("terraform-aws-alb", ALB_SHA, ALB_IMAGE);
+    c
+}
+
+fn run(file: &str, content: &str, monorepo: &str, mode: SameMonorepo) -> FileOutcome {
+    let t = targets();
+    let c = commits();
+    let ctx = Context {
+        targets: &t,
+        commits: &c,
+        monorepo,
+        same_monorepo: mode,
+        split: None,
+    };
+    rewrite_file(file, content, &ctx)
+}
+
+fn live(content: &str) -> FileOutcome {
+    run(
+        "dev/korea/api/static/main.tf",
+        content,
+        "live",
+        SameMonorepo::Pinned,
+    )
+}
+
+fn module(source: &str) -> String {
+    format!("module \"m\" {{\n  source = \"{source}\"\n}}\n")
+}
+
+const ALB_NEW: &str = "git::https://github.com/acme/reference-modules.git//alb";
+
+/// The module content at each legacy tag: outputs that differ, a variable, a submodule.
+pub(crate) fn module_files(version: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "main.tf",
+            format!("output \"version\" {{\n  value = \"{version}\"\n}}\n"),
+        ),
+        (
+            "variables.tf",
+            format!("variable \"name\" {{\n  default = \"alb-{version}\"\n}}\n"),
+        ),
+        (
+            "modules/extra/main.tf",
+            format!("output \"extra\" {{\n  value = \"extra-{version}\"\n}}\n"),
+        ),
+    ]
+}
+
+/// Commits `module_files(label)` (under `dir/` when given) in `work` for each
+/// `(label, git command)` (`tag NAME`, `update-ref refs/heads/NAME HEAD`); the branch
+/// checked out at the start gets the last commit.
+pub(crate) fn commit_refs(work: &Path, dir: Option<&str>, refs: &[(&str, &[&str])]) {
+    for (label, cmd) in refs {
+        for (p, text) in module_files(label) {
+            let path = match dir {
+                Some(d) => work.join(d).join(p),
+                None => work.join(p),
+            };
+            write(&path, &text);
+        }
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "-q", "-m", label]);
+        if !cmd.is_empty() {
+            git(work, cmd);
+        }
+    }
+}
+
+/// A bare clone of `work` (every branch and tag) at `dest`.
+pub(crate) fn bare(root: &Path, work: &Path, dest: &Path) {
+    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            dest.to_str().expect("utf-8"),
+        ],
+    );
+}
+
+/// Rewrites a tree of Terragrunt files (path, content) with the split table of the tree.
+fn split_tree(files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
+    split_tree_with(&targets(), files)
+}
+
+fn split_tree_with(t: &Targets, files: &[(&str, &str)]) -> Vec<(String, FileOutcome)> {
+    use tfmono::sources::split::{collect, SplitTable};
+    let c = commits();
+    let ctx = Context {
+        targets: t,
+        commits: &c,
+        monorepo: "live",
+        same_monorepo: SameMonorepo::Pinned,
+        split: None,
+    };
+    let parts: Vec<_> = files.iter().map(|(p, c)| collect(p, c, t)).collect();
+    let table = SplitTable::build(&parts, &ctx);
+    let ctx = Context {
+        split: Some(&table),
+        ..ctx
+    };
+    files
+        .iter()
+        .map(|(p, c)| (p.to_string(), rewrite_file(p, c, &ctx)))
+        .collect()
+}
+
+const ENVCOMMON_API: &str = "locals {\n  # the module, without a ref\n  base_source_url = \"git::git@github.com:acme/svc-api.git//modules/x\"\n}\n";
+const ENVCOMMON_ALB: &str =
+    "locals {\n  base_source_url = \"git::https://github.com/acme/terraform-aws-alb.git\"\n}\n";
+
+fn unit(common: &str, r: &str) -> String {
+    format!("include \"envcommon\" {{\n  path   = \"${{dirname(find_in_parent_folders(\"root.hcl\"))}}/_envcommon/{common}.hcl\"\n  expose = true\n}}\n\nterraform {{\n  source = \"${{include.envcommon.locals.base_source_url}}?ref={r}\"\n}}\n")
 }

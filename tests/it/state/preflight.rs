@@ -5,78 +5,8 @@
 
 use std::path::Path;
 
-use crate::common::{ok, run, tempdir, Run};
-use crate::safety::{mini_org, tfstate, MiniOpts, STATE_BLOCK};
-
-const ROOT: &str = "live/dev/korea/api/static";
-
-/// Runs tfmono, asserts exit 2 and that stderr holds every needle.
-fn fails(dir: &Path, args: &[&str], needles: &[&str]) -> Run {
-    let r = run(dir, args);
-    assert_eq!(r.code, Some(2), "{args:?}:\n{}\n{}", r.stdout, r.stderr);
-    for n in needles {
-        assert!(
-            r.stderr.contains(n),
-            "{args:?}: stderr lacks {n:?}:\n{}",
-            r.stderr
-        );
-    }
-    r
-}
-
-#[test]
-fn every_problem_found_before_the_scan_is_reported_at_once() {
-    let tmp = tempdir();
-    let root = tmp.path();
-    let mut tail = String::new();
-    for ghost in ["ghost-a", "ghost-b", "ghost-c"] {
-        tail.push_str(&format!(
-            "repo \"{ghost}\" {{\n  url  = \"https://github.com/acme/{ghost}.git\"\n  into = \"live\"\n  path = \"ghosts/{ghost}\"\n}}\n"
-        ));
-    }
-    tail.push_str(&STATE_BLOCK.replace(ROOT, "live/dev/koera/api/static"));
-    mini_org(
-        root,
-        &MiniOpts {
-            tail: &tail,
-            ..MiniOpts::default()
-        },
-    );
-    std::fs::create_dir(root.join("out")).expect("mkdir");
-    std::fs::write(root.join("out/notes.txt"), "mine").expect("write");
-
-    let r = fails(
-        root,
-        &["apply", "mapping.hcl", "--out", "out"],
-        &[
-            "5 problems found before reading the legacy repos",
-            "output directory out is not empty",
-            "repo \"ghost-a\"",
-            "repo \"ghost-b\"",
-            "repo \"ghost-c\"",
-            "mapping.hcl:36:1 (state \"live/dev/koera/api/static\"): unknown root \"live/dev/koera/api/static\"",
-            "did you mean \"live/dev/korea/api/static\"?",
-        ],
-    );
-    // one error, every problem in it, nothing else said or written
-    assert_eq!(r.stderr.matches("error: ").count(), 1, "{}", r.stderr);
-    let out: Vec<_> = std::fs::read_dir(root.join("out"))
-        .expect("dir")
-        .map(|e| e.expect("entry").file_name())
-        .collect();
-    assert_eq!(out, ["notes.txt"]);
-    // plan (no output directory) names the other four
-    fails(
-        root,
-        &["plan", "mapping.hcl"],
-        &[
-            "4 problems found before reading",
-            "ghost-a",
-            "ghost-c",
-            "unknown root",
-        ],
-    );
-}
+use crate::common::org::{mini_org, tfstate, MiniOpts, ROOT, SNAPSHOT, STATE_BLOCK};
+use crate::common::{fails, ok, tempdir, Run};
 
 #[test]
 fn a_from_state_naming_no_imported_root_is_an_error() {
@@ -100,31 +30,6 @@ fn a_from_state_naming_no_imported_root_is_an_error() {
             "did you mean \"live/dev/korea/api/static\"?",
         ],
     );
-}
-
-/// The org with [`STATE_BLOCK`] and `extra` appended to the mapping, and `pulled/` holding
-/// `files` (`(name, state JSON)`).
-fn org_with_snapshots(root: &Path, extra: &str, files: &[(&str, String)]) {
-    let tail = format!("{STATE_BLOCK}{extra}");
-    mini_org(
-        root,
-        &MiniOpts {
-            tail: &tail,
-            ..MiniOpts::default()
-        },
-    );
-    std::fs::create_dir_all(root.join("pulled")).expect("mkdir");
-    for (name, text) in files {
-        std::fs::write(root.join("pulled").join(name), text).expect("write");
-    }
-}
-
-fn checked(r: &Run) -> String {
-    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json plan");
-    plan["state"]["roots"][0]["check"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
 }
 
 #[test]
@@ -241,4 +146,109 @@ fn a_to_the_roots_code_does_not_declare_is_a_warning() {
         "{}",
         r.all()
     );
+}
+
+#[test]
+fn state_snapshots_missing_the_moved_address_or_not_json_are_named() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            tail: STATE_BLOCK,
+            ..MiniOpts::default()
+        },
+    );
+    let states = root.join("states");
+    std::fs::create_dir(&states).expect("mkdir");
+
+    // A good snapshot: the plan passes (the control).
+    std::fs::write(states.join(SNAPSHOT), tfstate("alb")).expect("write");
+    ok(root, &["plan", "mapping.hcl", "--states", "states"]);
+
+    // `from` is not in the snapshot.
+    std::fs::write(states.join(SNAPSHOT), tfstate("other")).expect("write");
+    fails(
+        root,
+        &["plan", "mapping.hcl", "--states", "states"],
+        &[
+            "state \"live/dev/korea/api/static\" move #1",
+            "`module.alb` is not in the state of \"live/dev/korea/api/static\"",
+            "terraform state list",
+        ],
+    );
+
+    // Not JSON: the message names the file and how to make a good one.
+    std::fs::write(states.join(SNAPSHOT), "this is { not json\n").expect("write");
+    fails(
+        root,
+        &["plan", "mapping.hcl", "--states", "states"],
+        &[
+            &format!("states/{SNAPSHOT}"),
+            "not Terraform state JSON",
+            "terraform state pull",
+        ],
+    );
+
+    // No snapshot for the root at all.
+    std::fs::remove_file(states.join(SNAPSHOT)).expect("rm");
+    fails(
+        root,
+        &["plan", "mapping.hcl", "--states", "states"],
+        &[
+            "no state snapshot for root \"live/dev/korea/api/static\"",
+            SNAPSHOT,
+            "terraform state pull",
+        ],
+    );
+    // apply with a failing snapshot check writes nothing.
+    fails(
+        root,
+        &["apply", "mapping.hcl", "--states", "states", "--out", "out"],
+        &[SNAPSHOT],
+    );
+    assert!(!root.join("out").exists());
+}
+
+#[test]
+fn a_missing_states_directory_says_what_to_do() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    mini_org(
+        root,
+        &MiniOpts {
+            tail: STATE_BLOCK,
+            ..MiniOpts::default()
+        },
+    );
+    fails(
+        root,
+        &["plan", "mapping.hcl", "--states", "nostates"],
+        &["nostates", "terraform state pull"],
+    );
+}
+
+/// The org with [`STATE_BLOCK`] and `extra` appended to the mapping, and `pulled/` holding
+/// `files` (`(name, state JSON)`).
+fn org_with_snapshots(root: &Path, extra: &str, files: &[(&str, String)]) {
+    let tail = format!("{STATE_BLOCK}{extra}");
+    mini_org(
+        root,
+        &MiniOpts {
+            tail: &tail,
+            ..MiniOpts::default()
+        },
+    );
+    std::fs::create_dir_all(root.join("pulled")).expect("mkdir");
+    for (name, text) in files {
+        std::fs::write(root.join("pulled").join(name), text).expect("write");
+    }
+}
+
+fn checked(r: &Run) -> String {
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json plan");
+    plan["state"]["roots"][0]["check"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
