@@ -20,6 +20,7 @@ pub mod history;
 pub mod inventory;
 pub mod mapping;
 pub mod orggen;
+pub mod outdir;
 pub mod plan;
 pub mod preflight;
 pub mod progress;

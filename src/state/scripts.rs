@@ -104,7 +104,7 @@ pub fn files(plan: &StatePlan) -> Vec<String> {
 /// Every script goes through the one atomic writer (temporary file, fsync, rename), which
 /// also ends it with the marker line `verify` looks for.
 fn write_exec(path: &Path, text: &str) -> io::Result<()> {
-    crate::apply::files::write_script(path, text)
+    crate::outdir::write_script(path, text)
 }
 
 fn all_script(roots: &[&RootPlan], opts: &ScriptOptions, rollback: bool) -> String {
