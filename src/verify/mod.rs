@@ -20,6 +20,7 @@ use gix::objs::Kind;
 use gix::ObjectId;
 use serde::Serialize;
 
+mod metadata;
 mod scripts;
 pub mod terraform;
 
@@ -406,12 +407,13 @@ fn verify_commits(
                 format!("image {image} has parents {actual:?}, expected the images {expected:?}"),
             );
         }
-        if objects::commit_metadata(&data) != objects::commit_metadata(&img) {
+        let differs = metadata::differences(&data, &img);
+        if !differs.is_empty() {
             ctx.mismatch(
                 Class::Metadata,
                 name,
                 id.to_string(),
-                format!("image {image} differs in author, committer, dates, encoding or message"),
+                format!("image {image} differs in {}", differs.join(", ")),
             );
         }
     }

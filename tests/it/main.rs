@@ -6,6 +6,7 @@ mod end_to_end;
 mod history;
 mod integrity;
 mod inventory;
+mod layers;
 mod mapping;
 mod orggen;
 mod preflight;
