@@ -210,3 +210,81 @@ fn the_checks_catch_what_they_are_for() {
     assert!(rank("rollback") < rank("apply") && rank("apply") < rank("verify"));
     assert!(rank("outdir") < rank("rollback"));
 }
+
+/// The layering puts the crash-safe order of an apply in `tfmono::apply::run` itself (not in
+/// the CLI): a library caller gets the lock, the journal, the scripts and the records, and
+/// the preload store it passes is emptied repo by repo as the imports finish.
+#[test]
+fn a_library_apply_keeps_the_journal_and_the_records() {
+    use std::sync::atomic::AtomicBool;
+    use tfmono::{apply, history::preload::Store, inventory, outdir, plan};
+
+    let tmp = crate::common::tempdir();
+    let org = tfmono::orggen::generate(&tmp.path().join("org"), &tfmono::orggen::Options::demo())
+        .expect("the demo org generates");
+    let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
+    let store = Store::default();
+    let scanned = inventory::scan_with(
+        &mapping,
+        &inventory::Options::default(),
+        &store,
+        &tfmono::progress::NoProgress,
+    )
+    .expect("every repo scans");
+    let plan = plan::build_with_progress(
+        &mapping,
+        &scanned,
+        &plan::Options::default(),
+        &store,
+        &tfmono::progress::NoProgress,
+    )
+    .expect("the plan builds");
+    let refs: Vec<inventory::RepoRefs> = scanned.repos.iter().map(|r| r.refs()).collect();
+    let steps: Vec<&plan::ImportStep> = plan.monorepos.iter().flat_map(|m| &m.imports).collect();
+    assert!(
+        steps.iter().all(|s| store.holds(&s.git_dir)),
+        "the scan preloads every repo"
+    );
+
+    let out = tmp.path().join("out");
+    let ctx = apply::Context {
+        preload: &store,
+        progress: &tfmono::progress::NoProgress,
+        should_interrupt: &AtomicBool::new(false),
+    };
+    apply::run(&plan, &refs, &out, &apply::Options::default(), &ctx).expect("apply runs");
+
+    let journal = outdir::load(&out)
+        .expect("readable")
+        .expect("apply::run wrote the journal");
+    assert_eq!(journal.fingerprint, plan.fingerprint);
+    for f in [outdir::ROLLBACK_SCRIPT, outdir::PUSH_SCRIPT] {
+        assert!(journal.files.iter().any(|j| j == f), "{f} is journaled");
+        let text = std::fs::read_to_string(out.join(f)).expect("the script is there");
+        assert!(
+            text.ends_with(&format!("{}\n", outdir::SCRIPT_END)),
+            "{f} is whole"
+        );
+    }
+    for m in &plan.monorepos {
+        assert!(journal.files.contains(&outdir::commit_map_file(&m.name)));
+        assert!(out.join(outdir::commit_map_file(&m.name)).is_file());
+    }
+    let key = outdir::run_key(&plan.fingerprint, None).expect("key");
+    assert!(
+        outdir::is_synced(&out, &plan.fingerprint, &key).expect("records readable"),
+        "apply::run recorded the applied refs and the synced inputs"
+    );
+    assert!(
+        steps.iter().all(|s| !store.holds(&s.git_dir)),
+        "each repo's preloaded commits are released after its import"
+    );
+    // the lock is apply's too: a second apply under a held lock is refused
+    let held = outdir::lock_output(&out).expect("free after the run");
+    let busy = apply::run(&plan, &refs, &out, &apply::Options::default(), &ctx);
+    assert!(matches!(
+        busy,
+        Err(apply::Error::Output(outdir::Error::Busy { .. }))
+    ));
+    drop(held);
+}
