@@ -10,7 +10,29 @@
 //! 5. [`verify`] proves every legacy commit has an identical image in its monorepo.
 //!
 //! [`report`] renders a plan (the dry run) and outcomes; [`orggen`] builds realistic legacy
-//! orgs of git repos for the demo, the tests and the benchmark.
+//! orgs of git repos for the demo, the tests and the benchmark. [`outdir`] owns the output
+//! directory (its layout, lock, journal and records, the one atomic writer); [`rollback`]
+//! renders `rollback.sh` and `push.sh` from its journal.
+//!
+//! Layers, lowest first; a module uses only modules of the layers below its own (checked by
+//! `tests/it/layers.rs`, which also rejects import cycles; keep both lists in step):
+//!
+//! 1. [`redact`], [`shell`], [`hcl`], [`progress`]
+//! 2. [`mapping`]
+//! 3. [`sources`]
+//! 4. [`history`]
+//! 5. [`outdir`]
+//! 6. [`state`]
+//! 7. [`inventory`]
+//! 8. [`preflight`]
+//! 9. [`plan`]
+//! 10. [`rollback`]
+//! 11. [`apply`]
+//! 12. [`verify`]
+//! 13. [`report`], [`orggen`]
+//!
+//! Stages share data only as values passed by their caller (the plan, the legacy refs, the
+//! [`history::preload::Store`] of commits inflated once per run): no process-global state.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +42,7 @@ pub mod history;
 pub mod inventory;
 pub mod mapping;
 pub mod orggen;
+pub mod outdir;
 pub mod plan;
 pub mod preflight;
 pub mod progress;

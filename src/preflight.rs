@@ -53,7 +53,7 @@ pub struct Outcome {
 pub fn check(mapping: &Mapping, opts: &Options) -> Result<Outcome, Error> {
     let mut problems = Vec::new();
     if let Some(out) = &opts.out {
-        if let Err(e) = crate::rollback::check_output(out) {
+        if let Err(e) = crate::outdir::check_output(out) {
             problems.push(e.to_string());
         }
     }

@@ -2,11 +2,16 @@
 //! repo imported under its path, merged into `main`, tags namespaced, the commit map written
 //! (as a file and as notes under `refs/notes/tfmono`).
 //!
+//! [`run`] is the whole crash-safe sequence, so no caller can skip a step: claim and lock
+//! the output directory, record the journal (every ref's previous value, every file about to
+//! be written), write `rollback.sh` and `push.sh`, execute the plan, update the journal and
+//! `rollback.sh` with the files written, then record the refs as applied and the inputs as
+//! synced ([`crate::outdir`]).
+//!
 //! Order of durability per monorepo, so that a kill at any moment leaves a state the next
 //! run converges from: legacy packs linked in, new objects written as one fsync'd pack, the
 //! commit map file replaced atomically, and only then every ref moved in one transaction.
 
-pub mod files;
 mod link;
 mod refs;
 mod tree;
@@ -19,14 +24,13 @@ use gix::objs::Kind;
 use gix::ObjectId;
 use rayon::prelude::*;
 
-use crate::history::{self, objects, CommitMap, Image, Object};
+use crate::history::{self, objects, preload, CommitMap, Image, Object};
+use crate::inventory::RepoRefs;
+use crate::outdir::{self, NOTES_REF};
 use crate::plan::{MonorepoPlan, Plan};
 use crate::progress::Progress;
 
 pub use refs::RefUpdate;
-
-/// The ref holding the commit-map notes.
-pub const NOTES_REF: &str = "refs/notes/tfmono";
 
 /// What can go wrong while applying.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,9 @@ pub enum Error {
     /// Ctrl-C.
     #[error("interrupted; no ref was moved in the monorepo being written: run the same command again to finish")]
     Interrupted,
+    /// The output directory cannot be claimed, locked or written (journal, scripts, records).
+    #[error(transparent)]
+    Output(#[from] outdir::Error),
 }
 
 /// What happened in one monorepo.
@@ -94,26 +101,53 @@ pub struct Outcome {
     pub files: Vec<String>,
 }
 
-/// The commit map's file name for `monorepo`, relative to the output directory.
-pub fn commit_map_file(monorepo: &str) -> String {
-    format!("{monorepo}.commit-map")
-}
-
 /// The state scripts `plan` makes apply write, relative to the output directory (empty when
 /// no root has script work), so the journal can list them before they are written.
-pub fn state_script_files(plan: &Plan) -> Vec<String> {
+fn state_script_files(plan: &Plan) -> Vec<String> {
     if !plan.state.roots.iter().any(|r| r.needs_script()) {
         return Vec::new();
     }
     crate::state::scripts::files(&plan.state)
         .into_iter()
-        .map(|p| format!("state/{p}"))
+        .map(|p| outdir::state_file(&p))
         .collect()
 }
 
-/// The commit map file of a monorepo.
-pub fn commit_map_path(out: &Path, monorepo: &str) -> PathBuf {
-    out.join(commit_map_file(monorepo))
+/// Every ref `plan` creates or moves in `mono`, sorted.
+fn planned_refs(mono: &MonorepoPlan) -> Vec<String> {
+    let mut refs: Vec<String> = mono
+        .imports
+        .iter()
+        .flat_map(|i| i.branches.iter().chain(&i.tags))
+        .map(|r| r.to.clone())
+        .collect();
+    refs.push(outdir::MAIN_REF.to_string());
+    refs.push(NOTES_REF.to_string());
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+/// What the journal records of `plan` before anything changes: its monorepos and their refs.
+fn journal_targets(plan: &Plan) -> Vec<outdir::JournalTarget> {
+    let mut targets: Vec<outdir::JournalTarget> = Vec::new();
+    for m in &plan.monorepos {
+        match targets.iter_mut().find(|t| t.name == m.name) {
+            // a monorepo listed twice: its refs are all the plan's refs in it
+            Some(t) => {
+                t.refs.extend(planned_refs(m));
+                t.refs.sort();
+                t.refs.dedup();
+            }
+            None => targets.push(outdir::JournalTarget {
+                name: m.name.clone(),
+                dir: m.dir.clone(),
+                url: m.url.clone(),
+                refs: planned_refs(m),
+            }),
+        }
+    }
+    targets
 }
 
 /// Knobs of [`run`].
@@ -122,29 +156,81 @@ pub struct Options {
     /// Where the user's monorepo checkouts will be (absolute): the default of `MONOREPOS`
     /// in the state scripts. `None`: the scripts need `MONOREPOS` set.
     pub monorepos_dir: Option<PathBuf>,
+    /// Print the time each step of each monorepo took on stderr.
+    pub trace: bool,
 }
 
-/// Executes `plan` into `out`. The caller must hold [`crate::rollback::lock_output`]: apply
-/// treats lock files and staging directories left in `out` as leftovers of a killed run.
+/// What [`run`] needs besides the plan and its knobs.
+pub struct Context<'a> {
+    /// The commits inflated ahead by the inventory scan (released after each import).
+    pub preload: &'a preload::Store,
+    /// Where progress goes.
+    pub progress: &'a dyn Progress,
+    /// Set on Ctrl-C: the run stops before moving the refs of the monorepo it is writing.
+    pub should_interrupt: &'a AtomicBool,
+}
+
+/// Applies `plan` (made from the legacy refs `legacy_refs`) into `out`: claims and locks
+/// `out`, records the journal, writes `rollback.sh` and `push.sh`, executes the plan, then
+/// records what it left (see the module docs). A crash at any point leaves a directory that
+/// `rollback.sh` undoes and a re-run converges from.
 pub fn run(
     plan: &Plan,
+    legacy_refs: &[RepoRefs],
     out: &Path,
     opts: &Options,
-    progress: &dyn Progress,
-    should_interrupt: &AtomicBool,
+    ctx: &Context<'_>,
 ) -> Result<Outcome, Error> {
+    outdir::claim_output(out)?;
+    let _lock = outdir::lock_output(out)?;
+    let mut files = vec![
+        outdir::ROLLBACK_SCRIPT.to_string(),
+        outdir::PUSH_SCRIPT.to_string(),
+    ];
+    for m in &plan.monorepos {
+        files.push(outdir::commit_map_file(&m.name));
+    }
+    // the state scripts too, before they are written: verify checks every script listed
+    files.extend(state_script_files(plan));
+    let targets = journal_targets(plan);
+    let journal = outdir::record(out, &plan.fingerprint, &targets, &files)?;
+    let rollback = crate::rollback::rollback_script(&journal);
+    outdir::write_script_in(out, outdir::ROLLBACK_SCRIPT, &rollback)?;
+    let push = crate::rollback::push_script(&journal);
+    outdir::write_script_in(out, outdir::PUSH_SCRIPT, &push)?;
+
+    let outcome = execute(plan, out, opts, ctx)?;
+    let journal = if outcome.files.is_empty() {
+        journal
+    } else {
+        let journal = outdir::record(out, &plan.fingerprint, &targets, &outcome.files)?;
+        let rollback = crate::rollback::rollback_script(&journal);
+        outdir::write_script_in(out, outdir::ROLLBACK_SCRIPT, &rollback)?;
+        journal
+    };
+    // What rollback compares with to find work made in the monorepos after this apply.
+    outdir::record_applied(out, &journal)?;
+    // What the next run compares with to skip everything when nothing changed.
+    let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
+    outdir::record_synced(out, &key, legacy_refs)?;
+    Ok(outcome)
+}
+
+/// Executes `plan` into `out`, under the lock [`run`] holds: apply treats lock files and
+/// staging directories left in `out` as leftovers of a killed run.
+fn execute(plan: &Plan, out: &Path, opts: &Options, ctx: &Context<'_>) -> Result<Outcome, Error> {
     let mut outcome = Outcome::default();
     let who = plan.identity.to_string();
     for m in &plan.monorepos {
-        if should_interrupt.load(Ordering::Relaxed) {
+        if ctx.should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
         outcome
             .monorepos
-            .push(apply_monorepo(m, out, &who, progress, should_interrupt)?);
+            .push(apply_monorepo(m, out, &who, opts.trace, ctx)?);
     }
     if plan.state.roots.iter().any(|r| r.needs_script()) {
-        let dir = out.join("state");
+        let dir = out.join(outdir::STATE_DIR);
         let script_opts = crate::state::scripts::ScriptOptions {
             monorepos_dir: opts.monorepos_dir.clone(),
             ..Default::default()
@@ -195,11 +281,15 @@ fn apply_monorepo(
     m: &MonorepoPlan,
     out: &Path,
     who: &str,
-    progress: &dyn Progress,
-    should_interrupt: &AtomicBool,
+    trace: bool,
+    ctx: &Context<'_>,
 ) -> Result<MonorepoOutcome, Error> {
+    let Context {
+        preload,
+        progress,
+        should_interrupt,
+    } = *ctx;
     let t0 = std::time::Instant::now();
-    let trace = std::env::var_os("TFMONO_TRACE").is_some();
     let mark = |what: &str| {
         if trace {
             eprintln!("[trace] {} {what}: {:?}", m.name, t0.elapsed())
@@ -226,7 +316,7 @@ fn apply_monorepo(
     }
 
     mark("linked");
-    let map_file = commit_map_path(out, &m.name);
+    let map_file = outdir::commit_map_path(out, &m.name);
     let (mut map, old_text) = CommitMap::load_with_text(&map_file)?;
     let mut moved_from: HashMap<String, String> = HashMap::new();
     for step in &m.imports {
@@ -247,12 +337,18 @@ fn apply_monorepo(
         .map(|step| {
             let repo_task = progress.task(&step.repo, step.commits as u64);
             let both = Both(task.as_ref(), repo_task.as_ref());
-            history::rewrite(step, &map, should_interrupt, &both)
+            history::rewrite(
+                &step.history_input(),
+                &map,
+                preload,
+                should_interrupt,
+                &both,
+            )
         })
         .collect::<Result<_, _>>()?;
     drop(task);
     for step in &m.imports {
-        crate::history::preload::release(&step.git_dir);
+        preload.release(&step.git_dir);
     }
     mark("rewritten");
 
@@ -272,7 +368,7 @@ fn apply_monorepo(
     }
 
     // Merges into main, in plan order.
-    let main_ref = crate::plan::MAIN_REF;
+    let main_ref = outdir::MAIN_REF;
     let mut main = edits.current(main_ref);
     for (step, image) in m.imports.iter().zip(&images) {
         let (Some(tip), Some(tip_tree), Some(default)) =
@@ -413,7 +509,7 @@ fn apply_monorepo(
     // The commit map file, then the refs: one transaction.
     let text = map.to_text();
     if text != old_text {
-        crate::rollback::write_atomic(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
+        outdir::write_file(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
             name: m.name.clone(),
             path: map_file.clone(),
             message: e.to_string(),

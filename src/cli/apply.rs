@@ -1,12 +1,15 @@
-//! `tfmono apply`: prints the plan's summary, records the journal, executes the plan and
-//! writes `rollback.sh` and `push.sh` beside the monorepos.
+//! `tfmono apply`: prints the plan's summary and runs [`tfmono::apply::run`], which records
+//! the journal, writes `rollback.sh` and `push.sh` and executes the plan. A re-run whose
+//! inputs did not change stops early ("Up to date"); otherwise it first says which legacy
+//! refs changed since the last apply.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tfmono::{apply, inventory, mapping, plan, report, rollback};
+use tfmono::history::preload::Store as Preload;
+use tfmono::{apply, inventory, mapping, outdir, plan, report};
 
 use super::plan::{compute_with_refs, InputArgs};
 use super::Ui;
@@ -49,7 +52,10 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui, Some(out))?;
+    // One preload for the scan and the import: each repo's commits are inflated once, and
+    // released after its import.
+    let preload = Preload::default();
+    let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui, Some(out), &preload)?;
     report_changes(out, &legacy_refs, &plan, ui)?;
     if let Some(saved) = saved {
         let text = std::fs::read_to_string(saved)
@@ -78,17 +84,6 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         report::render(&plan, &opts, &mut ui.stdout())?;
     }
     super::plan::check_strict(&plan, input.strict)?;
-    rollback::claim_output(out)?;
-    let _lock = rollback::lock_output(out)?;
-    let mut files = vec!["rollback.sh".to_string(), "push.sh".to_string()];
-    for m in &plan.monorepos {
-        files.push(apply::commit_map_file(&m.name));
-    }
-    // the state scripts too, before they are written: verify checks every script listed
-    files.extend(apply::state_script_files(&plan));
-    let journal = rollback::record(&plan, out, &files)?;
-    write_script(out, "rollback.sh", &rollback::rollback_script(&journal))?;
-    write_script(out, "push.sh", &rollback::push_script(&journal))?;
 
     let _guard = gix::interrupt::init_handler_default(1).ok();
     let progress = ui.progress();
@@ -98,27 +93,16 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             .map(std::path::absolute)
             .transpose()
             .context("making --monorepos absolute")?,
+        trace: std::env::var_os("TFMONO_TRACE").is_some(),
     };
-    let outcome = apply::run(
-        &plan,
-        out,
-        &opts,
-        progress.as_ref(),
-        &gix::interrupt::IS_INTERRUPTED,
-    )?;
+    let ctx = apply::Context {
+        preload: &preload,
+        progress: progress.as_ref(),
+        should_interrupt: &gix::interrupt::IS_INTERRUPTED,
+    };
+    // The whole crash-safe sequence: claim, lock, journal, scripts, import, records.
+    let outcome = apply::run(&plan, &legacy_refs, out, &opts, &ctx)?;
     drop(progress);
-    let journal = if outcome.files.is_empty() {
-        journal
-    } else {
-        let journal = rollback::record(&plan, out, &outcome.files)?;
-        write_script(out, "rollback.sh", &rollback::rollback_script(&journal))?;
-        journal
-    };
-    // What rollback compares with to find work made in the monorepos after this apply.
-    rollback::record_applied(out, &journal)?;
-    // What the next run compares with to skip everything when nothing changed.
-    let key = run_key(&plan.fingerprint, monorepos.as_deref())?;
-    rollback::record_synced(out, &key, legacy_refs)?;
     for m in &outcome.monorepos {
         ui.status(format!(
             "{}: {} commits written, {} reused, {} refs updated",
@@ -148,7 +132,7 @@ fn up_to_date(
     out: &std::path::Path,
     monorepos: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<String>> {
-    if input.states.is_some() || !out.join(rollback::MARKER_DIR).is_dir() {
+    if input.states.is_some() || !outdir::is_ours(out) {
         return Ok(None);
     }
     let started = std::time::Instant::now();
@@ -165,9 +149,9 @@ fn up_to_date(
     };
     let identity = mapping.identity.clone().unwrap_or_default();
     let fingerprint = plan::inputs_fingerprint(&mapping.text, &identity, &refs);
-    let key = run_key(&fingerprint, monorepos)?;
-    let _lock = rollback::lock_output(out)?;
-    if !rollback::is_synced(out, &fingerprint, &key)? {
+    let key = outdir::run_key(&fingerprint, monorepos)?;
+    let _lock = outdir::lock_output(out)?;
+    if !outdir::is_synced(out, &fingerprint, &key)? {
         return Ok(None);
     }
     let count: usize = refs.iter().map(|r| r.refs.len()).sum();
@@ -180,20 +164,6 @@ fn up_to_date(
     )))
 }
 
-/// What decides a run's output beyond the plan: the plan's input fingerprint and where the
-/// state scripts will look for the monorepo checkouts (`--monorepos`, made absolute).
-fn run_key(fingerprint: &str, monorepos: Option<&std::path::Path>) -> anyhow::Result<String> {
-    Ok(match monorepos {
-        Some(dir) => format!(
-            "{fingerprint} monorepos={}",
-            std::path::absolute(dir)
-                .context("making --monorepos absolute")?
-                .display()
-        ),
-        None => fingerprint.to_string(),
-    })
-}
-
 /// Says which legacy refs changed since the last completed apply into `out`, and what
 /// this run does about each (see the README: refs are never deleted from a monorepo).
 fn report_changes(
@@ -202,7 +172,7 @@ fn report_changes(
     plan: &plan::Plan,
     ui: &Ui,
 ) -> anyhow::Result<()> {
-    let Some(last) = rollback::last_synced(out)? else {
+    let Some(last) = outdir::last_synced::<inventory::RepoRefs>(out)? else {
         return Ok(());
     };
     let changed = inventory::changes(&last.repos, now);
@@ -265,9 +235,4 @@ fn describe(change: &inventory::RefChange, image: &dyn Fn(&str) -> Option<String
             }
         }
     }
-}
-
-fn write_script(out: &std::path::Path, name: &str, body: &str) -> anyhow::Result<()> {
-    let path = out.join(name);
-    apply::files::write_script(&path, body).with_context(|| format!("writing {}", path.display()))
 }

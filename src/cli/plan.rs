@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use tfmono::history::preload::Store as Preload;
 use tfmono::state::snapshot;
 use tfmono::{inventory, mapping, plan, preflight, report};
 
@@ -88,13 +89,15 @@ impl From<FormatArg> for report::Format {
 
 /// Loads the mapping, checks everything that needs no scan (with apply's output directory
 /// `out`), scans the legacy repos and builds the plan: the common first half of plan, apply
-/// and verify.
+/// and verify. The scan inflates each repo's packed commits into `preload`, where the stage
+/// that follows (the import, verify) finds them.
 pub fn compute(
     input: &InputArgs,
     ui: &Ui,
     out: Option<&Path>,
+    preload: &Preload,
 ) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
-    compute_with_refs(input, ui, out).map(|(m, p, _)| (m, p))
+    compute_with_refs(input, ui, out, preload).map(|(m, p, _)| (m, p))
 }
 
 /// [`compute`], with the legacy refs the plan was made from.
@@ -102,6 +105,7 @@ pub fn compute_with_refs(
     input: &InputArgs,
     ui: &Ui,
     out: Option<&Path>,
+    preload: &Preload,
 ) -> anyhow::Result<(mapping::Mapping, plan::Plan, Vec<inventory::RepoRefs>)> {
     let InputArgs {
         mapping: file,
@@ -126,12 +130,13 @@ pub fn compute_with_refs(
         },
     )?;
     let progress = ui.progress();
-    let inventory = inventory::scan(&mapping, &opts, progress.as_ref())
+    let inventory = inventory::scan_with(&mapping, &opts, preload, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     let opts = plan::Options {
         snapshots: checked.snapshots,
     };
-    let mut plan = plan::build_with_progress(&mapping, &inventory, &opts, progress.as_ref())?;
+    let mut plan =
+        plan::build_with_progress(&mapping, &inventory, &opts, preload, progress.as_ref())?;
     drop(progress);
     for repo in &inventory.repos {
         plan.warnings.extend(
@@ -177,7 +182,7 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         verbose,
         detail,
     } = args;
-    let (_mapping, plan) = compute(input, ui, None)?;
+    let (_mapping, plan) = compute(input, ui, None, &Preload::default())?;
     if let Some(path) = detail {
         write_detail(&plan, path)?;
     }

@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tfmono::rollback;
+use tfmono::outdir;
 
 use super::Ui;
 
@@ -37,16 +37,16 @@ pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         monorepos,
         force,
     } = args;
-    let Some(journal) = rollback::load(out)? else {
+    let Some(journal) = outdir::load(out)? else {
         bail!(
             "{} holds no tfmono journal ({}): nothing to roll back",
             out.display(),
-            rollback::journal_path(out).display()
+            outdir::journal_path(out).display()
         );
     };
     // The same lock apply takes: no rollback under a running apply (or another rollback).
-    let _lock = rollback::lock_output(out)?;
-    let moved = rollback::moved_since_apply(out, &journal)?;
+    let _lock = outdir::lock_output(out)?;
+    let moved = outdir::moved_since_apply(out, &journal)?;
     if !moved.is_empty() && !force {
         let list: Vec<String> = moved
             .iter()
@@ -83,7 +83,7 @@ pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             bundle.display()
         ));
     }
-    let script = out.join("rollback.sh");
+    let script = out.join(outdir::ROLLBACK_SCRIPT);
     let mut cmd = Command::new("bash");
     cmd.arg(&script)
         .env("ROLLBACK_STATE", if *state { "1" } else { "0" });
@@ -100,7 +100,7 @@ pub fn run(args: &RollbackArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             script.display()
         );
     }
-    rollback::forget_applied(out)?;
+    outdir::forget_applied(out)?;
     ui.status(format!("Rolled back {}", out.display()));
     Ok(ExitCode::SUCCESS)
 }

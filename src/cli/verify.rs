@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use tfmono::verify;
+use tfmono::history::preload::Store as Preload;
+use tfmono::{outdir, verify};
 
 use super::plan::{compute, FormatArg, InputArgs};
 use super::Ui;
@@ -81,23 +82,24 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    let (_mapping, plan) = compute(&args.input, ui, None)?;
+    // One preload for the scan and the verification: each repo's commits are inflated once.
+    let preload = Preload::default();
+    let (_mapping, plan) = compute(&args.input, ui, None, &preload)?;
     // The lock apply takes: verifying half-written monorepos would report nonsense. (A
     // directory apply never claimed has no lock to take; verify then says what is missing.)
-    let _lock = if args.out.join(tfmono::rollback::MARKER_DIR).is_dir() {
-        Some(tfmono::rollback::lock_output(&args.out)?)
+    let _lock = if outdir::is_ours(&args.out) {
+        Some(outdir::lock_output(&args.out)?)
     } else {
         None
     };
     let _guard = gix::interrupt::init_handler_default(1).ok();
     let progress = ui.progress();
-    let report = verify::run(
-        &plan,
-        &args.out,
-        args.full,
-        progress.as_ref(),
-        &gix::interrupt::IS_INTERRUPTED,
-    )?;
+    let ctx = verify::Context {
+        preload: &preload,
+        progress: progress.as_ref(),
+        should_interrupt: &gix::interrupt::IS_INTERRUPTED,
+    };
+    let report = verify::run(&plan, &args.out, args.full, &ctx)?;
     drop(progress);
     let mut out = ui.stdout();
     use std::io::Write;
@@ -203,9 +205,9 @@ pub fn run_terraform(
             .chain(more_git_configs.iter().cloned())
             .collect(),
     };
-    let (mapping, plan) = compute(input, ui, None)?;
-    let _lock = if out.join(tfmono::rollback::MARKER_DIR).is_dir() {
-        Some(tfmono::rollback::lock_output(out)?)
+    let (mapping, plan) = compute(input, ui, None, &Preload::default())?;
+    let _lock = if outdir::is_ours(out) {
+        Some(outdir::lock_output(out)?)
     } else {
         None
     };

@@ -21,7 +21,6 @@ use gix::ObjectId;
 pub use commit_map::CommitMap;
 pub use objects::Object;
 
-use crate::plan::ImportStep;
 use crate::progress::Task;
 
 /// What can go wrong while reading legacy history or writing images.
@@ -148,6 +147,39 @@ pub fn read(
     Ok((obj.kind, obj.data))
 }
 
+/// One legacy ref and the monorepo ref it becomes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefImport {
+    /// The full legacy ref name (`refs/heads/master`, `refs/tags/v1.0.0`).
+    pub from: String,
+    /// The full monorepo ref name (`refs/heads/import/alb/master`, `refs/tags/alb/v1.0.0`).
+    pub to: String,
+    /// The legacy object id the ref points at (hex): a commit, or an annotated tag object.
+    pub target: String,
+    /// The commit the ref peels to (hex).
+    pub commit: String,
+    /// Whether the legacy ref is an annotated tag (it becomes a new annotated tag).
+    pub annotated: bool,
+}
+
+/// One legacy repo's history to image, as [`rewrite`] reads it (the plan's import step of
+/// the repo gives it).
+#[derive(Debug, Clone, Copy)]
+pub struct Import<'a> {
+    /// The legacy repo's name.
+    pub repo: &'a str,
+    /// Its local git directory (only read).
+    pub git_dir: &'a Path,
+    /// The path of its tree inside the monorepo.
+    pub path: &'a str,
+    /// Every branch imported, the default one first.
+    pub branches: &'a [RefImport],
+    /// Every tag imported.
+    pub tags: &'a [RefImport],
+    /// Commits reachable from the imported refs.
+    pub commits: usize,
+}
+
 /// The images of one legacy repo's history, ready to be written.
 #[derive(Debug, Default)]
 pub struct Image {
@@ -172,15 +204,17 @@ pub struct Image {
 }
 
 /// Computes the images of every commit reachable from `step`'s refs that `known` does not
-/// already map, and the refs they get. Reads the legacy repo only.
+/// already map, and the refs they get. Reads the legacy repo only (its commits from
+/// `preload` when most of its history is new).
 pub fn rewrite(
-    step: &ImportStep,
+    step: &Import<'_>,
     known: &CommitMap,
+    preload: &preload::Store,
     should_interrupt: &AtomicBool,
     task: &dyn Task,
 ) -> Result<Image, Error> {
-    let name = step.repo.as_str();
-    let repo = open(name, &step.git_dir)?;
+    let name = step.repo;
+    let repo = open(name, step.git_dir)?;
     let parse_id = |hex: &str, reference: &str| {
         ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::Moved {
             repo: name.to_string(),
@@ -188,13 +222,13 @@ pub fn rewrite(
         })
     };
     let mut tips = Vec::new();
-    for r in step.branches.iter().chain(&step.tags) {
+    for r in step.branches.iter().chain(step.tags) {
         tips.push(parse_id(&r.commit, &r.from)?);
     }
 
     // Commits inflated in parallel up front when most of the history is new.
     let preloaded = if known.len_for(name) * 2 < step.commits {
-        preload::shared(&step.git_dir)
+        preload.shared(step.git_dir)
     } else {
         Default::default()
     };
@@ -273,7 +307,7 @@ pub fn rewrite(
         distinct
             .par_iter()
             .map(|t| {
-                let (root, trees) = objects::wrap_tree(*t, &step.path);
+                let (root, trees) = objects::wrap_tree(*t, step.path);
                 (*t, root, trees)
             })
             .collect()
@@ -326,7 +360,7 @@ pub fn rewrite(
     let image_of = |id: &ObjectId| mapped.get(id).copied().or_else(|| known_image(id));
     image.reused = step.commits.saturating_sub(order.len());
 
-    for r in step.branches.iter().chain(&step.tags) {
+    for r in step.branches.iter().chain(step.tags) {
         let commit = parse_id(&r.commit, &r.from)?;
         let new = image_of(&commit).ok_or_else(|| Error::Moved {
             repo: name.to_string(),

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use gix::hashtable::HashMap as IdMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use gix::odb::pack;
 use gix::ObjectId;
@@ -80,30 +80,65 @@ pub fn commits(git_dir: &Path) -> Commits {
     out
 }
 
-/// Inflated commits per git dir, shared by the inventory scan and the import that follow each
-/// other in one process (commits are immutable, so a cached id is never stale).
-type Cache = Mutex<HashMap<PathBuf, Arc<Commits>>>;
-
-fn cache() -> &'static Cache {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+/// Inflated commits per git dir, shared by the stages that follow each other in one run
+/// (the inventory scan counts commits, the import and verify walk them): commits are
+/// immutable, so a cached id is never stale. The caller creates one store per run and
+/// passes it to each stage; a stage that is done with a repo [`release`](Store::release)s
+/// it, and dropping the store frees the rest.
+#[derive(Default)]
+pub struct Store {
+    repos: Mutex<HashMap<PathBuf, Arc<Commits>>>,
 }
 
-/// [`commits`] of `git_dir`, inflated once per process and kept until [`release`].
-pub fn shared(git_dir: &Path) -> Arc<Commits> {
-    if let Some(found) = cache().lock().ok().and_then(|c| c.get(git_dir).cloned()) {
-        return found;
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.repos.lock().map(|r| r.len()).unwrap_or(0);
+        f.debug_struct("Store").field("repos", &held).finish()
     }
-    let loaded = Arc::new(commits(git_dir));
-    if let Ok(mut c) = cache().lock() {
-        c.insert(git_dir.to_owned(), Arc::clone(&loaded));
-    }
-    loaded
 }
 
-/// Drops the cached commits of `git_dir`.
-pub fn release(git_dir: &Path) {
-    if let Ok(mut c) = cache().lock() {
-        c.remove(git_dir);
+impl Store {
+    /// [`commits`] of `git_dir`, inflated once per store and kept until
+    /// [`release`](Store::release).
+    pub fn shared(&self, git_dir: &Path) -> Arc<Commits> {
+        if let Some(found) = self.repos.lock().ok().and_then(|c| c.get(git_dir).cloned()) {
+            return found;
+        }
+        let loaded = Arc::new(commits(git_dir));
+        if let Ok(mut c) = self.repos.lock() {
+            c.insert(git_dir.to_owned(), Arc::clone(&loaded));
+        }
+        loaded
+    }
+
+    /// Drops the cached commits of `git_dir`.
+    pub fn release(&self, git_dir: &Path) {
+        if let Ok(mut c) = self.repos.lock() {
+            c.remove(git_dir);
+        }
+    }
+
+    /// Whether the commits of `git_dir` are held.
+    pub fn holds(&self, git_dir: &Path) -> bool {
+        self.repos.lock().is_ok_and(|c| c.contains_key(git_dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_shares_one_load_until_released() {
+        let store = Store::default();
+        let dir = Path::new("/nonexistent/repo.git");
+        let a = store.shared(dir);
+        let b = store.shared(dir);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(store.holds(dir));
+        store.release(dir);
+        assert!(!store.holds(dir));
+        // another store is another cache: nothing is shared through the process
+        assert!(!Store::default().holds(dir));
     }
 }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::history::preload::Store as Preload;
 use crate::mapping::Mapping;
 use crate::progress::Progress;
 
@@ -373,10 +374,22 @@ pub fn changes(before: &[RepoRefs], now: &[RepoRefs]) -> Vec<RepoChanges> {
     out
 }
 
-/// Scans every repo of `mapping`, in parallel, reporting progress per repo.
+/// Scans every repo of `mapping`, in parallel, reporting progress per repo (with a preload
+/// store of its own, freed on return: see [`scan_with`] to share it with the import).
 pub fn scan(
     mapping: &Mapping,
     opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Inventory, Error> {
+    scan_with(mapping, opts, &Preload::default(), progress)
+}
+
+/// [`scan`], inflating each repo's packed commits into `preload`, where the import and
+/// verify that follow in the same run find them.
+pub fn scan_with(
+    mapping: &Mapping,
+    opts: &Options,
+    preload: &Preload,
     progress: &dyn Progress,
 ) -> Result<Inventory, Error> {
     use rayon::prelude::*;
@@ -386,7 +399,7 @@ pub fn scan(
         .par_iter()
         .map(|spec| {
             let git_dir = locate::locate(mapping, spec, opts)?;
-            let repo = read::read(spec, &git_dir);
+            let repo = read::read(spec, &git_dir, preload);
             task.inc(1);
             repo
         })

@@ -13,7 +13,11 @@ fn is_terraform_file(path: &str) -> bool {
     crate::sources::is_source_file(path)
 }
 
-pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error> {
+pub(super) fn read(
+    spec: &RepoSpec,
+    git_dir: &Path,
+    preload: &crate::history::preload::Store,
+) -> Result<LegacyRepo, Error> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::Corrupt {
         repo: spec.name.clone(),
         path: git_dir.to_owned(),
@@ -113,7 +117,8 @@ pub(super) fn read(spec: &RepoSpec, git_dir: &Path) -> Result<LegacyRepo, Error>
             tips.push(id);
         }
     }
-    let commits = count_commits(&repo, &git_dir, tips).map_err(|e| corrupt("history", &e))?;
+    let commits =
+        count_commits(&repo, &git_dir, tips, preload).map_err(|e| corrupt("history", &e))?;
 
     let replace_refs = platform
         .prefixed(b"refs/replace/".as_slice())
@@ -335,8 +340,9 @@ fn count_commits(
     repo: &gix::Repository,
     git_dir: &Path,
     tips: Vec<gix::ObjectId>,
+    preload: &crate::history::preload::Store,
 ) -> Result<usize, String> {
-    let preloaded = crate::history::preload::shared(git_dir);
+    let preloaded = preload.shared(git_dir);
     let mut seen = gix::hashtable::HashSet::default();
     seen.reserve(preloaded.len());
     let mut stack = tips;

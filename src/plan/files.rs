@@ -30,14 +30,18 @@ pub struct Options {
 /// Computes everything `apply` will do: imports ([`build`]), then source rewrites, backend
 /// key pins, `moved.tf` files and state moves.
 pub fn build_with(mapping: &Mapping, inventory: &Inventory, opts: &Options) -> Result<Plan, Error> {
-    build_with_progress(mapping, inventory, opts, &NoProgress)
+    let preload = history::preload::Store::default();
+    build_with_progress(mapping, inventory, opts, &preload, &NoProgress)
 }
 
-/// [`build_with`], counting the tags scanned on `progress` (one task per monorepo).
+/// [`build_with`], counting the tags scanned on `progress` (one task per monorepo); the
+/// images of pinned commits are computed from the commits `preload` holds (the inventory
+/// scan's, see [`crate::inventory::scan_with`]).
 pub fn build_with_progress(
     mapping: &Mapping,
     inventory: &Inventory,
     opts: &Options,
+    preload: &history::preload::Store,
     progress: &dyn crate::progress::Progress,
 ) -> Result<Plan, Error> {
     let mut plan = build(mapping, inventory)?;
@@ -58,6 +62,7 @@ pub fn build_with_progress(
     let targets = targets(mapping, &plan, &legacy);
     let images = Images {
         steps: &steps,
+        preload,
         cache: Mutex::new(HashMap::new()),
     };
     for mono in &mut plan.monorepos {
@@ -828,6 +833,7 @@ fn targets(mapping: &Mapping, plan: &Plan, legacy: &BTreeMap<&str, &LegacyRepo>)
 /// plan knows them before apply writes them).
 struct Images<'a> {
     steps: &'a BTreeMap<String, ImportStep>,
+    preload: &'a history::preload::Store,
     cache: Mutex<HashMap<String, Option<CommitMap>>>,
 }
 
@@ -838,8 +844,9 @@ impl sources::CommitLookup for Images<'_> {
             let step = self.steps.get(repo)?;
             let task = NoProgress;
             let image = history::rewrite(
-                step,
+                &step.history_input(),
                 &CommitMap::default(),
+                self.preload,
                 &AtomicBool::new(false),
                 crate::progress::Progress::task(&task, "", 0).as_ref(),
             )

@@ -42,8 +42,8 @@ pub enum Error {
 /// The name of the branch every monorepo's imports are merged into.
 pub const MAIN_BRANCH: &str = "main";
 
-/// The full ref name of [`MAIN_BRANCH`].
-pub const MAIN_REF: &str = "refs/heads/main";
+/// The full ref name of [`MAIN_BRANCH`] (a name of the output directory's layout).
+pub use crate::outdir::MAIN_REF;
 
 /// Everything that will happen, per monorepo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -244,19 +244,22 @@ pub struct ImportStep {
     pub root_only: Vec<crate::inventory::root_only::RootOnlyFile>,
 }
 
-/// One legacy ref and the monorepo ref it becomes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefImport {
-    /// The full legacy ref name (`refs/heads/master`, `refs/tags/v1.0.0`).
-    pub from: String,
-    /// The full monorepo ref name (`refs/heads/import/alb/master`, `refs/tags/alb/v1.0.0`).
-    pub to: String,
-    /// The legacy object id the ref points at (hex): a commit, or an annotated tag object.
-    pub target: String,
-    /// The commit the ref peels to (hex).
-    pub commit: String,
-    /// Whether the legacy ref is an annotated tag (it becomes a new annotated tag).
-    pub annotated: bool,
+/// One legacy ref and the monorepo ref it becomes (defined by [`crate::history`], which
+/// images it).
+pub use crate::history::RefImport;
+
+impl ImportStep {
+    /// What [`crate::history::rewrite`] needs of this step.
+    pub fn history_input(&self) -> crate::history::Import<'_> {
+        crate::history::Import {
+            repo: &self.repo,
+            git_dir: &self.git_dir,
+            path: &self.path,
+            branches: &self.branches,
+            tags: &self.tags,
+            commits: self.commits,
+        }
+    }
 }
 
 /// Something a human must look at before trusting the migration: a source left alone

@@ -73,7 +73,8 @@ pub fn write(
             ("rollback.sh", rollback_script(r, opts)),
         ] {
             let path = dir.join(name);
-            write_exec(&path, &text)?;
+            // the one atomic writer, which ends scripts with the marker `verify` looks for
+            crate::outdir::write_script(&path, &text)?;
             written.push(path);
         }
     }
@@ -83,7 +84,7 @@ pub fn write(
         ("rollback-all.sh", all_script(&roots, opts, true)),
     ] {
         let path = out_dir.join(name);
-        write_exec(&path, &text)?;
+        crate::outdir::write_script(&path, &text)?;
         written.push(path);
     }
     Ok(written)
@@ -99,12 +100,6 @@ pub fn files(plan: &StatePlan) -> Vec<String> {
     files.push("migrate-all.sh".into());
     files.push("rollback-all.sh".into());
     files
-}
-
-/// Every script goes through the one atomic writer (temporary file, fsync, rename), which
-/// also ends it with the marker line `verify` looks for.
-fn write_exec(path: &Path, text: &str) -> io::Result<()> {
-    crate::apply::files::write_script(path, text)
 }
 
 fn all_script(roots: &[&RootPlan], opts: &ScriptOptions, rollback: bool) -> String {

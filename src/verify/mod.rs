@@ -20,6 +20,7 @@ use gix::objs::Kind;
 use gix::ObjectId;
 use serde::Serialize;
 
+mod metadata;
 mod scripts;
 pub mod terraform;
 
@@ -43,7 +44,7 @@ pub enum Error {
     },
     /// The journal of the output directory cannot be read.
     #[error(transparent)]
-    Journal(#[from] crate::rollback::Error),
+    Journal(#[from] crate::outdir::Error),
     /// The monorepo exists but cannot be opened as a git repository.
     #[error("monorepo {name} at {}: cannot open it as a git repository ({message}); if something replaced it, run `tfmono apply` with the same --out again", path.display())]
     Unreadable {
@@ -146,26 +147,32 @@ impl Report {
     }
 }
 
+/// What [`run`] needs besides the plan and the output directory.
+pub struct Context<'a> {
+    /// Commits inflated ahead (by the inventory scan of the same run, or here): each repo's
+    /// are released once it is verified.
+    pub preload: &'a history::preload::Store,
+    /// Where progress goes.
+    pub progress: &'a dyn Progress,
+    /// Set on Ctrl-C.
+    pub should_interrupt: &'a AtomicBool,
+}
+
 /// Verifies every monorepo of `plan` under `out`; with `full`, also checks that every
 /// object reachable from every monorepo ref is in the monorepo's object store.
-pub fn run(
-    plan: &Plan,
-    out: &Path,
-    full: bool,
-    progress: &dyn Progress,
-    should_interrupt: &AtomicBool,
-) -> Result<Report, Error> {
+pub fn run(plan: &Plan, out: &Path, full: bool, ctx: &Context<'_>) -> Result<Report, Error> {
     let mut report = Report {
         mismatches: scripts::check(out)?,
         ..Report::default()
     };
     for m in &plan.monorepos {
-        verify_monorepo(m, plan, out, full, progress, should_interrupt, &mut report)?;
+        verify_monorepo(m, plan, out, full, ctx, &mut report)?;
     }
     Ok(report)
 }
 
 struct Ctx<'a> {
+    preload: &'a history::preload::Store,
     mono: &'a gix::Repository,
     /// Who authors the commits apply writes (`Name <email>`).
     identity: String,
@@ -222,16 +229,19 @@ impl Ctx<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn verify_monorepo(
     m: &MonorepoPlan,
     plan: &Plan,
     out: &Path,
     full: bool,
-    progress: &dyn Progress,
-    should_interrupt: &AtomicBool,
+    run: &Context<'_>,
     report: &mut Report,
 ) -> Result<(), Error> {
+    let Context {
+        preload,
+        progress,
+        should_interrupt,
+    } = *run;
     let dir = out.join(&m.dir);
     if !dir.join("HEAD").is_file() {
         return Err(Error::Missing {
@@ -247,7 +257,7 @@ fn verify_monorepo(
         },
         path: dir.clone(),
     })?;
-    let map = CommitMap::load(&crate::apply::commit_map_path(out, &m.name))?;
+    let map = CommitMap::load(&crate::outdir::commit_map_path(out, &m.name))?;
     let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
     let task = progress.task(&format!("verify {}", m.name), total);
     let mut checked = Checked {
@@ -255,6 +265,7 @@ fn verify_monorepo(
         ..Checked::default()
     };
     let mut ctx = Ctx {
+        preload,
         mono: &mono,
         identity: plan.identity.to_string(),
         monorepo: &m.name,
@@ -294,7 +305,7 @@ fn verify_commits(
 ) -> Result<usize, Error> {
     let name = step.repo.as_str();
     let legacy = history::open(name, &step.git_dir)?;
-    let preloaded = history::preload::shared(&step.git_dir);
+    let preloaded = ctx.preload.shared(&step.git_dir);
     let mut stack: Vec<ObjectId> = legacy_tips(step, &legacy)
         .into_iter()
         .map(|t| t.1)
@@ -396,18 +407,19 @@ fn verify_commits(
                 format!("image {image} has parents {actual:?}, expected the images {expected:?}"),
             );
         }
-        if objects::commit_metadata(&data) != objects::commit_metadata(&img) {
+        let differs = metadata::differences(&data, &img);
+        if !differs.is_empty() {
             ctx.mismatch(
                 Class::Metadata,
                 name,
                 id.to_string(),
-                format!("image {image} differs in author, committer, dates, encoding or message"),
+                format!("image {image} differs in {}", differs.join(", ")),
             );
         }
     }
     task.inc((count % 4096) as u64);
     drop(preloaded);
-    history::preload::release(&step.git_dir);
+    ctx.preload.release(&step.git_dir);
     Ok(count)
 }
 
@@ -588,7 +600,7 @@ fn tag_metadata(data: &[u8]) -> Vec<u8> {
 }
 
 fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<usize, Error> {
-    let main_ref = crate::plan::MAIN_REF;
+    let main_ref = crate::outdir::MAIN_REF;
     let main = ctx
         .mono
         .find_reference(main_ref)

@@ -6,12 +6,12 @@
 use std::path::Path;
 
 use super::{Class, Error, Mismatch};
-use crate::apply::files::SCRIPT_END;
+use crate::outdir::SCRIPT_END;
 
 /// Returns one mismatch per damaged script listed in the journal under `out` (none when
 /// there is no journal: nothing was applied there).
 pub fn check(out: &Path) -> Result<Vec<Mismatch>, Error> {
-    let Some(journal) = crate::rollback::load(out)? else {
+    let Some(journal) = crate::outdir::load(out)? else {
         return Ok(Vec::new());
     };
     let mut found = Vec::new();

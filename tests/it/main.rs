@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod history;
 mod inventory;
+mod layers;
 mod mapping;
 mod orggen;
 mod plan;

@@ -1,5 +1,6 @@
-//! Every file `apply` writes beside the monorepos (the journal, commit maps, `rollback.sh`,
-//! `push.sh`, the state scripts) goes through [`write_atomic`]: a temporary file in the same
+//! The one writer of the output directory. Every file tfmono writes beside the monorepos
+//! (the journal and records, commit maps, `rollback.sh`, `push.sh`, the state scripts) goes
+//! through [`write_file`] (data, 0644) or [`write_script`] (0755): a temporary file in the same
 //! directory, written, given its final mode, fsync'd, renamed over the target, and the
 //! directory fsync'd. A kill at any moment leaves the old file or the new one, never a
 //! truncated one.
@@ -16,16 +17,22 @@ pub const SCRIPT_END: &str = "# end of tfmono script";
 
 /// Whether a written file is a script (mode 0755) or data (0644).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+enum Mode {
     /// Readable data.
     Data,
     /// An executable script.
     Executable,
 }
 
+/// Writes the data `bytes` to `path` atomically (mode 0644), creating the parent
+/// directories: a crash leaves the old file or the new one.
+pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(path, bytes, Mode::Data)
+}
+
 /// Writes `bytes` to `path` atomically (temporary file, mode, fsync, rename, directory
 /// fsync), creating the parent directories.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
+fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -94,5 +101,20 @@ mod tests {
             .filter_map(|e| e.ok().map(|e| e.file_name()))
             .collect();
         assert_eq!(names, [std::ffi::OsString::from("x.sh")]);
+    }
+
+    #[test]
+    fn data_is_replaced_whole_and_not_executable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("j.json");
+        write_file(&p, b"old").expect("written");
+        write_file(&p, b"new").expect("rewritten");
+        assert_eq!(std::fs::read(&p).expect("read"), b"new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
     }
 }

@@ -1,0 +1,206 @@
+//! What the last completed apply left: every monorepo ref's value ([`record_applied`], read
+//! by rollback to find work made since) and its inputs ([`record_synced`], read by a re-run
+//! to skip everything when nothing changed).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    io, journal, read_json, write_data, Error, Journal, APPLIED_FILE, MARKER_DIR, SYNCED_FILE,
+};
+
+/// Every ref of each journal monorepo: name -> target (hex), by monorepo name.
+type RefValues = BTreeMap<String, BTreeMap<String, String>>;
+
+fn all_refs(git_dir: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let err = |e: &dyn std::fmt::Display| Error::Refs {
+        path: git_dir.to_owned(),
+        message: e.to_string(),
+    };
+    let repo = gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| err(&e))?;
+    let platform = repo.references().map_err(|e| err(&e))?;
+    let mut out = BTreeMap::new();
+    for r in platform.all().map_err(|e| err(&e))? {
+        let r = r.map_err(|e| err(&e))?;
+        if let Some(id) = r.target().try_id() {
+            out.insert(r.name().as_bstr().to_string(), id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// What [`record_applied`] recorded, if anything.
+fn load_applied(out: &Path) -> Result<Option<RefValues>, Error> {
+    read_json(out.join(MARKER_DIR).join(APPLIED_FILE))
+}
+
+/// Records every ref of every monorepo in `journal` as apply left it (called at the end of a
+/// successful apply).
+pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
+    let mut values = RefValues::new();
+    for m in &journal.monorepos {
+        let dir = out.join(&m.dir);
+        if dir.join("HEAD").is_file() {
+            values.insert(m.name.clone(), all_refs(&dir)?);
+        }
+    }
+    let json = serde_json::to_vec_pretty(&values).expect("ref values always serialise");
+    write_data(&out.join(MARKER_DIR).join(APPLIED_FILE), &json)
+}
+
+/// Forgets what [`record_applied`] and [`record_synced`] recorded (after a rollback:
+/// nothing is applied).
+pub fn forget_applied(out: &Path) -> Result<(), Error> {
+    for name in [SYNCED_FILE, APPLIED_FILE] {
+        let path = out.join(MARKER_DIR).join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("remove", &path)(e));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What the last completed apply imported. `R` is the caller's record of one legacy repo's
+/// refs (the inventory's `RepoRefs`); this module only stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Synced<R> {
+    /// The fingerprint of its inputs, with whatever else decided its output (the caller's
+    /// key: see [`super::run_key`]).
+    pub fingerprint: String,
+    /// The refs of every legacy repo as it read them.
+    pub repos: Vec<R>,
+}
+
+/// Records that the apply of inputs `key` (see [`super::run_key`]), reading legacy refs
+/// `repos`, completed (after [`record_applied`]).
+pub fn record_synced<R: Serialize>(out: &Path, key: &str, repos: &[R]) -> Result<(), Error> {
+    #[derive(Serialize)]
+    struct SyncedRef<'a, R> {
+        fingerprint: &'a str,
+        repos: &'a [R],
+    }
+    let synced = SyncedRef {
+        fingerprint: key,
+        repos,
+    };
+    let json = serde_json::to_vec_pretty(&synced).expect("refs always serialise");
+    write_data(&out.join(MARKER_DIR).join(SYNCED_FILE), &json)
+}
+
+/// What the last completed apply into `out` imported, if it recorded it (a damaged record
+/// counts as none: it only lets a re-run skip work, and the next full run rewrites it).
+pub fn last_synced<R: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<Synced<R>>, Error> {
+    match read_json(out.join(MARKER_DIR).join(SYNCED_FILE)) {
+        Err(Error::Damaged { .. }) => Ok(None),
+        other => other,
+    }
+}
+
+/// Whether `out` already holds exactly what applying inputs `fingerprint` makes (`key`: the
+/// fingerprint with what else decided the output, as [`record_synced`] got it): the last
+/// apply that completed had these inputs, no apply was started since with others, every file
+/// it wrote is there and every monorepo ref has the value it left (none moved, added or
+/// deleted). Reads ref files and the records only, no object.
+pub fn is_synced(out: &Path, fingerprint: &str, key: &str) -> Result<bool, Error> {
+    let synced: Option<Synced<serde::de::IgnoredAny>> = last_synced(out)?;
+    if synced.is_none_or(|s| s.fingerprint != key) {
+        return Ok(false);
+    }
+    let Some(journal) = journal::load(out)? else {
+        return Ok(false);
+    };
+    if journal.fingerprint != fingerprint || journal.files.iter().any(|f| !out.join(f).is_file()) {
+        return Ok(false);
+    }
+    let Some(applied) = load_applied(out)? else {
+        return Ok(false);
+    };
+    for m in &journal.monorepos {
+        let dir = out.join(&m.dir);
+        let Some(then) = applied.get(&m.name) else {
+            return Ok(false);
+        };
+        if !dir.join("HEAD").is_file() || &all_refs(&dir)? != then {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Refs of one monorepo that rollback would lose: moved or created since the last apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// The monorepo's name.
+    pub monorepo: String,
+    /// Its git directory.
+    pub dir: PathBuf,
+    /// The full ref names, sorted.
+    pub refs: Vec<String>,
+}
+
+/// The refs rollback would lose, per monorepo: in a monorepo apply created (rollback
+/// removes it) every ref that is new or moved since the last apply; in one that existed,
+/// every ref rollback resets that moved since. Empty when no apply recorded its refs.
+pub fn moved_since_apply(out: &Path, journal: &Journal) -> Result<Vec<Moved>, Error> {
+    let Some(applied) = load_applied(out)? else {
+        return Ok(Vec::new());
+    };
+    let mut moved = Vec::new();
+    for m in &journal.monorepos {
+        let dir = out.join(&m.dir);
+        let Some(then) = applied.get(&m.name) else {
+            continue;
+        };
+        if !dir.join("HEAD").is_file() {
+            continue;
+        }
+        let now = all_refs(&dir)?;
+        let refs: Vec<String> = now
+            .iter()
+            .filter(|(name, value)| {
+                (m.created || m.refs.iter().any(|r| &r.name == *name))
+                    && then.get(*name) != Some(*value)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !refs.is_empty() {
+            moved.push(Moved {
+                monorepo: m.name.clone(),
+                dir,
+                refs,
+            });
+        }
+    }
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synced_round_trips_and_a_damaged_record_counts_as_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path();
+        super::super::claim_output(out).expect("claimed");
+        let none: Option<Synced<String>> = last_synced(out).expect("read");
+        assert_eq!(none, None);
+        record_synced(out, "key", &["a".to_string()]).expect("recorded");
+        let got: Option<Synced<String>> = last_synced(out).expect("read");
+        assert_eq!(
+            got.map(|s| (s.fingerprint, s.repos)),
+            Some(("key".into(), vec!["a".into()]))
+        );
+        std::fs::write(out.join(MARKER_DIR).join(SYNCED_FILE), "{").expect("damage");
+        let damaged: Option<Synced<String>> = last_synced(out).expect("read");
+        assert_eq!(damaged, None);
+        // and without a journal, nothing is in sync
+        record_synced(out, "key", &["a".to_string()]).expect("recorded");
+        assert!(!is_synced(out, "f", "key").expect("checked"));
+    }
+}
