@@ -145,7 +145,7 @@ pub fn push_script(journal: &Journal) -> String {
         );
     }
     s.push_str(
-        "if [ -n \"$missing\" ]; then\n  printf 'refs missing, nothing pushed (re-run `tfmono apply` to finish, or `tfmono verify`):\\n%s' \"$missing\" >&2\n  exit 1\nfi\n\n",
+        "if [ -n \"$missing\" ]; then\n  # shellcheck disable=SC2016 # the backticks are text of the message\n  printf 'refs missing, nothing pushed (re-run `tfmono apply` to finish, or `tfmono verify`):\\n%s' \"$missing\" >&2\n  exit 1\nfi\n\n",
     );
     for (i, m) in journal.monorepos.iter().enumerate() {
         let var = remote_var(&m.name);
