@@ -129,8 +129,21 @@ pub fn compute_with_refs(
             out: out.map(Path::to_path_buf),
         },
     )?;
+    // Commit counts the last apply into `out` recorded: a repo whose tips did not move is
+    // not walked again.
+    let known: inventory::KnownCounts = match out {
+        Some(out) => tfmono::outdir::last_synced::<inventory::RepoRefs>(out)?
+            .map(|last| {
+                last.repos
+                    .into_iter()
+                    .filter_map(|r| Some((r.name, r.counted?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
     let progress = ui.progress();
-    let inventory = inventory::scan_with(&mapping, &opts, preload, progress.as_ref())
+    let inventory = inventory::scan_known(&mapping, &opts, preload, &known, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     let opts = plan::Options {
         snapshots: checked.snapshots,

@@ -72,7 +72,22 @@ pub struct LegacyRepo {
     /// Terraform files at the tip whose path is not UTF-8 (escaped for display): imported
     /// unchanged, their sources not rewritten.
     pub non_utf8_names: Vec<String>,
+    /// The commits `commits` counts from: every imported tip (hex), sorted.
+    pub counted_from: Vec<String>,
 }
+
+/// A commit count and the tips it was counted from: the same tips always reach the same
+/// commits (ids name content), so a count recorded by an earlier run is reused as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Counted {
+    /// Every imported tip (hex), sorted.
+    pub tips: Vec<String>,
+    /// The commits reachable from them.
+    pub commits: usize,
+}
+
+/// Commit counts recorded by an earlier run, by repo name (see [`scan_known`]).
+pub type KnownCounts = std::collections::HashMap<String, Counted>;
 
 /// A ref of a legacy repo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -249,6 +264,9 @@ pub struct RepoRefs {
     pub head: Option<String>,
     /// Every local branch then every tag, each sorted by name: (full name, target hex).
     pub refs: Vec<(String, String)>,
+    /// The repo's commit count and the tips it was counted from, when a full read made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<Counted>,
 }
 
 impl LegacyRepo {
@@ -264,6 +282,10 @@ impl LegacyRepo {
                 .chain(&self.tags)
                 .map(|r| (r.name.clone(), r.target.clone()))
                 .collect(),
+            counted: Some(Counted {
+                tips: self.counted_from.clone(),
+                commits: self.commits,
+            }),
         }
     }
 }
@@ -392,6 +414,18 @@ pub fn scan_with(
     preload: &Preload,
     progress: &dyn Progress,
 ) -> Result<Inventory, Error> {
+    scan_known(mapping, opts, preload, &KnownCounts::new(), progress)
+}
+
+/// [`scan_with`], taking a repo's commit count from `known` when it was counted from the
+/// very tips the repo has now: a re-run then inflates no commit of a repo that did not move.
+pub fn scan_known(
+    mapping: &Mapping,
+    opts: &Options,
+    preload: &Preload,
+    known: &KnownCounts,
+    progress: &dyn Progress,
+) -> Result<Inventory, Error> {
     use rayon::prelude::*;
     let task = progress.task("reading legacy repos", mapping.repos.len() as u64);
     let repos = mapping
@@ -399,7 +433,7 @@ pub fn scan_with(
         .par_iter()
         .map(|spec| {
             let git_dir = locate::locate(mapping, spec, opts)?;
-            let repo = read::read(spec, &git_dir, preload);
+            let repo = read::read(spec, &git_dir, preload, known.get(&spec.name));
             task.inc(1);
             repo
         })

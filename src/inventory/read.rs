@@ -17,6 +17,7 @@ pub(super) fn read(
     spec: &RepoSpec,
     git_dir: &Path,
     preload: &crate::history::preload::Store,
+    known: Option<&super::Counted>,
 ) -> Result<LegacyRepo, Error> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::Corrupt {
         repo: spec.name.clone(),
@@ -117,8 +118,14 @@ pub(super) fn read(
             tips.push(id);
         }
     }
-    let commits =
-        count_commits(&repo, &git_dir, tips, preload).map_err(|e| corrupt("history", &e))?;
+    let mut counted_from: Vec<String> = tips.iter().map(|t| t.to_string()).collect();
+    counted_from.sort();
+    let commits = match known.filter(|k| k.tips == counted_from) {
+        Some(k) => k.commits,
+        None => {
+            count_commits(&repo, &git_dir, tips, preload).map_err(|e| corrupt("history", &e))?
+        }
+    };
 
     let replace_refs = platform
         .prefixed(b"refs/replace/".as_slice())
@@ -156,6 +163,7 @@ pub(super) fn read(
         replace_refs,
         grafts,
         non_utf8_names: tip.not_utf8,
+        counted_from,
     })
 }
 
@@ -186,6 +194,7 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
         git_dir: repo.git_dir().to_owned(),
         head: head.map(|n| n.as_bstr().to_string()),
         refs: out,
+        counted: None,
     })
 }
 

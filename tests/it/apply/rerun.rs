@@ -306,3 +306,55 @@ fn legacy_repos(root: &Path) -> Vec<PathBuf> {
 }
 
 const UP_TO_DATE: &str = "Up to date:";
+
+#[test]
+fn a_rerun_takes_the_commit_count_of_a_repo_whose_tips_did_not_move_from_the_record() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(root, &["gen-org", "org"]);
+    let first = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(
+        first.stdout.contains("terraform-aws-alb  12 commits"),
+        "{}",
+        first.stdout
+    );
+    // Make the record say alb has 4242 commits: a re-run that reuses it shows that figure,
+    // which it cannot have counted.
+    let record = root.join("out/.tfmono/synced.json");
+    let mut synced: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).expect("record")).expect("json");
+    let repos = synced["repos"].as_array_mut().expect("repos");
+    let alb = repos
+        .iter_mut()
+        .find(|r| r["name"] == "terraform-aws-alb")
+        .expect("alb recorded");
+    assert_eq!(alb["counted"]["commits"], 12, "{alb}");
+    alb["counted"]["commits"] = 4242.into();
+    std::fs::write(&record, synced.to_string()).expect("write record");
+
+    // vpc moves (its count is made again), alb does not (its count is taken as recorded).
+    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
+    let work = root.join("work");
+    git(
+        root,
+        &["clone", "-q", legacy.to_str().expect("utf-8"), "work"],
+    );
+    std::fs::write(work.join("notes.tf"), "# a late change\n").expect("write");
+    git(&work, &["add", "notes.tf"]);
+    git(&work, &["commit", "-q", "-m", "A late change"]);
+    git(&work, &["push", "-q", "origin", "HEAD"]);
+    let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(
+        again.stdout.contains("terraform-aws-alb  4242 commits")
+            && again.stdout.contains("terraform-aws-vpc  13 commits"),
+        "{}",
+        again.stdout
+    );
+    // A run with no record (plan) counts: the real figure.
+    let plan = ok(root, &["plan", "org/mapping.hcl"]);
+    assert!(
+        plan.stdout.contains("terraform-aws-alb  12 commits"),
+        "{}",
+        plan.stdout
+    );
+}
