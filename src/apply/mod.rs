@@ -277,6 +277,33 @@ fn open_monorepo(m: &MonorepoPlan, dir: &Path) -> Result<gix::Repository, Error>
     })
 }
 
+/// `--trace`: prints how long each step of one monorepo took, on stderr.
+struct Trace<'a> {
+    name: &'a str,
+    on: bool,
+    t0: std::time::Instant,
+}
+
+impl Trace<'_> {
+    fn mark(&self, what: &str) {
+        if self.on {
+            eprintln!("[trace] {} {what}: {:?}", self.name, self.t0.elapsed())
+        }
+    }
+}
+
+/// The commit map of a monorepo as loaded at the start of its apply.
+struct MapState {
+    /// Its file.
+    file: PathBuf,
+    /// The map, with the paths of this plan set.
+    map: CommitMap,
+    /// The file's text as read, to skip rewriting it unchanged.
+    old_text: String,
+    /// Repos that moved to another path since the last run -> their old path.
+    moved_from: HashMap<String, String>,
+}
+
 fn apply_monorepo(
     m: &MonorepoPlan,
     out: &Path,
@@ -284,73 +311,26 @@ fn apply_monorepo(
     trace: bool,
     ctx: &Context<'_>,
 ) -> Result<MonorepoOutcome, Error> {
-    let Context {
-        preload,
-        progress,
-        should_interrupt,
-    } = *ctx;
-    let t0 = std::time::Instant::now();
-    let mark = |what: &str| {
-        if trace {
-            eprintln!("[trace] {} {what}: {:?}", m.name, t0.elapsed())
-        }
+    let should_interrupt = ctx.should_interrupt;
+    let trace = Trace {
+        name: &m.name,
+        on: trace,
+        t0: std::time::Instant::now(),
     };
     let dir = out.join(&m.dir);
     let err = mono_err(m, &dir);
-    link::ensure_bare(&dir).map_err(&err)?;
-    // Half-written packs of a failed run go first: the objects are written again (the same
-    // ones: images are deterministic) into one complete pack.
-    for p in link::remove_failed_packs(&dir) {
-        mark(&format!("removed the leftover {}", p.display()));
-    }
+    let pending = link_legacy(m, &dir, &trace)?;
     let objects_dir = dir.join("objects");
 
-    // Legacy objects come in wholesale: packs hard-linked, loose objects collected.
-    let mut pending: Vec<Object> = Vec::new();
-    for step in &m.imports {
-        pending.extend(link::legacy_objects(
-            &step.repo,
-            &step.git_dir,
-            &objects_dir,
-        )?);
-    }
-
-    mark("linked");
-    let map_file = outdir::commit_map_path(out, &m.name);
-    let (mut map, old_text) = CommitMap::load_with_text(&map_file)?;
-    let mut moved_from: HashMap<String, String> = HashMap::new();
-    for step in &m.imports {
-        if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
-            // The repo moved to another path since the last run: its images change, and
-            // the next merge takes its tree away from the old path.
-            moved_from.insert(step.repo.clone(), old.to_string());
-            map.forget(&step.repo);
-        }
-        map.set_path(&step.repo, &step.path);
-    }
-
-    let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
-    let task = progress.task(&format!("import into {}", m.name), total);
-    let images: Vec<Image> = m
-        .imports
-        .par_iter()
-        .map(|step| {
-            let repo_task = progress.task(&step.repo, step.commits as u64);
-            let both = Both(task.as_ref(), repo_task.as_ref());
-            history::rewrite(
-                &step.history_input(),
-                &map,
-                preload,
-                should_interrupt,
-                &both,
-            )
-        })
-        .collect::<Result<_, _>>()?;
-    drop(task);
-    for step in &m.imports {
-        preload.release(&step.git_dir);
-    }
-    mark("rewritten");
+    trace.mark("linked");
+    let MapState {
+        file: map_file,
+        mut map,
+        old_text,
+        moved_from,
+    } = load_map(m, out)?;
+    let images = rewrite_images(m, &map, ctx)?;
+    trace.mark("rewritten");
 
     let repo = open_monorepo(m, &dir)?;
     let mut edits = refs::Edits::read(&repo, &m.name)?;
@@ -367,10 +347,153 @@ fn apply_monorepo(
         map.extend(&image.repo, &image.commits);
     }
 
-    // Merges into main, in plan order.
     let main_ref = outdir::MAIN_REF;
-    let mut main = edits.current(main_ref);
-    for (step, image) in m.imports.iter().zip(&images) {
+    let mut main =
+        merge_into_main(m, who, &images, &moved_from, &repo, &mut overlay, &edits).map_err(&err)?;
+    // The source rewrite commit: module sources, backend pins, moved.tf.
+    if let Some(parent) = main {
+        if let Some(commit) = rewrite_commit(m, who, &repo, &mut overlay, parent).map_err(&err)? {
+            main = Some(commit);
+            outcome.rewrite_commit = Some(commit.to_string());
+        }
+    }
+    if let Some(main) = main {
+        edits.set(main_ref, main);
+    }
+    for image in &images {
+        for (name, id) in &image.refs {
+            edits.set(name, *id);
+        }
+    }
+    tag_rewrites(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+
+    trace.mark("merged");
+    let notes_blobs =
+        map_notes(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+
+    trace.mark("notes");
+    let all = new_objects(images, notes_blobs, overlay, &repo);
+    if should_interrupt.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    trace.mark("filtered");
+    outcome.objects_written = all.len();
+    let task = ctx
+        .progress
+        .task(&format!("pack for {}", m.name), all.len() as u64);
+    history::pack::write_reporting(&objects_dir, &all, should_interrupt, task.as_ref())?;
+    drop(task);
+
+    trace.mark("packed");
+    // The commit map file, then the refs: one transaction.
+    let text = map.to_text();
+    if text != old_text {
+        outdir::write_file(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
+            name: m.name.clone(),
+            path: map_file.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    if should_interrupt.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    trace.mark("commit map");
+    link::remove_leftovers(&dir);
+    let repo = open_monorepo(m, &dir)?;
+    outcome.ref_updates = edits.commit(&repo, &m.name)?;
+    trace.mark("refs");
+    Ok(outcome)
+}
+
+/// Makes sure the bare monorepo exists at `dir` and brings the legacy objects in wholesale:
+/// packs hard-linked, loose objects collected (returned, to be written into the new pack).
+fn link_legacy(m: &MonorepoPlan, dir: &Path, trace: &Trace<'_>) -> Result<Vec<Object>, Error> {
+    link::ensure_bare(dir).map_err(mono_err(m, dir))?;
+    // Half-written packs of a failed run go first: the objects are written again (the same
+    // ones: images are deterministic) into one complete pack.
+    for p in link::remove_failed_packs(dir) {
+        trace.mark(&format!("removed the leftover {}", p.display()));
+    }
+    let objects_dir = dir.join("objects");
+
+    // Legacy objects come in wholesale: packs hard-linked, loose objects collected.
+    let mut pending: Vec<Object> = Vec::new();
+    for step in &m.imports {
+        pending.extend(link::legacy_objects(
+            &step.repo,
+            &step.git_dir,
+            &objects_dir,
+        )?);
+    }
+    Ok(pending)
+}
+
+/// Loads the commit map of `m` and sets the path of each of its repos, forgetting the
+/// images of repos that moved to another path.
+fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
+    let map_file = outdir::commit_map_path(out, &m.name);
+    let (mut map, old_text) = CommitMap::load_with_text(&map_file)?;
+    let mut moved_from: HashMap<String, String> = HashMap::new();
+    for step in &m.imports {
+        if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
+            // The repo moved to another path since the last run: its images change, and
+            // the next merge takes its tree away from the old path.
+            moved_from.insert(step.repo.clone(), old.to_string());
+            map.forget(&step.repo);
+        }
+        map.set_path(&step.repo, &step.path);
+    }
+    Ok(MapState {
+        file: map_file,
+        map,
+        old_text,
+        moved_from,
+    })
+}
+
+/// Rewrites the history of every import of `m` (in parallel), then releases their
+/// preloaded commits.
+fn rewrite_images(
+    m: &MonorepoPlan,
+    map: &CommitMap,
+    ctx: &Context<'_>,
+) -> Result<Vec<Image>, Error> {
+    let Context {
+        preload,
+        progress,
+        should_interrupt,
+    } = *ctx;
+    let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
+    let task = progress.task(&format!("import into {}", m.name), total);
+    let images: Vec<Image> = m
+        .imports
+        .par_iter()
+        .map(|step| {
+            let repo_task = progress.task(&step.repo, step.commits as u64);
+            let both = Both(task.as_ref(), repo_task.as_ref());
+            history::rewrite(&step.history_input(), map, preload, should_interrupt, &both)
+        })
+        .collect::<Result<_, _>>()?;
+    drop(task);
+    for step in &m.imports {
+        preload.release(&step.git_dir);
+    }
+    Ok(images)
+}
+
+/// Merges the tip of every image into main, in plan order (creating the root commit of a
+/// new monorepo first); returns the new main, or `None` when there is none.
+fn merge_into_main(
+    m: &MonorepoPlan,
+    who: &str,
+    images: &[Image],
+    moved_from: &HashMap<String, String>,
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    edits: &refs::Edits,
+) -> Result<Option<ObjectId>, String> {
+    let mut main = edits.current(outdir::MAIN_REF);
+    for (step, image) in m.imports.iter().zip(images) {
         let (Some(tip), Some(tip_tree), Some(default)) =
             (image.tip, image.tip_tree, step.branches.first())
         else {
@@ -394,12 +517,11 @@ fn apply_monorepo(
                 id
             }
         };
-        let mut parent_tree = tree::commit_tree(&repo, &overlay, parent).map_err(&err)?;
+        let mut parent_tree = tree::commit_tree(repo, overlay, parent)?;
         if let Some(old_path) = moved_from.get(&step.repo) {
-            parent_tree = tree::remove(&repo, &mut overlay, parent_tree, old_path).map_err(&err)?;
+            parent_tree = tree::remove(repo, overlay, parent_tree, old_path)?;
         }
-        let new_tree = tree::insert(&repo, &mut overlay, Some(parent_tree), &step.path, tip_tree)
-            .map_err(&err)?;
+        let new_tree = tree::insert(repo, overlay, Some(parent_tree), &step.path, tip_tree)?;
         let legacy_tip = image.legacy_tip.map(|t| t.to_string()).unwrap_or_default();
         let msg = format!(
             "Import {} into {}\n\nMigrated-from: {} {}\n",
@@ -415,25 +537,20 @@ fn apply_monorepo(
         main = Some(merge.id);
         overlay.insert(merge.id, merge);
     }
-    // The source rewrite commit: module sources, backend pins, moved.tf.
-    if let Some(parent) = main {
-        if let Some(commit) = rewrite_commit(m, who, &repo, &mut overlay, parent).map_err(&err)? {
-            main = Some(commit);
-            outcome.rewrite_commit = Some(commit.to_string());
-        }
-    }
-    if let Some(main) = main {
-        edits.set(main_ref, main);
-    }
-    for image in &images {
-        for (name, id) in &image.refs {
-            edits.set(name, *id);
-        }
-    }
-    tag_rewrites(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    Ok(main)
+}
 
-    mark("merged");
-    // The commit map as notes, rebuilt from the whole map (deterministic).
+/// The commit map as notes, rebuilt from the whole map (deterministic): sets the notes ref
+/// in `edits` when it changes and returns the notes blobs of the new map entries.
+fn map_notes(
+    m: &MonorepoPlan,
+    who: &str,
+    images: &[Image],
+    map: &CommitMap,
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    edits: &mut refs::Edits,
+) -> Result<Vec<Object>, String> {
     let urls: BTreeMap<&str, String> = m
         .imports
         .iter()
@@ -448,25 +565,30 @@ fn apply_monorepo(
     let mut notes_blobs = Vec::new();
     if let Some(notes) = notes_commit(
         who,
-        &repo,
-        &mut overlay,
+        repo,
+        overlay,
         &mut notes_blobs,
         &fresh,
-        &map,
+        map,
         &urls,
         edits.current(NOTES_REF),
         time,
-    )
-    .map_err(&err)?
-    {
+    )? {
         edits.set(NOTES_REF, notes);
     }
+    Ok(notes_blobs)
+}
 
-    mark("notes");
-    // Objects: everything new that the monorepo does not hold yet, in one pack. Commits and
-    // wrapper trees of commits missing from the commit map, and notes blobs of new map
-    // entries, are new by construction (a duplicate after a crash is harmless); the rest is
-    // checked against the monorepo.
+/// Objects: everything new that the monorepo does not hold yet, for one pack. Commits and
+/// wrapper trees of commits missing from the commit map, and notes blobs of new map
+/// entries, are new by construction (a duplicate after a crash is harmless); the rest is
+/// checked against the monorepo.
+fn new_objects(
+    images: Vec<Image>,
+    notes_blobs: Vec<Object>,
+    overlay: HashMap<ObjectId, Object>,
+    repo: &gix::Repository,
+) -> Vec<Object> {
     let mut all: Vec<Object> = Vec::new();
     let mut maybe: Vec<Object> = Vec::new();
     for image in images {
@@ -496,34 +618,7 @@ fn apply_monorepo(
     let mut seen = gix::hashtable::HashSet::default();
     seen.reserve(all.len());
     all.retain(|o| seen.insert(o.id));
-    if should_interrupt.load(Ordering::Relaxed) {
-        return Err(Error::Interrupted);
-    }
-    mark("filtered");
-    outcome.objects_written = all.len();
-    let task = progress.task(&format!("pack for {}", m.name), all.len() as u64);
-    history::pack::write_reporting(&objects_dir, &all, should_interrupt, task.as_ref())?;
-    drop(task);
-
-    mark("packed");
-    // The commit map file, then the refs: one transaction.
-    let text = map.to_text();
-    if text != old_text {
-        outdir::write_file(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
-            name: m.name.clone(),
-            path: map_file.clone(),
-            message: e.to_string(),
-        })?;
-    }
-    if should_interrupt.load(Ordering::Relaxed) {
-        return Err(Error::Interrupted);
-    }
-    mark("commit map");
-    link::remove_leftovers(&dir);
-    let repo = open_monorepo(m, &dir)?;
-    outcome.ref_updates = edits.commit(&repo, &m.name)?;
-    mark("refs");
-    Ok(outcome)
+    all
 }
 
 /// Points every tag of `m.tag_rewrites` at a "Rewrite module sources for `<tag>`" commit
