@@ -215,15 +215,9 @@ pub fn rewrite(
 ) -> Result<Image, Error> {
     let name = step.repo;
     let repo = open(name, step.git_dir)?;
-    let parse_id = |hex: &str, reference: &str| {
-        ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::Moved {
-            repo: name.to_string(),
-            reference: reference.to_string(),
-        })
-    };
     let mut tips = Vec::new();
     for r in step.branches.iter().chain(step.tags) {
-        tips.push(parse_id(&r.commit, &r.from)?);
+        tips.push(parse_id(name, &r.commit, &r.from)?);
     }
 
     // Commits inflated in parallel up front when most of the history is new.
@@ -233,14 +227,101 @@ pub fn rewrite(
         Default::default()
     };
     let known_image = known.images_of(name);
-    // Commits not preloaded (loose, deltified, or an incremental run), read one by one.
-    let mut read_here: HashMap<ObjectId, (Vec<u8>, objects::CommitHeader)> = HashMap::default();
-    let malformed = |id: &ObjectId| Error::Malformed {
-        repo: name.to_string(),
-        kind: "commit",
-        id: id.to_string(),
+    let mut legacy = Legacy {
+        name,
+        preloaded: &preloaded,
+        read_here: HashMap::default(),
     };
-    // Depth-first post-order: parents before children; stop at commits already mapped.
+    let order = walk(&repo, &tips, &known_image, &mut legacy, should_interrupt)?;
+
+    let mut image = Image {
+        repo: name.to_string(),
+        ..Image::default()
+    };
+    let wrapped = wrap_trees(step, &order, &legacy, &mut image)?;
+    let mapped = map_commits(
+        &order,
+        &legacy,
+        &wrapped,
+        &known_image,
+        &mut image,
+        should_interrupt,
+        task,
+    )?;
+    let image_of = |id: &ObjectId| mapped.get(id).copied().or_else(|| known_image(id));
+    image.reused = step.commits.saturating_sub(order.len());
+    image_refs(step, &repo, &image_of, &mut image)?;
+    if let Some(default) = step.branches.first() {
+        let legacy = parse_id(name, &default.commit, &default.from)?;
+        let (_, data) = read(name, &repo, legacy)?;
+        let header = objects::parse_commit(&data).ok_or_else(|| Error::Malformed {
+            repo: name.to_string(),
+            kind: "commit",
+            id: legacy.to_string(),
+        })?;
+        image.legacy_tip = Some(legacy);
+        image.tip = image_of(&legacy);
+        image.tip_tree = Some(header.tree);
+        image.tip_time = header.committer_time;
+    }
+    Ok(image)
+}
+
+/// The id of a legacy ref's commit or tag, given in hex.
+fn parse_id(name: &str, hex: &str, reference: &str) -> Result<ObjectId, Error> {
+    ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::Moved {
+        repo: name.to_string(),
+        reference: reference.to_string(),
+    })
+}
+
+/// The legacy commits of one rewrite: preloaded, or read one by one by [`walk`].
+struct Legacy<'a> {
+    /// The legacy repo's name.
+    name: &'a str,
+    /// Commits inflated ahead (empty for an incremental run).
+    preloaded: &'a preload::Commits,
+    /// Commits not preloaded (loose, deltified, or an incremental run), read one by one.
+    read_here: HashMap<ObjectId, (Vec<u8>, objects::CommitHeader)>,
+}
+
+impl Legacy<'_> {
+    fn malformed(&self, id: &ObjectId) -> Error {
+        Error::Malformed {
+            repo: self.name.to_string(),
+            kind: "commit",
+            id: id.to_string(),
+        }
+    }
+
+    /// A commit [`walk`] visited, from one map or the other.
+    fn raw(&self, id: &ObjectId) -> Result<(&[u8], &objects::CommitHeader), Error> {
+        match self.preloaded.get(id) {
+            Some(c) => Ok((
+                &c.data,
+                c.header.as_ref().ok_or_else(|| self.malformed(id))?,
+            )),
+            None => self
+                .read_here
+                .get(id)
+                .map(|(d, h)| (d.as_slice(), h))
+                .ok_or_else(|| self.malformed(id)),
+        }
+    }
+}
+
+/// The commits reachable from `tips` that have no image yet, depth-first post-order:
+/// parents before children; stops at commits already mapped. Reads those not preloaded
+/// into `legacy`.
+fn walk(
+    repo: &gix::Repository,
+    tips: &[ObjectId],
+    known_image: &impl Fn(&ObjectId) -> Option<ObjectId>,
+    legacy: &mut Legacy<'_>,
+    should_interrupt: &AtomicBool,
+) -> Result<Vec<ObjectId>, Error> {
+    let name = legacy.name;
+    let preloaded = legacy.preloaded;
     let mut order: Vec<ObjectId> = Vec::with_capacity(preloaded.len());
     let mut seen: HashSet<ObjectId> = HashSet::default();
     seen.reserve(preloaded.len());
@@ -258,14 +339,14 @@ pub fn rewrite(
         }
         stack.push((id, true));
         let header = match preloaded.get(&id) {
-            Some(c) => c.header.as_ref().ok_or_else(|| malformed(&id))?,
+            Some(c) => c.header.as_ref().ok_or_else(|| legacy.malformed(&id))?,
             None => {
-                let (kind, data) = read(name, &repo, id)?;
+                let (kind, data) = read(name, repo, id)?;
                 if kind != Kind::Commit {
-                    return Err(malformed(&id));
+                    return Err(legacy.malformed(&id));
                 }
-                let header = objects::parse_commit(&data).ok_or_else(|| malformed(&id))?;
-                &read_here.entry(id).or_insert((data, header)).1
+                let header = objects::parse_commit(&data).ok_or_else(|| legacy.malformed(&id))?;
+                &legacy.read_here.entry(id).or_insert((data, header)).1
             }
         };
         for p in header.parents.iter().rev() {
@@ -274,29 +355,22 @@ pub fn rewrite(
             }
         }
     }
-    // Every commit of `order` was read above, from one map or the other.
-    let raw = |id: &ObjectId| -> Result<(&[u8], &objects::CommitHeader), Error> {
-        match preloaded.get(id) {
-            Some(c) => Ok((&c.data, c.header.as_ref().ok_or_else(|| malformed(id))?)),
-            None => read_here
-                .get(id)
-                .map(|(d, h)| (d.as_slice(), h))
-                .ok_or_else(|| malformed(id)),
-        }
-    };
+    Ok(order)
+}
 
-    let mut image = Image {
-        repo: name.to_string(),
-        ..Image::default()
-    };
-    let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::default();
-    mapped.reserve(order.len());
-    // Wrapper trees depend only on the legacy tree: build them in parallel, in walk order.
+/// Builds the wrapper trees of every legacy tree of `order` (they depend only on the legacy
+/// tree: in parallel, in walk order) into `image`; returns legacy tree -> wrapper root.
+fn wrap_trees(
+    step: &Import<'_>,
+    order: &[ObjectId],
+    legacy: &Legacy<'_>,
+    image: &mut Image,
+) -> Result<HashMap<ObjectId, ObjectId>, Error> {
     let mut distinct: Vec<ObjectId> = Vec::new();
     {
         let mut seen_trees = HashSet::default();
-        for id in &order {
-            let t = raw(id)?.1.tree;
+        for id in order {
+            let t = legacy.raw(id)?.1.tree;
             if seen_trees.insert(t) {
                 distinct.push(t);
             }
@@ -322,11 +396,28 @@ pub fn rewrite(
         wrapped.insert(t, root);
         image.objects.extend(trees);
     }
+    Ok(wrapped)
+}
+
+/// Writes the image of every commit of `order` into `image` (its wrapper tree, its
+/// parents' images, every other byte kept); returns legacy commit -> image.
+fn map_commits(
+    order: &[ObjectId],
+    legacy: &Legacy<'_>,
+    wrapped: &HashMap<ObjectId, ObjectId>,
+    known_image: &impl Fn(&ObjectId) -> Option<ObjectId>,
+    image: &mut Image,
+    should_interrupt: &AtomicBool,
+    task: &dyn Task,
+) -> Result<HashMap<ObjectId, ObjectId>, Error> {
+    let name = legacy.name;
+    let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::default();
+    mapped.reserve(order.len());
     for (i, id) in order.iter().enumerate() {
         if i % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let (data, header) = raw(id)?;
+        let (data, header) = legacy.raw(id)?;
         let tree = wrapped
             .get(&header.tree)
             .copied()
@@ -357,18 +448,27 @@ pub fn rewrite(
         }
     }
     task.inc((order.len() % 1024) as u64);
-    let image_of = |id: &ObjectId| mapped.get(id).copied().or_else(|| known_image(id));
-    image.reused = step.commits.saturating_sub(order.len());
+    Ok(mapped)
+}
 
+/// The ref of every branch and tag of `step` in `image`: its commit's image, or for an
+/// annotated tag a new tag object pointing at it.
+fn image_refs(
+    step: &Import<'_>,
+    repo: &gix::Repository,
+    image_of: &impl Fn(&ObjectId) -> Option<ObjectId>,
+    image: &mut Image,
+) -> Result<(), Error> {
+    let name = step.repo;
     for r in step.branches.iter().chain(step.tags) {
-        let commit = parse_id(&r.commit, &r.from)?;
+        let commit = parse_id(name, &r.commit, &r.from)?;
         let new = image_of(&commit).ok_or_else(|| Error::Moved {
             repo: name.to_string(),
             reference: r.from.clone(),
         })?;
         if r.annotated {
-            let target = parse_id(&r.target, &r.from)?;
-            let (kind, data) = read(name, &repo, target)?;
+            let target = parse_id(name, &r.target, &r.from)?;
+            let (kind, data) = read(name, repo, target)?;
             if kind != Kind::Tag {
                 return Err(Error::Moved {
                     repo: name.to_string(),
@@ -383,18 +483,5 @@ pub fn rewrite(
             image.refs.push((r.to.clone(), new));
         }
     }
-    if let Some(default) = step.branches.first() {
-        let legacy = parse_id(&default.commit, &default.from)?;
-        let (_, data) = read(name, &repo, legacy)?;
-        let header = objects::parse_commit(&data).ok_or_else(|| Error::Malformed {
-            repo: name.to_string(),
-            kind: "commit",
-            id: legacy.to_string(),
-        })?;
-        image.legacy_tip = Some(legacy);
-        image.tip = image_of(&legacy);
-        image.tip_tree = Some(header.tree);
-        image.tip_time = header.committer_time;
-    }
-    Ok(image)
+    Ok(())
 }
