@@ -251,232 +251,24 @@ pub(super) fn validate(
             ],
         )
         .unwrap_or_default();
-    let branch_options = [("default", Branches::Default), ("all", Branches::All)];
 
-    let mut monorepos = Vec::new();
-    for (kind, label) in &parsed.order {
-        if kind == "monorepo" {
-            let url = raw
-                .monorepo
-                .get(label)
-                .map(|m| m.url.clone())
-                .unwrap_or_default();
-            if url.trim().is_empty() {
-                c.problem(
-                    &format!("monorepo.{label}.url"),
-                    format!("monorepo \"{label}\" has an empty url"),
-                );
-            }
-            monorepos.push(Monorepo {
-                name: label.clone(),
-                url,
-            });
-        }
-    }
-    if monorepos.is_empty() {
-        c.problem("", "no `monorepo` block: declare at least one, e.g. `monorepo \"live\" { url = \"git::https://github.com/acme/live.git\" }`");
-    }
-
-    let mut repos: Vec<RepoSpec> = Vec::new();
-    for (name, r) in &raw.repo {
-        let key = format!("repo.{name}");
-        c.monorepo(&format!("{key}.into"), &r.into, &monorepos);
-        let path_ok = c.path(&format!("{key}.path"), &r.path, "");
-        let tag_prefix = r
-            .tag_prefix
-            .clone()
-            .unwrap_or_else(|| format!("{}/", r.path));
-        // A derived prefix (`<path>/`) is reported at `path`, the attribute to fix.
-        let attr = if r.tag_prefix.is_some() {
-            "tag_prefix"
-        } else {
-            "path"
-        };
-        if path_ok || r.tag_prefix.is_some() {
-            c.tag_prefix(&format!("{key}.{attr}"), &tag_prefix, "");
-        }
-        let branches = c
-            .choice(
-                &format!("{key}.branches"),
-                r.branches.as_deref(),
-                &branch_options,
-            )
-            .unwrap_or_default();
-        repos.push(RepoSpec {
-            name: name.clone(),
-            url: r.url.clone(),
-            into: r.into.clone(),
-            path: r.path.clone(),
-            tag_prefix,
-            registry: r.registry.clone(),
-            branches,
-            origin: Origin::Repo(parsed.at(&key)),
-        });
-    }
-
-    let mut rules_list = Vec::new();
-    for (name, r) in &raw.rule {
-        let key = format!("rule.{name}");
-        c.monorepo(&format!("{key}.into"), &r.into, &monorepos);
-        let branches = c
-            .choice(
-                &format!("{key}.branches"),
-                r.branches.as_deref(),
-                &branch_options,
-            )
-            .unwrap_or_default();
-        let regex = match Regex::new(&r.pattern) {
-            Ok(re) => re,
-            Err(e) => {
-                let detail = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
-                c.problem(&format!("{key}.match"), format!("rule \"{name}\": `match` is not a valid regex ({detail}); check brackets and escapes (`\\\\.` for a dot)"));
-                continue;
-            }
-        };
-        let groups: Vec<&str> = regex.capture_names().flatten().collect();
-        let templates = std::iter::once(("path", &r.path))
-            .chain(r.tag_prefix.iter().map(|t| ("tag_prefix", t)))
-            .chain(r.registry.iter().map(|t| ("registry", t)));
-        for (attr, template) in templates {
-            for ph in rules::placeholders(template) {
-                if !groups.contains(&ph.as_str()) {
-                    c.problem(
-                        &format!("{key}.{attr}"),
-                        format!("rule \"{name}\": placeholder {{{ph}}} in `{attr}` names no capture group of `match`; add `(?P<{ph}>…)` to the regex or use one of {}", quoted(&groups)),
-                    );
-                }
-            }
-        }
-        rules_list.push(Rule {
-            name: name.clone(),
-            regex,
-            into: r.into.clone(),
-            path: r.path.clone(),
-            tag_prefix: r.tag_prefix.clone(),
-            registry: r.registry.clone(),
-            branches,
-            matched: 0,
-        });
-    }
+    let monorepos = check_monorepos(&mut c);
+    let mut repos = explicit_repos(&mut c, &monorepos);
+    let mut rules_list = compile_rules(&mut c, &monorepos);
 
     let inventory = raw.inventory.as_ref().map(|p| base_dir.join(p));
     let mut warnings = Vec::new();
     if let Some(inv_path) = &inventory {
-        let inv_text =
-            std::fs::read_to_string(inv_path).map_err(|source| Error::ReadInventory {
-                file: inv_path.clone(),
-                at: parsed.place("inventory"),
-                source,
-            })?;
-        let entries = rules::read_inventory(&inv_text);
-        let explicit: std::collections::HashSet<String> =
-            repos.iter().map(|r| rules::identity(&r.url)).collect();
-        // The first line naming each repo (by identity), to catch a repo listed twice.
-        let mut seen: std::collections::HashMap<String, (usize, String)> =
-            std::collections::HashMap::new();
-        for entry in entries {
-            let ident = rules::identity(&entry.url);
-            if let Some((first, first_url)) = seen.get(&ident) {
-                let at_inv = format!("{}:{}", inv_path.display(), entry.line);
-                let url = crate::redact::url(&entry.url);
-                if *first_url == entry.url {
-                    // The same text twice (concatenated listings): harmless, it can only
-                    // mean the one repo, so it is imported once.
-                    warnings.push(format!("{at_inv}: {url} is listed again (first at line {first}); the repeat is ignored"));
-                } else {
-                    // Two spellings of one repo: which one decides the clone URL and which
-                    // rule matches, so the user must choose.
-                    c.problems.push(Problem {
-                        at: at_inv,
-                        message: format!("{url} is listed twice: line {first} ({}) names the same repo; keep one of the two lines", crate::redact::url(first_url)),
-                    });
-                }
-                continue;
-            }
-            seen.insert(ident.clone(), (entry.line, entry.url.clone()));
-            if explicit.contains(&ident) {
-                continue; // a `repo` block names it: explicit beats patterns
-            }
-            let hits: Vec<usize> = rules_list
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.regex.is_match(&entry.url))
-                .map(|(i, _)| i)
-                .collect();
-            let at_inv = format!("{}:{}", inv_path.display(), entry.line);
-            let url = crate::redact::url(&entry.url);
-            match hits.as_slice() {
-                [] => match unmatched {
-                    Unmatched::Error => c.problems.push(Problem {
-                        at: at_inv,
-                        message: format!("{url} is matched by no repo or rule; add a rule for it, or set `unmatched = \"skip\"` to leave it out"),
-                    }),
-                    Unmatched::Skip => warnings.push(format!("{at_inv}: {url} matched by no rule; skipped")),
-                },
-                [i] => {
-                    let rule = &mut rules_list[*i];
-                    rule.matched += 1;
-                    let caps = rule.regex.captures(&entry.url).expect("the regex matched this entry above");
-                    let path = rules::expand(&rule.path, &caps);
-                    let tag_prefix = rule
-                        .tag_prefix
-                        .as_ref()
-                        .map_or_else(|| format!("{path}/"), |t| rules::expand(t, &caps));
-                    let registry = rule.registry.iter().map(|t| rules::expand(t, &caps)).collect();
-                    let key = format!("rule.{}", rule.name);
-                    let context = format!("inventory line {} ({url}) via rule \"{}\": ", entry.line, rule.name);
-                    let origin = Origin::Rule { rule: rule.name.clone(), at: parsed.at(&key), inventory_line: entry.line };
-                    let spec = RepoSpec {
-                        name: rules::repo_name(&entry.url),
-                        url: entry.url.clone(),
-                        into: rule.into.clone(),
-                        path,
-                        tag_prefix,
-                        registry,
-                        branches: rule.branches,
-                        origin,
-                    };
-                    if c.path(&format!("{key}.path"), &spec.path, &context) {
-                        let attr = if rule.tag_prefix.is_some() { "tag_prefix" } else { "path" };
-                        c.tag_prefix(&format!("{key}.{attr}"), &spec.tag_prefix, &context);
-                    }
-                    repos.push(spec);
-                }
-                many => {
-                    let names: Vec<&str> = many.iter().map(|i| rules_list[*i].name.as_str()).collect();
-                    c.problems.push(Problem {
-                        at: at_inv,
-                        message: format!("{url} is matched by rules {}; make the `match` regexes exclusive or add a `repo` block for it", quoted(&names)),
-                    });
-                }
-            }
-        }
+        let expanded = Expansion {
+            inv_path,
+            unmatched,
+            repos: &mut repos,
+            rules: &mut rules_list,
+            warnings: &mut warnings,
+        };
+        expand_inventory(&mut c, expanded)?;
     }
-    for rule in &rules_list {
-        if rule.matched == 0 {
-            warnings.push(format!(
-                "{}: rule \"{}\" matches no inventory entry",
-                parsed.place(&format!("rule.{}", rule.name)),
-                rule.name
-            ));
-        }
-    }
-
-    for m in &monorepos {
-        if !repos.iter().any(|r| r.into == m.name) {
-            warnings.push(format!(
-                "{}: monorepo \"{}\" receives no repo; apply leaves it empty and push.sh skips it",
-                parsed.place(&format!("monorepo.{}", m.name)),
-                m.name
-            ));
-        }
-    }
+    unused_warnings(&parsed, &rules_list, &monorepos, &repos, &mut warnings);
 
     check_collisions(&mut c, &repos);
     let identity = raw.identity.as_ref().and_then(|id| {
@@ -534,6 +326,302 @@ pub(super) fn validate(
         identity,
         snapshots,
     })
+}
+
+const BRANCH_OPTIONS: [(&str, Branches); 2] =
+    [("default", Branches::Default), ("all", Branches::All)];
+
+/// The `monorepo` blocks in file order; an empty url or no block at all is a problem.
+fn check_monorepos(c: &mut Checker<'_>) -> Vec<Monorepo> {
+    let parsed = c.parsed;
+    let raw: &RawFile = &parsed.raw;
+    let mut monorepos = Vec::new();
+    for (kind, label) in &parsed.order {
+        if kind == "monorepo" {
+            let url = raw
+                .monorepo
+                .get(label)
+                .map(|m| m.url.clone())
+                .unwrap_or_default();
+            if url.trim().is_empty() {
+                c.problem(
+                    &format!("monorepo.{label}.url"),
+                    format!("monorepo \"{label}\" has an empty url"),
+                );
+            }
+            monorepos.push(Monorepo {
+                name: label.clone(),
+                url,
+            });
+        }
+    }
+    if monorepos.is_empty() {
+        c.problem("", "no `monorepo` block: declare at least one, e.g. `monorepo \"live\" { url = \"git::https://github.com/acme/live.git\" }`");
+    }
+    monorepos
+}
+
+/// The repos of the `repo` blocks, checked.
+fn explicit_repos(c: &mut Checker<'_>, monorepos: &[Monorepo]) -> Vec<RepoSpec> {
+    let parsed = c.parsed;
+    let mut repos: Vec<RepoSpec> = Vec::new();
+    for (name, r) in &parsed.raw.repo {
+        let key = format!("repo.{name}");
+        c.monorepo(&format!("{key}.into"), &r.into, monorepos);
+        let path_ok = c.path(&format!("{key}.path"), &r.path, "");
+        let tag_prefix = r
+            .tag_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}/", r.path));
+        // A derived prefix (`<path>/`) is reported at `path`, the attribute to fix.
+        let attr = if r.tag_prefix.is_some() {
+            "tag_prefix"
+        } else {
+            "path"
+        };
+        if path_ok || r.tag_prefix.is_some() {
+            c.tag_prefix(&format!("{key}.{attr}"), &tag_prefix, "");
+        }
+        let branches = c
+            .choice(
+                &format!("{key}.branches"),
+                r.branches.as_deref(),
+                &BRANCH_OPTIONS,
+            )
+            .unwrap_or_default();
+        repos.push(RepoSpec {
+            name: name.clone(),
+            url: r.url.clone(),
+            into: r.into.clone(),
+            path: r.path.clone(),
+            tag_prefix,
+            registry: r.registry.clone(),
+            branches,
+            origin: Origin::Repo(parsed.at(&key)),
+        });
+    }
+    repos
+}
+
+/// The `rule` blocks with their regexes compiled and placeholders checked; a rule whose
+/// regex does not compile is left out (after its problem is recorded).
+fn compile_rules(c: &mut Checker<'_>, monorepos: &[Monorepo]) -> Vec<Rule> {
+    let parsed = c.parsed;
+    let mut rules_list = Vec::new();
+    for (name, r) in &parsed.raw.rule {
+        let key = format!("rule.{name}");
+        c.monorepo(&format!("{key}.into"), &r.into, monorepos);
+        let branches = c
+            .choice(
+                &format!("{key}.branches"),
+                r.branches.as_deref(),
+                &BRANCH_OPTIONS,
+            )
+            .unwrap_or_default();
+        let regex = match Regex::new(&r.pattern) {
+            Ok(re) => re,
+            Err(e) => {
+                let detail = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                c.problem(&format!("{key}.match"), format!("rule \"{name}\": `match` is not a valid regex ({detail}); check brackets and escapes (`\\\\.` for a dot)"));
+                continue;
+            }
+        };
+        let groups: Vec<&str> = regex.capture_names().flatten().collect();
+        let templates = std::iter::once(("path", &r.path))
+            .chain(r.tag_prefix.iter().map(|t| ("tag_prefix", t)))
+            .chain(r.registry.iter().map(|t| ("registry", t)));
+        for (attr, template) in templates {
+            for ph in rules::placeholders(template) {
+                if !groups.contains(&ph.as_str()) {
+                    c.problem(
+                        &format!("{key}.{attr}"),
+                        format!("rule \"{name}\": placeholder {{{ph}}} in `{attr}` names no capture group of `match`; add `(?P<{ph}>…)` to the regex or use one of {}", quoted(&groups)),
+                    );
+                }
+            }
+        }
+        rules_list.push(Rule {
+            name: name.clone(),
+            regex,
+            into: r.into.clone(),
+            path: r.path.clone(),
+            tag_prefix: r.tag_prefix.clone(),
+            registry: r.registry.clone(),
+            branches,
+            matched: 0,
+        });
+    }
+    rules_list
+}
+
+/// What the expansion of the rules over the inventory reads and adds to.
+struct Expansion<'a> {
+    inv_path: &'a Path,
+    unmatched: Unmatched,
+    repos: &'a mut Vec<RepoSpec>,
+    rules: &'a mut Vec<Rule>,
+    warnings: &'a mut Vec<String>,
+}
+
+/// Reads the inventory at `e.inv_path` and adds a repo for every entry no `repo` block
+/// names, through the one rule that matches it.
+fn expand_inventory(c: &mut Checker<'_>, e: Expansion<'_>) -> Result<(), Error> {
+    let parsed = c.parsed;
+    let Expansion {
+        inv_path,
+        unmatched,
+        repos,
+        rules: rules_list,
+        warnings,
+    } = e;
+    let inv_text = std::fs::read_to_string(inv_path).map_err(|source| Error::ReadInventory {
+        file: inv_path.to_owned(),
+        at: parsed.place("inventory"),
+        source,
+    })?;
+    let entries = rules::read_inventory(&inv_text);
+    let explicit: std::collections::HashSet<String> =
+        repos.iter().map(|r| rules::identity(&r.url)).collect();
+    // The first line naming each repo (by identity), to catch a repo listed twice.
+    let mut seen: std::collections::HashMap<String, (usize, String)> =
+        std::collections::HashMap::new();
+    for entry in entries {
+        let ident = rules::identity(&entry.url);
+        if let Some((first, first_url)) = seen.get(&ident) {
+            let at_inv = format!("{}:{}", inv_path.display(), entry.line);
+            let url = crate::redact::url(&entry.url);
+            if *first_url == entry.url {
+                // The same text twice (concatenated listings): harmless, it can only
+                // mean the one repo, so it is imported once.
+                warnings.push(format!("{at_inv}: {url} is listed again (first at line {first}); the repeat is ignored"));
+            } else {
+                // Two spellings of one repo: which one decides the clone URL and which
+                // rule matches, so the user must choose.
+                c.problems.push(Problem {
+                    at: at_inv,
+                    message: format!("{url} is listed twice: line {first} ({}) names the same repo; keep one of the two lines", crate::redact::url(first_url)),
+                });
+            }
+            continue;
+        }
+        seen.insert(ident.clone(), (entry.line, entry.url.clone()));
+        if explicit.contains(&ident) {
+            continue; // a `repo` block names it: explicit beats patterns
+        }
+        let hits: Vec<usize> = rules_list
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.regex.is_match(&entry.url))
+            .map(|(i, _)| i)
+            .collect();
+        let at_inv = format!("{}:{}", inv_path.display(), entry.line);
+        let url = crate::redact::url(&entry.url);
+        match hits.as_slice() {
+            [] => match unmatched {
+                Unmatched::Error => c.problems.push(Problem {
+                    at: at_inv,
+                    message: format!("{url} is matched by no repo or rule; add a rule for it, or set `unmatched = \"skip\"` to leave it out"),
+                }),
+                Unmatched::Skip => warnings.push(format!("{at_inv}: {url} matched by no rule; skipped")),
+            },
+            [i] => {
+                let spec = from_rule(c, &mut rules_list[*i], &entry, &url);
+                repos.push(spec);
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|i| rules_list[*i].name.as_str()).collect();
+                c.problems.push(Problem {
+                    at: at_inv,
+                    message: format!("{url} is matched by rules {}; make the `match` regexes exclusive or add a `repo` block for it", quoted(&names)),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The repo `rule` makes of the inventory entry `entry` (`url` redacted), checked.
+fn from_rule(c: &mut Checker<'_>, rule: &mut Rule, entry: &rules::Entry, url: &str) -> RepoSpec {
+    let parsed = c.parsed;
+    rule.matched += 1;
+    let caps = rule
+        .regex
+        .captures(&entry.url)
+        .expect("the regex matched this entry above");
+    let path = rules::expand(&rule.path, &caps);
+    let tag_prefix = rule
+        .tag_prefix
+        .as_ref()
+        .map_or_else(|| format!("{path}/"), |t| rules::expand(t, &caps));
+    let registry = rule
+        .registry
+        .iter()
+        .map(|t| rules::expand(t, &caps))
+        .collect();
+    let key = format!("rule.{}", rule.name);
+    let context = format!(
+        "inventory line {} ({url}) via rule \"{}\": ",
+        entry.line, rule.name
+    );
+    let origin = Origin::Rule {
+        rule: rule.name.clone(),
+        at: parsed.at(&key),
+        inventory_line: entry.line,
+    };
+    let spec = RepoSpec {
+        name: rules::repo_name(&entry.url),
+        url: entry.url.clone(),
+        into: rule.into.clone(),
+        path,
+        tag_prefix,
+        registry,
+        branches: rule.branches,
+        origin,
+    };
+    if c.path(&format!("{key}.path"), &spec.path, &context) {
+        let attr = if rule.tag_prefix.is_some() {
+            "tag_prefix"
+        } else {
+            "path"
+        };
+        c.tag_prefix(&format!("{key}.{attr}"), &spec.tag_prefix, &context);
+    }
+    spec
+}
+
+/// Warnings for a rule that matches no inventory entry and a monorepo that receives no repo.
+fn unused_warnings(
+    parsed: &Parsed,
+    rules_list: &[Rule],
+    monorepos: &[Monorepo],
+    repos: &[RepoSpec],
+    warnings: &mut Vec<String>,
+) {
+    for rule in rules_list {
+        if rule.matched == 0 {
+            warnings.push(format!(
+                "{}: rule \"{}\" matches no inventory entry",
+                parsed.place(&format!("rule.{}", rule.name)),
+                rule.name
+            ));
+        }
+    }
+
+    for m in monorepos {
+        if !repos.iter().any(|r| r.into == m.name) {
+            warnings.push(format!(
+                "{}: monorepo \"{}\" receives no repo; apply leaves it empty and push.sh skips it",
+                parsed.place(&format!("monorepo.{}", m.name)),
+                m.name
+            ));
+        }
+    }
 }
 
 fn describe(r: &RepoSpec) -> String {
