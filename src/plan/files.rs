@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::{
-    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, Plan, RefImport, SourceLeft,
-    SourceRewrite, TagRewrite, UnparsedFile, Warning,
+    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, MonorepoPlan, Plan, RefImport,
+    SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
 };
 use crate::history::{self, CommitMap};
 use crate::inventory::blobs::SourceBlobs;
@@ -18,7 +18,7 @@ use crate::progress::NoProgress;
 use crate::redact;
 use crate::sources::split::{self, SplitParts, SplitTable};
 use crate::sources::{self, Reason, Target, Targets};
-use crate::state::{self, backend, BackendMode, Style};
+use crate::state::{self, backend, BackendMode, StatePlan, Style};
 
 /// Inputs of planning beyond the mapping and the inventory.
 #[derive(Debug, Clone, Default)]
@@ -65,257 +65,25 @@ pub fn build_with_progress(
         preload,
         cache: Mutex::new(HashMap::new()),
     };
+    let scan = SourceScan {
+        mapping,
+        targets: &targets,
+        images: &images,
+        legacy: &legacy,
+    };
     for mono in &mut plan.monorepos {
-        let mut files = Vec::new();
-        let mut unparsed = Vec::new();
-        for step in &mono.imports {
-            let Some(repo) = legacy.get(step.repo.as_str()) else {
-                continue;
-            };
-            let tip_files: Vec<&crate::inventory::SourceFile> = repo
-                .files
-                .iter()
-                .filter(|f| {
-                    sources::is_source_file(&f.path)
-                        && !f.path.split('/').any(|c| c == ".terraform")
-                })
-                .collect();
-            let base_ctx = sources::Context {
-                targets: &targets,
-                commits: &images,
-                monorepo: &mono.name,
-                same_monorepo: mapping.same_monorepo,
-                split: None,
-            };
-            let parts: Vec<SplitParts> = tip_files
-                .iter()
-                .map(|f| split::collect(&join(&step.path, &f.path), &f.content, &targets))
-                .collect();
-            let table = SplitTable::build(&parts, &base_ctx);
-            plan.warnings
-                .extend(split_warnings(&step.repo, "default branch", &table));
-            for file in tip_files {
-                let path = join(&step.path, &file.path);
-                let ctx = sources::Context {
-                    split: Some(&table),
-                    ..base_ctx
-                };
-                let outcome = sources::rewrite_file(&path, &file.content, &ctx);
-                if let Some(u) = &outcome.unparsed {
-                    unparsed.push(unparsed_file(&step.repo, &path, u, "default branch"));
-                    continue;
-                }
-                for e in &outcome.errors {
-                    problems.push(format!(
-                        "{path}:{} (legacy repo {} file {}): {}",
-                        e.line,
-                        step.repo,
-                        file.path,
-                        redact::text(&e.message)
-                    ));
-                }
-                if outcome.rewrites.is_empty() && outcome.left_alone.is_empty() {
-                    continue;
-                }
-                files.push(FileChange {
-                    path,
-                    repo: step.repo.clone(),
-                    rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
-                    left_alone: outcome
-                        .left_alone
-                        .iter()
-                        .map(|l| SourceLeft {
-                            line: l.line,
-                            source: redact::text(&l.source),
-                            reason: reason(l.reason).to_string(),
-                            attention: l.reason.needs_attention(),
-                        })
-                        .collect(),
-                    edits: Vec::new(),
-                    content: outcome.new_content.map(Into::into),
-                });
-            }
-        }
-        mono.files = files;
-        let mut tag_rewrites = Vec::new();
-        let ctx = sources::Context {
-            targets: &targets,
-            commits: &images,
-            monorepo: &mono.name,
-            same_monorepo: mapping.same_monorepo,
-            split: None,
-        };
-        // Repos are independent: scan their tags in parallel, keep the results in order.
-        let total: usize = mono.imports.iter().map(|s| s.tags.len()).sum();
-        let task = progress.task(&format!("scan tags of {}", mono.name), total as u64);
-        let scans: Vec<Result<TagScan, String>> = {
-            use rayon::prelude::*;
-            mono.imports
-                .par_iter()
-                .map(|step| tag_rewrites_of(step, &ctx, task.as_ref()))
-                .collect()
-        };
-        drop(task);
-        for scan in scans {
-            match scan {
-                Ok(scan) => {
-                    tag_rewrites.extend(scan.rewrites);
-                    plan.warnings.extend(scan.warnings);
-                    unparsed.extend(scan.unparsed);
-                }
-                Err(e) => problems.push(e),
-            }
-        }
-        mono.tag_rewrites = tag_rewrites;
-        mono.unparsed = merge_unparsed(unparsed);
+        rewrite_sources(mono, &scan, progress, &mut plan.warnings, &mut problems);
     }
 
     // State moves.
-    let blocks = match state::parse_mapping(mapping) {
-        Ok(b) => b,
-        Err(ps) => {
-            problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
-            Vec::new()
-        }
-    };
-    let mut state_plan = match state::plan::build(&blocks, opts.snapshots.as_ref()) {
-        Ok(p) => p,
-        Err(ps) => {
-            problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
-            Default::default()
-        }
-    };
-    for root in &state_plan.roots {
-        let known = plan.monorepos.iter().any(|m| {
-            m.imports.iter().any(|s| {
-                let full = format!("{}/{}", m.name, s.path);
-                root.root == full || root.root.starts_with(&format!("{full}/"))
-            })
-        });
-        if !known {
-            plan.warnings.push(Warning {
-                subject: format!("state \"{}\"", root.root),
-                message: "no imported repo lands at this root (labels are <monorepo>/<path>); its scripts assume the directory exists".into(),
-            });
-        }
-    }
-
-    plan.warnings
-        .extend(super::targets::undeclared(&state_plan, &plan, &legacy));
+    let (mut state_plan, warnings) = plan_state(mapping, opts, &plan, &legacy, &mut problems);
+    plan.warnings.extend(warnings);
 
     // Backend keys that change with the directory, and moved.tf files.
     let mut key_changes = Vec::new();
     for mono in &mut plan.monorepos {
-        for step in &mono.imports {
-            let Some(repo) = legacy.get(step.repo.as_str()) else {
-                continue;
-            };
-            let file = |path: &str| {
-                repo.files
-                    .iter()
-                    .find(|f| f.path == path)
-                    .map(|f| f.content.as_str())
-            };
-            let Some(change) = backend::detect_in(file, "", &step.path) else {
-                continue;
-            };
-            let root = format!("{}/{}", mono.name, step.path);
-            let mode = match state_plan.root_mut(&root) {
-                Some(r) => {
-                    r.key_change = Some(change.clone());
-                    r.backend_mode
-                }
-                None => BackendMode::Pin,
-            };
-            let path = join(&step.path, &change.file);
-            if mode == BackendMode::Pin {
-                let current = mono
-                    .files
-                    .iter()
-                    .find(|f| f.path == path)
-                    .and_then(|f| f.content.clone())
-                    .or_else(|| file(&change.file).map(Into::into));
-                let Some(current) = current else { continue };
-                match backend::pin(&current, &change.old_key) {
-                    Ok(pinned) => {
-                        let edit = format!(
-                            "backend key pinned to \"{}\" (line {}; it would become \"{}\")",
-                            change.old_key, change.line, change.new_key
-                        );
-                        match mono.files.iter_mut().find(|f| f.path == path) {
-                            Some(f) => {
-                                f.content = Some(pinned.into());
-                                f.edits.push(edit);
-                            }
-                            None => mono.files.push(FileChange {
-                                path: path.clone(),
-                                repo: step.repo.clone(),
-                                rewrites: Vec::new(),
-                                left_alone: Vec::new(),
-                                edits: vec![edit],
-                                content: Some(pinned.into()),
-                            }),
-                        }
-                    }
-                    Err(e) => problems.push(format!(
-                        "{path}:{}: cannot pin the backend key: {e}; set `backend {{ mode = \"copy\" }}` in a `state \"{root}\"` block",
-                        change.line
-                    )),
-                }
-            }
-            key_changes.push(KeyChangePlan {
-                root,
-                file: path,
-                line: change.line,
-                old_key: change.old_key.clone(),
-                new_key: change.new_key.clone(),
-                how: change.how.clone(),
-                action: if mode == BackendMode::Pin {
-                    "pin"
-                } else {
-                    "copy"
-                }
-                .to_string(),
-            });
-        }
-        for root in state_plan
-            .roots
-            .iter()
-            .filter(|r| r.style == Style::MovedBlocks)
-        {
-            let Some(dir) = root.root.strip_prefix(&format!("{}/", mono.name)) else {
-                continue;
-            };
-            let Some(text) = state::moved_blocks(root) else {
-                continue;
-            };
-            let taken = |name: &str| {
-                let p = join(dir, name);
-                mono.files.iter().any(|f| f.path == p)
-                    || mono.imports.iter().any(|s| {
-                        legacy
-                            .get(s.repo.as_str())
-                            .is_some_and(|r| r.files.iter().any(|f| join(&s.path, &f.path) == p))
-                    })
-            };
-            let name = if taken("moved.tf") {
-                "tfmono-moved.tf"
-            } else {
-                "moved.tf"
-            };
-            mono.files.push(FileChange {
-                path: join(dir, name),
-                repo: String::new(),
-                rewrites: Vec::new(),
-                left_alone: Vec::new(),
-                edits: vec![format!(
-                    "generated: {} moved block(s) for state \"{}\"",
-                    root.moves.iter().filter(|m| m.from_state.is_none()).count(),
-                    root.root
-                )],
-                content: Some(text.into()),
-            });
-        }
+        key_changes.extend(backend_keys(mono, &legacy, &mut state_plan, &mut problems));
+        moved_files(mono, &legacy, &state_plan);
         mono.files.sort_by(|a, b| a.path.cmp(&b.path));
     }
     if !problems.is_empty() {
@@ -341,6 +109,317 @@ pub fn build_with_progress(
     plan.state = state_plan;
     plan.key_changes = key_changes;
     Ok(plan)
+}
+
+/// What rewriting the module sources of a monorepo reads.
+struct SourceScan<'a> {
+    mapping: &'a Mapping,
+    targets: &'a Targets,
+    images: &'a Images<'a>,
+    legacy: &'a BTreeMap<&'a str, &'a LegacyRepo>,
+}
+
+/// Sets the files, tag rewrites and unparsed files of `mono`: the source rewrites of every
+/// imported repo's default branch, then of its tags.
+fn rewrite_sources(
+    mono: &mut MonorepoPlan,
+    scan: &SourceScan<'_>,
+    progress: &dyn crate::progress::Progress,
+    warnings: &mut Vec<Warning>,
+    problems: &mut Vec<String>,
+) {
+    let mut files = Vec::new();
+    let mut unparsed = Vec::new();
+    for step in &mono.imports {
+        let Some(repo) = scan.legacy.get(step.repo.as_str()) else {
+            continue;
+        };
+        let found = tip_changes(&mono.name, step, repo, scan, warnings, problems);
+        files.extend(found.0);
+        unparsed.extend(found.1);
+    }
+    mono.files = files;
+    let mut tag_rewrites = Vec::new();
+    let ctx = sources::Context {
+        targets: scan.targets,
+        commits: scan.images,
+        monorepo: &mono.name,
+        same_monorepo: scan.mapping.same_monorepo,
+        split: None,
+    };
+    // Repos are independent: scan their tags in parallel, keep the results in order.
+    let total: usize = mono.imports.iter().map(|s| s.tags.len()).sum();
+    let task = progress.task(&format!("scan tags of {}", mono.name), total as u64);
+    let scans: Vec<Result<TagScan, String>> = {
+        use rayon::prelude::*;
+        mono.imports
+            .par_iter()
+            .map(|step| tag_rewrites_of(step, &ctx, task.as_ref()))
+            .collect()
+    };
+    drop(task);
+    for scan in scans {
+        match scan {
+            Ok(scan) => {
+                tag_rewrites.extend(scan.rewrites);
+                warnings.extend(scan.warnings);
+                unparsed.extend(scan.unparsed);
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    mono.tag_rewrites = tag_rewrites;
+    mono.unparsed = merge_unparsed(unparsed);
+}
+
+/// The source rewrites of the default branch of `step` (legacy `repo`): the changed files
+/// and the files that could not be parsed.
+fn tip_changes(
+    mono_name: &str,
+    step: &ImportStep,
+    repo: &LegacyRepo,
+    scan: &SourceScan<'_>,
+    warnings: &mut Vec<Warning>,
+    problems: &mut Vec<String>,
+) -> (Vec<FileChange>, Vec<UnparsedFile>) {
+    let mut files = Vec::new();
+    let mut unparsed = Vec::new();
+    let tip_files: Vec<&crate::inventory::SourceFile> = repo
+        .files
+        .iter()
+        .filter(|f| {
+            sources::is_source_file(&f.path) && !f.path.split('/').any(|c| c == ".terraform")
+        })
+        .collect();
+    let base_ctx = sources::Context {
+        targets: scan.targets,
+        commits: scan.images,
+        monorepo: mono_name,
+        same_monorepo: scan.mapping.same_monorepo,
+        split: None,
+    };
+    let parts: Vec<SplitParts> = tip_files
+        .iter()
+        .map(|f| split::collect(&join(&step.path, &f.path), &f.content, scan.targets))
+        .collect();
+    let table = SplitTable::build(&parts, &base_ctx);
+    warnings.extend(split_warnings(&step.repo, "default branch", &table));
+    for file in tip_files {
+        let path = join(&step.path, &file.path);
+        let ctx = sources::Context {
+            split: Some(&table),
+            ..base_ctx
+        };
+        let outcome = sources::rewrite_file(&path, &file.content, &ctx);
+        if let Some(u) = &outcome.unparsed {
+            unparsed.push(unparsed_file(&step.repo, &path, u, "default branch"));
+            continue;
+        }
+        for e in &outcome.errors {
+            problems.push(format!(
+                "{path}:{} (legacy repo {} file {}): {}",
+                e.line,
+                step.repo,
+                file.path,
+                redact::text(&e.message)
+            ));
+        }
+        if outcome.rewrites.is_empty() && outcome.left_alone.is_empty() {
+            continue;
+        }
+        files.push(FileChange {
+            path,
+            repo: step.repo.clone(),
+            rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
+            left_alone: outcome
+                .left_alone
+                .iter()
+                .map(|l| SourceLeft {
+                    line: l.line,
+                    source: redact::text(&l.source),
+                    reason: reason(l.reason).to_string(),
+                    attention: l.reason.needs_attention(),
+                })
+                .collect(),
+            edits: Vec::new(),
+            content: outcome.new_content.map(Into::into),
+        });
+    }
+    (files, unparsed)
+}
+
+/// The state plan of the mapping's `state` blocks (problems go to `problems`), and the
+/// warnings about its roots: roots no import lands at, undeclared roots.
+fn plan_state(
+    mapping: &Mapping,
+    opts: &Options,
+    plan: &Plan,
+    legacy: &BTreeMap<&str, &LegacyRepo>,
+    problems: &mut Vec<String>,
+) -> (StatePlan, Vec<Warning>) {
+    let mut warnings = Vec::new();
+    let blocks = match state::parse_mapping(mapping) {
+        Ok(b) => b,
+        Err(ps) => {
+            problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
+            Vec::new()
+        }
+    };
+    let state_plan = match state::plan::build(&blocks, opts.snapshots.as_ref()) {
+        Ok(p) => p,
+        Err(ps) => {
+            problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
+            Default::default()
+        }
+    };
+    for root in &state_plan.roots {
+        let known = plan.monorepos.iter().any(|m| {
+            m.imports.iter().any(|s| {
+                let full = format!("{}/{}", m.name, s.path);
+                root.root == full || root.root.starts_with(&format!("{full}/"))
+            })
+        });
+        if !known {
+            warnings.push(Warning {
+                subject: format!("state \"{}\"", root.root),
+                message: "no imported repo lands at this root (labels are <monorepo>/<path>); its scripts assume the directory exists".into(),
+            });
+        }
+    }
+
+    warnings.extend(super::targets::undeclared(&state_plan, plan, legacy));
+    (state_plan, warnings)
+}
+
+/// The backend keys of `mono` that change with the directory: each pinned in its file
+/// (`pin` mode) or recorded on its state root for the scripts to copy (`copy` mode).
+fn backend_keys(
+    mono: &mut MonorepoPlan,
+    legacy: &BTreeMap<&str, &LegacyRepo>,
+    state_plan: &mut StatePlan,
+    problems: &mut Vec<String>,
+) -> Vec<KeyChangePlan> {
+    let mut key_changes = Vec::new();
+    for step in &mono.imports {
+        let Some(repo) = legacy.get(step.repo.as_str()) else {
+            continue;
+        };
+        let file = |path: &str| {
+            repo.files
+                .iter()
+                .find(|f| f.path == path)
+                .map(|f| f.content.as_str())
+        };
+        let Some(change) = backend::detect_in(file, "", &step.path) else {
+            continue;
+        };
+        let root = format!("{}/{}", mono.name, step.path);
+        let mode = match state_plan.root_mut(&root) {
+            Some(r) => {
+                r.key_change = Some(change.clone());
+                r.backend_mode
+            }
+            None => BackendMode::Pin,
+        };
+        let path = join(&step.path, &change.file);
+        if mode == BackendMode::Pin {
+            let current = mono
+                .files
+                .iter()
+                .find(|f| f.path == path)
+                .and_then(|f| f.content.clone())
+                .or_else(|| file(&change.file).map(Into::into));
+            let Some(current) = current else { continue };
+            match backend::pin(&current, &change.old_key) {
+                Ok(pinned) => {
+                    let edit = format!(
+                        "backend key pinned to \"{}\" (line {}; it would become \"{}\")",
+                        change.old_key, change.line, change.new_key
+                    );
+                    match mono.files.iter_mut().find(|f| f.path == path) {
+                        Some(f) => {
+                            f.content = Some(pinned.into());
+                            f.edits.push(edit);
+                        }
+                        None => mono.files.push(FileChange {
+                            path: path.clone(),
+                            repo: step.repo.clone(),
+                            rewrites: Vec::new(),
+                            left_alone: Vec::new(),
+                            edits: vec![edit],
+                            content: Some(pinned.into()),
+                        }),
+                    }
+                }
+                Err(e) => problems.push(format!(
+                    "{path}:{}: cannot pin the backend key: {e}; set `backend {{ mode = \"copy\" }}` in a `state \"{root}\"` block",
+                    change.line
+                )),
+            }
+        }
+        key_changes.push(KeyChangePlan {
+            root,
+            file: path,
+            line: change.line,
+            old_key: change.old_key.clone(),
+            new_key: change.new_key.clone(),
+            how: change.how.clone(),
+            action: if mode == BackendMode::Pin {
+                "pin"
+            } else {
+                "copy"
+            }
+            .to_string(),
+        });
+    }
+    key_changes
+}
+
+/// Adds the generated `moved.tf` (or `tfmono-moved.tf` when that name is taken) of every
+/// `moved`-blocks state root inside `mono`.
+fn moved_files(
+    mono: &mut MonorepoPlan,
+    legacy: &BTreeMap<&str, &LegacyRepo>,
+    state_plan: &StatePlan,
+) {
+    for root in state_plan
+        .roots
+        .iter()
+        .filter(|r| r.style == Style::MovedBlocks)
+    {
+        let Some(dir) = root.root.strip_prefix(&format!("{}/", mono.name)) else {
+            continue;
+        };
+        let Some(text) = state::moved_blocks(root) else {
+            continue;
+        };
+        let taken = |name: &str| {
+            let p = join(dir, name);
+            mono.files.iter().any(|f| f.path == p)
+                || mono.imports.iter().any(|s| {
+                    legacy
+                        .get(s.repo.as_str())
+                        .is_some_and(|r| r.files.iter().any(|f| join(&s.path, &f.path) == p))
+                })
+        };
+        let name = if taken("moved.tf") {
+            "tfmono-moved.tf"
+        } else {
+            "moved.tf"
+        };
+        mono.files.push(FileChange {
+            path: join(dir, name),
+            repo: String::new(),
+            rewrites: Vec::new(),
+            left_alone: Vec::new(),
+            edits: vec![format!(
+                "generated: {} moved block(s) for state \"{}\"",
+                root.moves.iter().filter(|m| m.from_state.is_none()).count(),
+                root.root
+            )],
+            content: Some(text.into()),
+        });
+    }
 }
 
 /// What scanning the tags of one imported repo found.
