@@ -5,8 +5,9 @@
 //! 1. [`mapping`] parses and validates the HCL mapping file into a [`mapping::Mapping`].
 //! 2. [`inventory`] opens every legacy repo read-only and records what it holds.
 //! 3. [`plan`] combines both into one [`plan::Plan`] value: everything that will happen.
-//! 4. [`apply`] executes a plan: [`history`] imports commits, [`sources`] rewrites module
-//!    sources, [`state`] writes `terraform state mv` scripts.
+//! 4. [`apply`] executes a plan: [`history`] imports commits (over [`objects`], the raw
+//!    object work shared with `apply`), [`sources`] rewrites module sources, [`state`]
+//!    writes `terraform state mv` scripts.
 //! 5. [`verify`] proves every legacy commit has an identical image in its monorepo.
 //!
 //! [`report`] renders a plan (the dry run) and outcomes; [`orggen`] builds realistic legacy
@@ -20,16 +21,17 @@
 //! 1. [`redact`], [`shell`], [`hcl`], [`progress`]
 //! 2. [`mapping`]
 //! 3. [`sources`]
-//! 4. [`history`]
-//! 5. [`outdir`]
-//! 6. [`state`]
-//! 7. [`inventory`]
-//! 8. [`preflight`]
-//! 9. [`plan`]
-//! 10. [`rollback`]
-//! 11. [`apply`]
-//! 12. [`verify`]
-//! 13. [`report`], [`orggen`]
+//! 4. [`objects`]
+//! 5. [`history`]
+//! 6. [`outdir`]
+//! 7. [`state`]
+//! 8. [`inventory`]
+//! 9. [`preflight`]
+//! 10. [`plan`]
+//! 11. [`rollback`]
+//! 12. [`apply`]
+//! 13. [`verify`]
+//! 14. [`report`], [`orggen`]
 //!
 //! Stages share data only as values passed by their caller (the plan, the legacy refs, the
 //! [`history::preload::Store`] of commits inflated once per run): no process-global state.
@@ -41,6 +43,7 @@ pub mod hcl;
 pub mod history;
 pub mod inventory;
 pub mod mapping;
+pub mod objects;
 pub mod orggen;
 pub mod outdir;
 pub mod plan;

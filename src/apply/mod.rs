@@ -14,7 +14,6 @@
 
 mod link;
 mod refs;
-mod tree;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,8 +23,9 @@ use gix::objs::Kind;
 use gix::ObjectId;
 use rayon::prelude::*;
 
-use crate::history::{self, objects, preload, CommitMap, Image, Object};
+use crate::history::{self, preload, CommitMap, Image};
 use crate::inventory::RepoRefs;
+use crate::objects::{self, tree, Object};
 use crate::outdir::{self, NOTES_REF};
 use crate::plan::{MonorepoPlan, Plan};
 use crate::progress::Progress;
@@ -603,7 +603,7 @@ fn new_objects(
     all.extend(notes_blobs);
     maybe.extend(overlay.into_values());
     // gix (like git) knows the empty tree without storing it; fsck does not, so write it.
-    let empty_tree = history::objects::hash(Kind::Tree, b"");
+    let empty_tree = objects::hash(Kind::Tree, b"");
     // A failed run (a full disk before the commit map was written) may have left a complete
     // pack of these very objects (images are deterministic, and that pack holds the empty
     // tree too): then reuse it rather than write a duplicate. One lookup tells: the run's

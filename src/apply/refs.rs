@@ -322,7 +322,7 @@ fn peel(repo: &gix::Repository, id: ObjectId) -> Result<Option<ObjectId>, WriteE
         let tag = repo
             .find_object(current)
             .map_err(|e| missing(current, &e))?;
-        current = crate::history::objects::tag_target(&tag.data)
+        current = crate::objects::tag_target(&tag.data)
             .ok_or_else(|| WriteError::Failed(format!("tag {current} is malformed")))?;
     }
 }

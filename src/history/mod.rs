@@ -7,7 +7,6 @@
 //! component and the commit itself are new per legacy commit.
 
 pub mod commit_map;
-pub mod objects;
 pub mod pack;
 pub mod preload;
 
@@ -18,9 +17,10 @@ use gix::hashtable::{HashMap, HashSet};
 use gix::objs::Kind;
 use gix::ObjectId;
 
+pub use crate::objects::Object;
 pub use commit_map::CommitMap;
-pub use objects::Object;
 
+use crate::objects;
 use crate::progress::Task;
 
 /// What can go wrong while reading legacy history or writing images.

@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
 
-use super::objects::Object;
 use super::Error;
+use crate::objects::Object;
 
 fn pack_type(kind: gix::objs::Kind) -> u8 {
     match kind {

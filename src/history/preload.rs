@@ -22,7 +22,7 @@ pub struct Commit {
     /// The raw commit.
     pub data: Vec<u8>,
     /// Its tree, parents and committer time.
-    pub header: Option<crate::history::objects::CommitHeader>,
+    pub header: Option<crate::objects::CommitHeader>,
 }
 
 /// Preloaded commits by id.
@@ -68,7 +68,7 @@ pub fn commits(git_dir: &Path) -> Commits {
                         let mut buf = vec![0u8; usize::try_from(entry.decompressed_size).ok()?];
                         let n = inflate.zlib_decompress(zlib, &mut buf).ok()?;
                         (n == buf.len()).then_some(())?;
-                        let header = crate::history::objects::parse_commit(&buf);
+                        let header = crate::objects::parse_commit(&buf);
                         Some((*oid, Commit { data: buf, header }))
                     })
                     .collect()

@@ -371,7 +371,7 @@ fn count_commits(
         if obj.kind != gix::object::Kind::Commit {
             return Err(format!("{id} is a {}, not a commit", obj.kind));
         }
-        let header = crate::history::objects::parse_commit(&obj.data)
+        let header = crate::objects::parse_commit(&obj.data)
             .ok_or_else(|| format!("commit {id} is malformed"))?;
         stack.extend(header.parents.into_iter().filter(|p| !seen.contains(p)));
     }

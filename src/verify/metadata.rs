@@ -1,5 +1,5 @@
 //! Verify's own reading of commit metadata, independent of the editor `apply` builds images
-//! with (`history::objects::edit_commit`): a bug there must show here, so nothing of it is
+//! with (`objects::edit_commit`): a bug there must show here, so nothing of it is
 //! reused. Both commits are parsed into their fields (every header but `tree`, `parent`
 //! and signatures, with continuation lines; then the message) and compared field by field.
 
@@ -109,11 +109,8 @@ msg\n\nbody\n";
     fn a_faithful_image_has_no_difference() {
         assert_eq!(differences(LEGACY, IMAGE), Vec::<String>::new());
         // apply's own editor agrees with this independent reading
-        let edited = crate::history::objects::edit_commit(
-            LEGACY,
-            gix::ObjectId::null(gix::hash::Kind::Sha1),
-            &[],
-        );
+        let edited =
+            crate::objects::edit_commit(LEGACY, gix::ObjectId::null(gix::hash::Kind::Sha1), &[]);
         assert_eq!(differences(LEGACY, &edited), Vec::<String>::new());
     }
 

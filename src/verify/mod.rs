@@ -24,7 +24,8 @@ mod metadata;
 mod scripts;
 pub mod terraform;
 
-use crate::history::{self, objects, CommitMap};
+use crate::history::{self, CommitMap};
+use crate::objects;
 use crate::plan::{ImportStep, MonorepoPlan, Plan};
 use crate::progress::Progress;
 

@@ -352,7 +352,8 @@ fn lfs_pointers_and_submodule_gitlinks_move_with_their_paths_and_are_reported() 
 #[test]
 fn pack_writer_output_is_read_back_by_git() {
     use gix::objs::Kind;
-    use tfmono::history::{objects, pack, Object};
+    use tfmono::history::{pack, Object};
+    use tfmono::objects;
 
     let tmp = tempdir();
     let repo = tmp.path().join("r.git");

@@ -13,7 +13,8 @@ const LAYERS: &[&[&str]] = &[
     &["redact", "shell", "hcl", "progress"],
     &["mapping"],
     &["sources"],
-    // git objects and history, then the output directory over them
+    // git objects, history over them, then the output directory
+    &["objects"],
     &["history"],
     &["outdir"],
     &["state"],

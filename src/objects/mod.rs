@@ -1,8 +1,12 @@
-//! Raw git objects: hashing, commit and tag header edits, tree encoding.
+//! Low-level git object work shared by [`crate::history`] and [`crate::apply`]: hashing,
+//! commit and tag header edits, tree encoding and wrapping (here), and tree edits over a
+//! repository with pending objects ([`tree`]).
 //!
 //! Commits are edited as bytes, never re-serialised from parsed fields, so every header and
 //! message byte tfmono does not mean to change (author, committer, time zones, encoding,
 //! `mergetag`, the message) stays identical.
+
+pub mod tree;
 
 use gix::objs::Kind;
 use gix::ObjectId;

@@ -1,4 +1,5 @@
-//! Tree edits on the monorepo: reading through pending objects, inserting a subtree at a path.
+//! Tree edits over a repository: reading through pending objects (an overlay), inserting,
+//! removing and replacing entries at a path.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -6,8 +7,7 @@ use std::collections::HashMap;
 use gix::objs::Kind;
 use gix::ObjectId;
 
-use crate::history::objects::{self, Entry};
-use crate::history::Object;
+use super::{self as objects, Entry, Object};
 
 /// Reads an object from `overlay` (pending objects, borrowed) or the monorepo.
 pub fn read<'a>(
