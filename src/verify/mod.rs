@@ -347,81 +347,95 @@ fn verify_commits(
             .into());
         };
         stack.extend(header.parents.iter().copied());
-        let Some(image) = image_of(&id) else {
-            ctx.mismatch(
-                Class::MissingImage,
-                name,
-                id.to_string(),
-                "no image in the commit map; the legacy repo may have new commits: run `tfmono apply` again".into(),
-            );
-            continue;
-        };
-        let Some((Kind::Commit, img)) = ctx.read_mono(image) else {
-            ctx.mismatch(
-                Class::MissingImage,
-                name,
-                id.to_string(),
-                format!("its image {image} is not a commit in the monorepo"),
-            );
-            continue;
-        };
-        let Some(img_header) = objects::parse_commit(&img) else {
-            ctx.mismatch(
-                Class::MissingImage,
-                name,
-                id.to_string(),
-                format!("image {image} is malformed"),
-            );
-            continue;
-        };
-        // The tree is compared by id; it must also be in the monorepo's own store (it comes
-        // from the legacy packs apply links in), or the image's content is gone.
-        if !ctx.mono.has_object(header.tree) {
-            ctx.mismatch(
-                Class::MissingObject,
-                name,
-                id.to_string(),
-                format!(
-                    "tree {} of image {image} is missing from the monorepo's objects; run `tfmono apply` again",
-                    header.tree
-                ),
-            );
-        }
-        if ctx.tree_at(img_header.tree, &step.path) != Some(header.tree) {
-            ctx.mismatch(
-                Class::Tree,
-                name,
-                id.to_string(),
-                format!(
-                    "the tree of image {image} at {} is not the legacy tree {}",
-                    step.path, header.tree
-                ),
-            );
-        }
-        let expected: Vec<Option<ObjectId>> = header.parents.iter().map(&image_of).collect();
-        let actual: Vec<Option<ObjectId>> = img_header.parents.iter().map(|p| Some(*p)).collect();
-        if expected != actual {
-            ctx.mismatch(
-                Class::Parents,
-                name,
-                id.to_string(),
-                format!("image {image} has parents {actual:?}, expected the images {expected:?}"),
-            );
-        }
-        let differs = metadata::differences(&data, &img);
-        if !differs.is_empty() {
-            ctx.mismatch(
-                Class::Metadata,
-                name,
-                id.to_string(),
-                format!("image {image} differs in {}", differs.join(", ")),
-            );
-        }
+        check_image(ctx, step, id, &header, &data, &image_of);
     }
     task.inc((count % 4096) as u64);
     drop(preloaded);
     ctx.preload.release(&step.git_dir);
     Ok(count)
+}
+
+/// Compares the image of legacy commit `id` (raw `data`, parsed `header`) with it: present,
+/// its tree at the repo's path, its parents, its metadata; records every mismatch.
+fn check_image(
+    ctx: &mut Ctx<'_>,
+    step: &ImportStep,
+    id: ObjectId,
+    header: &objects::CommitHeader,
+    data: &[u8],
+    image_of: &impl Fn(&ObjectId) -> Option<ObjectId>,
+) {
+    let name = step.repo.as_str();
+    let Some(image) = image_of(&id) else {
+        ctx.mismatch(
+            Class::MissingImage,
+            name,
+            id.to_string(),
+            "no image in the commit map; the legacy repo may have new commits: run `tfmono apply` again".into(),
+        );
+        return;
+    };
+    let Some((Kind::Commit, img)) = ctx.read_mono(image) else {
+        ctx.mismatch(
+            Class::MissingImage,
+            name,
+            id.to_string(),
+            format!("its image {image} is not a commit in the monorepo"),
+        );
+        return;
+    };
+    let Some(img_header) = objects::parse_commit(&img) else {
+        ctx.mismatch(
+            Class::MissingImage,
+            name,
+            id.to_string(),
+            format!("image {image} is malformed"),
+        );
+        return;
+    };
+    // The tree is compared by id; it must also be in the monorepo's own store (it comes
+    // from the legacy packs apply links in), or the image's content is gone.
+    if !ctx.mono.has_object(header.tree) {
+        ctx.mismatch(
+            Class::MissingObject,
+            name,
+            id.to_string(),
+            format!(
+                "tree {} of image {image} is missing from the monorepo's objects; run `tfmono apply` again",
+                header.tree
+            ),
+        );
+    }
+    if ctx.tree_at(img_header.tree, &step.path) != Some(header.tree) {
+        ctx.mismatch(
+            Class::Tree,
+            name,
+            id.to_string(),
+            format!(
+                "the tree of image {image} at {} is not the legacy tree {}",
+                step.path, header.tree
+            ),
+        );
+    }
+    let expected: Vec<Option<ObjectId>> = header.parents.iter().map(&image_of).collect();
+    let actual: Vec<Option<ObjectId>> = img_header.parents.iter().map(|p| Some(*p)).collect();
+    if expected != actual {
+        ctx.mismatch(
+            Class::Parents,
+            name,
+            id.to_string(),
+            format!("image {image} has parents {actual:?}, expected the images {expected:?}"),
+        );
+    }
+    let differs = metadata::differences(data, &img);
+    if !differs.is_empty() {
+        ctx.mismatch(
+            Class::Metadata,
+            name,
+            id.to_string(),
+            format!("image {image} differs in {}", differs.join(", ")),
+        );
+    }
 }
 
 fn verify_refs(ctx: &mut Ctx<'_>, step: &ImportStep) -> Result<usize, Error> {
