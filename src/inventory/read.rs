@@ -25,21 +25,7 @@ pub(super) fn read(
         what: what.to_string(),
         message: e.to_string(),
     };
-    let repo = gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| {
-        // gix is built for SHA-1 only: a SHA-256 repo fails to open, and is no less a repo.
-        match object_format(git_dir) {
-            Some(format) => Error::ObjectFormat {
-                repo: spec.name.clone(),
-                path: git_dir.to_owned(),
-                format,
-            },
-            None => Error::NotGit {
-                repo: spec.name.clone(),
-                path: git_dir.to_owned(),
-                message: e.to_string(),
-            },
-        }
-    })?;
+    let repo = open_legacy(spec, git_dir)?;
     let git_dir = repo.git_dir().to_owned();
     let shallow = repo
         .is_shallow()
@@ -53,33 +39,8 @@ pub(super) fn read(
 
     let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
     let (branch_ids, tag_ids) = listed_refs(&platform, &corrupt)?;
-    let info = |name: String, target: gix::ObjectId, is_tag: bool| -> Result<RefInfo, Error> {
-        let header = repo.find_header(target).map_err(|e| corrupt(&name, &e))?;
-        let (peeled, kind) = if header.kind() == gix::object::Kind::Tag {
-            let object = repo
-                .find_object(target)
-                .and_then(|o| o.peel_tags_to_end())
-                .map_err(|e| corrupt(&name, &e))?;
-            (object.id, object.kind)
-        } else {
-            (target, header.kind())
-        };
-        Ok(RefInfo {
-            name,
-            target: target.to_string(),
-            peeled: peeled.to_string(),
-            is_commit: kind == gix::object::Kind::Commit,
-            annotated: is_tag && target != peeled,
-        })
-    };
-    let branches = branch_ids
-        .into_iter()
-        .map(|(name, target)| info(name, target, false))
-        .collect::<Result<Vec<_>, _>>()?;
-    let tags = tag_ids
-        .into_iter()
-        .map(|(name, target)| info(name, target, true))
-        .collect::<Result<Vec<_>, _>>()?;
+    let branches = ref_infos(&repo, branch_ids, false, &corrupt)?;
+    let tags = ref_infos(&repo, tag_ids, true, &corrupt)?;
     if branches.is_empty() && !tags.iter().any(|t| t.is_commit) {
         return Err(Error::Empty {
             repo: spec.name.clone(),
@@ -87,37 +48,9 @@ pub(super) fn read(
         });
     }
 
-    let head = repo.head_name().map_err(|e| corrupt("HEAD", &e))?;
-    let head = head.map(|n| n.as_bstr().to_string());
-    // No branch at all, only tags (HEAD names a branch that is gone): the tags are imported
-    // and nothing is merged into main. With other branches, guessing which one main gets
-    // would be wrong: the user fixes HEAD.
-    let default = match head
-        .as_deref()
-        .and_then(|n| branches.iter().find(|b| b.name == n))
-    {
-        Some(b) => Some(b.clone()),
-        None if branches.is_empty() => None,
-        None => {
-            return Err(Error::NoDefaultBranch {
-                repo: spec.name.clone(),
-                path: git_dir.clone(),
-                branch: head.unwrap_or_else(|| "(detached HEAD)".into()),
-                branches: branches.iter().map(|b| b.short().to_string()).collect(),
-            })
-        }
-    };
+    let (head, default) = default_branch(spec, &repo, &git_dir, &branches, &corrupt)?;
 
-    let mut tips: Vec<gix::ObjectId> = Vec::new();
-    let imported_branches = branches.iter().filter(|b| {
-        spec.branches == Branches::All || default.as_ref().is_some_and(|d| b.name == d.name)
-    });
-    for r in imported_branches.chain(tags.iter().filter(|t| t.is_commit)) {
-        let id = gix::ObjectId::from_hex(r.peeled.as_bytes()).expect("ids come from gix as hex");
-        if !tips.contains(&id) {
-            tips.push(id);
-        }
-    }
+    let tips = imported_tips(spec, &branches, &tags, default.as_ref());
     let mut counted_from: Vec<String> = tips.iter().map(|t| t.to_string()).collect();
     counted_from.sort();
     let commits = match known.filter(|k| k.tips == counted_from) {
@@ -131,14 +64,7 @@ pub(super) fn read(
         .prefixed(b"refs/replace/".as_slice())
         .map_err(|e| corrupt("refs/replace", &e))?
         .count();
-    let grafts = match std::fs::read_to_string(git_dir.join("info/grafts")) {
-        Ok(text) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-            .count(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(corrupt("info/grafts", &e)),
-    };
+    let grafts = count_grafts(&git_dir, &corrupt)?;
 
     let tip = match &default {
         Some(d) => {
@@ -165,6 +91,125 @@ pub(super) fn read(
         non_utf8_names: tip.not_utf8,
         counted_from,
     })
+}
+
+/// Opens the legacy repo at `git_dir`, telling a SHA-256 repo from a directory that is not
+/// a git repository.
+fn open_legacy(spec: &RepoSpec, git_dir: &Path) -> Result<gix::Repository, Error> {
+    gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| {
+        // gix is built for SHA-1 only: a SHA-256 repo fails to open, and is no less a repo.
+        match object_format(git_dir) {
+            Some(format) => Error::ObjectFormat {
+                repo: spec.name.clone(),
+                path: git_dir.to_owned(),
+                format,
+            },
+            None => Error::NotGit {
+                repo: spec.name.clone(),
+                path: git_dir.to_owned(),
+                message: e.to_string(),
+            },
+        }
+    })
+}
+
+type Corrupt<'a> = dyn Fn(&str, &dyn std::fmt::Display) -> Error + 'a;
+
+/// What each listed ref points at, peeled (annotated tags followed to their commit).
+fn ref_infos(
+    repo: &gix::Repository,
+    ids: Listed,
+    is_tag: bool,
+    corrupt: &Corrupt<'_>,
+) -> Result<Vec<RefInfo>, Error> {
+    let info = |name: String, target: gix::ObjectId, is_tag: bool| -> Result<RefInfo, Error> {
+        let header = repo.find_header(target).map_err(|e| corrupt(&name, &e))?;
+        let (peeled, kind) = if header.kind() == gix::object::Kind::Tag {
+            let object = repo
+                .find_object(target)
+                .and_then(|o| o.peel_tags_to_end())
+                .map_err(|e| corrupt(&name, &e))?;
+            (object.id, object.kind)
+        } else {
+            (target, header.kind())
+        };
+        Ok(RefInfo {
+            name,
+            target: target.to_string(),
+            peeled: peeled.to_string(),
+            is_commit: kind == gix::object::Kind::Commit,
+            annotated: is_tag && target != peeled,
+        })
+    };
+    ids.into_iter()
+        .map(|(name, target)| info(name, target, is_tag))
+        .collect()
+}
+
+/// HEAD's ref name, and the default branch: the branch HEAD names; none when there is no
+/// branch at all.
+fn default_branch(
+    spec: &RepoSpec,
+    repo: &gix::Repository,
+    git_dir: &Path,
+    branches: &[RefInfo],
+    corrupt: &Corrupt<'_>,
+) -> Result<(Option<String>, Option<RefInfo>), Error> {
+    let head = repo.head_name().map_err(|e| corrupt("HEAD", &e))?;
+    let head = head.map(|n| n.as_bstr().to_string());
+    // No branch at all, only tags (HEAD names a branch that is gone): the tags are imported
+    // and nothing is merged into main. With other branches, guessing which one main gets
+    // would be wrong: the user fixes HEAD.
+    let default = match head
+        .as_deref()
+        .and_then(|n| branches.iter().find(|b| b.name == n))
+    {
+        Some(b) => Some(b.clone()),
+        None if branches.is_empty() => None,
+        None => {
+            return Err(Error::NoDefaultBranch {
+                repo: spec.name.clone(),
+                path: git_dir.to_owned(),
+                branch: head.unwrap_or_else(|| "(detached HEAD)".into()),
+                branches: branches.iter().map(|b| b.short().to_string()).collect(),
+            })
+        }
+    };
+    Ok((head, default))
+}
+
+/// The commits imported from: the default branch (every branch with `branches = "all"`)
+/// and the tags that point at commits, each once.
+fn imported_tips(
+    spec: &RepoSpec,
+    branches: &[RefInfo],
+    tags: &[RefInfo],
+    default: Option<&RefInfo>,
+) -> Vec<gix::ObjectId> {
+    let mut tips: Vec<gix::ObjectId> = Vec::new();
+    let imported_branches = branches
+        .iter()
+        .filter(|b| spec.branches == Branches::All || default.is_some_and(|d| b.name == d.name));
+    for r in imported_branches.chain(tags.iter().filter(|t| t.is_commit)) {
+        let id = gix::ObjectId::from_hex(r.peeled.as_bytes()).expect("ids come from gix as hex");
+        if !tips.contains(&id) {
+            tips.push(id);
+        }
+    }
+    tips
+}
+
+/// The grafts in `info/grafts` (0 without the file).
+fn count_grafts(git_dir: &Path, corrupt: &Corrupt<'_>) -> Result<usize, Error> {
+    let grafts = match std::fs::read_to_string(git_dir.join("info/grafts")) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(corrupt("info/grafts", &e)),
+    };
+    Ok(grafts)
 }
 
 /// The branches, tags and HEAD of the repo at `git_dir`, from its ref files alone.
