@@ -333,60 +333,8 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
 
     let n = opts.reference.len();
     let r = |k: usize| opts.reference[k % n].as_str();
-    let mut first: Vec<Job> = Vec::new();
-    for (i, module) in opts.reference.iter().enumerate() {
-        first.push(Job::Reference {
-            module: module.clone(),
-            commits: opts.commits_per_repo,
-            with_sub: i == 1 % n,
-            example_of: (i == 0).then(|| r(1)),
-            master: i == 3,
-        });
-    }
-    if let Some(count) = opts.release_tags {
-        first.push(Job::Releases { count, logs: r(3) });
-    }
-    if opts.tags_only_repo {
-        first.push(Job::TagsOnly);
-    }
-    for k in 1..=opts.extra_repos {
-        first.push(Job::Reference {
-            module: format!("gen-{k}"),
-            commits: opts.commits_per_repo,
-            with_sub: false,
-            example_of: None,
-            master: false,
-        });
-    }
-    if let Some(commits) = opts.big_repo_commits {
-        first.push(Job::Reference {
-            module: "monolith".into(),
-            commits,
-            with_sub: false,
-            example_of: None,
-            master: false,
-        });
-    }
-    let mut deployments = Vec::new();
-    for svc in &opts.services {
-        for kind in ["static", "dynamic"] {
-            for stage in &opts.stages {
-                for region in &opts.regions {
-                    let master = deployments.len() == 1;
-                    deployments.push(Job::Deployment {
-                        d: Deployment {
-                            svc,
-                            kind,
-                            stage,
-                            region,
-                            repeated_keys: deployments.is_empty(),
-                        },
-                        master,
-                    });
-                }
-            }
-        }
-    }
+    let mut first = independent_jobs(opts);
+    let deployments = deployment_jobs(opts);
     let service_name = |svc: &String| format!("terraform-{ORG}-{svc}");
     let live = Job::TerragruntLive { opts };
     let order: Vec<String> = first
@@ -472,6 +420,73 @@ pub fn generate(dir: &Path, opts: &Options) -> Result<Org, Error> {
         external_gitconfig,
         repos,
     })
+}
+
+/// The repos of phase 1 besides the deployments: reference modules, the releases repo, the
+/// tags-only repo, extra and big repos.
+fn independent_jobs(opts: &Options) -> Vec<Job<'_>> {
+    let n = opts.reference.len();
+    let r = |k: usize| opts.reference[k % n].as_str();
+    let mut first: Vec<Job> = Vec::new();
+    for (i, module) in opts.reference.iter().enumerate() {
+        first.push(Job::Reference {
+            module: module.clone(),
+            commits: opts.commits_per_repo,
+            with_sub: i == 1 % n,
+            example_of: (i == 0).then(|| r(1)),
+            master: i == 3,
+        });
+    }
+    if let Some(count) = opts.release_tags {
+        first.push(Job::Releases { count, logs: r(3) });
+    }
+    if opts.tags_only_repo {
+        first.push(Job::TagsOnly);
+    }
+    for k in 1..=opts.extra_repos {
+        first.push(Job::Reference {
+            module: format!("gen-{k}"),
+            commits: opts.commits_per_repo,
+            with_sub: false,
+            example_of: None,
+            master: false,
+        });
+    }
+    if let Some(commits) = opts.big_repo_commits {
+        first.push(Job::Reference {
+            module: "monolith".into(),
+            commits,
+            with_sub: false,
+            example_of: None,
+            master: false,
+        });
+    }
+    first
+}
+
+/// One deployment repo per service, kind, stage and region.
+fn deployment_jobs(opts: &Options) -> Vec<Job<'_>> {
+    let mut deployments = Vec::new();
+    for svc in &opts.services {
+        for kind in ["static", "dynamic"] {
+            for stage in &opts.stages {
+                for region in &opts.regions {
+                    let master = deployments.len() == 1;
+                    deployments.push(Job::Deployment {
+                        d: Deployment {
+                            svc,
+                            kind,
+                            stage,
+                            region,
+                            repeated_keys: deployments.is_empty(),
+                        },
+                        master,
+                    });
+                }
+            }
+        }
+    }
+    deployments
 }
 
 fn write(legacy: &Path, job: &Job<'_>) -> Result<(String, GeneratedRepo, Vec<String>), Error> {
