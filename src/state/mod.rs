@@ -247,13 +247,16 @@ fn parse_with(
     let mut problems = Vec::new();
     let mut out = Vec::new();
     for (label, _, value) in blocks {
-        let mut p = |at: String, message: String| problems.push(Problem { at, message });
+        let p = |problems: &mut Vec<Problem>, at: String, message: String| {
+            problems.push(Problem { at, message })
+        };
         let block_at = loc.at(label, &[], &format!("state \"{label}\""));
         if let Err(m) = check_root_label(label) {
-            p(block_at.clone(), m);
+            p(&mut problems, block_at.clone(), m);
         }
         let Some(obj) = value.as_object() else {
             p(
+                &mut problems,
                 block_at,
                 "a `state` block holds `style`, `move { … }` and `backend { … }`".into(),
             );
@@ -263,6 +266,7 @@ fn parse_with(
         for (k, v) in obj {
             if !BLOCK_KEYS.contains(&k.as_str()) {
                 p(
+                    &mut problems,
                     loc.at(label, &[k], &format!("state \"{label}\"")),
                     unknown(k, "in a `state` block", BLOCK_KEYS),
                 );
@@ -273,114 +277,13 @@ fn parse_with(
                     Some("state-mv") => block.style = Style::StateMv,
                     Some("moved-blocks") => block.style = Style::MovedBlocks,
                     _ => p(
+                        &mut problems,
                         loc.at(label, &["style"], &format!("state \"{label}\"")),
                         format!("`style` is {}; use \"state-mv\" (terraform state mv scripts) or \"moved-blocks\" (moved {{}} blocks, Terraform >= 1.1)", show(v)),
                     ),
                 },
-                "backend" => {
-                    let what = format!("state \"{label}\" backend");
-                    let mut spec = BackendSpec::default();
-                    match v.as_object() {
-                        Some(b) => {
-                            for (bk, bv) in b {
-                                match (bk.as_str(), bv.as_str()) {
-                                    ("mode", Some("pin")) => spec.mode = BackendMode::Pin,
-                                    ("mode", Some("copy")) => spec.mode = BackendMode::Copy,
-                                    ("mode", _) => p(
-                                        loc.at(label, &["backend", "mode"], &what),
-                                        format!("backend `mode` is {}; use \"pin\" (keep the old key literally) or \"copy\" (copy the state to the new key)", show(bv)),
-                                    ),
-                                    _ => p(
-                                        loc.at(label, &["backend", bk], &what),
-                                        unknown(bk, "in a `backend` block", BACKEND_KEYS),
-                                    ),
-                                }
-                            }
-                        }
-                        None => p(
-                            loc.at(label, &["backend"], &what),
-                            "`backend` is a block: `backend {\n    mode = \"pin\"\n  }` (only one `backend` block per state block)".into(),
-                        ),
-                    }
-                    block.backend = Some(spec);
-                }
-                _ => {
-                    let items: Vec<&hcl::Value> = match v {
-                        hcl::Value::Array(a) => a.iter().collect(),
-                        other => vec![other],
-                    };
-                    for (i, item) in items.into_iter().enumerate() {
-                        let mv = format!("move[{i}]");
-                        let what = format!("state \"{label}\" move #{}", i + 1);
-                        let here = |attr: &str| {
-                            if attr.is_empty() {
-                                loc.at(label, &[&mv], &what)
-                            } else {
-                                loc.at(label, &[&mv, attr], &what)
-                            }
-                        };
-                        let Some(m) = item.as_object() else {
-                            p(here(""), "`move` is a block with `from` and `to`".into());
-                            continue;
-                        };
-                        let mut get = |name: &str| -> Option<String> {
-                            match m.get(name) {
-                                None => None,
-                                Some(hcl::Value::String(s)) => Some(s.clone()),
-                                Some(other) => {
-                                    p(here(name), format!("`{name}` must be a string in double quotes, not {}", show(other)));
-                                    None
-                                }
-                            }
-                        };
-                        let from = get("from");
-                        let to = get("to");
-                        let from_state = get("from_state");
-                        for k in m.keys() {
-                            if !MOVE_KEYS.contains(&k.as_str()) {
-                                p(here(k), unknown(k, "in a `move` block", MOVE_KEYS));
-                            }
-                        }
-                        for (name, val) in [("from", &from), ("to", &to)] {
-                            if val.is_none() && !m.contains_key(name) {
-                                p(
-                                    here(""),
-                                    format!("this move has no `{name}`; add `{name} = \"<address>\"` (e.g. `module.alb` or `aws_instance.web[0]`)"),
-                                );
-                            }
-                        }
-                        let mut parsed = Vec::new();
-                        for (name, val) in [("from", &from), ("to", &to)] {
-                            if let Some(s) = val {
-                                match address::parse(s) {
-                                    Ok(a) => parsed.push(a),
-                                    Err(e) => p(here(name), format!("`{name}`: {e}")),
-                                }
-                            }
-                        }
-                        if let [a, b] = parsed.as_slice() {
-                            if let Err(msg) = check_pair(a, b) {
-                                p(here(""), msg);
-                            } else if a == b && from_state.is_none() {
-                                p(here(""), format!("`from` and `to` are the same address `{a}` in the same state; remove this move, or add `from_state` for a cross-state move"));
-                            }
-                        }
-                        if let Some(fs) = &from_state {
-                            if fs == label {
-                                p(here("from_state"), format!("`from_state` names this same root \"{label}\"; remove `from_state` for a move within one state"));
-                            } else if let Err(msg) = check_root_label(fs) {
-                                p(here("from_state"), format!("`from_state`: {msg}"));
-                            }
-                        }
-                        if let (Some(from), Some(to)) = (from, to) {
-                            block.moves.push(MoveSpec {
-                                from,
-                                to,
-                                from_state,
-                            });
-                        }
-                    }
-                }
+                "backend" => block.backend = Some(parse_backend(label, v, loc, &mut problems)),
+                _ => block.moves.extend(parse_moves(label, v, loc, &mut problems)),
             }
         }
         out.push((label.clone(), block));
@@ -390,6 +293,148 @@ fn parse_with(
     } else {
         Err(problems)
     }
+}
+
+/// The `backend { … }` block of state block `label`; problems go to `problems`.
+fn parse_backend(
+    label: &str,
+    v: &hcl::Value,
+    loc: &Locator,
+    problems: &mut Vec<Problem>,
+) -> BackendSpec {
+    let mut p = |at: String, message: String| problems.push(Problem { at, message });
+    let what = format!("state \"{label}\" backend");
+    let mut spec = BackendSpec::default();
+    match v.as_object() {
+        Some(b) => {
+            for (bk, bv) in b {
+                match (bk.as_str(), bv.as_str()) {
+                    ("mode", Some("pin")) => spec.mode = BackendMode::Pin,
+                    ("mode", Some("copy")) => spec.mode = BackendMode::Copy,
+                    ("mode", _) => p(
+                        loc.at(label, &["backend", "mode"], &what),
+                        format!("backend `mode` is {}; use \"pin\" (keep the old key literally) or \"copy\" (copy the state to the new key)", show(bv)),
+                    ),
+                    _ => p(
+                        loc.at(label, &["backend", bk], &what),
+                        unknown(bk, "in a `backend` block", BACKEND_KEYS),
+                    ),
+                }
+            }
+        }
+        None => p(
+            loc.at(label, &["backend"], &what),
+            "`backend` is a block: `backend {\n    mode = \"pin\"\n  }` (only one `backend` block per state block)".into(),
+        ),
+    }
+    spec
+}
+
+/// The `move { … }` blocks of state block `label` that have both `from` and `to`; problems
+/// go to `problems`.
+fn parse_moves(
+    label: &str,
+    v: &hcl::Value,
+    loc: &Locator,
+    problems: &mut Vec<Problem>,
+) -> Vec<MoveSpec> {
+    let items: Vec<&hcl::Value> = match v {
+        hcl::Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, item)| parse_move(label, i, item, loc, problems))
+        .collect()
+}
+
+/// Move `i` (`item`) of state block `label`, when it has both `from` and `to`; problems go
+/// to `problems`.
+fn parse_move(
+    label: &str,
+    i: usize,
+    item: &hcl::Value,
+    loc: &Locator,
+    problems: &mut Vec<Problem>,
+) -> Option<MoveSpec> {
+    let mut p = |at: String, message: String| problems.push(Problem { at, message });
+    let mv = format!("move[{i}]");
+    let what = format!("state \"{label}\" move #{}", i + 1);
+    let here = |attr: &str| {
+        if attr.is_empty() {
+            loc.at(label, &[&mv], &what)
+        } else {
+            loc.at(label, &[&mv, attr], &what)
+        }
+    };
+    let Some(m) = item.as_object() else {
+        p(here(""), "`move` is a block with `from` and `to`".into());
+        return None;
+    };
+    let mut get = |name: &str| -> Option<String> {
+        match m.get(name) {
+            None => None,
+            Some(hcl::Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                p(
+                    here(name),
+                    format!(
+                        "`{name}` must be a string in double quotes, not {}",
+                        show(other)
+                    ),
+                );
+                None
+            }
+        }
+    };
+    let from = get("from");
+    let to = get("to");
+    let from_state = get("from_state");
+    for k in m.keys() {
+        if !MOVE_KEYS.contains(&k.as_str()) {
+            p(here(k), unknown(k, "in a `move` block", MOVE_KEYS));
+        }
+    }
+    for (name, val) in [("from", &from), ("to", &to)] {
+        if val.is_none() && !m.contains_key(name) {
+            p(
+                here(""),
+                format!("this move has no `{name}`; add `{name} = \"<address>\"` (e.g. `module.alb` or `aws_instance.web[0]`)"),
+            );
+        }
+    }
+    let mut parsed = Vec::new();
+    for (name, val) in [("from", &from), ("to", &to)] {
+        if let Some(s) = val {
+            match address::parse(s) {
+                Ok(a) => parsed.push(a),
+                Err(e) => p(here(name), format!("`{name}`: {e}")),
+            }
+        }
+    }
+    if let [a, b] = parsed.as_slice() {
+        if let Err(msg) = check_pair(a, b) {
+            p(here(""), msg);
+        } else if a == b && from_state.is_none() {
+            p(here(""), format!("`from` and `to` are the same address `{a}` in the same state; remove this move, or add `from_state` for a cross-state move"));
+        }
+    }
+    if let Some(fs) = &from_state {
+        if fs == label {
+            p(here("from_state"), format!("`from_state` names this same root \"{label}\"; remove `from_state` for a move within one state"));
+        } else if let Err(msg) = check_root_label(fs) {
+            p(here("from_state"), format!("`from_state`: {msg}"));
+        }
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return None;
+    };
+    Some(MoveSpec {
+        from,
+        to,
+        from_state,
+    })
 }
 
 fn show(v: &hcl::Value) -> String {
