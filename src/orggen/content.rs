@@ -322,6 +322,8 @@ pub(super) fn service_names(refs: &ServiceRefs<'_>) -> Vec<String> {
 /// A service module's `main.tf`. `version` 1..=7 adds one source form after the other:
 /// 1 https + ssh, 2 scp-like + local, 3 shorthand (v1.0.0), 4 ALB v2.0.0, 5 `//modules/sub`
 /// + registry, 6 branch ref + external (v1.1.0), 7 commit id ref.
+// Long on purpose (~130 lines): one `main.tf` template, block after block in file order;
+// split, the versions that add each source form would be spread over several functions.
 pub(super) fn service_main(svc: &str, refs: &ServiceRefs<'_>, version: u8) -> String {
     let [r0, r1, r2, r3] = refs.main;
     let names = service_names(refs);

@@ -322,6 +322,8 @@ pub(super) struct ReferenceShape<'a> {
 /// (annotated `v1.1.0`); README; an empty commit; the breaking rename (`v2.0.0`, the
 /// example moving to `~> 2.0`); then an unmerged `feature/<module>-ipv6` branch. Routine
 /// commits fill the gaps. Returns the id of an untagged default-branch commit in `pins`.
+// Long on purpose (~155 lines): one scripted history read top to bottom, milestone by
+// milestone; split into steps, the order of commits and tags would be hard to follow.
 pub(super) fn reference(
     imp: Importer,
     repo: &str,
@@ -484,6 +486,7 @@ pub(super) fn reference(
 /// unmerged `hotfix/<svc>-task-cpu` branch. `json` adds `monitoring.tf.json`; `quirks` adds
 /// the invalid `testdata/` files from the start and, with `v1.0.0`, `bastion.tf` whose
 /// heredoc holds shell lines and a legacy URL (see [`quirks`]).
+// Long on purpose (~125 lines): one scripted history read top to bottom, like `reference`.
 pub(super) fn service(
     imp: Importer,
     repo: &str,
