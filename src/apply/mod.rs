@@ -210,6 +210,8 @@ pub fn run(
     };
     // What rollback compares with to find work made in the monorepos after this apply.
     outdir::record_applied(out, &journal)?;
+    // What the next run may reuse of this one's tag scans.
+    outdir::record_scans(out, &plan.scans)?;
     // What the next run compares with to skip everything when nothing changed.
     let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
     outdir::record_synced(out, &key, legacy_refs)?;

@@ -145,8 +145,15 @@ pub fn compute_with_refs(
     let progress = ui.progress();
     let inventory = inventory::scan_known(&mapping, &opts, preload, &known, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
+    // The tag scans of the last apply into `out`: a repo whose scan inputs did not change
+    // is not scanned again (the cache is keyed by those inputs; see `plan::cache`).
+    let scans = match out {
+        Some(out) => tfmono::outdir::last_scans::<plan::cache::ScanCache>(out)?.unwrap_or_default(),
+        None => Default::default(),
+    };
     let opts = plan::Options {
         snapshots: checked.snapshots,
+        scans,
     };
     let mut plan =
         plan::build_with_progress(&mapping, &inventory, &opts, preload, progress.as_ref())?;

@@ -7,6 +7,7 @@
 //!     journal.json        refs before the first apply, files written (Journal)
 //!     applied.json        every monorepo ref as the last apply left it (record_applied)
 //!     synced.json         the inputs of the last completed apply (record_synced)
+//!     scans.json          the tag scans of the last completed apply (record_scans)
 //!   <monorepo>.git/       one bare repo per monorepo (MAIN_REF, NOTES_REF, imports, tags)
 //!   <monorepo>.commit-map the commit map (commit_map_file)
 //!   rollback.sh, push.sh  rendered from the journal (ROLLBACK_SCRIPT, PUSH_SCRIPT)
@@ -27,8 +28,8 @@ pub use journal::{
     journal_path, load, record, save, Journal, JournalRef, JournalRepo, JournalTarget,
 };
 pub use records::{
-    forget_applied, is_synced, last_synced, moved_since_apply, record_applied, record_synced,
-    Moved, Synced,
+    forget_applied, is_synced, last_scans, last_synced, moved_since_apply, record_applied,
+    record_scans, record_synced, Moved, Synced,
 };
 pub use write::{write_file, write_script, SCRIPT_END};
 
@@ -44,6 +45,9 @@ pub const APPLIED_FILE: &str = "applied.json";
 /// The file under [`MARKER_DIR`] holding the input fingerprint and the legacy refs of the
 /// last apply that completed.
 pub const SYNCED_FILE: &str = "synced.json";
+/// The file under [`MARKER_DIR`] holding the tag scans of the last apply that completed:
+/// a cache, keyed by its inputs, that a later run may reuse.
+pub const SCANS_FILE: &str = "scans.json";
 /// The script that undoes an apply, at the top of the output directory.
 pub const ROLLBACK_SCRIPT: &str = "rollback.sh";
 /// The script that pushes the monorepos, at the top of the output directory.

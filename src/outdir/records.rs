@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    io, journal, read_json, write_data, Error, Journal, APPLIED_FILE, MARKER_DIR, SYNCED_FILE,
+    io, journal, read_json, write_data, Error, Journal, APPLIED_FILE, MARKER_DIR, SCANS_FILE,
+    SYNCED_FILE,
 };
 
 /// Every ref of each journal monorepo: name -> target (hex), by monorepo name.
@@ -96,6 +97,22 @@ pub fn record_synced<R: Serialize>(out: &Path, key: &str, repos: &[R]) -> Result
 /// counts as none: it only lets a re-run skip work, and the next full run rewrites it).
 pub fn last_synced<R: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<Synced<R>>, Error> {
     match read_json(out.join(MARKER_DIR).join(SYNCED_FILE)) {
+        Err(Error::Damaged { .. }) => Ok(None),
+        other => other,
+    }
+}
+
+/// Records the tag scans `scans` of the apply that completed (the caller's cache: see
+/// `plan::cache`; this module only stores it). Written before [`record_synced`].
+pub fn record_scans<S: Serialize>(out: &Path, scans: &S) -> Result<(), Error> {
+    let json = serde_json::to_vec(scans).expect("scans always serialise");
+    write_data(&out.join(MARKER_DIR).join(SCANS_FILE), &json)
+}
+
+/// The tag scans the last completed apply into `out` recorded, if any (a damaged record
+/// counts as none: it is a cache, keyed by its inputs).
+pub fn last_scans<S: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<S>, Error> {
+    match read_json(out.join(MARKER_DIR).join(SCANS_FILE)) {
         Err(Error::Damaged { .. }) => Ok(None),
         other => other,
     }

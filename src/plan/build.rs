@@ -78,6 +78,7 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
         state: Default::default(),
         key_changes: Vec::new(),
         identity: mapping.identity.clone().unwrap_or_default(),
+        scans: Default::default(),
     })
 }
 

@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::{
-    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, MonorepoPlan, Plan, RefImport,
-    SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
+    build, cache, Error, FileChange, ImportStep, KeyChangePlan, Mention, MonorepoPlan, Plan,
+    RefImport, SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
 };
 use crate::history::{self, CommitMap};
 use crate::inventory::blobs::SourceBlobs;
@@ -25,6 +25,8 @@ use crate::state::{self, backend, BackendMode, StatePlan, Style};
 pub struct Options {
     /// The state snapshots to check moves against (loaded by [`crate::preflight::check`]).
     pub snapshots: Option<state::Snapshots>,
+    /// The tag scans of an earlier run (see [`cache`](super::cache)); empty: scan every tag.
+    pub scans: super::cache::ScanCache,
 }
 
 /// Computes everything `apply` will do: imports ([`build`]), then source rewrites, backend
@@ -70,10 +72,21 @@ pub fn build_with_progress(
         targets: &targets,
         images: &images,
         legacy: &legacy,
+        steps: &steps,
+        cache: &opts.scans,
     };
+    let mut scans = cache::ScanCache::new();
     for mono in &mut plan.monorepos {
-        rewrite_sources(mono, &scan, progress, &mut plan.warnings, &mut problems);
+        rewrite_sources(
+            mono,
+            &scan,
+            progress,
+            &mut plan.warnings,
+            &mut problems,
+            &mut scans,
+        );
     }
+    plan.scans = scans;
 
     // State moves.
     let (mut state_plan, warnings) = plan_state(mapping, opts, &plan, &legacy, &mut problems);
@@ -117,6 +130,10 @@ struct SourceScan<'a> {
     targets: &'a Targets,
     images: &'a Images<'a>,
     legacy: &'a BTreeMap<&'a str, &'a LegacyRepo>,
+    /// Every import step, by repo name.
+    steps: &'a BTreeMap<String, ImportStep>,
+    /// The tag scans of an earlier run.
+    cache: &'a cache::ScanCache,
 }
 
 /// Sets the files, tag rewrites and unparsed files of `mono`: the source rewrites of every
@@ -127,6 +144,7 @@ fn rewrite_sources(
     progress: &dyn crate::progress::Progress,
     warnings: &mut Vec<Warning>,
     problems: &mut Vec<String>,
+    scans_out: &mut cache::ScanCache,
 ) {
     let mut files = Vec::new();
     let mut unparsed = Vec::new();
@@ -147,29 +165,83 @@ fn rewrite_sources(
         same_monorepo: scan.mapping.same_monorepo,
         split: None,
     };
-    // Repos are independent: scan their tags in parallel, keep the results in order.
+    // Repos are independent: scan their tags in parallel, keep the results in order. A
+    // repo whose scan inputs did not change since the cached run takes its cached result.
+    let context = cache::context_key(scan.targets, &mono.name, scan.mapping.same_monorepo);
     let total: usize = mono.imports.iter().map(|s| s.tags.len()).sum();
     let task = progress.task(&format!("scan tags of {}", mono.name), total as u64);
-    let scans: Vec<Result<TagScan, String>> = {
+    let scans: Vec<Result<(TagScan, Option<cache::CachedScan>), String>> = {
         use rayon::prelude::*;
         mono.imports
             .par_iter()
-            .map(|step| tag_rewrites_of(step, &ctx, task.as_ref()))
+            .map(|step| cached_tag_rewrites(step, &context, &ctx, scan, task.as_ref()))
             .collect()
     };
     drop(task);
-    for scan in scans {
-        match scan {
-            Ok(scan) => {
+    for (step, found) in mono.imports.iter().zip(scans) {
+        match found {
+            Ok((scan, entry)) => {
                 tag_rewrites.extend(scan.rewrites);
                 warnings.extend(scan.warnings);
                 unparsed.extend(scan.unparsed);
+                if let Some(entry) = entry {
+                    scans_out.repos.insert(step.repo.clone(), entry);
+                }
             }
             Err(e) => problems.push(e),
         }
     }
     mono.tag_rewrites = tag_rewrites;
     mono.unparsed = merge_unparsed(unparsed);
+}
+
+/// The tag scan of `step`: the cached one when its inputs are unchanged, else a fresh one;
+/// with the cache entry for the next run (`None` for a repo without tags).
+fn cached_tag_rewrites(
+    step: &ImportStep,
+    context: &str,
+    ctx: &sources::Context<'_>,
+    scan: &SourceScan<'_>,
+    task: &dyn crate::progress::Task,
+) -> Result<(TagScan, Option<cache::CachedScan>), String> {
+    if step.tags.is_empty() {
+        return Ok((TagScan::default(), None));
+    }
+    let key = cache::repo_key(context, step);
+    let dep = |repo: &str, tips: bool| {
+        let target = scan.targets.iter().find(|t| t.repo == repo)?;
+        Some(cache::target_key(
+            target,
+            scan.steps.get(repo).filter(|_| tips),
+        ))
+    };
+    if let Some(entry) = scan.cache.get(&step.repo, &key, dep) {
+        if let Some(rewrites) = entry.rewrites() {
+            task.inc(step.tags.len() as u64);
+            let found = TagScan {
+                rewrites,
+                warnings: entry.warnings.clone(),
+                unparsed: entry.unparsed.clone(),
+                mentions: Mentions::default(),
+            };
+            return Ok((found, Some(entry.clone())));
+        }
+    }
+    let imaged = Recording {
+        inner: ctx.commits,
+        repos: Mutex::new(std::collections::BTreeSet::new()),
+    };
+    let recorded = sources::Context {
+        commits: &imaged,
+        ..*ctx
+    };
+    let found = tag_rewrites_of(step, &recorded, task)?;
+    let mentioned = (!found.mentions.all).then_some(&found.mentions.repos);
+    let imaged = imaged.repos.into_inner().unwrap_or_else(|e| e.into_inner());
+    let deps = cache::deps(scan.targets, scan.steps, mentioned, &imaged);
+    let entry =
+        cache::CachedScan::store(key, deps, &found.rewrites, &found.warnings, &found.unparsed);
+    Ok((found, Some(entry)))
 }
 
 /// The source rewrites of the default branch of `step` (legacy `repo`): the changed files
@@ -428,6 +500,8 @@ struct TagScan {
     rewrites: Vec<TagRewrite>,
     warnings: Vec<Warning>,
     unparsed: Vec<UnparsedFile>,
+    /// The targets the files read may refer to.
+    mentions: Mentions,
 }
 
 /// One file version's scan result, cached by (blob id, monorepo path): the result depends
@@ -437,6 +511,24 @@ struct Scanned {
     change: Option<FileChange>,
     errors: Vec<String>,
     unparsed: Option<sources::Unparsed>,
+    /// The targets the file may refer to (see [`cache`](super::cache)).
+    mentions: Mentions,
+}
+
+/// The targets files may refer to: by repo name, or all of them.
+#[derive(Default, Debug, Clone)]
+struct Mentions {
+    all: bool,
+    repos: std::collections::BTreeSet<String>,
+}
+
+impl Mentions {
+    fn add(&mut self, other: &Mentions) {
+        self.all |= other.all;
+        if !self.all {
+            self.repos.extend(other.repos.iter().cloned());
+        }
+    }
 }
 
 /// The source rewrites of every imported tag of `step` (files read at each tagged commit).
@@ -490,6 +582,9 @@ fn tag_rewrites_of(
         }
     }
     let scanned = scanner.scan(&trees, &owned, task)?;
+    for found in scanned.values() {
+        out.mentions.add(&found.mentions);
+    }
     // 3. The rewrites, warnings and unparsed files, in tag order.
     let tables = &scanner.tables;
     let mut by_tree: HashMap<usize, Vec<FileChange>> = HashMap::new();
@@ -723,6 +818,16 @@ fn scan_blob(
     if !split_half && !ctx.targets.may_mention(content) {
         return Ok(Scanned::default());
     }
+    let mentions = match ctx.targets.mentioned_repos(content) {
+        Some(repos) => Mentions {
+            all: false,
+            repos: repos.into_iter().map(str::to_string).collect(),
+        },
+        None => Mentions {
+            all: true,
+            ..Mentions::default()
+        },
+    };
     let outcome = sources::rewrite_file(path, content, ctx);
     let errors = outcome
         .errors
@@ -742,6 +847,7 @@ fn scan_blob(
         change,
         errors,
         unparsed,
+        mentions,
     })
 }
 
@@ -914,6 +1020,21 @@ struct Images<'a> {
     steps: &'a BTreeMap<String, ImportStep>,
     preload: &'a history::preload::Store,
     cache: Mutex<HashMap<String, Option<CommitMap>>>,
+}
+
+/// A [`sources::CommitLookup`] that records which repos it was asked about.
+struct Recording<'a> {
+    inner: &'a dyn sources::CommitLookup,
+    repos: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl sources::CommitLookup for Recording<'_> {
+    fn image(&self, repo: &str, sha: &str) -> Option<String> {
+        if let Ok(mut repos) = self.repos.lock() {
+            repos.insert(repo.to_string());
+        }
+        self.inner.image(repo, sha)
+    }
 }
 
 impl sources::CommitLookup for Images<'_> {

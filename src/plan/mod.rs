@@ -7,6 +7,7 @@
 //! same inputs give byte-identical JSON.
 
 mod build;
+pub mod cache;
 mod files;
 mod targets;
 
@@ -70,6 +71,10 @@ pub struct Plan {
     /// tag rewrites, notes): the mapping's `identity`, else the caller's default.
     #[serde(default)]
     pub identity: crate::mapping::Identity,
+    /// The tag scans this plan made or reused, for the next run ([`cache`]). Not part of
+    /// the plan's JSON.
+    #[serde(skip)]
+    pub scans: cache::ScanCache,
 }
 
 /// A backend key that would change because a root moved directory.

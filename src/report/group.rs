@@ -133,33 +133,40 @@ pub(crate) fn left_alone_counts(mono: &MonorepoPlan) -> Vec<(&str, Vec<(&str, us
 /// Compares `a` and `b` with runs of digits compared as numbers (`v9.9.0` < `v10.0.0`),
 /// then as text.
 pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    fn parts(s: &str) -> Vec<(bool, &str)> {
-        let mut out = Vec::new();
-        let mut rest = s;
-        while let Some(c) = rest.chars().next() {
-            let digit = c.is_ascii_digit();
-            let len = rest
-                .find(|ch: char| ch.is_ascii_digit() != digit)
-                .unwrap_or(rest.len());
-            out.push((digit, &rest[..len]));
-            rest = &rest[len..];
-        }
-        out
-    }
-    let (pa, pb) = (parts(a), parts(b));
-    for (x, y) in pa.iter().zip(&pb) {
-        let ord = match (x, y) {
-            ((true, x), (true, y)) => {
+    let (mut pa, mut pb) = (Parts(a), Parts(b));
+    loop {
+        let ord = match (pa.next(), pb.next()) {
+            (Some((true, x)), Some((true, y))) => {
                 let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
                 x.len().cmp(&y.len()).then_with(|| x.cmp(y))
             }
-            ((_, x), (_, y)) => x.cmp(y),
+            (Some((_, x)), Some((_, y))) => x.cmp(y),
+            // The one with more parts is the greater; equal parts: plain text order.
+            (x, y) => return x.is_some().cmp(&y.is_some()).then_with(|| a.cmp(b)),
         };
         if ord.is_ne() {
             return ord;
         }
     }
-    pa.len().cmp(&pb.len()).then_with(|| a.cmp(b))
+}
+
+/// The runs of digits and of non-digits of a text, in order: `(is_digits, run)`.
+struct Parts<'a>(&'a str);
+
+impl<'a> Iterator for Parts<'a> {
+    type Item = (bool, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let digit = self.0.as_bytes().first()?.is_ascii_digit();
+        let len = self
+            .0
+            .bytes()
+            .position(|b| b.is_ascii_digit() != digit)
+            .unwrap_or(self.0.len());
+        let (run, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some((digit, run))
+    }
 }
 
 /// `v1.0.0` for `refs/tags/v1.0.0`, `main` for `refs/heads/main`.

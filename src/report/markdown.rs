@@ -340,6 +340,7 @@ fn sources(o: &mut String, mono: &MonorepoPlan, rows: &mut Rows<'_>) {
 
 fn tag_changes(o: &mut String, mono: &MonorepoPlan, rows: &mut Rows<'_>) {
     let changes = group::tag_changes(mono);
+    let mut all_tags: std::collections::HashMap<&str, Vec<&str>> = Default::default();
     let _ = writeln!(
         o,
         "\n## Tags with rewritten sources in {}\n",
@@ -355,7 +356,9 @@ fn tag_changes(o: &mut String, mono: &MonorepoPlan, rows: &mut Rows<'_>) {
     fold_open(o, changes.len(), &format!("{} change(s)", changes.len()));
     let _ = writeln!(o, "| file | before | after | tags |\n|---|---|---|---|");
     for c in rows.take(&changes) {
-        let all = group::repo_tags(mono, c.repo);
+        let all = all_tags
+            .entry(c.repo)
+            .or_insert_with(|| group::repo_tags(mono, c.repo));
         let runs = group::tag_runs(
             &c.tags,
             &all,

@@ -423,6 +423,7 @@ fn sources(o: &mut Out<'_>, mono: &MonorepoPlan, verbose: bool) -> io::Result<()
 /// The tag rewrites, one entry per distinct change with the tags it applies to.
 fn tag_changes(o: &mut Out<'_>, mono: &MonorepoPlan) -> io::Result<()> {
     let changes = group::tag_changes(mono);
+    let mut all_tags: std::collections::HashMap<&str, Vec<&str>> = Default::default();
     o.blank()?;
     o.heading(
         &format!("tags in {} with rewritten sources:", mono.name),
@@ -433,7 +434,9 @@ fn tag_changes(o: &mut Out<'_>, mono: &MonorepoPlan) -> io::Result<()> {
         ),
     )?;
     for c in &changes {
-        let all = group::repo_tags(mono, c.repo);
+        let all = all_tags
+            .entry(c.repo)
+            .or_insert_with(|| group::repo_tags(mono, c.repo));
         o.line(
             Style::Plain,
             &format!(

@@ -40,7 +40,7 @@ mod rewrite;
 pub mod split;
 mod syntax;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 pub use crate::mapping::SameMonorepo;
@@ -160,6 +160,8 @@ pub struct Targets {
     /// registry `namespace/name/`), matched case-insensitively: files without any are
     /// skipped without parsing.
     prefilter: Option<aho_corasick::AhoCorasick>,
+    /// Per prefilter pattern, the targets it names (`None`: an escape).
+    pattern_targets: Vec<Option<Vec<usize>>>,
 }
 
 impl Targets {
@@ -187,19 +189,31 @@ impl Targets {
                     .or_insert_with(|| target.monorepo.clone());
             }
         }
-        let mut patterns: Vec<String> = t.by_key.keys().map(|k| k.path().to_string()).collect();
-        patterns.extend(
-            t.by_registry.iter().map(|((_, module), _)| {
-                module.split('/').take(2).collect::<Vec<_>>().join("/") + "/"
-            }),
-        );
-        patterns.retain(|p| !p.is_empty());
-        // A JSON `\/` or an HCL/JSON `\u` escape can spell any of them: such text always may.
-        if !patterns.is_empty() {
-            patterns.extend(["\\/".to_string(), "\\u".to_string()]);
+        // Each pattern with the targets it names (`None`: an escape, which can spell any).
+        let mut named: BTreeMap<String, Option<Vec<usize>>> = BTreeMap::new();
+        let mut name = |pattern: String, i: usize| {
+            if !pattern.is_empty() {
+                if let Some(list) = named.entry(pattern).or_insert_with(|| Some(Vec::new())) {
+                    list.push(i);
+                }
+            }
+        };
+        for (key, &i) in &t.by_key {
+            name(key.path().to_string(), i);
         }
-        patterns.sort();
-        patterns.dedup();
+        for ((_, module), i) in &t.by_registry {
+            name(
+                module.split('/').take(2).collect::<Vec<_>>().join("/") + "/",
+                *i,
+            );
+        }
+        // A JSON `\/` or an HCL/JSON `\u` escape can spell any of them: such text always may.
+        if !named.is_empty() {
+            named.insert("\\/".to_string(), None);
+            named.insert("\\u".to_string(), None);
+        }
+        let (patterns, names): (Vec<String>, Vec<Option<Vec<usize>>>) = named.into_iter().unzip();
+        t.pattern_targets = names;
         t.prefilter = aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
@@ -218,6 +232,23 @@ impl Targets {
         };
         // One pass: the escapes are patterns too (`\U` through the case-insensitivity).
         ac.is_match(text)
+    }
+
+    /// The repo names of every target `text` may refer to, by the same literal patterns as
+    /// [`may_mention`](Self::may_mention) (so a source in `text` can only resolve to one of
+    /// them); `None` when an escape in it could spell any target.
+    pub fn mentioned_repos(&self, text: &str) -> Option<BTreeSet<&str>> {
+        let Some(ac) = &self.prefilter else {
+            return self.targets.is_empty().then(BTreeSet::new);
+        };
+        let mut out = BTreeSet::new();
+        for m in ac.find_overlapping_iter(text) {
+            match &self.pattern_targets[m.pattern().as_usize()] {
+                Some(list) => out.extend(list.iter().map(|&i| self.targets[i].repo.as_str())),
+                None => return None,
+            }
+        }
+        Some(out)
     }
 
     /// The target a line of text mentions: a legacy repo URL in any form
