@@ -468,13 +468,13 @@ fn tag_rewrites_of(
     };
     // 1. The files and split table of every distinct tagged commit, in tag order.
     let mut trees: Vec<TaggedTree> = Vec::new();
-    let mut tree_of: HashMap<&str, usize> = HashMap::new();
+    let mut tree_of: HashMap<gix::ObjectId, usize> = HashMap::new();
     for tag in &step.tags {
-        if let Some(&i) = tree_of.get(tag.commit.as_str()) {
+        if let Some(&i) = tree_of.get(&tag.commit) {
             trees[i].tags += 1;
             continue;
         }
-        tree_of.insert(tag.commit.as_str(), trees.len());
+        tree_of.insert(tag.commit, trees.len());
         trees.push(scanner.tree(tag)?);
     }
     // 2. Every distinct file version scanned once, tree by tree in parallel (each tree
@@ -494,7 +494,7 @@ fn tag_rewrites_of(
     let tables = &scanner.tables;
     let mut by_tree: HashMap<usize, Vec<FileChange>> = HashMap::new();
     for tag in &step.tags {
-        let i = tree_of[tag.commit.as_str()];
+        let i = tree_of[&tag.commit];
         let changes = match by_tree.get(&i) {
             Some(files) => files.clone(),
             None => {
@@ -507,7 +507,7 @@ fn tag_rewrites_of(
             out.rewrites.push(TagRewrite {
                 repo: step.repo.clone(),
                 tag: tag.to.clone(),
-                commit: tag.commit.clone(),
+                commit: tag.commit,
                 files: changes,
             });
         }
@@ -601,8 +601,7 @@ impl TagScanner<'_, '_> {
 
     /// The source files of the commit `tag` peels to, and its split table.
     fn tree<'t>(&mut self, tag: &'t RefImport) -> Result<TaggedTree<'t>, String> {
-        let commit = gix::ObjectId::from_hex(tag.commit.as_bytes())
-            .map_err(|e| self.read_err(&tag.from, &e))?;
+        let commit = tag.commit;
         let entries = self
             .lister
             .of_commit(commit)

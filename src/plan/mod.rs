@@ -100,8 +100,9 @@ pub struct TagRewrite {
     pub repo: String,
     /// The monorepo tag (`refs/tags/api/v1.1.0`).
     pub tag: String,
-    /// The legacy commit it peels to (hex).
-    pub commit: String,
+    /// The legacy commit it peels to.
+    #[serde(with = "crate::objects::hex")]
+    pub commit: gix::ObjectId,
     /// The files changed, with monorepo paths.
     pub files: Vec<FileChange>,
 }

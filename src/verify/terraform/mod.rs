@@ -333,10 +333,10 @@ fn checkouts(
         let tip = step
             .branches
             .first()
-            .map(|b| b.commit.as_str())
-            .unwrap_or("HEAD");
+            .map(|b| b.commit.to_string())
+            .unwrap_or_else(|| "HEAD".into());
         let dir = tmp.join("legacy").join(&root.repo);
-        exec::checkout(&step.git_dir, &dir, tip)?;
+        exec::checkout(&step.git_dir, &dir, &tip)?;
         done.push(root.repo.clone());
     }
     Ok(all)
