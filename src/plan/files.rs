@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::{
-    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, MonorepoPlan, Plan, RefImport,
-    SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
+    build, Error, FileChange, ImportStep, KeyChangePlan, Mention, MonorepoPlan, Origin, Plan,
+    RefImport, SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
 };
 use crate::history::{self, CommitMap};
 use crate::inventory::blobs::SourceBlobs;
@@ -17,7 +17,7 @@ use crate::mapping::Mapping;
 use crate::progress::NoProgress;
 use crate::redact;
 use crate::sources::split::{self, SplitParts, SplitTable};
-use crate::sources::{self, Reason, Target, Targets};
+use crate::sources::{self, Target, Targets};
 use crate::state::{self, backend, BackendMode, StatePlan, Style};
 
 /// Inputs of planning beyond the mapping and the inventory.
@@ -97,7 +97,7 @@ pub fn build_with_progress(
                 kc.old_key,
                 kc.new_key,
                 kc.how,
-                if kc.action == "pin" {
+                if kc.action == BackendMode::Pin {
                     "pin the old key"
                 } else {
                     "write state scripts that copy the state"
@@ -229,7 +229,7 @@ fn tip_changes(
         }
         files.push(FileChange {
             path,
-            repo: step.repo.clone(),
+            origin: Origin::Legacy(step.repo.clone()),
             rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
             left_alone: outcome
                 .left_alone
@@ -237,7 +237,7 @@ fn tip_changes(
                 .map(|l| SourceLeft {
                     line: l.line,
                     source: redact::text(&l.source),
-                    reason: reason(l.reason).to_string(),
+                    reason: l.reason,
                     attention: l.reason.needs_attention(),
                 })
                 .collect(),
@@ -343,7 +343,7 @@ fn backend_keys(
                         }
                         None => mono.files.push(FileChange {
                             path: path.clone(),
-                            repo: step.repo.clone(),
+                            origin: Origin::Legacy(step.repo.clone()),
                             rewrites: Vec::new(),
                             left_alone: Vec::new(),
                             edits: vec![edit],
@@ -364,12 +364,7 @@ fn backend_keys(
             old_key: change.old_key.clone(),
             new_key: change.new_key.clone(),
             how: change.how.clone(),
-            action: if mode == BackendMode::Pin {
-                "pin"
-            } else {
-                "copy"
-            }
-            .to_string(),
+            action: mode,
         });
     }
     key_changes
@@ -409,7 +404,7 @@ fn moved_files(
         };
         mono.files.push(FileChange {
             path: join(dir, name),
-            repo: String::new(),
+            origin: Origin::Generated,
             rewrites: Vec::new(),
             left_alone: Vec::new(),
             edits: vec![format!(
@@ -731,7 +726,7 @@ fn scan_blob(
     let unparsed = outcome.unparsed.filter(|u| !u.mentions.is_empty());
     let change = outcome.new_content.map(|content| FileChange {
         path: path.to_string(),
-        repo: String::new(),
+        origin: Origin::Tag,
         rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
         left_alone: Vec::new(),
         edits: Vec::new(),
@@ -830,18 +825,6 @@ fn planned_rewrite(r: &crate::sources::Rewrite) -> SourceRewrite {
         new: redact::text(&r.new),
         repo: r.repo.clone(),
         notes: r.notes.iter().map(|n| redact::text(n)).collect(),
-    }
-}
-
-fn reason(r: Reason) -> &'static str {
-    match r {
-        Reason::Local => "local path",
-        Reason::External => "external: not in the mapping",
-        Reason::Other => "not a git or registry source",
-        Reason::Monorepo => "already points at a monorepo",
-        Reason::Expression => "expression or template",
-        Reason::LegacyReference => "legacy URL in a string that is not a module source",
-        Reason::Split => "Terragrunt split source that cannot be rewritten consistently",
     }
 }
 
