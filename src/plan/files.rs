@@ -258,14 +258,7 @@ fn plan_state(
     problems: &mut Vec<String>,
 ) -> (StatePlan, Vec<Warning>) {
     let mut warnings = Vec::new();
-    let blocks = match state::parse_mapping(mapping) {
-        Ok(b) => b,
-        Err(ps) => {
-            problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
-            Vec::new()
-        }
-    };
-    let state_plan = match state::plan::build(&blocks, opts.snapshots.as_ref()) {
+    let state_plan = match state::plan::build(&mapping.state, opts.snapshots.as_ref()) {
         Ok(p) => p,
         Err(ps) => {
             problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));

@@ -292,7 +292,7 @@ fn checkouts(
     tmp: &Path,
     opts: &Options,
 ) -> Result<Vec<(Root, Option<String>)>, Error> {
-    let state_roots: Vec<String> = mapping.state.iter().map(|(n, _, _)| n.clone()).collect();
+    let state_roots: Vec<String> = mapping.state.iter().map(|(n, _)| n.clone()).collect();
     let mut all = Vec::new();
     for m in plan.monorepos.iter().filter(|m| !m.imports.is_empty()) {
         let bare = out.join(&m.dir);
