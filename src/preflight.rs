@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::inventory;
 use crate::mapping::{did_you_mean, Mapping};
 use crate::state::snapshot::{self, Snapshots, Source, State};
-use crate::state::{self, roots, StateBlock};
+use crate::state::{self, roots};
 
 /// What to check besides the mapping itself.
 #[derive(Debug, Clone, Default)]
@@ -62,21 +62,12 @@ pub fn check(mapping: &Mapping, opts: &Options) -> Result<Outcome, Error> {
             .iter()
             .map(ToString::to_string),
     );
-    let blocks = match state::parse_mapping(mapping) {
-        Ok(blocks) => {
-            let mut ps = roots::check(mapping, &blocks);
-            if let Err(more) = state::plan::build(&blocks, None) {
-                ps.extend(more);
-            }
-            problems.extend(ps.into_iter().map(|p| p.to_string()));
-            blocks
-        }
-        Err(ps) => {
-            problems.extend(ps.into_iter().map(|p| p.to_string()));
-            Vec::new()
-        }
-    };
-    let snapshots = load_snapshots(mapping, opts.states.as_ref(), &blocks, &mut problems);
+    let mut ps = roots::check(mapping);
+    if let Err(more) = state::plan::build(&mapping.state, None) {
+        ps.extend(more);
+    }
+    problems.extend(ps.into_iter().map(|p| p.to_string()));
+    let snapshots = load_snapshots(mapping, opts.states.as_ref(), &mut problems);
     if problems.is_empty() {
         Ok(Outcome { snapshots })
     } else {
@@ -89,13 +80,13 @@ pub fn check(mapping: &Mapping, opts: &Options) -> Result<Outcome, Error> {
 fn load_snapshots(
     mapping: &Mapping,
     source: Option<&Source>,
-    blocks: &[(String, StateBlock)],
     problems: &mut Vec<String>,
 ) -> Option<Snapshots> {
     if source.is_none() && mapping.snapshots.is_empty() {
         return None;
     }
-    let involved: BTreeSet<&str> = blocks
+    let involved: BTreeSet<&str> = mapping
+        .state
         .iter()
         .flat_map(|(label, b)| {
             std::iter::once(label.as_str())

@@ -647,7 +647,7 @@ fn tag_rewrites(
         let Some(step) = m.imports.iter().find(|s| s.repo == tr.repo) else {
             continue;
         };
-        let legacy = ObjectId::from_hex(tr.commit.as_bytes()).map_err(|e| e.to_string())?;
+        let legacy = tr.commit;
         let image = map
             .get(&tr.repo, &legacy)
             .ok_or_else(|| format!("no image of {legacy} ({}) for tag {}", tr.repo, tr.tag))?;

@@ -154,10 +154,12 @@ pub struct RefImport {
     pub from: String,
     /// The full monorepo ref name (`refs/heads/import/alb/master`, `refs/tags/alb/v1.0.0`).
     pub to: String,
-    /// The legacy object id the ref points at (hex): a commit, or an annotated tag object.
-    pub target: String,
-    /// The commit the ref peels to (hex).
-    pub commit: String,
+    /// The legacy object id the ref points at: a commit, or an annotated tag object.
+    #[serde(with = "crate::objects::hex")]
+    pub target: ObjectId,
+    /// The commit the ref peels to.
+    #[serde(with = "crate::objects::hex")]
+    pub commit: ObjectId,
     /// Whether the legacy ref is an annotated tag (it becomes a new annotated tag).
     pub annotated: bool,
 }
@@ -217,7 +219,7 @@ pub fn rewrite(
     let repo = open(name, step.git_dir)?;
     let mut tips = Vec::new();
     for r in step.branches.iter().chain(step.tags) {
-        tips.push(parse_id(name, &r.commit, &r.from)?);
+        tips.push(r.commit);
     }
 
     // Commits inflated in parallel up front when most of the history is new.
@@ -252,7 +254,7 @@ pub fn rewrite(
     image.reused = step.commits.saturating_sub(order.len());
     image_refs(step, &repo, &image_of, &mut image)?;
     if let Some(default) = step.branches.first() {
-        let legacy = parse_id(name, &default.commit, &default.from)?;
+        let legacy = default.commit;
         let (_, data) = read(name, &repo, legacy)?;
         let header = objects::parse_commit(&data).ok_or_else(|| Error::Malformed {
             repo: name.to_string(),
@@ -265,14 +267,6 @@ pub fn rewrite(
         image.tip_time = header.committer_time;
     }
     Ok(image)
-}
-
-/// The id of a legacy ref's commit or tag, given in hex.
-fn parse_id(name: &str, hex: &str, reference: &str) -> Result<ObjectId, Error> {
-    ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::Moved {
-        repo: name.to_string(),
-        reference: reference.to_string(),
-    })
 }
 
 /// The legacy commits of one rewrite: preloaded, or read one by one by [`walk`].
@@ -461,13 +455,13 @@ fn image_refs(
 ) -> Result<(), Error> {
     let name = step.repo;
     for r in step.branches.iter().chain(step.tags) {
-        let commit = parse_id(name, &r.commit, &r.from)?;
+        let commit = r.commit;
         let new = image_of(&commit).ok_or_else(|| Error::Moved {
             repo: name.to_string(),
             reference: r.from.clone(),
         })?;
         if r.annotated {
-            let target = parse_id(name, &r.target, &r.from)?;
+            let target = r.target;
             let (kind, data) = read(name, repo, target)?;
             if kind != Kind::Tag {
                 return Err(Error::Moved {

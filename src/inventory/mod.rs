@@ -94,10 +94,12 @@ pub type KnownCounts = std::collections::HashMap<String, Counted>;
 pub struct RefInfo {
     /// The full ref name (`refs/tags/v1.0.0`).
     pub name: String,
-    /// The object the ref points at (hex): a commit, or an annotated tag object.
-    pub target: String,
-    /// The object it peels to (hex), normally a commit.
-    pub peeled: String,
+    /// The object the ref points at: a commit, or an annotated tag object.
+    #[serde(with = "crate::objects::hex")]
+    pub target: gix::ObjectId,
+    /// The object it peels to, normally a commit.
+    #[serde(with = "crate::objects::hex")]
+    pub peeled: gix::ObjectId,
     /// Whether `peeled` is a commit (tags of trees or blobs exist, rarely).
     pub is_commit: bool,
     /// Whether the ref is an annotated tag.
@@ -280,7 +282,7 @@ impl LegacyRepo {
                 .branches
                 .iter()
                 .chain(&self.tags)
-                .map(|r| (r.name.clone(), r.target.clone()))
+                .map(|r| (r.name.clone(), r.target.to_string()))
                 .collect(),
             counted: Some(Counted {
                 tips: self.counted_from.clone(),

@@ -68,7 +68,7 @@ pub(super) fn read(
 
     let tip = match &default {
         Some(d) => {
-            tip_files(&repo, &d.peeled).map_err(|e| corrupt("the default branch's tree", &e))?
+            tip_files(&repo, d.peeled).map_err(|e| corrupt("the default branch's tree", &e))?
         }
         None => Default::default(),
     };
@@ -77,7 +77,7 @@ pub(super) fn read(
         git_dir,
         default_branch: default.as_ref().map(|d| d.short().to_string()),
         head,
-        tip: default.map(|d| d.peeled),
+        tip: default.map(|d| d.peeled.to_string()),
         branches,
         tags,
         commits,
@@ -135,8 +135,8 @@ fn ref_infos(
         };
         Ok(RefInfo {
             name,
-            target: target.to_string(),
-            peeled: peeled.to_string(),
+            target,
+            peeled,
             is_commit: kind == gix::object::Kind::Commit,
             annotated: is_tag && target != peeled,
         })
@@ -191,7 +191,7 @@ fn imported_tips(
         .iter()
         .filter(|b| spec.branches == Branches::All || default.is_some_and(|d| b.name == d.name));
     for r in imported_branches.chain(tags.iter().filter(|t| t.is_commit)) {
-        let id = gix::ObjectId::from_hex(r.peeled.as_bytes()).expect("ids come from gix as hex");
+        let id = r.peeled;
         if !tips.contains(&id) {
             tips.push(id);
         }
@@ -320,13 +320,12 @@ pub(crate) struct TipFiles {
     pub root_only: Vec<RootOnlyFile>,
 }
 
-/// The Terraform files, LFS pointers and submodules in the tree of commit `tip` (hex).
+/// The Terraform files, LFS pointers and submodules in the tree of commit `tip`.
 pub(crate) fn tip_files(
     repo: &gix::Repository,
-    tip: &str,
+    tip: gix::ObjectId,
 ) -> Result<TipFiles, Box<dyn std::error::Error + Send + Sync>> {
-    let id = gix::ObjectId::from_hex(tip.as_bytes())?;
-    let tree = repo.find_commit(id)?.tree()?;
+    let tree = repo.find_commit(tip)?.tree()?;
     let mut recorder = gix::traverse::tree::Recorder::default();
     tree.traverse().breadthfirst(&mut recorder)?;
     let mut files = Vec::new();

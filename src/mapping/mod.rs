@@ -8,8 +8,10 @@
 //!
 //! The file format is documented in the README ("The mapping file").
 
+pub mod address;
 mod parse;
 mod rules;
+pub mod state;
 mod validate;
 
 pub(crate) use parse::did_you_mean;
@@ -44,9 +46,10 @@ pub struct Mapping {
     pub same_monorepo: SameMonorepo,
     /// Every legacy repo to import, sorted by monorepo then path.
     pub repos: Vec<RepoSpec>,
-    /// The raw `state` blocks, keyed by `<monorepo>/<root path>`, with their positions.
+    /// The `state` blocks, parsed and checked, by root label (`<monorepo>/<root path>`),
+    /// in label order.
     #[serde(skip)]
-    pub state: Vec<(String, Position, hcl::Value)>,
+    pub state: Vec<(String, state::StateBlock)>,
     /// Findings that do not stop the migration (a rule matching nothing, skipped entries).
     pub warnings: Vec<String>,
     /// The `identity` attribute: who authors the commits tfmono writes (`None`: the caller

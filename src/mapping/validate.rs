@@ -11,7 +11,8 @@ use regex::Regex;
 use super::parse::{did_you_mean, Parsed, RawFile};
 use super::rules;
 use super::{
-    Branches, Error, Mapping, Monorepo, Origin, Problem, RepoSpec, SameMonorepo, Unmatched,
+    Branches, Error, Mapping, Monorepo, Origin, Position, Problem, RepoSpec, SameMonorepo,
+    Unmatched,
 };
 
 struct Checker<'a> {
@@ -293,14 +294,7 @@ pub(super) fn validate(
         })
         .collect();
 
-    if !c.problems.is_empty() {
-        return Err(Error::Invalid {
-            file: file.to_owned(),
-            problems: c.problems,
-        });
-    }
-    repos.sort_by(|a, b| (&a.into, &a.path).cmp(&(&b.into, &b.path)));
-    let state = raw
+    let raw_state: Vec<(String, Position, hcl::Value)> = raw
         .state
         .iter()
         .map(|(label, value)| {
@@ -311,6 +305,16 @@ pub(super) fn validate(
             )
         })
         .collect();
+    let (state, state_problems) =
+        super::state::parse(&file.display().to_string(), text, &raw_state);
+    c.problems.extend(state_problems);
+    if !c.problems.is_empty() {
+        return Err(Error::Invalid {
+            file: file.to_owned(),
+            problems: c.problems,
+        });
+    }
+    repos.sort_by(|a, b| (&a.into, &a.path).cmp(&(&b.into, &b.path)));
     Ok(Mapping {
         file: file.to_owned(),
         base_dir: base_dir.to_owned(),

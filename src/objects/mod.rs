@@ -6,6 +6,7 @@
 //! message byte tfmono does not mean to change (author, committer, time zones, encoding,
 //! `mergetag`, the message) stays identical.
 
+pub mod hex;
 pub mod tree;
 
 use gix::objs::Kind;

@@ -87,8 +87,8 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
     let branch_ref = |b: &RefInfo| RefImport {
         from: b.name.clone(),
         to: format!("refs/heads/import/{}/{}", spec.name, b.short()),
-        target: b.target.clone(),
-        commit: b.peeled.clone(),
+        target: b.target,
+        commit: b.peeled,
         annotated: false,
     };
     let default_ref = legacy
@@ -154,8 +154,8 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
         tags.push(RefImport {
             from: t.name.clone(),
             to: format!("refs/tags/{}{}", spec.tag_prefix, t.short()),
-            target: t.target.clone(),
-            commit: t.peeled.clone(),
+            target: t.target,
+            commit: t.peeled,
             annotated: t.annotated,
         });
     }

@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use super::{
-    build, cache, Error, FileChange, ImportStep, KeyChangePlan, Mention, MonorepoPlan, Plan,
-    RefImport, SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
+    build, cache, Error, FileChange, ImportStep, KeyChangePlan, Mention, MonorepoPlan, Origin,
+    Plan, RefImport, SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
 };
 use crate::history::{self, CommitMap};
 use crate::inventory::blobs::SourceBlobs;
@@ -17,7 +17,7 @@ use crate::mapping::Mapping;
 use crate::progress::NoProgress;
 use crate::redact;
 use crate::sources::split::{self, SplitParts, SplitTable};
-use crate::sources::{self, Reason, Target, Targets};
+use crate::sources::{self, Target, Targets};
 use crate::state::{self, backend, BackendMode, StatePlan, Style};
 
 /// Inputs of planning beyond the mapping and the inventory.
@@ -110,7 +110,7 @@ pub fn build_with_progress(
                 kc.old_key,
                 kc.new_key,
                 kc.how,
-                if kc.action == "pin" {
+                if kc.action == BackendMode::Pin {
                     "pin the old key"
                 } else {
                     "write state scripts that copy the state"
@@ -301,7 +301,7 @@ fn tip_changes(
         }
         files.push(FileChange {
             path,
-            repo: step.repo.clone(),
+            origin: Origin::Legacy(step.repo.clone()),
             rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
             left_alone: outcome
                 .left_alone
@@ -309,7 +309,7 @@ fn tip_changes(
                 .map(|l| SourceLeft {
                     line: l.line,
                     source: redact::text(&l.source),
-                    reason: reason(l.reason).to_string(),
+                    reason: l.reason,
                     attention: l.reason.needs_attention(),
                 })
                 .collect(),
@@ -330,14 +330,7 @@ fn plan_state(
     problems: &mut Vec<String>,
 ) -> (StatePlan, Vec<Warning>) {
     let mut warnings = Vec::new();
-    let blocks = match state::parse_mapping(mapping) {
-        Ok(b) => b,
-        Err(ps) => {
-            problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
-            Vec::new()
-        }
-    };
-    let state_plan = match state::plan::build(&blocks, opts.snapshots.as_ref()) {
+    let state_plan = match state::plan::build(&mapping.state, opts.snapshots.as_ref()) {
         Ok(p) => p,
         Err(ps) => {
             problems.extend(ps.into_iter().map(|p| format!("{}: {}", p.at, p.message)));
@@ -415,7 +408,7 @@ fn backend_keys(
                         }
                         None => mono.files.push(FileChange {
                             path: path.clone(),
-                            repo: step.repo.clone(),
+                            origin: Origin::Legacy(step.repo.clone()),
                             rewrites: Vec::new(),
                             left_alone: Vec::new(),
                             edits: vec![edit],
@@ -436,12 +429,7 @@ fn backend_keys(
             old_key: change.old_key.clone(),
             new_key: change.new_key.clone(),
             how: change.how.clone(),
-            action: if mode == BackendMode::Pin {
-                "pin"
-            } else {
-                "copy"
-            }
-            .to_string(),
+            action: mode,
         });
     }
     key_changes
@@ -481,7 +469,7 @@ fn moved_files(
         };
         mono.files.push(FileChange {
             path: join(dir, name),
-            repo: String::new(),
+            origin: Origin::Generated,
             rewrites: Vec::new(),
             left_alone: Vec::new(),
             edits: vec![format!(
@@ -560,13 +548,13 @@ fn tag_rewrites_of(
     };
     // 1. The files and split table of every distinct tagged commit, in tag order.
     let mut trees: Vec<TaggedTree> = Vec::new();
-    let mut tree_of: HashMap<&str, usize> = HashMap::new();
+    let mut tree_of: HashMap<gix::ObjectId, usize> = HashMap::new();
     for tag in &step.tags {
-        if let Some(&i) = tree_of.get(tag.commit.as_str()) {
+        if let Some(&i) = tree_of.get(&tag.commit) {
             trees[i].tags += 1;
             continue;
         }
-        tree_of.insert(tag.commit.as_str(), trees.len());
+        tree_of.insert(tag.commit, trees.len());
         trees.push(scanner.tree(tag)?);
     }
     // 2. Every distinct file version scanned once, tree by tree in parallel (each tree
@@ -589,7 +577,7 @@ fn tag_rewrites_of(
     let tables = &scanner.tables;
     let mut by_tree: HashMap<usize, Vec<FileChange>> = HashMap::new();
     for tag in &step.tags {
-        let i = tree_of[tag.commit.as_str()];
+        let i = tree_of[&tag.commit];
         let changes = match by_tree.get(&i) {
             Some(files) => files.clone(),
             None => {
@@ -602,7 +590,7 @@ fn tag_rewrites_of(
             out.rewrites.push(TagRewrite {
                 repo: step.repo.clone(),
                 tag: tag.to.clone(),
-                commit: tag.commit.clone(),
+                commit: tag.commit,
                 files: changes,
             });
         }
@@ -696,8 +684,7 @@ impl TagScanner<'_, '_> {
 
     /// The source files of the commit `tag` peels to, and its split table.
     fn tree<'t>(&mut self, tag: &'t RefImport) -> Result<TaggedTree<'t>, String> {
-        let commit = gix::ObjectId::from_hex(tag.commit.as_bytes())
-            .map_err(|e| self.read_err(&tag.from, &e))?;
+        let commit = tag.commit;
         let entries = self
             .lister
             .of_commit(commit)
@@ -837,7 +824,7 @@ fn scan_blob(
     let unparsed = outcome.unparsed.filter(|u| !u.mentions.is_empty());
     let change = outcome.new_content.map(|content| FileChange {
         path: path.to_string(),
-        repo: String::new(),
+        origin: Origin::Tag,
         rewrites: outcome.rewrites.iter().map(planned_rewrite).collect(),
         left_alone: Vec::new(),
         edits: Vec::new(),
@@ -937,18 +924,6 @@ fn planned_rewrite(r: &crate::sources::Rewrite) -> SourceRewrite {
         new: redact::text(&r.new),
         repo: r.repo.clone(),
         notes: r.notes.iter().map(|n| redact::text(n)).collect(),
-    }
-}
-
-fn reason(r: Reason) -> &'static str {
-    match r {
-        Reason::Local => "local path",
-        Reason::External => "external: not in the mapping",
-        Reason::Other => "not a git or registry source",
-        Reason::Monorepo => "already points at a monorepo",
-        Reason::Expression => "expression or template",
-        Reason::LegacyReference => "legacy URL in a string that is not a module source",
-        Reason::Split => "Terragrunt split source that cannot be rewritten consistently",
     }
 }
 

@@ -90,11 +90,11 @@ pub struct KeyChangePlan {
     pub old_key: String,
     /// The key after the move, if nothing is done.
     pub new_key: String,
-    /// How the key is computed.
+    /// How the key is computed: a sentence naming the files and directories involved.
     pub how: String,
     /// `pin` (the key is rewritten to the old value) or `copy` (the state scripts copy the
     /// state from the old key to the new one).
-    pub action: String,
+    pub action: crate::state::BackendMode,
 }
 
 /// A namespaced tag that points at a "Rewrite module sources for `<tag>`" commit on top of
@@ -105,10 +105,65 @@ pub struct TagRewrite {
     pub repo: String,
     /// The monorepo tag (`refs/tags/api/v1.1.0`).
     pub tag: String,
-    /// The legacy commit it peels to (hex).
-    pub commit: String,
-    /// The files changed, with monorepo paths.
+    /// The legacy commit it peels to.
+    #[serde(with = "crate::objects::hex")]
+    pub commit: gix::ObjectId,
+    /// The files changed, with monorepo paths (their origin is [`Origin::Tag`]).
+    #[serde(deserialize_with = "tag_files")]
     pub files: Vec<FileChange>,
+}
+
+/// A tag rewrite's files as read back: the empty `repo` of each means [`Origin::Tag`].
+fn tag_files<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<FileChange>, D::Error> {
+    let mut files = Vec::<FileChange>::deserialize(d)?;
+    for f in &mut files {
+        if f.origin == Origin::Generated {
+            f.origin = Origin::Tag;
+        }
+    }
+    Ok(files)
+}
+
+/// Where a changed file comes from. Serialised as the `repo` field of [`FileChange`]: the
+/// legacy repo's name, or the empty string for the other two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A file of this legacy repo, imported under its path (a source rewrite, a pinned
+    /// backend key).
+    Legacy(String),
+    /// A file of a tag rewrite: it comes from the legacy repo of its [`TagRewrite`].
+    Tag,
+    /// A file tfmono generates (`moved.tf` of a `moved-blocks` state root).
+    Generated,
+}
+
+impl Origin {
+    /// The legacy repo, for a file of one.
+    pub fn repo(&self) -> Option<&str> {
+        match self {
+            Origin::Legacy(repo) => Some(repo),
+            Origin::Tag | Origin::Generated => None,
+        }
+    }
+}
+
+impl Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.repo().unwrap_or(""))
+    }
+}
+
+impl<'de> Deserialize<'de> for Origin {
+    /// Reads a `repo` field: a name is [`Origin::Legacy`], the empty string
+    /// [`Origin::Generated`] (a tag rewrite's files turn it into [`Origin::Tag`]).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let repo = String::deserialize(d)?;
+        Ok(if repo.is_empty() {
+            Origin::Generated
+        } else {
+            Origin::Legacy(repo)
+        })
+    }
 }
 
 /// A file `apply` changes in a monorepo's "Rewrite module sources" commit.
@@ -116,8 +171,9 @@ pub struct TagRewrite {
 pub struct FileChange {
     /// The path in the monorepo (`prod/korea/api/static/main.tf`).
     pub path: String,
-    /// The legacy repo it came from (empty for generated files).
-    pub repo: String,
+    /// Where it comes from (serialised as `repo`: the legacy repo, empty for the others).
+    #[serde(rename = "repo")]
+    pub origin: Origin,
     /// Sources rewritten, in file order.
     pub rewrites: Vec<SourceRewrite>,
     /// Sources (or legacy URLs) left as they are, with why.
@@ -152,8 +208,8 @@ pub struct SourceLeft {
     pub line: usize,
     /// The source text (redacted).
     pub source: String,
-    /// Why: local, external, other, monorepo, expression, legacy-reference.
-    pub reason: String,
+    /// Why (serialised as its short label, `local path`, `expression or template`, …).
+    pub reason: crate::sources::Reason,
     /// Whether a human must look at it (expressions and stray legacy URLs).
     pub attention: bool,
 }
@@ -303,8 +359,8 @@ impl Plan {
                 for l in f.left_alone.iter().filter(|l| l.attention) {
                     out.push(Attention {
                         place: format!("{}/{}:{}", mono.name, f.path, l.line),
-                        what: format!("{} ({})", l.source, l.reason),
-                        why: l.reason.clone(),
+                        what: format!("{} ({})", l.source, l.reason.label()),
+                        why: l.reason.label().to_string(),
                         text: one_line(&l.source),
                     });
                 }
@@ -372,5 +428,73 @@ mod tests {
     #[test]
     fn main_ref_names_the_main_branch() {
         assert_eq!(MAIN_REF, format!("refs/heads/{MAIN_BRANCH}"));
+    }
+
+    fn file(origin: Origin) -> FileChange {
+        FileChange {
+            path: "api/moved.tf".into(),
+            origin,
+            rewrites: Vec::new(),
+            left_alone: vec![SourceLeft {
+                line: 3,
+                source: "local.src".into(),
+                reason: crate::sources::Reason::Expression,
+                attention: true,
+            }],
+            edits: Vec::new(),
+            content: None,
+        }
+    }
+
+    #[test]
+    fn an_origin_is_written_as_the_repo_field() {
+        let legacy = serde_json::to_value(file(Origin::Legacy("api".into()))).expect("json");
+        assert_eq!(legacy["repo"], "api");
+        assert_eq!(legacy["left_alone"][0]["reason"], "expression or template");
+        for origin in [Origin::Generated, Origin::Tag] {
+            let json = serde_json::to_value(file(origin)).expect("json");
+            assert_eq!(json["repo"], "");
+            assert!(json.get("origin").is_none(), "{json}");
+        }
+    }
+
+    #[test]
+    fn an_origin_is_read_back_from_the_repo_field() {
+        for origin in [Origin::Legacy("api".into()), Origin::Generated] {
+            let json = serde_json::to_string(&file(origin.clone())).expect("json");
+            let back: FileChange = serde_json::from_str(&json).expect("read back");
+            assert_eq!(back, file(origin));
+        }
+        let tag = TagRewrite {
+            repo: "api".into(),
+            tag: "refs/tags/api/v1.0.0".into(),
+            commit: gix::ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567")
+                .expect("hex"),
+            files: vec![file(Origin::Tag)],
+        };
+        let json = serde_json::to_string(&tag).expect("json");
+        assert!(
+            json.contains("\"commit\":\"0123456789abcdef0123456789abcdef01234567\""),
+            "{json}"
+        );
+        let back: TagRewrite = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back, tag);
+    }
+
+    #[test]
+    fn a_key_change_action_is_written_in_lowercase() {
+        let kc = KeyChangePlan {
+            root: "live/dev/api".into(),
+            file: "dev/api/terragrunt.hcl".into(),
+            line: 10,
+            old_key: "./terraform.tfstate".into(),
+            new_key: "dev/api/terraform.tfstate".into(),
+            how: "…".into(),
+            action: crate::state::BackendMode::Copy,
+        };
+        let json = serde_json::to_value(&kc).expect("json");
+        assert_eq!(json["action"], "copy");
+        let back: KeyChangePlan = serde_json::from_value(json).expect("read back");
+        assert_eq!(back, kc);
     }
 }

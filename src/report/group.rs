@@ -113,17 +113,18 @@ pub(crate) fn left_alone_counts(mono: &MonorepoPlan) -> Vec<(&str, Vec<(&str, us
     let mut out: Vec<(&str, Vec<(&str, usize)>)> = Vec::new();
     for f in &mono.files {
         for l in f.left_alone.iter().filter(|l| !l.attention) {
-            let i = match out.iter().position(|(r, _)| *r == f.repo) {
+            let repo = f.origin.repo().unwrap_or("");
+            let i = match out.iter().position(|(r, _)| *r == repo) {
                 Some(i) => i,
                 None => {
-                    out.push((&f.repo, Vec::new()));
+                    out.push((repo, Vec::new()));
                     out.len() - 1
                 }
             };
             let reasons = &mut out[i].1;
-            match reasons.iter_mut().find(|(r, _)| *r == l.reason) {
+            match reasons.iter_mut().find(|(r, _)| *r == l.reason.label()) {
                 Some((_, n)) => *n += 1,
-                None => reasons.push((&l.reason, 1)),
+                None => reasons.push((l.reason.label(), 1)),
             }
         }
     }

@@ -330,7 +330,7 @@ fn sources(o: &mut String, mono: &MonorepoPlan, rows: &mut Rows<'_>) {
                 "- {} {}: {}",
                 code(&format!("{path}:{}", l.line)),
                 code(&clip(&l.source, 200)),
-                text(&l.reason)
+                text(l.reason.label())
             );
         }
         let _ = writeln!(o, "\n</details>");

@@ -399,7 +399,7 @@ fn sources(o: &mut Out<'_>, mono: &MonorepoPlan, verbose: bool) -> io::Result<()
                     "  {}:{}  left alone ({}{flag}): {}",
                     f.path,
                     l.line,
-                    l.reason,
+                    l.reason.label(),
                     l.source.lines().next().unwrap_or("")
                 ),
             )?;

@@ -564,27 +564,50 @@ impl fmt::Debug for LeftAlone {
 }
 
 /// Why a source was left alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Serialised (in the plan's JSON) as its short [`label`](Reason::label); `Display` gives
+/// the longer sentence with the fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Reason {
     /// A local path (`./x`, `../x`).
+    #[serde(rename = "local path")]
     Local,
     /// A git repo or registry module that is not being migrated.
+    #[serde(rename = "external: not in the mapping")]
     External,
     /// Not a git or registry source (http archive, `s3::`, `git::file://`, …).
+    #[serde(rename = "not a git or registry source")]
     Other,
     /// Already points at one of the monorepos.
+    #[serde(rename = "already points at a monorepo")]
     Monorepo,
     /// An expression or template (`"${local.base}?ref=x"`, `local.src`): needs attention.
+    #[serde(rename = "expression or template")]
     Expression,
     /// A legacy repo URL inside a string that is not a complete source address (a plain
     /// clone URL, a description): needs attention.
+    #[serde(rename = "legacy URL in a string that is not a module source")]
     LegacyReference,
     /// One half of a Terragrunt split source (a base URL in `locals`, or a unit appending
     /// `?ref=` to it) whose halves cannot be rewritten consistently: needs attention.
+    #[serde(rename = "Terragrunt split source that cannot be rewritten consistently")]
     Split,
 }
 
 impl Reason {
+    /// Returns the short label plans and reports show (and the plan's JSON holds).
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Local => "local path",
+            Reason::External => "external: not in the mapping",
+            Reason::Other => "not a git or registry source",
+            Reason::Monorepo => "already points at a monorepo",
+            Reason::Expression => "expression or template",
+            Reason::LegacyReference => "legacy URL in a string that is not a module source",
+            Reason::Split => "Terragrunt split source that cannot be rewritten consistently",
+        }
+    }
+
     /// Whether a human should look at it.
     pub fn needs_attention(self) -> bool {
         matches!(
@@ -638,6 +661,30 @@ pub fn is_source_file(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const REASONS: [Reason; 7] = [
+        Reason::Local,
+        Reason::External,
+        Reason::Other,
+        Reason::Monorepo,
+        Reason::Expression,
+        Reason::LegacyReference,
+        Reason::Split,
+    ];
+
+    #[test]
+    fn a_reason_is_serialised_as_its_label_and_read_back() {
+        for r in REASONS {
+            let json = serde_json::to_string(&r).expect("json");
+            assert_eq!(json, format!("\"{}\"", r.label()));
+            let back: Reason = serde_json::from_str(&json).expect("read back");
+            assert_eq!(back, r);
+        }
+        assert_eq!(
+            serde_json::to_string(&Reason::Expression).expect("json"),
+            "\"expression or template\""
+        );
+    }
 
     fn target(repo: &str, url: &str) -> Target {
         Target {

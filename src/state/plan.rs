@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::address::{self, Address, Mode};
+use super::address::{Address, Mode};
 use super::backend::KeyChange;
 use super::snapshot::{self, Snapshots};
 use super::{check_pair, BackendMode, Problem, StateBlock, Style};
@@ -123,20 +123,7 @@ pub fn build(
         let mut moves = Vec::new();
         let mut depends_on: Vec<String> = Vec::new();
         for (i, m) in block.moves.iter().enumerate() {
-            let from = address::parse(&m.from);
-            let to = address::parse(&m.to);
-            let (from, to) = match (from, to) {
-                (Ok(f), Ok(t)) => (f, t),
-                (f, t) => {
-                    for e in [f.err(), t.err()].into_iter().flatten() {
-                        problems.push(Problem {
-                            at: here(i),
-                            message: e.to_string(),
-                        });
-                    }
-                    continue;
-                }
-            };
+            let (from, to) = (m.from.clone(), m.to.clone());
             if let Err(message) = check_pair(&from, &to) {
                 problems.push(Problem {
                     at: here(i),

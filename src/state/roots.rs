@@ -3,7 +3,7 @@
 //! directory below one. Runs before the legacy repos are scanned, so a typo is an error
 //! with a "did you mean" instead of scripts that `cd` into nothing.
 
-use super::{Locator, Problem, StateBlock};
+use super::Problem;
 use crate::mapping::{did_you_mean, Mapping};
 
 /// The `<monorepo>/<path>` directory of every imported repo, sorted.
@@ -25,17 +25,15 @@ pub fn import_of<'a>(imported: &'a [String], root: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-/// Returns a problem for every label and `from_state` of `blocks` (parsed from `mapping`)
-/// that no imported repo lands at or above, with the closest imported root as a hint.
-pub fn check(mapping: &Mapping, blocks: &[(String, StateBlock)]) -> Vec<Problem> {
+/// Returns a problem for every label and `from_state` of the mapping's state blocks that no
+/// imported repo lands at or above, with the closest imported root as a hint.
+pub fn check(mapping: &Mapping) -> Vec<Problem> {
     let imported = imported_roots(mapping);
-    let mut loc = Locator::coarse(Some(&mapping.file.display().to_string()), &mapping.state);
-    loc.refine(&mapping.text);
     let mut problems = Vec::new();
-    for (label, block) in blocks {
+    for (label, block) in &mapping.state {
         if import_of(&imported, label).is_none() {
             problems.push(Problem {
-                at: loc.at(label, &[], &format!("state \"{label}\"")),
+                at: block.at.block.clone(),
                 message: format!(
                     "unknown root \"{label}\": no imported repo lands there; {}",
                     hint(label, &imported)
@@ -45,13 +43,13 @@ pub fn check(mapping: &Mapping, blocks: &[(String, StateBlock)]) -> Vec<Problem>
         for (i, m) in block.moves.iter().enumerate() {
             let Some(src) = &m.from_state else { continue };
             if import_of(&imported, src).is_none() {
-                let mv = format!("move[{i}]");
                 problems.push(Problem {
-                    at: loc.at(
-                        label,
-                        &[&mv, "from_state"],
-                        &format!("state \"{label}\" move #{}", i + 1),
-                    ),
+                    at: block
+                        .at
+                        .from_state
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| format!("state \"{label}\" move #{}", i + 1)),
                     message: format!(
                         "`from_state`: unknown root \"{src}\": no imported repo lands there; {}",
                         hint(src, &imported)

@@ -638,9 +638,7 @@ fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<usize, Error> {
         let Some(default) = step.branches.first() else {
             continue;
         };
-        let Ok(legacy_tip) = ObjectId::from_hex(default.commit.as_bytes()) else {
-            continue;
-        };
+        let legacy_tip = default.commit;
         match ctx.map.get(&step.repo, &legacy_tip) {
             Some(img) if reachable.contains_key(&img) => found += 1,
             _ => ctx.mismatch(

@@ -87,7 +87,7 @@ fn demo_org_is_valid_git_loads_and_plans_into_the_expected_places() {
     }
     let org = without;
     let mapping = tfmono::mapping::load(&org.mapping, None).expect("the mapping loads");
-    let state: Vec<&str> = mapping.state.iter().map(|(k, _, _)| k.as_str()).collect();
+    let state: Vec<&str> = mapping.state.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(state, ["live/prod/korea/api/static"]);
     let text = std::fs::read_to_string(&org.mapping).expect("mapping.hcl");
     assert!(text.contains(

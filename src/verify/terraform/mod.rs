@@ -292,7 +292,7 @@ fn checkouts(
     tmp: &Path,
     opts: &Options,
 ) -> Result<Vec<(Root, Option<String>)>, Error> {
-    let state_roots: Vec<String> = mapping.state.iter().map(|(n, _, _)| n.clone()).collect();
+    let state_roots: Vec<String> = mapping.state.iter().map(|(n, _)| n.clone()).collect();
     let mut all = Vec::new();
     for m in plan.monorepos.iter().filter(|m| !m.imports.is_empty()) {
         let bare = out.join(&m.dir);
@@ -333,10 +333,10 @@ fn checkouts(
         let tip = step
             .branches
             .first()
-            .map(|b| b.commit.as_str())
-            .unwrap_or("HEAD");
+            .map(|b| b.commit.to_string())
+            .unwrap_or_else(|| "HEAD".into());
         let dir = tmp.join("legacy").join(&root.repo);
-        exec::checkout(&step.git_dir, &dir, tip)?;
+        exec::checkout(&step.git_dir, &dir, &tip)?;
         done.push(root.repo.clone());
     }
     Ok(all)

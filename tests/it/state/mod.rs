@@ -211,13 +211,13 @@ fn a_missing_from_stops_before_anything_changes() {
             StateBlock {
                 moves: vec![
                     MoveSpec {
-                        from: "aws_route53_record.www".into(),
-                        to: "aws_route53_record.www".into(),
+                        from: addr("aws_route53_record.www"),
+                        to: addr("aws_route53_record.www"),
                         from_state: Some(A.into()),
                     },
                     MoveSpec {
-                        from: "aws_instance.gone".into(),
-                        to: "aws_instance.gone".into(),
+                        from: addr("aws_instance.gone"),
+                        to: addr("aws_instance.gone"),
                         from_state: Some(A.into()),
                     },
                 ],
@@ -424,8 +424,11 @@ fn parse_errors_point_at_the_attribute() {
     let tmp = common::tempdir();
     let text = "monorepo \"live\" {\n  url = \"git::https://example.com/live.git\"\n}\n\nstate \"live/prod/a\" {\n  move {\n    from = \"module.a\"\n    to   = \"module.b\"\n  }\n  move {\n    from = \"aws_instance.web[\\\"a b\\\"\"\n    to   = \"aws_instance.app\"\n  }\n  move {\n    from = \"module.c\"\n    to   = \"aws_instance.c\"\n  }\n  move {\n    from = \"aws_instance.x\"\n  }\n}\n";
     let file = tmp.path().join("m.hcl");
-    let m = tfmono::mapping::load_str(&file, text, None).expect("mapping loads");
-    let problems = state::parse_mapping(&m).expect_err("invalid");
+    // the mapping parses its state blocks: their problems are the mapping's
+    let err = tfmono::mapping::load_str(&file, text, None).expect_err("invalid state block");
+    let tfmono::mapping::Error::Invalid { problems, .. } = err else {
+        panic!("not a validation error: {err}");
+    };
     let f = file.display().to_string();
     let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     assert_eq!(problems.len(), 3, "{text:#?}");
@@ -447,9 +450,33 @@ fn parse_errors_point_at_the_attribute() {
         format!("{f}:18:3 (state \"live/prod/a\" move #4)")
     );
     assert!(problems[2].message.contains("no `to`"));
-    // the coarse form keeps the block position
-    let coarse = state::parse_blocks(&m.state).expect_err("invalid");
-    assert!(coarse[0].at.starts_with("5:1 "), "{:?}", coarse[0]);
+}
+
+#[test]
+fn a_valid_state_block_is_typed_by_the_mapping() {
+    let tmp = common::tempdir();
+    let text = "monorepo \"live\" {\n  url = \"git::https://example.com/live.git\"\n}\n\nstate \"live/prod/a\" {\n  style = \"moved-blocks\"\n  move {\n    from = \"module.a\"\n    to   = \"module.b\"\n  }\n  move {\n    from       = \"aws_x.y\"\n    to         = \"aws_x.y\"\n    from_state = \"live/prod/b\"\n  }\n}\n";
+    let file = tmp.path().join("m.hcl");
+    let m = tfmono::mapping::load_str(&file, text, None).expect("mapping loads");
+    let f = file.display().to_string();
+    let [(label, block)] = m.state.as_slice() else {
+        panic!("one state block: {:?}", m.state);
+    };
+    assert_eq!(label, "live/prod/a");
+    assert_eq!(block.style, Style::MovedBlocks);
+    assert_eq!(
+        block.moves,
+        vec![mv("module.a", "module.b"), {
+            let mut m = mv("aws_x.y", "aws_x.y");
+            m.from_state = Some("live/prod/b".into());
+            m
+        }]
+    );
+    assert_eq!(block.at.block, format!("{f}:5:1 (state \"live/prod/a\")"));
+    assert_eq!(
+        block.at.from_state[1],
+        format!("{f}:14:5 (state \"live/prod/a\" move #2)")
+    );
 }
 
 #[test]
@@ -501,8 +528,8 @@ fn snapshot_validation_finds_missing_occupied_and_colliding_moves() {
         A.to_string(),
         StateBlock {
             moves: vec![MoveSpec {
-                from: "aws_x.y".into(),
-                to: "aws_x.y".into(),
+                from: addr("aws_x.y"),
+                to: addr("aws_x.y"),
                 from_state: Some("live/other".into()),
             }],
             ..Default::default()
@@ -538,8 +565,8 @@ fn snapshots_that_are_not_state_are_named() {
 fn cross_state_cycles_are_rejected() {
     let cross = |from: &str| StateBlock {
         moves: vec![MoveSpec {
-            from: "aws_x.y".into(),
-            to: "aws_x.y".into(),
+            from: addr("aws_x.y"),
+            to: addr("aws_x.y"),
             from_state: Some(from.into()),
         }],
         ..Default::default()
@@ -562,8 +589,8 @@ fn moved_blocks_render_same_state_moves_only() {
                 mv("module.alb", "module.api.module.alb"),
                 mv("aws_instance.web[\"a b\"]", "aws_instance.app[\"a b\"]"),
                 MoveSpec {
-                    from: "aws_x.y".into(),
-                    to: "aws_x.y".into(),
+                    from: addr("aws_x.y"),
+                    to: addr("aws_x.y"),
                     from_state: Some(B.into()),
                 },
             ],
@@ -991,10 +1018,14 @@ fn state_b() -> String {
     )
 }
 
+fn addr(text: &str) -> state::address::Address {
+    state::address::parse(text).expect("a valid address")
+}
+
 fn mv(from: &str, to: &str) -> MoveSpec {
     MoveSpec {
-        from: from.into(),
-        to: to.into(),
+        from: addr(from),
+        to: addr(to),
         from_state: None,
     }
 }
@@ -1007,8 +1038,8 @@ fn blocks() -> Vec<(String, StateBlock)> {
             B.to_string(),
             StateBlock {
                 moves: vec![MoveSpec {
-                    from: "aws_route53_record.www".into(),
-                    to: "aws_route53_record.www".into(),
+                    from: addr("aws_route53_record.www"),
+                    to: addr("aws_route53_record.www"),
                     from_state: Some(A.into()),
                 }],
                 ..Default::default()
