@@ -27,7 +27,8 @@ pub struct ApplyArgs {
     pub plan: Option<PathBuf>,
     /// Run every step even when the output directory already holds what these inputs make
     /// (by default a re-run whose mapping and legacy refs did not change since the last
-    /// completed apply stops after reading the refs).
+    /// completed apply stops after reading the refs), and scan every tag again instead of
+    /// reusing the last apply's tag scans whose inputs did not change.
     #[arg(long)]
     pub full: bool,
     /// Where checkouts of the monorepos will be (`DIR/<monorepo>`): its absolute path is the
@@ -55,8 +56,16 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     // One preload for the scan and the import: each repo's commits are inflated once, and
     // released after its import.
     let preload = Preload::default();
-    let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui, Some(out), &preload)?;
+    let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui, Some(out), !full, &preload)?;
     report_changes(out, &legacy_refs, &plan, ui)?;
+    let trace = std::env::var_os("TFMONO_TRACE").is_some();
+    if trace {
+        eprintln!(
+            "[trace] tag scans: {} of {} repos with tags reused from the last apply",
+            plan.scans.reused.len(),
+            plan.scans.repos.len()
+        );
+    }
     if let Some(saved) = saved {
         let text = std::fs::read_to_string(saved)
             .with_context(|| format!("reading the saved plan {}", saved.display()))?;
@@ -93,7 +102,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             .map(std::path::absolute)
             .transpose()
             .context("making --monorepos absolute")?,
-        trace: std::env::var_os("TFMONO_TRACE").is_some(),
+        trace,
     };
     let ctx = apply::Context {
         preload: &preload,

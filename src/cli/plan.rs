@@ -97,14 +97,17 @@ pub fn compute(
     out: Option<&Path>,
     preload: &Preload,
 ) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
-    compute_with_refs(input, ui, out, preload).map(|(m, p, _)| (m, p))
+    compute_with_refs(input, ui, out, true, preload).map(|(m, p, _)| (m, p))
 }
 
-/// [`compute`], with the legacy refs the plan was made from.
+/// [`compute`], with the legacy refs the plan was made from. The commit counts the last
+/// apply into `out` recorded are taken for repos whose tips did not move; with
+/// `reuse_scans`, its tag scans too wherever their inputs did not change.
 pub fn compute_with_refs(
     input: &InputArgs,
     ui: &Ui,
     out: Option<&Path>,
+    reuse_scans: bool,
     preload: &Preload,
 ) -> anyhow::Result<(mapping::Mapping, plan::Plan, Vec<inventory::RepoRefs>)> {
     let InputArgs {
@@ -147,7 +150,7 @@ pub fn compute_with_refs(
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     // The tag scans of the last apply into `out`: a repo whose scan inputs did not change
     // is not scanned again (the cache is keyed by those inputs; see `plan::cache`).
-    let scans = match out {
+    let scans = match out.filter(|_| reuse_scans) {
         Some(out) => tfmono::outdir::last_scans::<plan::cache::ScanCache>(out)?.unwrap_or_default(),
         None => Default::default(),
     };

@@ -29,6 +29,9 @@ pub struct ScanCache {
     pub version: String,
     /// One entry per repo with tags.
     pub repos: BTreeMap<String, CachedScan>,
+    /// The repos whose entry this run reused instead of scanning (not stored).
+    #[serde(skip)]
+    pub reused: BTreeSet<String>,
 }
 
 impl ScanCache {
@@ -36,7 +39,7 @@ impl ScanCache {
     pub fn new() -> ScanCache {
         ScanCache {
             version: version(),
-            repos: BTreeMap::new(),
+            ..ScanCache::default()
         }
     }
 
@@ -229,4 +232,91 @@ pub(super) fn deps(
 
 fn hex(h: Sha1) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{FileChange, Origin};
+
+    fn entry(deps: &[(&str, bool, &str)]) -> CachedScan {
+        CachedScan {
+            key: "k".into(),
+            deps: deps
+                .iter()
+                .map(|(r, tips, key)| {
+                    (
+                        r.to_string(),
+                        Dep {
+                            tips: *tips,
+                            key: key.to_string(),
+                        },
+                    )
+                })
+                .collect(),
+            ..CachedScan::default()
+        }
+    }
+
+    #[test]
+    fn an_entry_is_used_only_with_its_key_its_deps_and_this_version() {
+        let mut cache = ScanCache::new();
+        cache
+            .repos
+            .insert("a".into(), entry(&[("x", false, "x1"), ("y", true, "y1")]));
+        let now = |r: &str, tips: bool| match (r, tips) {
+            ("x", false) => Some("x1".to_string()),
+            ("y", true) => Some("y1".to_string()),
+            _ => None,
+        };
+        assert!(cache.get("a", "k", now).is_some());
+        assert!(cache.get("a", "other", now).is_none(), "another key");
+        assert!(cache.get("b", "k", now).is_none(), "another repo");
+        let moved = |r: &str, tips: bool| {
+            if r == "y" {
+                Some("y2".into())
+            } else {
+                now(r, tips)
+            }
+        };
+        assert!(cache.get("a", "k", moved).is_none(), "a dependency changed");
+        let gone = |r: &str, tips: bool| if r == "x" { None } else { now(r, tips) };
+        assert!(cache.get("a", "k", gone).is_none(), "a dependency is gone");
+        cache.version = "tfmono 0.0.0 scan 0".into();
+        assert!(cache.get("a", "k", now).is_none(), "another tfmono");
+    }
+
+    #[test]
+    fn stored_contents_come_back_shared_and_an_inconsistent_entry_is_refused() {
+        let text: std::sync::Arc<str> = "module \"x\" {}\n".into();
+        let file = |content: Option<std::sync::Arc<str>>| FileChange {
+            path: "m/main.tf".into(),
+            origin: Origin::Tag,
+            rewrites: Vec::new(),
+            left_alone: Vec::new(),
+            edits: Vec::new(),
+            content,
+        };
+        let rewrite = |files| TagRewrite {
+            repo: "r".into(),
+            tag: "refs/tags/m/v1".into(),
+            commit: gix::ObjectId::null(gix::hash::Kind::Sha1),
+            files,
+        };
+        let rewrites = vec![
+            rewrite(vec![file(Some(text.clone())), file(None)]),
+            rewrite(vec![file(Some(text.clone()))]),
+        ];
+        let stored = CachedScan::store("k".into(), BTreeMap::new(), &rewrites, &[], &[]);
+        assert_eq!(stored.texts.len(), 1, "one copy of a shared content");
+        let json = serde_json::to_string(&stored).expect("json");
+        let back: CachedScan = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back.rewrites(), Some(rewrites));
+        let mut broken = back.clone();
+        broken.contents[0].pop();
+        assert_eq!(broken.rewrites(), None);
+        let mut broken = back;
+        broken.contents[1][0] = Some(7);
+        assert_eq!(broken.rewrites(), None);
+    }
 }

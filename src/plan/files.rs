@@ -170,7 +170,7 @@ fn rewrite_sources(
     let context = cache::context_key(scan.targets, &mono.name, scan.mapping.same_monorepo);
     let total: usize = mono.imports.iter().map(|s| s.tags.len()).sum();
     let task = progress.task(&format!("scan tags of {}", mono.name), total as u64);
-    let scans: Vec<Result<(TagScan, Option<cache::CachedScan>), String>> = {
+    let scans: Vec<Result<Scanning, String>> = {
         use rayon::prelude::*;
         mono.imports
             .par_iter()
@@ -180,12 +180,19 @@ fn rewrite_sources(
     drop(task);
     for (step, found) in mono.imports.iter().zip(scans) {
         match found {
-            Ok((scan, entry)) => {
-                tag_rewrites.extend(scan.rewrites);
-                warnings.extend(scan.warnings);
-                unparsed.extend(scan.unparsed);
+            Ok(Scanning {
+                found,
+                entry,
+                reused,
+            }) => {
+                tag_rewrites.extend(found.rewrites);
+                warnings.extend(found.warnings);
+                unparsed.extend(found.unparsed);
                 if let Some(entry) = entry {
                     scans_out.repos.insert(step.repo.clone(), entry);
+                }
+                if reused {
+                    scans_out.reused.insert(step.repo.clone());
                 }
             }
             Err(e) => problems.push(e),
@@ -195,17 +202,30 @@ fn rewrite_sources(
     mono.unparsed = merge_unparsed(unparsed);
 }
 
+/// The tag scan of one repo, and its cache entry.
+struct Scanning {
+    found: TagScan,
+    /// The entry for the next run (`None` for a repo without tags).
+    entry: Option<cache::CachedScan>,
+    /// Whether `found` is the earlier run's.
+    reused: bool,
+}
+
 /// The tag scan of `step`: the cached one when its inputs are unchanged, else a fresh one;
-/// with the cache entry for the next run (`None` for a repo without tags).
+/// with the cache entry for the next run.
 fn cached_tag_rewrites(
     step: &ImportStep,
     context: &str,
     ctx: &sources::Context<'_>,
     scan: &SourceScan<'_>,
     task: &dyn crate::progress::Task,
-) -> Result<(TagScan, Option<cache::CachedScan>), String> {
+) -> Result<Scanning, String> {
     if step.tags.is_empty() {
-        return Ok((TagScan::default(), None));
+        return Ok(Scanning {
+            found: TagScan::default(),
+            entry: None,
+            reused: false,
+        });
     }
     let key = cache::repo_key(context, step);
     let dep = |repo: &str, tips: bool| {
@@ -224,7 +244,11 @@ fn cached_tag_rewrites(
                 unparsed: entry.unparsed.clone(),
                 mentions: Mentions::default(),
             };
-            return Ok((found, Some(entry.clone())));
+            return Ok(Scanning {
+                found,
+                entry: Some(entry.clone()),
+                reused: true,
+            });
         }
     }
     let imaged = Recording {
@@ -241,7 +265,11 @@ fn cached_tag_rewrites(
     let deps = cache::deps(scan.targets, scan.steps, mentioned, &imaged);
     let entry =
         cache::CachedScan::store(key, deps, &found.rewrites, &found.warnings, &found.unparsed);
-    Ok((found, Some(entry)))
+    Ok(Scanning {
+        found,
+        entry: Some(entry),
+        reused: false,
+    })
 }
 
 /// The source rewrites of the default branch of `step` (legacy `repo`): the changed files

@@ -703,6 +703,34 @@ mod tests {
     }
 
     #[test]
+    fn mentioned_repos_names_every_target_a_text_may_refer_to() {
+        let mut b = target("b", "git@github.com:acme/b.git");
+        b.registry = vec!["other/b/aws".into()];
+        let t = Targets::new(vec![target("a", "https://github.com/acme/a.git"), b]);
+        let names = |text: &str| {
+            t.mentioned_repos(text)
+                .map(|s| s.into_iter().collect::<Vec<_>>().join(","))
+        };
+        assert_eq!(names("source = \"./local\"").as_deref(), Some(""));
+        assert_eq!(
+            names("git::https://github.com/ACME/A.git").as_deref(),
+            Some("a")
+        );
+        assert_eq!(names("ns/name/aws and OTHER/B/aws").as_deref(), Some("a,b"));
+        assert_eq!(names("acme/b?ref=v1 # acme/a").as_deref(), Some("a,b"));
+        // An escape can spell any of them.
+        assert_eq!(names("{\"source\": \"github.com\\/acme\\/a\"}"), None);
+        assert_eq!(names("\\u0061cme/a"), None);
+        // No targets: nothing to mention.
+        assert_eq!(
+            Targets::new(Vec::new())
+                .mentioned_repos("acme/a")
+                .map(|s| s.len()),
+            Some(0)
+        );
+    }
+
+    #[test]
     fn commit_map_resolves_unique_prefixes_only() {
         let mut c = CommitMap::new();
         c.insert("r", "abcdef1234567890", "new1");

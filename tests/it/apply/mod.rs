@@ -6,6 +6,7 @@ mod crash;
 mod push;
 mod refs;
 mod rerun;
+mod scans;
 
 use std::path::Path;
 

@@ -1,0 +1,196 @@
+//! The tag scans `apply` keeps across runs (`out/.tfmono/scans.json`, src/plan/cache.rs): a
+//! re-sync reuses the scan of every repo whose inputs did not change, re-scans exactly the
+//! repos whose inputs did, and always ends where a fresh apply of the same inputs ends.
+
+use std::path::Path;
+
+use crate::common::{git, ok, tempdir, tfmono, Run};
+
+const SCANS: &str = "out/.tfmono/scans.json";
+
+/// `apply mapping --out out` with `TFMONO_TRACE` set: the trace says how many tag scans were
+/// reused.
+fn traced_apply(root: &Path, out: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["apply", "org/mapping.hcl", "--out", out];
+    args.extend_from_slice(extra);
+    let o = tfmono()
+        .current_dir(root)
+        .args(&args)
+        .env("TFMONO_TRACE", "1")
+        .output()
+        .expect("tfmono runs");
+    let run = Run::from(&args, o);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    run
+}
+
+/// `(reused, total)` from the trace line `tag scans: R of T repos with tags reused`.
+fn reused(run: &Run) -> (usize, usize) {
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("[trace] tag scans:"))
+        .unwrap_or_else(|| panic!("no tag scan trace in:\n{}", run.stderr));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "scans:").expect("scans:");
+    (
+        words[at + 1].parse().expect("reused count"),
+        words[at + 3].parse().expect("total count"),
+    )
+}
+
+/// Every ref of the three monorepos but `main` and the notes (which record the history of
+/// runs: a re-sync adds a merge where a fresh apply has one), with the tag rewrites' files.
+fn import_refs(out: &Path) -> String {
+    ["reference-modules", "service-modules", "live"]
+        .iter()
+        .map(|m| {
+            git(
+                &out.join(format!("{m}.git")),
+                &["for-each-ref", "--format=%(objectname) %(refname)"],
+            )
+            .lines()
+            .filter(|l| !l.ends_with(" refs/heads/main") && !l.ends_with(" refs/notes/tfmono"))
+            .map(|l| format!("{m} {l}\n"))
+            .collect::<String>()
+        })
+        .collect()
+}
+
+/// One more commit (same tree) on the default branch of legacy repo `name`.
+fn new_commit(root: &Path, name: &str) {
+    let legacy = root.join(format!("org/legacy/{name}.git"));
+    let tip = git(&legacy, &["rev-parse", "HEAD"]);
+    let tree = git(&legacy, &["rev-parse", "HEAD^{tree}"]);
+    let new = git(
+        &legacy,
+        &[
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            tip.trim(),
+            "-m",
+            "One more commit",
+        ],
+    );
+    git(&legacy, &["update-ref", "HEAD", new.trim(), tip.trim()]);
+}
+
+#[test]
+fn a_resync_after_a_new_commit_reuses_every_tag_scan_and_ends_where_a_fresh_apply_ends() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(root, &["gen-org", "org"]);
+    let first = traced_apply(root, "out", &[]);
+    let (none, total) = reused(&first);
+    assert_eq!(none, 0, "a first apply has nothing to reuse");
+    assert!(total >= 5, "the demo org has repos with tags: {total}");
+    let cache = std::fs::read_to_string(root.join(SCANS)).expect("scans.json written");
+
+    new_commit(root, "terraform-aws-vpc");
+    let resync = traced_apply(root, "out", &[]);
+    // vpc's tags did not change and no tag pins a vpc commit by sha: nothing is re-scanned.
+    assert_eq!(reused(&resync), (total, total), "{}", resync.stderr);
+    ok(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "fresh", "--quiet"],
+    );
+    assert_eq!(
+        import_refs(&root.join("out")),
+        import_refs(&root.join("fresh"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join(SCANS)).expect("scans"),
+        std::fs::read_to_string(root.join("fresh/.tfmono/scans.json")).expect("scans"),
+        "a reused scan is recorded as a fresh one"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join(SCANS)).expect("scans"),
+        cache,
+        "no scan result changed"
+    );
+    ok(root, &["verify", "org/mapping.hcl", "--out", "out"]);
+}
+
+#[test]
+fn a_new_module_tag_rescans_the_repos_that_mention_the_module_and_only_those() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(root, &["gen-org", "org"]);
+    let (_, total) = reused(&traced_apply(root, "out", &[]));
+    let mono = root.join("out/reference-modules.git");
+    let file = "alb/examples/with-vpc/main.tf";
+    let before = git(&mono, &["show", &format!("refs/tags/alb/v1.0.0:{file}")]);
+    assert!(before.contains("vpc?ref=vpc/v1.1.0"), "{before}");
+
+    // vpc v1.2.0: alb's example calls vpc with `version = "~> 1.0"`, which now resolves to it.
+    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
+    git(&legacy, &["tag", "v1.2.0", "HEAD"]);
+    let resync = traced_apply(root, "out", &[]);
+    let (kept, again) = reused(&resync);
+    assert_eq!(again, total);
+    assert!(
+        kept > 0 && kept < total,
+        "only the repos mentioning vpc are re-scanned: {kept} of {total} reused\n{}",
+        resync.stderr
+    );
+    let after = git(&mono, &["show", &format!("refs/tags/alb/v1.0.0:{file}")]);
+    assert!(after.contains("vpc?ref=vpc/v1.2.0"), "{after}");
+    ok(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "fresh", "--quiet"],
+    );
+    assert_eq!(
+        import_refs(&root.join("out")),
+        import_refs(&root.join("fresh"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join(SCANS)).expect("scans"),
+        std::fs::read_to_string(root.join("fresh/.tfmono/scans.json")).expect("scans"),
+    );
+}
+
+#[test]
+fn the_cache_is_what_a_resync_reads_and_full_or_a_damaged_file_reads_none_of_it() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(root, &["gen-org", "org"]);
+    traced_apply(root, "out", &[]);
+    let mono = root.join("out/reference-modules.git");
+    let file = "alb/examples/complete/main.tf";
+    let tagged = |mono: &Path| git(mono, &["show", &format!("refs/tags/alb/v1.0.0:{file}")]);
+    let good = tagged(&mono);
+
+    // Mark alb's cached rewrite of that file: a re-sync that reuses the cache writes the
+    // mark, which no scan of the legacy repo can produce.
+    let path = root.join(SCANS);
+    let mut scans: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("scans")).expect("json");
+    let texts = scans["repos"]["terraform-aws-alb"]["texts"]
+        .as_array_mut()
+        .expect("alb texts");
+    let i = texts
+        .iter()
+        .position(|t| t.as_str() == Some(good.as_str()))
+        .expect("the tagged file's rewrite is cached");
+    texts[i] = serde_json::Value::String(format!("# from the cache\n{good}"));
+    std::fs::write(&path, serde_json::to_string(&scans).expect("json")).expect("write");
+
+    new_commit(root, "terraform-aws-vpc");
+    traced_apply(root, "out", &[]);
+    assert!(tagged(&mono).starts_with("# from the cache\n"));
+
+    // `--full` scans every tag again and puts the scanned result back.
+    let full = traced_apply(root, "out", &["--full"]);
+    assert_eq!(reused(&full).0, 0, "{}", full.stderr);
+    assert_eq!(tagged(&mono), good);
+
+    // A damaged cache is not used (and does not fail the run).
+    std::fs::write(&path, "{ not json").expect("write");
+    new_commit(root, "terraform-aws-vpc");
+    let damaged = traced_apply(root, "out", &[]);
+    assert_eq!(reused(&damaged).0, 0, "{}", damaged.stderr);
+    assert_eq!(tagged(&mono), good);
+    serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).expect("scans"))
+        .expect("the next run rewrote it");
+}
