@@ -361,7 +361,7 @@ fn tag_changes(o: &mut String, mono: &MonorepoPlan, rows: &mut Rows<'_>) {
             .or_insert_with(|| group::repo_tags(mono, c.repo));
         let runs = group::tag_runs(
             &c.tags,
-            &all,
+            all,
             if rows.limit == usize::MAX {
                 usize::MAX
             } else {

@@ -442,7 +442,7 @@ fn tag_changes(o: &mut Out<'_>, mono: &MonorepoPlan) -> io::Result<()> {
             &format!(
                 "  {}  at {}",
                 c.path,
-                group::tag_runs(&c.tags, &all, TAG_RUNS)
+                group::tag_runs(&c.tags, all, TAG_RUNS)
             ),
         )?;
         o.line(
