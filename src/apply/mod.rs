@@ -210,8 +210,11 @@ pub fn run(
     };
     // What rollback compares with to find work made in the monorepos after this apply.
     outdir::record_applied(out, &journal)?;
-    // What the next run may reuse of this one's tag scans.
-    outdir::record_scans(out, &plan.scans)?;
+    // What the next run may reuse of this one's tag scans (already there when this run
+    // reused every one of them).
+    if !plan.scans.unchanged {
+        outdir::record_scans(out, &plan.scans)?;
+    }
     // What the next run compares with to skip everything when nothing changed.
     let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
     outdir::record_synced(out, &key, legacy_refs)?;
@@ -643,41 +646,30 @@ fn tag_rewrites(
         .flat_map(|i| i.objects.iter().filter(|o| o.kind == Kind::Tag))
         .map(|o| (o.id, o))
         .collect();
-    for tr in &m.tag_rewrites {
-        let Some(step) = m.imports.iter().find(|s| s.repo == tr.repo) else {
+    // Each tag's commit is independent of the others': built in parallel, each thread with
+    // its own repo handle and its own new objects, merged in tag order.
+    let built: Vec<Result<Option<(ObjectId, HashMap<ObjectId, Object>)>, String>> = {
+        use rayon::prelude::*;
+        let shared = repo.clone().into_sync();
+        let pending: &HashMap<ObjectId, Object> = overlay;
+        m.tag_rewrites
+            .par_iter()
+            .map_init(
+                || {
+                    let mut repo = shared.to_thread_local();
+                    repo.objects.refresh_never();
+                    repo
+                },
+                |repo, tr| tag_rewrite_commit(m, who, map, repo, pending, tr),
+            )
+            .collect()
+    };
+    for (tr, found) in m.tag_rewrites.iter().zip(built) {
+        let Some((commit_id, objects)) = found? else {
             continue;
         };
-        let legacy = tr.commit;
-        let image = map
-            .get(&tr.repo, &legacy)
-            .ok_or_else(|| format!("no image of {legacy} ({}) for tag {}", tr.repo, tr.tag))?;
-        let header = tree::commit_header(repo, overlay, legacy)?;
-        let mut root = header.tree;
-        let prefix = format!("{}/", step.path.trim_matches('/'));
-        let mut count = 0;
-        for f in &tr.files {
-            let Some(content) = &f.content else { continue };
-            let rel = f.path.strip_prefix(&prefix).unwrap_or(&f.path);
-            let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
-            let id = blob.id;
-            overlay.insert(id, blob);
-            root = tree::replace_blob(repo, overlay, root, rel, id)?;
-            count += f.rewrites.len();
-        }
-        let (wrapped, trees) = objects::wrap_tree(root, &step.path);
-        for t in trees {
-            overlay.insert(t.id, t);
-        }
+        overlay.extend(objects);
         let short = tr.tag.strip_prefix("refs/tags/").unwrap_or(&tr.tag);
-        let msg = format!(
-            "Rewrite module sources for {short}\n\n{count} module source(s) rewritten so that this tag's module calls resolve in the monorepos.\nThe parent is the unchanged image of legacy commit {legacy}.\n"
-        );
-        let commit = Object::new(
-            Kind::Commit,
-            commit_bytes(who, wrapped, &[image], header.committer_time, &msg),
-        );
-        let commit_id = commit.id;
-        overlay.insert(commit_id, commit);
         match edits.current(&tr.tag).and_then(|id| tag_objects.get(&id)) {
             Some(tag) => {
                 let t = Object::new(Kind::Tag, objects::edit_tag(&tag.data, commit_id, short));
@@ -688,6 +680,59 @@ fn tag_rewrites(
         }
     }
     Ok(())
+}
+
+/// The "Rewrite module sources for <tag>" commit of `tr` on top of the image of its legacy
+/// commit, with the new blobs and trees it needs (read through `pending`); `None` when its
+/// repo is not imported into `m`.
+fn tag_rewrite_commit(
+    m: &MonorepoPlan,
+    who: &str,
+    map: &CommitMap,
+    repo: &gix::Repository,
+    pending: &HashMap<ObjectId, Object>,
+    tr: &crate::plan::TagRewrite,
+) -> Result<Option<(ObjectId, HashMap<ObjectId, Object>)>, String> {
+    let Some(step) = m.imports.iter().find(|s| s.repo == tr.repo) else {
+        return Ok(None);
+    };
+    let mut overlay = tree::Layered {
+        shared: pending,
+        local: HashMap::new(),
+    };
+    let legacy = tr.commit;
+    let image = map
+        .get(&tr.repo, &legacy)
+        .ok_or_else(|| format!("no image of {legacy} ({}) for tag {}", tr.repo, tr.tag))?;
+    let header = tree::commit_header(repo, &overlay, legacy)?;
+    let mut root = header.tree;
+    let prefix = format!("{}/", step.path.trim_matches('/'));
+    let mut count = 0;
+    for f in &tr.files {
+        let Some(content) = &f.content else { continue };
+        let rel = f.path.strip_prefix(&prefix).unwrap_or(&f.path);
+        let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
+        let id = blob.id;
+        overlay.local.insert(id, blob);
+        root = tree::replace_blob(repo, &mut overlay, root, rel, id)?;
+        count += f.rewrites.len();
+    }
+    let (wrapped, trees) = objects::wrap_tree(root, &step.path);
+    let mut local = overlay.local;
+    for t in trees {
+        local.insert(t.id, t);
+    }
+    let short = tr.tag.strip_prefix("refs/tags/").unwrap_or(&tr.tag);
+    let msg = format!(
+        "Rewrite module sources for {short}\n\n{count} module source(s) rewritten so that this tag's module calls resolve in the monorepos.\nThe parent is the unchanged image of legacy commit {legacy}.\n"
+    );
+    let commit = Object::new(
+        Kind::Commit,
+        commit_bytes(who, wrapped, &[image], header.committer_time, &msg),
+    );
+    let commit_id = commit.id;
+    local.insert(commit_id, commit);
+    Ok(Some((commit_id, local)))
 }
 
 /// Progress counted on the monorepo's bar and the repo's bar at once.

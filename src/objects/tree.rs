@@ -9,10 +9,47 @@ use gix::ObjectId;
 
 use super::{self as objects, Entry, Object};
 
+/// Pending objects that tree edits read through and add to (the repo holds the rest).
+pub trait Overlay {
+    /// The pending object `id`, if there is one.
+    fn get(&self, id: &ObjectId) -> Option<&Object>;
+    /// Adds a new object.
+    fn put(&mut self, object: Object);
+}
+
+impl Overlay for HashMap<ObjectId, Object> {
+    fn get(&self, id: &ObjectId) -> Option<&Object> {
+        HashMap::get(self, id)
+    }
+
+    fn put(&mut self, object: Object) {
+        self.insert(object.id, object);
+    }
+}
+
+/// New objects of one task (`local`) over pending objects it only reads (`shared`): lets
+/// independent edits run in parallel and their objects be merged afterwards.
+pub struct Layered<'a> {
+    /// Read only.
+    pub shared: &'a HashMap<ObjectId, Object>,
+    /// What this task added.
+    pub local: HashMap<ObjectId, Object>,
+}
+
+impl Overlay for Layered<'_> {
+    fn get(&self, id: &ObjectId) -> Option<&Object> {
+        self.local.get(id).or_else(|| self.shared.get(id))
+    }
+
+    fn put(&mut self, object: Object) {
+        self.local.insert(object.id, object);
+    }
+}
+
 /// Reads an object from `overlay` (pending objects, borrowed) or the monorepo.
 pub fn read<'a>(
     repo: &gix::Repository,
-    overlay: &'a HashMap<ObjectId, Object>,
+    overlay: &'a impl Overlay,
     id: ObjectId,
 ) -> Result<(Kind, Cow<'a, [u8]>), String> {
     if let Some(o) = overlay.get(&id) {
@@ -28,7 +65,7 @@ pub fn read<'a>(
 /// The headers (tree, parents, committer time) of commit `id`.
 pub fn commit_header(
     repo: &gix::Repository,
-    overlay: &HashMap<ObjectId, Object>,
+    overlay: &impl Overlay,
     id: ObjectId,
 ) -> Result<objects::CommitHeader, String> {
     let (_, data) = read(repo, overlay, id)?;
@@ -38,7 +75,7 @@ pub fn commit_header(
 /// The root tree of commit `id`.
 pub fn commit_tree(
     repo: &gix::Repository,
-    overlay: &HashMap<ObjectId, Object>,
+    overlay: &impl Overlay,
     id: ObjectId,
 ) -> Result<ObjectId, String> {
     commit_header(repo, overlay, id).map(|h| h.tree)
@@ -47,7 +84,7 @@ pub fn commit_tree(
 /// The entries of tree `id`.
 pub fn entries(
     repo: &gix::Repository,
-    overlay: &HashMap<ObjectId, Object>,
+    overlay: &impl Overlay,
     id: ObjectId,
 ) -> Result<Vec<Entry>, String> {
     let (_, data) = read(repo, overlay, id)?;
@@ -57,7 +94,7 @@ pub fn entries(
 /// Returns `root` without the entry at `path` (empty parent trees removed too).
 pub fn remove(
     repo: &gix::Repository,
-    overlay: &mut HashMap<ObjectId, Object>,
+    overlay: &mut impl Overlay,
     root: ObjectId,
     path: &str,
 ) -> Result<ObjectId, String> {
@@ -65,14 +102,14 @@ pub fn remove(
     Ok(remove_at(repo, overlay, root, &comps)?.unwrap_or_else(|| {
         let empty = Object::new(Kind::Tree, Vec::new());
         let id = empty.id;
-        overlay.insert(id, empty);
+        overlay.put(empty);
         id
     }))
 }
 
 fn remove_at(
     repo: &gix::Repository,
-    overlay: &mut HashMap<ObjectId, Object>,
+    overlay: &mut impl Overlay,
     root: ObjectId,
     comps: &[&str],
 ) -> Result<Option<ObjectId>, String> {
@@ -100,7 +137,7 @@ fn remove_at(
     }
     let obj = Object::new(Kind::Tree, objects::encode_tree(list));
     let id = obj.id;
-    overlay.insert(id, obj);
+    overlay.put(obj);
     Ok(Some(id))
 }
 
@@ -108,7 +145,7 @@ fn remove_at(
 /// trees); new trees go into `overlay`.
 pub fn insert(
     repo: &gix::Repository,
-    overlay: &mut HashMap<ObjectId, Object>,
+    overlay: &mut impl Overlay,
     root: Option<ObjectId>,
     path: &str,
     subtree: ObjectId,
@@ -119,7 +156,7 @@ pub fn insert(
 
 fn insert_at(
     repo: &gix::Repository,
-    overlay: &mut HashMap<ObjectId, Object>,
+    overlay: &mut impl Overlay,
     root: Option<ObjectId>,
     comps: &[&str],
     subtree: ObjectId,
@@ -140,7 +177,7 @@ fn insert_at(
     list.push(Entry::tree(first, new_child));
     let obj = Object::new(Kind::Tree, objects::encode_tree(list));
     let id = obj.id;
-    overlay.insert(id, obj);
+    overlay.put(obj);
     Ok(id)
 }
 
@@ -148,7 +185,7 @@ fn insert_at(
 /// `blob`, keeping its mode.
 pub fn replace_blob(
     repo: &gix::Repository,
-    overlay: &mut HashMap<ObjectId, Object>,
+    overlay: &mut impl Overlay,
     root: ObjectId,
     path: &str,
     blob: ObjectId,
@@ -159,7 +196,7 @@ pub fn replace_blob(
 
 fn replace_at(
     repo: &gix::Repository,
-    overlay: &mut HashMap<ObjectId, Object>,
+    overlay: &mut impl Overlay,
     root: ObjectId,
     comps: &[&str],
     blob: ObjectId,
@@ -190,13 +227,13 @@ fn replace_at(
                 list.remove(i);
                 let empty = Object::new(Kind::Tree, Vec::new());
                 let id = empty.id;
-                overlay.insert(id, empty);
+                overlay.put(empty);
                 id
             }
             None => {
                 let empty = Object::new(Kind::Tree, Vec::new());
                 let id = empty.id;
-                overlay.insert(id, empty);
+                overlay.put(empty);
                 id
             }
         };
@@ -205,6 +242,6 @@ fn replace_at(
     }
     let obj = Object::new(Kind::Tree, objects::encode_tree(list));
     let id = obj.id;
-    overlay.insert(id, obj);
+    overlay.put(obj);
     Ok(id)
 }

@@ -32,6 +32,10 @@ pub struct ScanCache {
     /// The repos whose entry this run reused instead of scanning (not stored).
     #[serde(skip)]
     pub reused: BTreeSet<String>,
+    /// Whether this is exactly the cache the run started from (every entry reused, none
+    /// added or dropped): then it need not be written again (not stored).
+    #[serde(skip)]
+    pub unchanged: bool,
 }
 
 impl ScanCache {

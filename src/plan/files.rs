@@ -86,6 +86,9 @@ pub fn build_with_progress(
             &mut scans,
         );
     }
+    scans.unchanged = scans.version == opts.scans.version
+        && scans.reused.len() == scans.repos.len()
+        && opts.scans.repos.len() == scans.repos.len();
     plan.scans = scans;
 
     // State moves.
