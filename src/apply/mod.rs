@@ -648,7 +648,7 @@ fn tag_rewrites(
         .collect();
     // Each tag's commit is independent of the others': built in parallel, each thread with
     // its own repo handle and its own new objects, merged in tag order.
-    let built: Vec<Result<Option<(ObjectId, HashMap<ObjectId, Object>)>, String>> = {
+    let built: Vec<Result<Option<TagCommit>, String>> = {
         use rayon::prelude::*;
         let shared = repo.clone().into_sync();
         let pending: &HashMap<ObjectId, Object> = overlay;
@@ -682,6 +682,9 @@ fn tag_rewrites(
     Ok(())
 }
 
+/// A tag rewrite commit's id and the new objects it needs.
+type TagCommit = (ObjectId, HashMap<ObjectId, Object>);
+
 /// The "Rewrite module sources for <tag>" commit of `tr` on top of the image of its legacy
 /// commit, with the new blobs and trees it needs (read through `pending`); `None` when its
 /// repo is not imported into `m`.
@@ -692,7 +695,7 @@ fn tag_rewrite_commit(
     repo: &gix::Repository,
     pending: &HashMap<ObjectId, Object>,
     tr: &crate::plan::TagRewrite,
-) -> Result<Option<(ObjectId, HashMap<ObjectId, Object>)>, String> {
+) -> Result<Option<TagCommit>, String> {
     let Some(step) = m.imports.iter().find(|s| s.repo == tr.repo) else {
         return Ok(None);
     };
