@@ -76,3 +76,49 @@ impl<'r> SourceBlobs<'r> {
         Ok(files)
     }
 }
+
+/// Read access to one legacy repo's objects for the stages after the inventory (the plan
+/// reads the files of every tagged commit through it, lazily: holding every version of
+/// every file of an org at once would not fit in memory). Opens the repo read-only.
+pub struct Reader {
+    shared: gix::ThreadSafeRepository,
+}
+
+impl Reader {
+    /// Opens the legacy repo `repo` at `git_dir`.
+    pub fn open(repo: &str, git_dir: &std::path::Path) -> Result<Reader, crate::history::Error> {
+        Ok(Reader {
+            shared: crate::history::open(repo, git_dir)?.into_sync(),
+        })
+    }
+
+    /// A handle for the calling thread.
+    pub fn handle(&self) -> Handle {
+        let mut repo = self.shared.to_thread_local();
+        repo.object_cache_size_if_unset(16 * 1024 * 1024);
+        repo.objects.refresh_never();
+        Handle { repo }
+    }
+}
+
+/// One thread's handle on a [`Reader`]'s repo.
+pub struct Handle {
+    repo: gix::Repository,
+}
+
+impl Handle {
+    /// A lister of this repo's source files (`is_source` picks the file names).
+    pub fn lister(&self, is_source: fn(&str) -> bool) -> SourceBlobs<'_> {
+        SourceBlobs::new(&self.repo, is_source)
+    }
+
+    /// Calls `f` with the text of blob `id` (`None` when it is not UTF-8).
+    pub fn with_text<R>(
+        &self,
+        id: ObjectId,
+        f: impl FnOnce(Option<&str>) -> R,
+    ) -> Result<R, gix::Error> {
+        let obj = self.repo.find_object(id)?;
+        Ok(f(std::str::from_utf8(&obj.data).ok()))
+    }
+}

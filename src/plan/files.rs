@@ -1,6 +1,8 @@
 //! The second half of planning: module source rewrites, backend key pins, `moved.tf` files
-//! and state moves. Reads the legacy repos (to compute commit images for `?ref=<sha>`),
-//! writes nothing.
+//! and state moves. Writes nothing. It reads the files of every tagged commit through the
+//! inventory's [`Reader`] (never opening a repo itself), and computes the commit images of
+//! `?ref=<sha>` pins from the commits the inventory preloaded; a failure of either is a
+//! problem of the plan, never a silently dropped rewrite.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
@@ -11,7 +13,7 @@ use super::{
     Plan, RefImport, SourceLeft, SourceRewrite, TagRewrite, UnparsedFile, Warning,
 };
 use crate::history::{self, CommitMap};
-use crate::inventory::blobs::SourceBlobs;
+use crate::inventory::blobs::{Handle, Reader, SourceBlobs};
 use crate::inventory::{Inventory, LegacyRepo};
 use crate::mapping::Mapping;
 use crate::progress::NoProgress;
@@ -86,6 +88,7 @@ pub fn build_with_progress(
             &mut scans,
         );
     }
+    problems.extend(images.errors());
     scans.unchanged = scans.version == opts.scans.version
         && scans.reused.len() == scans.repos.len()
         && opts.scans.repos.len() == scans.repos.len();
@@ -568,12 +571,14 @@ fn tag_rewrites_of(
     if step.tags.is_empty() {
         return Ok(out);
     }
-    let repo = history::open(&step.repo, &step.git_dir).map_err(|e| e.to_string())?;
+    let reader = Reader::open(&step.repo, &step.git_dir).map_err(|e| e.to_string())?;
+    let handle = reader.handle();
     let mut scanner = TagScanner {
         step,
         ctx,
-        repo: &repo,
-        lister: SourceBlobs::new(&repo, sources::is_source_file),
+        reader: &reader,
+        handle: &handle,
+        lister: handle.lister(sources::is_source_file),
         split_parts: HashMap::new(),
         tables: Vec::new(),
     };
@@ -700,7 +705,8 @@ fn read_err(step: &ImportStep, what: &str, e: &dyn std::fmt::Display) -> String 
 struct TagScanner<'s, 'r> {
     step: &'s ImportStep,
     ctx: &'s sources::Context<'s>,
-    repo: &'r gix::Repository,
+    reader: &'r Reader,
+    handle: &'r Handle,
     lister: SourceBlobs<'r>,
     /// By (blob, monorepo path).
     split_parts: HashMap<(gix::ObjectId, String), std::sync::Arc<SplitParts>>,
@@ -753,18 +759,13 @@ impl TagScanner<'_, '_> {
         task: &dyn crate::progress::Task,
     ) -> Result<HashMap<ScanKey, std::sync::Arc<Scanned>>, String> {
         use rayon::prelude::*;
-        let shared = self.repo.clone().into_sync();
+        let reader = self.reader;
         let (step, tables, base) = (self.step, &self.tables, self.ctx);
         let results: Vec<Result<Vec<Found>, String>> = trees
             .par_iter()
             .zip(owned)
             .map_init(
-                || {
-                    let mut repo = shared.to_thread_local();
-                    repo.object_cache_size_if_unset(16 * 1024 * 1024);
-                    repo.objects.refresh_never();
-                    repo
-                },
+                || reader.handle(),
                 |repo, (tree, keys)| {
                     let ctx = sources::Context {
                         split: Some(&tables[tree.table]),
@@ -804,7 +805,7 @@ impl TagScanner<'_, '_> {
             let p = match self.split_parts.get(&key) {
                 Some(p) => p.clone(),
                 None => {
-                    let p = split_parts_of(self.repo, *blob, &key.1, self.ctx.targets)
+                    let p = split_parts_of(self.handle, *blob, &key.1, self.ctx.targets)
                         .map_err(|e| self.read_err(&format!("{file} in {}", tag.from), &e))?;
                     self.split_parts.insert(key, p.clone());
                     p
@@ -821,20 +822,24 @@ impl TagScanner<'_, '_> {
 
 /// Scans one file version of a tag for sources to rewrite.
 fn scan_blob(
-    repo: &gix::Repository,
+    repo: &Handle,
     blob: gix::ObjectId,
     path: &str,
     ctx: &sources::Context<'_>,
 ) -> Result<Scanned, gix::Error> {
-    let obj = repo.find_object(blob)?;
-    let Ok(content) = std::str::from_utf8(&obj.data) else {
-        return Ok(Scanned::default());
-    };
+    repo.with_text(blob, |text| match text {
+        Some(content) => scan_text(content, path, ctx),
+        None => Scanned::default(),
+    })
+}
+
+/// Scans one file version's text for sources to rewrite.
+fn scan_text(content: &str, path: &str, ctx: &sources::Context<'_>) -> Scanned {
     let split_half = ctx
         .split
         .is_some_and(|t| !t.is_empty() && t.may_use(content));
     if !split_half && !ctx.targets.may_mention(content) {
-        return Ok(Scanned::default());
+        return Scanned::default();
     }
     let mentions = match ctx.targets.mentioned_repos(content) {
         Some(repos) => Mentions {
@@ -861,30 +866,28 @@ fn scan_blob(
         edits: Vec::new(),
         content: Some(content.into()),
     });
-    Ok(Scanned {
+    Scanned {
         change,
         errors,
         unparsed,
         mentions,
-    })
+    }
 }
 
 /// What the Terragrunt file `blob` contributes to split sources (nothing when it mentions no
 /// legacy repo and composes no local).
 fn split_parts_of(
-    repo: &gix::Repository,
+    repo: &Handle,
     blob: gix::ObjectId,
     file: &str,
     targets: &Targets,
 ) -> Result<std::sync::Arc<SplitParts>, gix::Error> {
-    let obj = repo.find_object(blob)?;
-    let Ok(content) = std::str::from_utf8(&obj.data) else {
-        return Ok(Default::default());
-    };
-    if !targets.may_mention(content) && !content.contains("local") {
-        return Ok(Default::default());
-    }
-    Ok(std::sync::Arc::new(split::collect(file, content, targets)))
+    repo.with_text(blob, |text| match text {
+        Some(content) if targets.may_mention(content) || content.contains("local") => {
+            std::sync::Arc::new(split::collect(file, content, targets))
+        }
+        _ => Default::default(),
+    })
 }
 
 /// One warning per split source whose halves cannot be rewritten together.
@@ -1025,7 +1028,28 @@ fn targets(mapping: &Mapping, plan: &Plan, legacy: &BTreeMap<&str, &LegacyRepo>)
 struct Images<'a> {
     steps: &'a BTreeMap<String, ImportStep>,
     preload: &'a history::preload::Store,
-    cache: Mutex<HashMap<String, Option<CommitMap>>>,
+    /// By repo: its images (`None`: not imported), or why they could not be computed.
+    cache: Mutex<HashMap<String, Result<Option<CommitMap>, String>>>,
+}
+
+impl Images<'_> {
+    /// Why computing the images of a repo failed, one line per repo: problems of the plan
+    /// (the pins into it could not be resolved).
+    fn errors(&self) -> Vec<String> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<String> = cache
+            .iter()
+            .filter_map(|(repo, r)| {
+                r.as_ref().err().map(|e| {
+                    format!(
+                        "repo \"{repo}\": its commit images (for sources pinned to one of its commits by `?ref=<sha>`) cannot be computed: {e}; run `git fsck` in it"
+                    )
+                })
+            })
+            .collect();
+        out.sort();
+        out
+    }
 }
 
 /// A [`sources::CommitLookup`] that records which repos it was asked about.
@@ -1045,9 +1069,11 @@ impl sources::CommitLookup for Recording<'_> {
 
 impl sources::CommitLookup for Images<'_> {
     fn image(&self, repo: &str, sha: &str) -> Option<String> {
-        let mut cache = self.cache.lock().ok()?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let entry = cache.entry(repo.to_string()).or_insert_with(|| {
-            let step = self.steps.get(repo)?;
+            let Some(step) = self.steps.get(repo) else {
+                return Ok(None);
+            };
             let task = NoProgress;
             let image = history::rewrite(
                 &step.history_input(),
@@ -1056,16 +1082,16 @@ impl sources::CommitLookup for Images<'_> {
                 &AtomicBool::new(false),
                 crate::progress::Progress::task(&task, "", 0).as_ref(),
             )
-            .ok()?;
+            .map_err(|e| redact::text(&e.to_string()))?;
             let mut map = CommitMap::default();
             for (old, new) in image.commits {
                 map.insert(repo, old, new);
             }
-            Some(map)
+            Ok(Some(map))
         });
-        entry
-            .as_ref()
-            .and_then(|m| m.find_prefix(repo, sha))
-            .map(|id| id.to_string())
+        match entry {
+            Ok(Some(m)) => m.find_prefix(repo, sha).map(|id| id.to_string()),
+            _ => None,
+        }
     }
 }

@@ -1,8 +1,12 @@
 //! The plan: one data value holding everything `apply` will do.
 //!
 //! [`build`] combines a validated [`Mapping`](crate::mapping::Mapping) and an
-//! [`Inventory`](crate::inventory::Inventory) into a [`Plan`]. It is pure: it reads nothing
-//! and writes nothing. `plan` renders it, `apply` executes the very same value, so the dry-run
+//! [`Inventory`](crate::inventory::Inventory) into a [`Plan`]. It writes nothing and opens
+//! no repo: what it reads comes from the inventory, as values (the default branch files, the
+//! refs, the preloaded commits) or through the inventory's [`Reader`](crate::inventory::blobs::Reader)
+//! for the files of every tagged commit (read lazily, each distinct version once: holding
+//! all of an org's versions at once would not fit in memory). Every read error is a problem
+//! of the plan. `plan` renders it, `apply` executes the very same value, so the dry-run
 //! report is what apply does by construction. Everything is ordered (sorted `Vec`s), so the
 //! same inputs give byte-identical JSON.
 
