@@ -92,7 +92,11 @@ impl<'c, 'a> Rewriter<'c, 'a> {
     /// Reports a non-literal (template, expression) at `range`: always for sources, and for
     /// other expressions when they mention a legacy repo.
     pub(crate) fn expression(&mut self, range: Range<usize>, role: Role) {
-        let text = self.content.get(range.clone()).unwrap_or("").to_string();
+        let raw = self.content.get(range.clone()).unwrap_or("");
+        if role == Role::Other && !self.ctx.targets.may_mention(raw) {
+            return; // names no target (see `other_literal`)
+        }
+        let text = raw.to_string();
         let legacy = self.ctx.targets.find_legacy(&text).map(|t| t.repo.clone());
         if role == Role::Other && legacy.is_some() {
             // A template or heredoc that is not a source (a script, a description): name
@@ -190,6 +194,11 @@ impl<'c, 'a> Rewriter<'c, 'a> {
         line: usize,
         encode: fn(&str) -> String,
     ) -> bool {
+        // Most strings of a file name no target at all: the literal prefilter (the patterns
+        // every reference to a target contains) rules them out without parsing.
+        if !self.ctx.targets.may_mention(value) {
+            return false;
+        }
         let legacy = self.ctx.targets.find_legacy(value).map(|t| t.repo.clone());
         let parsed = Address::parse(value);
         let registry = match &parsed {
