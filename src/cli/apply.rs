@@ -57,7 +57,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     // released after its import.
     let preload = Preload::default();
     let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui, Some(out), !full, &preload)?;
-    report_changes(out, &legacy_refs, &plan, ui)?;
+    super::plan::report_changes(out, &legacy_refs, &plan, ui)?;
     let trace = std::env::var_os("TFMONO_TRACE").is_some();
     if trace {
         eprintln!(
@@ -171,77 +171,4 @@ fn up_to_date(
         out.display(),
         started.elapsed().as_millis()
     )))
-}
-
-/// Says which legacy refs changed since the last completed apply into `out`, and what
-/// this run does about each (see the README: refs are never deleted from a monorepo).
-fn report_changes(
-    out: &std::path::Path,
-    now: &[inventory::RepoRefs],
-    plan: &plan::Plan,
-    ui: &Ui,
-) -> anyhow::Result<()> {
-    let Some(last) = outdir::last_synced::<inventory::RepoRefs>(out)? else {
-        return Ok(());
-    };
-    let changed = inventory::changes(&last.repos, now);
-    let steps: Vec<&plan::ImportStep> = plan.monorepos.iter().flat_map(|m| &m.imports).collect();
-    ui.status(format!(
-        "Since the last apply into {}: {} of {} legacy repos changed",
-        out.display(),
-        changed.len(),
-        now.len()
-    ));
-    for repo in &changed {
-        let step = steps.iter().find(|s| s.repo == repo.repo);
-        let image = |name: &str| {
-            step.and_then(|s| {
-                s.tags
-                    .iter()
-                    .chain(&s.branches)
-                    .find(|r| r.from == name)
-                    .map(|r| r.to.clone())
-            })
-        };
-        for change in &repo.changes {
-            ui.status(format!("  {}: {}", repo.repo, describe(change, &image)));
-        }
-    }
-    Ok(())
-}
-
-/// One line about one legacy ref change; `image` names the monorepo ref of a legacy ref.
-fn describe(change: &inventory::RefChange, image: &dyn Fn(&str) -> Option<String>) -> String {
-    let short = |id: &str| id.chars().take(12).collect::<String>();
-    match change {
-        inventory::RefChange::Added { name } => format!(
-            "{name} is new: imported as {}",
-            image(name).unwrap_or_else(|| "nothing (the mapping does not import it)".into())
-        ),
-        inventory::RefChange::Deleted { name, was } => format!(
-            "{name} was deleted (it was {}): its monorepo ref stays as the last apply left it; tfmono never deletes a ref, delete it by hand if it should go",
-            short(was)
-        ),
-        inventory::RefChange::Moved {
-            name,
-            from,
-            to,
-            rewound,
-        } => {
-            let target = image(name).unwrap_or_else(|| "its monorepo ref".into());
-            if *rewound {
-                format!(
-                    "{name} was rewound or force-pushed ({} is not in the history of {}): {target} moves to the image of the new history; on main a new merge puts the new tree in place, and the commits no longer in the legacy repo stay in main's history",
-                    short(from),
-                    short(to)
-                )
-            } else {
-                format!(
-                    "{name} moved {}..{}: the new commits are imported and {target} follows",
-                    short(from),
-                    short(to)
-                )
-            }
-        }
-    }
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tfmono::history::preload::Store as Preload;
 use tfmono::state::snapshot;
-use tfmono::{inventory, mapping, plan, preflight, report};
+use tfmono::{inventory, mapping, outdir, plan, preflight, report};
 
 use super::Ui;
 
@@ -26,6 +26,12 @@ pub struct PlanArgs {
     /// Terraform's -detailed-exitcode); with --strict, items needing attention are errors.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// The output directory of an earlier apply: plan the re-sync into it. Lists the legacy
+    /// refs that changed since that apply and, as `apply --out DIR` does, reuses what it
+    /// recorded (commit counts of repos whose tips did not move, tag scans whose inputs did
+    /// not change). DIR is only read.
+    #[arg(long, value_name = "DIR")]
+    pub since: Option<PathBuf>,
     /// Text: list every source left alone (local paths, external repos), not only their
     /// counts per repo.
     #[arg(long, short)]
@@ -204,8 +210,22 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         detailed_exitcode,
         verbose,
         detail,
+        since,
     } = args;
-    let (_mapping, plan) = compute(input, ui, None, &Preload::default())?;
+    if let Some(dir) = since {
+        if !dir.join(outdir::MARKER_DIR).is_dir() {
+            anyhow::bail!(
+                "--since {}: no apply has written to this directory (it has no {}); give the --out directory of an earlier apply",
+                dir.display(),
+                outdir::MARKER_DIR
+            );
+        }
+    }
+    let (_mapping, plan, refs) =
+        compute_with_refs(input, ui, since.as_deref(), true, &Preload::default())?;
+    if let Some(dir) = since {
+        report_changes(dir, &refs, &plan, ui)?;
+    }
     if let Some(path) = detail {
         write_detail(&plan, path)?;
     }
@@ -260,4 +280,77 @@ fn save(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(&report::redacted(plan))?;
     std::fs::write(path, json + "\n")
         .with_context(|| format!("writing the plan to {}", path.display()))
+}
+
+/// Says which legacy refs changed since the last completed apply into `out`, and what
+/// this run does about each (see the README: refs are never deleted from a monorepo).
+pub fn report_changes(
+    out: &std::path::Path,
+    now: &[inventory::RepoRefs],
+    plan: &plan::Plan,
+    ui: &Ui,
+) -> anyhow::Result<()> {
+    let Some(last) = outdir::last_synced::<inventory::RepoRefs>(out)? else {
+        return Ok(());
+    };
+    let changed = inventory::changes(&last.repos, now);
+    let steps: Vec<&plan::ImportStep> = plan.monorepos.iter().flat_map(|m| &m.imports).collect();
+    ui.status(format!(
+        "Since the last apply into {}: {} of {} legacy repos changed",
+        out.display(),
+        changed.len(),
+        now.len()
+    ));
+    for repo in &changed {
+        let step = steps.iter().find(|s| s.repo == repo.repo);
+        let image = |name: &str| {
+            step.and_then(|s| {
+                s.tags
+                    .iter()
+                    .chain(&s.branches)
+                    .find(|r| r.from == name)
+                    .map(|r| r.to.clone())
+            })
+        };
+        for change in &repo.changes {
+            ui.status(format!("  {}: {}", repo.repo, describe(change, &image)));
+        }
+    }
+    Ok(())
+}
+
+/// One line about one legacy ref change; `image` names the monorepo ref of a legacy ref.
+fn describe(change: &inventory::RefChange, image: &dyn Fn(&str) -> Option<String>) -> String {
+    let short = |id: &str| id.chars().take(12).collect::<String>();
+    match change {
+        inventory::RefChange::Added { name } => format!(
+            "{name} is new: imported as {}",
+            image(name).unwrap_or_else(|| "nothing (the mapping does not import it)".into())
+        ),
+        inventory::RefChange::Deleted { name, was } => format!(
+            "{name} was deleted (it was {}): its monorepo ref stays as the last apply left it; tfmono never deletes a ref, delete it by hand if it should go",
+            short(was)
+        ),
+        inventory::RefChange::Moved {
+            name,
+            from,
+            to,
+            rewound,
+        } => {
+            let target = image(name).unwrap_or_else(|| "its monorepo ref".into());
+            if *rewound {
+                format!(
+                    "{name} was rewound or force-pushed ({} is not in the history of {}): {target} moves to the image of the new history; on main a new merge puts the new tree in place, and the commits no longer in the legacy repo stay in main's history",
+                    short(from),
+                    short(to)
+                )
+            } else {
+                format!(
+                    "{name} moved {}..{}: the new commits are imported and {target} follows",
+                    short(from),
+                    short(to)
+                )
+            }
+        }
+    }
 }

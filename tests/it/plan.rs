@@ -345,3 +345,99 @@ fn the_json_plan_lists_exactly_the_refs_and_rewrites_apply_makes() {
         "only {pins_checked} backend pins checked"
     );
 }
+
+#[test]
+fn plan_since_an_output_directory_plans_the_resync_apply_will_do_and_reads_its_records() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(root, &["gen-org", "org"]);
+    ok(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
+    );
+    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
+    let tip = git(&legacy, &["rev-parse", "HEAD"]);
+    let tree = git(&legacy, &["rev-parse", "HEAD^{tree}"]);
+    let new = git(
+        &legacy,
+        &[
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            tip.trim(),
+            "-m",
+            "One more commit",
+        ],
+    );
+    git(&legacy, &["update-ref", "HEAD", new.trim(), tip.trim()]);
+    let before = crate::common::tree_hash(&root.join("out"));
+
+    let fresh = ok(root, &["plan", "org/mapping.hcl", "--format", "json"]);
+    let since = ok(
+        root,
+        &[
+            "plan",
+            "org/mapping.hcl",
+            "--format",
+            "json",
+            "--since",
+            "out",
+        ],
+    );
+    assert_eq!(since.stdout, fresh.stdout, "the same plan");
+    assert!(
+        since
+            .stderr
+            .contains("Since the last apply into out: 1 of 25 legacy repos changed"),
+        "{}",
+        since.stderr
+    );
+    assert!(
+        since.stderr.contains("terraform-aws-vpc: refs/heads/"),
+        "{}",
+        since.stderr
+    );
+    assert_eq!(
+        crate::common::tree_hash(&root.join("out")),
+        before,
+        "plan --since wrote into the output directory"
+    );
+
+    // The recorded tag scans are what it reads: a marked cached rewrite shows in the plan.
+    let path = root.join("out/.tfmono/scans.json");
+    let text = std::fs::read_to_string(&path).expect("scans");
+    let marked = text.replacen(
+        "\"new\":\"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.1.0\"",
+        "\"new\":\"MARKED\"",
+        1,
+    );
+    assert_ne!(marked, text, "alb's cached rewrite is in the record");
+    std::fs::write(&path, marked).expect("write");
+    let read = ok(
+        root,
+        &[
+            "plan",
+            "org/mapping.hcl",
+            "--format",
+            "json",
+            "--since",
+            "out",
+        ],
+    );
+    assert!(
+        read.stdout.contains("\"new\": \"MARKED\""),
+        "{}",
+        read.stdout
+    );
+
+    // A directory no apply wrote is refused, naming what to give.
+    std::fs::create_dir(root.join("empty")).expect("mkdir");
+    fails(
+        root,
+        &["plan", "org/mapping.hcl", "--since", "empty"],
+        &[
+            "--since empty: no apply has written to this directory",
+            "--out directory",
+        ],
+    );
+}
