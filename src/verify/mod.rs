@@ -813,7 +813,10 @@ fn verify_main_since(
     };
     let mut merged: BTreeSet<ObjectId> = BTreeSet::new();
     while at != old {
-        let Some(h) = ctx.read_mono(at).and_then(|(_, d)| objects::parse_commit(&d)) else {
+        let Some(h) = ctx
+            .read_mono(at)
+            .and_then(|(_, d)| objects::parse_commit(&d))
+        else {
             return verify_main(ctx, m);
         };
         let Some((&first, others)) = h.parents.split_first() else {
@@ -839,10 +842,7 @@ fn verify_main_since(
 
 /// Checks that `main` contains the image of every import's default branch tip; returns how
 /// many it found, and their images.
-fn verify_main(
-    ctx: &mut Ctx<'_>,
-    m: &MonorepoPlan,
-) -> Result<(usize, BTreeSet<ObjectId>), Error> {
+fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<(usize, BTreeSet<ObjectId>), Error> {
     let main_ref = crate::outdir::MAIN_REF;
     let main = main_tip(ctx.mono);
     let mut reachable: HashMap<ObjectId, ()> = HashMap::new();

@@ -78,7 +78,10 @@ impl VerifiedRepo {
         }
         let mut out = Vec::with_capacity(self.tips.len());
         for (tip, image) in &self.tips {
-            let (Ok(tip), Ok(image)) = (ObjectId::from_hex(tip.as_bytes()), ObjectId::from_hex(image.as_bytes())) else {
+            let (Ok(tip), Ok(image)) = (
+                ObjectId::from_hex(tip.as_bytes()),
+                ObjectId::from_hex(image.as_bytes()),
+            ) else {
                 return Vec::new();
             };
             if map.get(repo, &tip) != Some(image) || !mono.has_object(image) {
