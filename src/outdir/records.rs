@@ -51,10 +51,10 @@ pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
     write_data(&out.join(MARKER_DIR).join(APPLIED_FILE), &json)
 }
 
-/// Forgets what [`record_applied`], [`record_synced`] and [`record_verified`] recorded
-/// (after a rollback: nothing is applied, nothing is verified).
+/// Forgets what [`record_applied`], [`record_synced`], [`record_scans`] and
+/// [`record_verified`] recorded (after a rollback: nothing is applied, nothing is verified).
 pub fn forget_applied(out: &Path) -> Result<(), Error> {
-    for name in [SYNCED_FILE, APPLIED_FILE, VERIFIED_FILE] {
+    for name in [SYNCED_FILE, APPLIED_FILE, SCANS_FILE, VERIFIED_FILE] {
         let path = out.join(MARKER_DIR).join(name);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -232,6 +232,15 @@ mod tests {
         std::fs::write(out.join(MARKER_DIR).join(SYNCED_FILE), "{").expect("damage");
         let damaged: Option<Synced<String>> = last_synced(out).expect("read");
         assert_eq!(damaged, None);
+        // and the verify record the same way; a rollback forgets it
+        record_verified(out, &["v".to_string()]).expect("recorded");
+        let got: Option<Vec<String>> = last_verified(out).expect("read");
+        assert_eq!(got, Some(vec!["v".to_string()]));
+        std::fs::write(out.join(MARKER_DIR).join(VERIFIED_FILE), "[").expect("damage");
+        let damaged: Option<Vec<String>> = last_verified(out).expect("read");
+        assert_eq!(damaged, None);
+        forget_applied(out).expect("forgotten");
+        assert!(!out.join(MARKER_DIR).join(VERIFIED_FILE).exists());
         // and without a journal, nothing is in sync
         record_synced(out, "key", &["a".to_string()]).expect("recorded");
         assert!(!is_synced(out, "f", "key").expect("checked"));
