@@ -68,6 +68,7 @@ pub fn run(args: &DemoArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         json: false,
         format: None,
         full: false,
+        since_last: false,
         terraform: TerraformArgs::default(),
     };
     let mut code = super::verify::run(&verify, ui)?;

@@ -4,6 +4,9 @@
 //! With `--terraform` it proves instead, with the real `terraform get`, that every root
 //! module resolves to the same module contents in the legacy repos and in the monorepos
 //! (`tfmono::verify::terraform`). Exit 1 when a root differs.
+//!
+//! With `--since-last` it checks only the legacy commits an earlier verify did not prove
+//! (after a re-sync: what that apply wrote), every branch and tag, and `main`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,6 +37,11 @@ pub struct VerifyArgs {
     /// object store (a connectivity check, like `git fsck --connectivity-only`).
     #[arg(long, conflicts_with = "terraform")]
     pub full: bool,
+    /// Check only the legacy commits the last verify did not prove (after a re-sync: what
+    /// that apply wrote); every branch and tag and `main` are still checked. Without a
+    /// usable record of a repo, all of its commits are checked.
+    #[arg(long, conflicts_with_all = ["terraform", "full"])]
+    pub since_last: bool,
     #[command(flatten)]
     pub terraform: TerraformArgs,
 }
@@ -84,7 +92,10 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     }
     // One preload for the scan and the verification: each repo's commits are inflated once.
     let preload = Preload::default();
-    let (_mapping, plan) = compute(&args.input, ui, None, &preload)?;
+    // `--since-last` takes the commit counts of repos that did not move since the last apply
+    // from its record, as a re-sync does: only the moved ones are walked to plan.
+    let recorded = args.since_last.then_some(args.out.as_path());
+    let (_mapping, plan) = compute(&args.input, ui, recorded, &preload)?;
     // The lock apply takes: verifying half-written monorepos would report nonsense. (A
     // directory apply never claimed has no lock to take; verify then says what is missing.)
     let _lock = if outdir::is_ours(&args.out) {
@@ -99,7 +110,11 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         progress: progress.as_ref(),
         should_interrupt: &gix::interrupt::IS_INTERRUPTED,
     };
-    let report = verify::run(&plan, &args.out, args.full, &ctx)?;
+    let report = if args.since_last {
+        verify::run_since_last(&plan, &args.out, &ctx)?
+    } else {
+        verify::run(&plan, &args.out, args.full, &ctx)?
+    };
     drop(progress);
     let mut out = ui.stdout();
     use std::io::Write;
@@ -107,6 +122,9 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
+        if let Some(s) = &report.since_last {
+            write_since_last(&mut out, s)?;
+        }
         for c in &report.checked {
             writeln!(
                 out,
@@ -154,9 +172,14 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             }
         } else {
             let commits: usize = report.checked.iter().map(|c| c.commits).sum();
+            let new = if report.since_last.is_some() {
+                " new since the last verify"
+            } else {
+                ""
+            };
             writeln!(
                 out,
-                "verified: every one of {commits} legacy commits has an identical image"
+                "verified: every one of {commits} legacy commits{new} has an identical image"
             )?;
         }
     }
@@ -165,6 +188,22 @@ pub fn run(args: &VerifyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Says what `--since-last` checked and skipped.
+fn write_since_last(out: &mut dyn std::io::Write, s: &verify::SinceLast) -> std::io::Result<()> {
+    let changed = s.repos_changed + s.repos_unverified;
+    if !s.record {
+        writeln!(
+            out,
+            "no record of an earlier verify (or a damaged one): every commit is checked"
+        )?;
+    }
+    writeln!(
+        out,
+        "checked {} commits of {changed} repos changed since the last verify ({} of them never verified: checked in full); {} repos unchanged, skipped",
+        s.commits, s.repos_unverified, s.repos_unchanged
+    )
 }
 
 /// Resolves the tools, computes the plan and runs the Terraform proof; `more_git_configs`

@@ -8,6 +8,7 @@
 //!     applied.json        every monorepo ref as the last apply left it (record_applied)
 //!     synced.json         the inputs of the last completed apply (record_synced)
 //!     scans.json          the tag scans of the last completed apply (record_scans)
+//!     verified.json       what the last verify proved, for `verify --since-last` (record_verified)
 //!   <monorepo>.git/       one bare repo per monorepo (MAIN_REF, NOTES_REF, imports, tags)
 //!   <monorepo>.commit-map the commit map (commit_map_file)
 //!   rollback.sh, push.sh  rendered from the journal (ROLLBACK_SCRIPT, PUSH_SCRIPT)
@@ -28,8 +29,8 @@ pub use journal::{
     journal_path, load, record, save, Journal, JournalRef, JournalRepo, JournalTarget,
 };
 pub use records::{
-    forget_applied, is_synced, last_scans, last_synced, moved_since_apply, record_applied,
-    record_scans, record_synced, Moved, Synced,
+    forget_applied, is_synced, last_scans, last_synced, last_verified, moved_since_apply,
+    record_applied, record_scans, record_synced, record_verified, Moved, Synced,
 };
 pub use write::{write_file, write_script, SCRIPT_END};
 
@@ -48,6 +49,9 @@ pub const SYNCED_FILE: &str = "synced.json";
 /// The file under [`MARKER_DIR`] holding the tag scans of the last apply that completed:
 /// a cache, keyed by its inputs, that a later run may reuse.
 pub const SCANS_FILE: &str = "scans.json";
+/// The file under [`MARKER_DIR`] holding what the last verify proved (the legacy tips whose
+/// whole history has an identical image): `verify --since-last` checks only what is new.
+pub const VERIFIED_FILE: &str = "verified.json";
 /// The script that undoes an apply, at the top of the output directory.
 pub const ROLLBACK_SCRIPT: &str = "rollback.sh";
 /// The script that pushes the monorepos, at the top of the output directory.

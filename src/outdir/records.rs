@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     io, journal, read_json, write_data, Error, Journal, APPLIED_FILE, MARKER_DIR, SCANS_FILE,
-    SYNCED_FILE,
+    SYNCED_FILE, VERIFIED_FILE,
 };
 
 /// Every ref of each journal monorepo: name -> target (hex), by monorepo name.
@@ -51,10 +51,10 @@ pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
     write_data(&out.join(MARKER_DIR).join(APPLIED_FILE), &json)
 }
 
-/// Forgets what [`record_applied`] and [`record_synced`] recorded (after a rollback:
-/// nothing is applied).
+/// Forgets what [`record_applied`], [`record_synced`], [`record_scans`] and
+/// [`record_verified`] recorded (after a rollback: nothing is applied, nothing is verified).
 pub fn forget_applied(out: &Path) -> Result<(), Error> {
-    for name in [SYNCED_FILE, APPLIED_FILE] {
+    for name in [SYNCED_FILE, APPLIED_FILE, SCANS_FILE, VERIFIED_FILE] {
         let path = out.join(MARKER_DIR).join(name);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -113,6 +113,22 @@ pub fn record_scans<S: Serialize>(out: &Path, scans: &S) -> Result<(), Error> {
 /// counts as none: it is a cache, keyed by its inputs).
 pub fn last_scans<S: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<S>, Error> {
     match read_json(out.join(MARKER_DIR).join(SCANS_FILE)) {
+        Err(Error::Damaged { .. }) => Ok(None),
+        other => other,
+    }
+}
+
+/// Records what a verify of `out` proved (the caller's record: see `verify`; this module
+/// only stores it).
+pub fn record_verified<V: Serialize>(out: &Path, verified: &V) -> Result<(), Error> {
+    let json = serde_json::to_vec_pretty(verified).expect("records always serialise");
+    write_data(&out.join(MARKER_DIR).join(VERIFIED_FILE), &json)
+}
+
+/// What the last verify of `out` proved, if it recorded it (a damaged record counts as
+/// none: `verify --since-last` then verifies everything again).
+pub fn last_verified<V: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<V>, Error> {
+    match read_json(out.join(MARKER_DIR).join(VERIFIED_FILE)) {
         Err(Error::Damaged { .. }) => Ok(None),
         other => other,
     }
@@ -216,6 +232,15 @@ mod tests {
         std::fs::write(out.join(MARKER_DIR).join(SYNCED_FILE), "{").expect("damage");
         let damaged: Option<Synced<String>> = last_synced(out).expect("read");
         assert_eq!(damaged, None);
+        // and the verify record the same way; a rollback forgets it
+        record_verified(out, &["v".to_string()]).expect("recorded");
+        let got: Option<Vec<String>> = last_verified(out).expect("read");
+        assert_eq!(got, Some(vec!["v".to_string()]));
+        std::fs::write(out.join(MARKER_DIR).join(VERIFIED_FILE), "[").expect("damage");
+        let damaged: Option<Vec<String>> = last_verified(out).expect("read");
+        assert_eq!(damaged, None);
+        forget_applied(out).expect("forgotten");
+        assert!(!out.join(MARKER_DIR).join(VERIFIED_FILE).exists());
         // and without a journal, nothing is in sync
         record_synced(out, "key", &["a".to_string()]).expect("recorded");
         assert!(!is_synced(out, "f", "key").expect("checked"));

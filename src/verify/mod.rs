@@ -9,9 +9,13 @@
 //! monorepo (the legacy packs apply links in hold them), and with `full` every object
 //! reachable from every monorepo ref is read: a connectivity check, as `git fsck
 //! --connectivity-only` does.
+//!
+//! Every verify records what it proved (`.tfmono/verified.json`, see [`since`]);
+//! [`run_since_last`] walks each legacy repo only from its tips down to the tips proven
+//! before, so after a re-sync it checks what that apply wrote.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,12 +26,14 @@ use serde::Serialize;
 
 mod metadata;
 mod scripts;
+pub mod since;
 pub mod terraform;
 
 use crate::history::{self, CommitMap};
 use crate::objects;
 use crate::plan::{ImportStep, MonorepoPlan, Plan};
 use crate::progress::Progress;
+use since::{Verified, VerifiedMonorepo, VerifiedRepo};
 
 /// What can stop verification before it reaches a verdict.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +140,25 @@ pub struct Report {
     pub checked: Vec<Checked>,
     /// Everything that does not match (empty: verified).
     pub mismatches: Vec<Mismatch>,
+    /// What [`run_since_last`] checked and skipped (absent in a full verify).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since_last: Option<SinceLast>,
+}
+
+/// What [`run_since_last`] checked: the legacy commits new since the last verify.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SinceLast {
+    /// Whether a record of an earlier verify was found (else everything was checked).
+    pub record: bool,
+    /// Legacy commits checked (those not below a tip an earlier verify proved).
+    pub commits: usize,
+    /// Legacy repos walked from their tips down to the tips an earlier verify proved.
+    pub repos_changed: usize,
+    /// Legacy repos walked in full: no usable record of them (never verified, a mismatch
+    /// last time, their images or path changed since).
+    pub repos_unverified: usize,
+    /// Legacy repos whose tips were all proven before: no commit walked (refs still checked).
+    pub repos_unchanged: usize,
 }
 
 impl Report {
@@ -160,14 +185,45 @@ pub struct Context<'a> {
 }
 
 /// Verifies every monorepo of `plan` under `out`; with `full`, also checks that every
-/// object reachable from every monorepo ref is in the monorepo's object store.
+/// object reachable from every monorepo ref is in the monorepo's object store. Records
+/// what it proved (for [`run_since_last`]) when `out` is tfmono's.
 pub fn run(plan: &Plan, out: &Path, full: bool, ctx: &Context<'_>) -> Result<Report, Error> {
+    run_with(plan, out, full, None, ctx)
+}
+
+/// Verifies, in every monorepo of `plan` under `out`, the legacy commits not proven by an
+/// earlier verify (every commit when none is recorded), every branch and tag, and that
+/// `main` contains every import; records what it proved.
+pub fn run_since_last(plan: &Plan, out: &Path, ctx: &Context<'_>) -> Result<Report, Error> {
+    let last: Option<Verified> = crate::outdir::last_verified(out)?;
+    let mut report = run_with(plan, out, false, Some(last.as_ref()), ctx)?;
+    if let Some(s) = report.since_last.as_mut() {
+        s.record = last.is_some();
+    }
+    Ok(report)
+}
+
+/// [`run`], or with `since` (`Some(the record, if any)`) [`run_since_last`].
+fn run_with(
+    plan: &Plan,
+    out: &Path,
+    full: bool,
+    since: Option<Option<&Verified>>,
+    ctx: &Context<'_>,
+) -> Result<Report, Error> {
     let mut report = Report {
         mismatches: scripts::check(out)?,
+        since_last: since.map(|_| SinceLast::default()),
         ..Report::default()
     };
+    let mut proven = Verified::default();
     for m in &plan.monorepos {
-        verify_monorepo(m, plan, out, full, ctx, &mut report)?;
+        let last = since.map(|v| v.and_then(|v| v.monorepos.get(&m.name)));
+        let p = verify_monorepo(m, plan, out, full, last, ctx, &mut report)?;
+        proven.monorepos.insert(m.name.clone(), p);
+    }
+    if crate::outdir::is_ours(out) {
+        crate::outdir::record_verified(out, &proven)?;
     }
     Ok(report)
 }
@@ -230,14 +286,17 @@ impl Ctx<'_> {
     }
 }
 
+/// Verifies monorepo `m`; with `since` (`Some(its record, if any)`) only what that record
+/// does not prove. Returns what it proved.
 fn verify_monorepo(
     m: &MonorepoPlan,
     plan: &Plan,
     out: &Path,
     full: bool,
+    since: Option<Option<&VerifiedMonorepo>>,
     run: &Context<'_>,
     report: &mut Report,
-) -> Result<(), Error> {
+) -> Result<VerifiedMonorepo, Error> {
     let Context {
         preload,
         progress,
@@ -273,16 +332,64 @@ fn verify_monorepo(
         map: &map,
         report,
     };
+    let mut proven = VerifiedMonorepo::default();
     for step in &m.imports {
-        checked.commits += verify_commits(&mut ctx, step, should_interrupt, task.as_ref())?;
+        let before = ctx.report.mismatches.len();
+        let last = since.map(|v| v.and_then(|v| v.repos.get(&step.repo)));
+        let walked = verify_commits(&mut ctx, step, last, should_interrupt, task.as_ref())?;
+        checked.commits += walked.count;
         checked.refs += verify_refs(&mut ctx, step)?;
+        if let Some(s) = ctx.report.since_last.as_mut() {
+            s.commits += walked.count;
+            match walked.kind {
+                Walk::Unchanged => s.repos_unchanged += 1,
+                Walk::Changed => s.repos_changed += 1,
+                Walk::Full => s.repos_unverified += 1,
+            }
+        }
+        let clean = ctx.report.mismatches[before..]
+            .iter()
+            .all(|x| x.repo != step.repo);
+        let record = VerifiedRepo::of(&step.path, &walked.tips, &map.images_of(&step.repo));
+        if let Some(r) = record.filter(|_| clean) {
+            proven.repos.insert(step.repo.clone(), r);
+        }
     }
-    checked.imports = verify_main(&mut ctx, m)?;
+    let before = ctx.report.mismatches.len();
+    let (imports, contained) = match since.flatten() {
+        Some(last) => verify_main_since(&mut ctx, m, last)?,
+        None => verify_main(&mut ctx, m)?,
+    };
+    checked.imports = imports;
+    if ctx.report.mismatches.len() == before {
+        proven.main = main_tip(&mono).map(|t| t.to_string());
+        proven.contained = contained.iter().map(ToString::to_string).collect();
+    }
     if full {
         checked.objects = connectivity(&mut ctx, should_interrupt)?;
     }
     ctx.report.checked.push(checked);
-    Ok(())
+    Ok(proven)
+}
+
+/// How [`verify_commits`] walked a legacy repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Every commit reachable from its refs.
+    Full,
+    /// From its tips down to the tips proven before.
+    Changed,
+    /// Not at all: every tip was proven before.
+    Unchanged,
+}
+
+/// What [`verify_commits`] did.
+struct Walked {
+    kind: Walk,
+    /// Commits checked.
+    count: usize,
+    /// The legacy tips walked from (every branch and tag, peeled, distinct).
+    tips: Vec<ObjectId>,
 }
 
 fn legacy_tips(step: &ImportStep, legacy: &gix::Repository) -> Vec<(String, ObjectId)> {
@@ -298,19 +405,39 @@ fn legacy_tips(step: &ImportStep, legacy: &gix::Repository) -> Vec<(String, Obje
         .collect()
 }
 
+/// Checks the image of every legacy commit of `step` reachable from its refs; with `since`
+/// (`Some(its record, if any)`) only of those not below a tip the record proves.
 fn verify_commits(
     ctx: &mut Ctx<'_>,
     step: &ImportStep,
+    since: Option<Option<&VerifiedRepo>>,
     should_interrupt: &AtomicBool,
     task: &dyn crate::progress::Task,
-) -> Result<usize, Error> {
+) -> Result<Walked, Error> {
     let name = step.repo.as_str();
     let legacy = history::open(name, &step.git_dir)?;
-    let preloaded = ctx.preload.shared(&step.git_dir);
-    let mut stack: Vec<ObjectId> = legacy_tips(step, &legacy)
+    let mut tips: Vec<ObjectId> = legacy_tips(step, &legacy)
         .into_iter()
         .map(|t| t.1)
         .collect();
+    tips.sort();
+    tips.dedup();
+    let bounds = since
+        .flatten()
+        .map(|r| r.boundaries(name, &step.path, ctx.map, ctx.mono, &legacy))
+        .unwrap_or_default();
+    if !bounds.is_empty() {
+        let (kind, count) = if tips.iter().all(|t| bounds.contains(t)) {
+            (Walk::Unchanged, 0)
+        } else {
+            let count = verify_new_commits(ctx, step, &legacy, &tips, bounds, should_interrupt)?;
+            (Walk::Changed, count)
+        };
+        ctx.preload.release(&step.git_dir);
+        return Ok(Walked { kind, count, tips });
+    }
+    let preloaded = ctx.preload.shared(&step.git_dir);
+    let mut stack = tips.clone();
     let image_of = ctx.map.images_of(name);
     let mut seen = gix::hashtable::HashSet::default();
     seen.reserve(preloaded.len());
@@ -352,7 +479,55 @@ fn verify_commits(
     task.inc((count % 4096) as u64);
     drop(preloaded);
     ctx.preload.release(&step.git_dir);
-    Ok(count)
+    Ok(Walked {
+        kind: Walk::Full,
+        count,
+        tips,
+    })
+}
+
+/// Checks the image of every legacy commit reachable from `tips` but not from `bounds`
+/// (tips whose history an earlier verify proved); returns how many.
+fn verify_new_commits(
+    ctx: &mut Ctx<'_>,
+    step: &ImportStep,
+    legacy: &gix::Repository,
+    tips: &[ObjectId],
+    bounds: Vec<ObjectId>,
+    should_interrupt: &AtomicBool,
+) -> Result<usize, Error> {
+    let name = step.repo.as_str();
+    let walk_error = |e: &dyn fmt::Display| history::Error::Open {
+        repo: name.to_string(),
+        path: step.git_dir.clone(),
+        message: format!("walking its history: {e}"),
+    };
+    let walk = legacy
+        .rev_walk(tips.iter().copied())
+        .with_hidden(bounds)
+        .all()
+        .map_err(|e| walk_error(&e))?;
+    let mut new = Vec::new();
+    for info in walk {
+        new.push(info.map_err(|e| walk_error(&e))?.id);
+        if should_interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+    }
+    let image_of = ctx.map.images_of(name);
+    for &id in &new {
+        let data = history::read(name, legacy, id)?.1;
+        let Some(header) = objects::parse_commit(&data) else {
+            return Err(history::Error::Malformed {
+                repo: name.to_string(),
+                kind: "commit",
+                id: id.to_string(),
+            }
+            .into());
+        };
+        check_image(ctx, step, id, &header, &data, &image_of);
+    }
+    Ok(new.len())
 }
 
 /// Compares the image of legacy commit `id` (raw `data`, parsed `header`) with it: present,
@@ -614,13 +789,62 @@ fn tag_metadata(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<usize, Error> {
-    let main_ref = crate::outdir::MAIN_REF;
-    let main = ctx
-        .mono
-        .find_reference(main_ref)
+/// The commit `main` points at, if any.
+fn main_tip(mono: &gix::Repository) -> Option<ObjectId> {
+    mono.find_reference(crate::outdir::MAIN_REF)
         .ok()
-        .and_then(|mut r| r.peel_to_id().ok().map(|i| i.detach()));
+        .and_then(|mut r| r.peel_to_id().ok().map(|i| i.detach()))
+}
+
+/// [`verify_main`], reading only what is new since `last`: when `main` still has the `main`
+/// `last` proved as a first-parent ancestor, an import is in it when `last` proved its image
+/// there or a merge made since has it as a parent. Anything else: [`verify_main`].
+fn verify_main_since(
+    ctx: &mut Ctx<'_>,
+    m: &MonorepoPlan,
+    last: &VerifiedMonorepo,
+) -> Result<(usize, BTreeSet<ObjectId>), Error> {
+    let old = last
+        .main
+        .as_deref()
+        .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok());
+    let (Some(old), Some(mut at)) = (old, main_tip(ctx.mono)) else {
+        return verify_main(ctx, m);
+    };
+    let mut merged: BTreeSet<ObjectId> = BTreeSet::new();
+    while at != old {
+        let Some(h) = ctx
+            .read_mono(at)
+            .and_then(|(_, d)| objects::parse_commit(&d))
+        else {
+            return verify_main(ctx, m);
+        };
+        let Some((&first, others)) = h.parents.split_first() else {
+            return verify_main(ctx, m); // the root: `old` is not below `main`
+        };
+        merged.extend(others.iter().copied());
+        at = first;
+    }
+    let mut contained = BTreeSet::new();
+    for step in &m.imports {
+        let Some(default) = step.branches.first() else {
+            continue;
+        };
+        match ctx.map.get(&step.repo, &default.commit) {
+            Some(img) if merged.contains(&img) || last.contained.contains(&img.to_string()) => {
+                contained.insert(img);
+            }
+            _ => return verify_main(ctx, m),
+        }
+    }
+    Ok((contained.len(), contained))
+}
+
+/// Checks that `main` contains the image of every import's default branch tip; returns how
+/// many it found, and their images.
+fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<(usize, BTreeSet<ObjectId>), Error> {
+    let main_ref = crate::outdir::MAIN_REF;
+    let main = main_tip(ctx.mono);
     let mut reachable: HashMap<ObjectId, ()> = HashMap::new();
     let mut stack: Vec<ObjectId> = main.into_iter().collect();
     while let Some(id) = stack.pop() {
@@ -634,13 +858,17 @@ fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<usize, Error> {
         }
     }
     let mut found = 0;
+    let mut contained = BTreeSet::new();
     for step in &m.imports {
         let Some(default) = step.branches.first() else {
             continue;
         };
         let legacy_tip = default.commit;
         match ctx.map.get(&step.repo, &legacy_tip) {
-            Some(img) if reachable.contains_key(&img) => found += 1,
+            Some(img) if reachable.contains_key(&img) => {
+                found += 1;
+                contained.insert(img);
+            }
             _ => ctx.mismatch(
                 Class::Main,
                 &step.repo,
@@ -649,5 +877,5 @@ fn verify_main(ctx: &mut Ctx<'_>, m: &MonorepoPlan) -> Result<usize, Error> {
             ),
         }
     }
-    Ok(found)
+    Ok((found, contained))
 }

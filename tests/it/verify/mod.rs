@@ -1,6 +1,7 @@
 //! `verify` (src/verify): every legacy commit has an identical image; a wrong image, missing
 //! linked objects and a damaged script are named. `verify --terraform` is in [`terraform`].
 
+mod since_last;
 mod terraform;
 
 use std::path::{Path, PathBuf};
