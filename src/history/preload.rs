@@ -52,30 +52,88 @@ pub fn commits(git_dir: &Path) -> Commits {
         let mut entries: Vec<(ObjectId, u64)> =
             index.iter().map(|e| (e.oid, e.pack_offset)).collect();
         entries.sort_unstable_by_key(|e| e.1);
-        let found: Vec<Vec<(ObjectId, Commit)>> = entries
-            .par_chunks(2048)
+        let wanted = commit_entries(&data, &entries);
+        let found: Vec<Vec<(ObjectId, Commit)>> = wanted
+            .par_chunks(1024)
             .map_init(libdeflater::Decompressor::new, |inflate, chunk| {
                 chunk
                     .iter()
-                    .filter_map(|(oid, offset)| {
-                        let entry = data.entry(*offset).ok()?;
-                        if !matches!(entry.header, pack::data::entry::Header::Commit) {
-                            return None;
-                        }
+                    .filter_map(|&(oid, data_offset, size)| {
                         // libdeflate stops at the end of the zlib stream: the rest of the
                         // pack after it is not read.
-                        let zlib = data.entry_slice(entry.data_offset..data.pack_end() as u64)?;
-                        let mut buf = vec![0u8; usize::try_from(entry.decompressed_size).ok()?];
+                        let zlib = data.entry_slice(data_offset..data.pack_end() as u64)?;
+                        let mut buf = vec![0u8; size];
                         let n = inflate.zlib_decompress(zlib, &mut buf).ok()?;
                         (n == buf.len()).then_some(())?;
                         let header = crate::objects::parse_commit(&buf);
-                        Some((*oid, Commit { data: buf, header }))
+                        Some((oid, Commit { data: buf, header }))
                     })
                     .collect()
             })
             .collect();
         out.reserve(found.iter().map(Vec::len).sum());
         out.extend(found.into_iter().flatten());
+    }
+    out
+}
+
+/// Base trees and blobs in a row, with no commit among them, after which the rest of a
+/// pack is only sampled for commits (see [`commit_entries`]).
+const GAP: usize = 4096;
+
+/// How far apart (in bytes) the samples of the rest of a pack are after a [`GAP`]: reading a
+/// header faults in the pages around it (the kernel maps up to 64 KiB at once).
+const STRIDE: u64 = 1 << 20;
+
+/// The commits stored whole among `entries` (`(id, offset)` in pack order), as `(id, data
+/// offset, size)`, read from their entry headers only.
+///
+/// git (and JGit) write every commit of a pack before its trees and blobs, so once a long
+/// run of trees and blobs follows the last commit, the rest of the pack is only sampled:
+/// reading an entry header pages in the pack around it, and the trees and blobs are most of
+/// a pack's bytes. If a sample is a commit (a pack written in another order, by
+/// `git fast-import` say), the rest is read in full. A commit missed by the samples is not
+/// lost: the walk reads it on its own.
+fn commit_entries(
+    data: &pack::data::File,
+    entries: &[(ObjectId, u64)],
+) -> Vec<(ObjectId, u64, usize)> {
+    use pack::data::entry::Header;
+    let mut out = Vec::new();
+    let mut gap = 0usize;
+    let mut sampled = false;
+    let mut i = 0;
+    while i < entries.len() {
+        let (oid, offset) = entries[i];
+        i += 1;
+        let Ok(entry) = data.entry(offset) else {
+            continue;
+        };
+        match entry.header {
+            Header::Commit => {
+                gap = 0;
+                if let Ok(size) = usize::try_from(entry.decompressed_size) {
+                    out.push((oid, entry.data_offset, size));
+                }
+            }
+            Header::Tree | Header::Blob => gap += 1,
+            _ => {}
+        }
+        if gap >= GAP && !sampled {
+            sampled = true;
+            let mut next = offset + STRIDE;
+            let commit_later = entries[i..].iter().any(|&(_, at)| {
+                if at < next {
+                    return false;
+                }
+                next = at + STRIDE;
+                data.entry(at)
+                    .is_ok_and(|e| matches!(e.header, Header::Commit))
+            });
+            if !commit_later {
+                break;
+            }
+        }
     }
     out
 }
