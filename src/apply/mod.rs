@@ -331,6 +331,13 @@ fn apply_monorepo(
     } = load_map(m, out)?;
     let images = rewrite_images(m, &map, ctx)?;
     trace.mark("rewritten");
+    let urls = note_urls(m);
+    // The notes of the map as loaded can grow by this run's entries only if nothing but
+    // entries was added since they were written (see `map_notes`).
+    let notes_base = map
+        .notes()
+        .filter(|r| moved_from.is_empty() && r.sources == sources_digest(&map, &urls))
+        .map(|r| r.commit);
 
     let repo = open_monorepo(m, &dir)?;
     let mut edits = refs::Edits::read(&repo, &m.name)?;
@@ -368,8 +375,22 @@ fn apply_monorepo(
     tag_rewrites(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
 
     trace.mark("merged");
-    let notes_blobs =
-        map_notes(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    let notes = Notes {
+        who,
+        images: &images,
+        map: &map,
+        urls: &urls,
+        base: notes_base,
+    };
+    let notes_blobs = map_notes(&notes, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    let record = edits
+        .current(NOTES_REF)
+        .filter(|_| !map.is_empty())
+        .map(|commit| history::commit_map::NotesRecord {
+            commit,
+            sources: sources_digest(&map, &urls),
+        });
+    map.set_notes(record);
 
     trace.mark("notes");
     let all = new_objects(images, notes_blobs, overlay, &repo);
@@ -540,42 +561,89 @@ fn merge_into_main(
     Ok(main)
 }
 
-/// The commit map as notes, rebuilt from the whole map (deterministic): sets the notes ref
-/// in `edits` when it changes and returns the notes blobs of the new map entries.
+/// What [`map_notes`] writes the notes of.
+struct Notes<'a> {
+    /// Who commits them.
+    who: &'a str,
+    /// This run's images: their commits are the map's new entries.
+    images: &'a [Image],
+    /// The whole commit map, this run's entries included.
+    map: &'a CommitMap,
+    /// The `Migrated-from:` source of each repo (see [`note_urls`]).
+    urls: &'a BTreeMap<&'a str, String>,
+    /// The notes commit the map as loaded was written with, when only new entries were
+    /// added to the map since (no repo moved, no source changed).
+    base: Option<ObjectId>,
+}
+
+/// The redacted URL of each repo of `m`: its notes say `Migrated-from: <url> <commit>` (a
+/// repo no longer in the plan says its name).
+fn note_urls(m: &MonorepoPlan) -> BTreeMap<&str, String> {
+    m.imports
+        .iter()
+        .map(|s| (s.repo.as_str(), crate::redact::url(&s.url)))
+        .collect()
+}
+
+/// A digest of the notes source of every repo with entries in `map` (hex).
+fn sources_digest(map: &CommitMap, urls: &BTreeMap<&str, String>) -> String {
+    use sha1::Digest;
+    let mut repos: Vec<&str> = map.repos().collect();
+    repos.sort_unstable();
+    let mut h = sha1::Sha1::new();
+    for r in repos {
+        h.update(r.as_bytes());
+        h.update([0]);
+        h.update(urls.get(r).map_or(r, String::as_str).as_bytes());
+        h.update(b"\n");
+    }
+    gix::ObjectId::from(<[u8; 20]>::from(h.finalize())).to_string()
+}
+
+/// The commit map as notes, deterministic: the tree is the one built from the whole map.
+/// When the notes ref is still at the commit the loaded map was written with
+/// ([`Notes::base`]), only this run's entries are added to its tree; otherwise (a first run,
+/// a run killed between writing the map and moving the refs, a repo moved or a source
+/// changed) the tree is built from the whole map. Sets the notes ref in `edits` when it
+/// changes and returns the notes blobs of the new map entries.
 fn map_notes(
-    m: &MonorepoPlan,
-    who: &str,
-    images: &[Image],
-    map: &CommitMap,
+    notes: &Notes<'_>,
     repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
     edits: &mut refs::Edits,
 ) -> Result<Vec<Object>, String> {
-    let urls: BTreeMap<&str, String> = m
-        .imports
-        .iter()
-        .map(|s| (s.repo.as_str(), crate::redact::url(&s.url)))
-        .collect();
-    let time = images.iter().map(|i| i.tip_time).max().unwrap_or(0);
-    // The images written by this run: their map entries are new.
-    let fresh: gix::hashtable::HashSet<ObjectId> = images
-        .iter()
-        .flat_map(|i| i.commits.iter().map(|(_, new)| *new))
-        .collect();
-    let mut notes_blobs = Vec::new();
-    if let Some(notes) = notes_commit(
-        who,
-        repo,
-        overlay,
-        &mut notes_blobs,
-        &fresh,
-        map,
-        &urls,
-        edits.current(NOTES_REF),
-        time,
-    )? {
-        edits.set(NOTES_REF, notes);
+    if notes.map.is_empty() {
+        return Ok(Vec::new());
     }
+    let previous = edits.current(NOTES_REF);
+    let mut notes_blobs = Vec::new();
+    let root = match previous.filter(|p| notes.base == Some(*p)) {
+        Some(prev) => notes_tree_added(notes, repo, overlay, &mut notes_blobs, prev)?,
+        None => Some(notes_tree_full(notes, repo, overlay, &mut notes_blobs)),
+    };
+    let Some(root) = root else {
+        return Ok(notes_blobs); // nothing new
+    };
+    if let Some(prev) = previous {
+        if tree::commit_tree(repo, overlay, prev)? == root.id {
+            return Ok(notes_blobs);
+        }
+    }
+    let time = notes.images.iter().map(|i| i.tip_time).max().unwrap_or(0);
+    let parents: Vec<ObjectId> = previous.into_iter().collect();
+    let commit = Object::new(
+        Kind::Commit,
+        commit_bytes(
+            notes.who,
+            root.id,
+            &parents,
+            time,
+            "tfmono: commit map (legacy commit of each image)\n",
+        ),
+    );
+    edits.set(NOTES_REF, commit.id);
+    overlay.insert(root.id, root);
+    overlay.insert(commit.id, commit);
     Ok(notes_blobs)
 }
 
@@ -717,36 +785,58 @@ pub fn commit_bytes(
     s.into_bytes()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn notes_commit(
-    who: &str,
+/// The note of legacy commit `old` imported from `url`: its blob content and id.
+fn note_blob(url: &str, old: &ObjectId) -> (Vec<u8>, ObjectId) {
+    let mut content = Vec::with_capacity(url.len() + 60);
+    content.extend_from_slice(b"Migrated-from: ");
+    content.extend_from_slice(url.as_bytes());
+    content.push(b' ');
+    let mut hex = [0u8; 40];
+    content.extend_from_slice(old.hex_to_buf(&mut hex).as_bytes());
+    content.push(b'\n');
+    let id = objects::hash(Kind::Blob, &content);
+    (content, id)
+}
+
+/// The fan-out tree of the notes `(image, blob)` whose images start with one byte: named by
+/// the other 38 hex digits, in id order (one note per image).
+fn fanout_tree(mut notes: Vec<(ObjectId, ObjectId)>) -> Object {
+    // Same-length hex names: git's entry order is the order of the ids.
+    notes.sort_unstable();
+    notes.dedup_by_key(|(new, _)| *new);
+    let mut hex = [0u8; 40];
+    let mut data = Vec::with_capacity(notes.len() * 66);
+    for (new, blob) in &notes {
+        data.extend_from_slice(b"100644 ");
+        data.extend_from_slice(&new.hex_to_buf(&mut hex).as_bytes()[2..]);
+        data.push(0);
+        data.extend_from_slice(blob.as_bytes());
+    }
+    Object::new(Kind::Tree, data)
+}
+
+/// The notes tree of the whole map; pushes the blobs the monorepo lacks to `new_blobs`.
+fn notes_tree_full(
+    notes: &Notes<'_>,
     repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
     new_blobs: &mut Vec<Object>,
-    fresh: &gix::hashtable::HashSet<ObjectId>,
-    map: &CommitMap,
-    urls: &BTreeMap<&str, String>,
-    previous: Option<ObjectId>,
-    time: i64,
-) -> Result<Option<ObjectId>, String> {
-    if map.is_empty() {
-        return Ok(None);
-    }
+) -> Object {
+    // The images written by this run: their map entries are new.
+    let fresh: gix::hashtable::HashSet<ObjectId> = notes
+        .images
+        .iter()
+        .flat_map(|i| i.commits.iter().map(|(_, new)| *new))
+        .collect();
     // Blob contents and ids in parallel; the fan-out and existence checks in order.
-    let entries: Vec<(&str, ObjectId, ObjectId)> = map.entries().collect();
+    let entries: Vec<(&str, ObjectId, ObjectId)> = notes.map.entries().collect();
     let blobs: Vec<(Vec<u8>, ObjectId)> = entries
         .par_iter()
         .map(|(repo_name, old, _)| {
-            let url = urls.get(repo_name).map_or(*repo_name, String::as_str);
-            let mut content = Vec::with_capacity(url.len() + 60);
-            content.extend_from_slice(b"Migrated-from: ");
-            content.extend_from_slice(url.as_bytes());
-            content.push(b' ');
-            let mut hex = [0u8; 40];
-            content.extend_from_slice(old.hex_to_buf(&mut hex).as_bytes());
-            content.push(b'\n');
-            let id = objects::hash(Kind::Blob, &content);
-            (content, id)
+            note_blob(
+                notes.urls.get(repo_name).map_or(*repo_name, String::as_str),
+                old,
+            )
         })
         .collect();
     // Notes are keyed by image id, fanned out by its first byte (`ab/cdef...`), as git does.
@@ -763,46 +853,67 @@ fn notes_commit(
         }
     }
     let mut top = Vec::new();
-    let mut hex = [0u8; 40];
-    for (first, mut notes) in fanout.into_iter().enumerate() {
+    for (first, notes) in fanout.into_iter().enumerate() {
         if notes.is_empty() {
             continue;
         }
-        // Same-length hex names: git's entry order is the order of the ids.
-        notes.sort_unstable();
-        notes.dedup_by_key(|(new, _)| *new);
-        let mut data = Vec::with_capacity(notes.len() * 66);
-        for (new, blob) in &notes {
-            data.extend_from_slice(b"100644 ");
-            data.extend_from_slice(&new.hex_to_buf(&mut hex).as_bytes()[2..]);
-            data.push(0);
-            data.extend_from_slice(blob.as_bytes());
-        }
-        let t = Object::new(Kind::Tree, data);
+        let t = fanout_tree(notes);
         top.push(objects::Entry::tree(&format!("{first:02x}"), t.id));
         overlay.insert(t.id, t);
     }
-    let root = Object::new(Kind::Tree, objects::encode_tree(top));
-    if let Some(prev) = previous {
-        if tree::commit_tree(repo, overlay, prev)? == root.id {
-            return Ok(None);
+    Object::new(Kind::Tree, objects::encode_tree(top))
+}
+
+/// The notes tree of `prev` (the notes of the map before this run) with this run's entries
+/// added; `None` when this run added none. Only the fan-out trees that get a note are read.
+fn notes_tree_added(
+    notes: &Notes<'_>,
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    new_blobs: &mut Vec<Object>,
+    prev: ObjectId,
+) -> Result<Option<Object>, String> {
+    let mut added: BTreeMap<u8, Vec<(ObjectId, ObjectId)>> = BTreeMap::new();
+    for image in notes.images {
+        let url = notes
+            .urls
+            .get(image.repo.as_str())
+            .map_or(image.repo.as_str(), String::as_str);
+        for (old, new) in &image.commits {
+            let (data, id) = note_blob(url, old);
+            added.entry(new.as_bytes()[0]).or_default().push((*new, id));
+            new_blobs.push(Object {
+                id,
+                kind: Kind::Blob,
+                data,
+            });
         }
     }
-    let parents: Vec<ObjectId> = previous.into_iter().collect();
-    let commit = Object::new(
-        Kind::Commit,
-        commit_bytes(
-            who,
-            root.id,
-            &parents,
-            time,
-            "tfmono: commit map (legacy commit of each image)\n",
-        ),
-    );
-    let id = commit.id;
-    overlay.insert(root.id, root);
-    overlay.insert(id, commit);
-    Ok(Some(id))
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let prev_root = tree::commit_tree(repo, overlay, prev)?;
+    let mut top = tree::entries(repo, overlay, prev_root)?;
+    for (first, mut fan) in added {
+        let name = format!("{first:02x}");
+        let at = top.iter().position(|e| e.name == name.as_bytes());
+        if let Some(at) = at {
+            for e in tree::entries(repo, overlay, top[at].id)? {
+                let hex = [name.as_bytes(), &e.name].concat();
+                let new = ObjectId::from_hex(&hex)
+                    .map_err(|_| format!("notes tree {} holds a malformed name", top[at].id))?;
+                fan.push((new, e.id));
+            }
+        }
+        let t = fanout_tree(fan);
+        let entry = objects::Entry::tree(&name, t.id);
+        match at {
+            Some(at) => top[at] = entry,
+            None => top.push(entry),
+        }
+        overlay.insert(t.id, t);
+    }
+    Ok(Some(Object::new(Kind::Tree, objects::encode_tree(top))))
 }
 
 /// Builds the "Rewrite module sources to monorepos" commit on top of `parent`, or `None`
