@@ -138,33 +138,70 @@ fn commit_entries(
     out
 }
 
+/// How many commits a [`Store`] keeps by default (about 1 KB each): enough for a large
+/// repo or many small ones, and memory that does not grow with the org.
+pub const BUDGET: usize = 200_000;
+
 /// Inflated commits per git dir, shared by the stages that follow each other in one run
 /// (the inventory scan counts commits, the import and verify walk them): commits are
 /// immutable, so a cached id is never stale. The caller creates one store per run and
 /// passes it to each stage; a stage that is done with a repo [`release`](Store::release)s
-/// it, and dropping the store frees the rest.
-#[derive(Default)]
+/// it, and dropping the store frees the rest. The store keeps at most its budget of
+/// commits: a repo loaded beyond it is handed out without being kept (a later stage
+/// inflates it again), so an org of any size is held in bounded memory.
 pub struct Store {
-    repos: Mutex<HashMap<PathBuf, Arc<Commits>>>,
+    repos: Mutex<Held>,
+    budget: usize,
+}
+
+#[derive(Default)]
+struct Held {
+    repos: HashMap<PathBuf, Arc<Commits>>,
+    commits: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::with_budget(BUDGET)
+    }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.repos.lock().map(|r| r.len()).unwrap_or(0);
-        f.debug_struct("Store").field("repos", &held).finish()
+        let held = self.repos.lock().map(|r| r.repos.len()).unwrap_or(0);
+        f.debug_struct("Store")
+            .field("repos", &held)
+            .field("budget", &self.budget)
+            .finish()
     }
 }
 
 impl Store {
+    /// A store that keeps at most `budget` commits.
+    pub fn with_budget(budget: usize) -> Store {
+        Store {
+            repos: Mutex::default(),
+            budget,
+        }
+    }
+
     /// [`commits`] of `git_dir`, inflated once per store and kept until
-    /// [`release`](Store::release).
+    /// [`release`](Store::release) while the budget allows.
     pub fn shared(&self, git_dir: &Path) -> Arc<Commits> {
-        if let Some(found) = self.repos.lock().ok().and_then(|c| c.get(git_dir).cloned()) {
+        if let Some(found) = self
+            .repos
+            .lock()
+            .ok()
+            .and_then(|c| c.repos.get(git_dir).cloned())
+        {
             return found;
         }
         let loaded = Arc::new(commits(git_dir));
         if let Ok(mut c) = self.repos.lock() {
-            c.insert(git_dir.to_owned(), Arc::clone(&loaded));
+            if c.commits + loaded.len() <= self.budget && !c.repos.contains_key(git_dir) {
+                c.commits += loaded.len();
+                c.repos.insert(git_dir.to_owned(), Arc::clone(&loaded));
+            }
         }
         loaded
     }
@@ -172,13 +209,17 @@ impl Store {
     /// Drops the cached commits of `git_dir`.
     pub fn release(&self, git_dir: &Path) {
         if let Ok(mut c) = self.repos.lock() {
-            c.remove(git_dir);
+            if let Some(gone) = c.repos.remove(git_dir) {
+                c.commits -= gone.len();
+            }
         }
     }
 
     /// Whether the commits of `git_dir` are held.
     pub fn holds(&self, git_dir: &Path) -> bool {
-        self.repos.lock().is_ok_and(|c| c.contains_key(git_dir))
+        self.repos
+            .lock()
+            .is_ok_and(|c| c.repos.contains_key(git_dir))
     }
 }
 
@@ -198,5 +239,52 @@ mod tests {
         assert!(!store.holds(dir));
         // another store is another cache: nothing is shared through the process
         assert!(!Store::default().holds(dir));
+    }
+
+    #[test]
+    fn a_store_keeps_no_more_than_its_budget() {
+        let dir = std::env::temp_dir().join(format!("tfmono-preload-{}", std::process::id()));
+        let repo = gix::init_bare(&dir).expect("init");
+        let mut ids = Vec::new();
+        let empty = repo.empty_tree().id;
+        for i in 0..3 {
+            let commit = gix::objs::Commit {
+                tree: empty,
+                parents: ids.last().copied().into_iter().collect(),
+                author: gix::actor::Signature::default(),
+                committer: gix::actor::Signature::default(),
+                encoding: None,
+                message: format!("c{i}").into(),
+                extra_headers: Vec::new(),
+            };
+            ids.push(repo.write_object(&commit).expect("write").detach());
+        }
+        // Loose objects are not preloaded: pack them (reachable from a branch).
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let tip = ids.last().expect("three commits").to_string();
+        let ok = git(&["update-ref", "refs/heads/main", &tip]) && git(&["repack", "-adq"]);
+        if ok {
+            // (git may store one of them as a delta: those are left to the walk)
+            let n = commits(&dir).len();
+            assert!(n >= 2, "{n}");
+            let small = Store::with_budget(n - 1);
+            assert_eq!(small.shared(&dir).len(), n, "handed out whole");
+            assert!(!small.holds(&dir), "but not kept beyond the budget");
+            let big = Store::with_budget(n);
+            assert_eq!(big.shared(&dir).len(), n);
+            assert!(big.holds(&dir));
+            big.release(&dir);
+            assert!(!big.holds(&dir));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(ok, "git repack failed");
     }
 }
