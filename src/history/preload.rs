@@ -243,7 +243,8 @@ mod tests {
 
     #[test]
     fn a_store_keeps_no_more_than_its_budget() {
-        let dir = std::env::temp_dir().join(format!("tfmono-preload-{}", std::process::id()));
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("repo.git");
         let repo = gix::init_bare(&dir).expect("init");
         let mut ids = Vec::new();
         let empty = repo.empty_tree().id;
@@ -284,7 +285,6 @@ mod tests {
             big.release(&dir);
             assert!(!big.holds(&dir));
         }
-        let _ = std::fs::remove_dir_all(&dir);
         assert!(ok, "git repack failed");
     }
 }
