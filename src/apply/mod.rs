@@ -158,6 +158,9 @@ pub struct Options {
     pub monorepos_dir: Option<PathBuf>,
     /// Print the time each step of each monorepo took on stderr.
     pub trace: bool,
+    /// New commits per batch of imports written into a pack of its own (0: the default,
+    /// [`BATCH_COMMITS`]).
+    pub batch_commits: usize,
 }
 
 /// What [`run`] needs besides the plan and its knobs.
@@ -227,7 +230,7 @@ fn execute(plan: &Plan, out: &Path, opts: &Options, ctx: &Context<'_>) -> Result
         }
         outcome
             .monorepos
-            .push(apply_monorepo(m, out, &who, opts.trace, ctx)?);
+            .push(apply_monorepo(m, out, &who, opts, ctx)?);
     }
     if plan.state.roots.iter().any(|r| r.needs_script()) {
         let dir = out.join(outdir::STATE_DIR);
@@ -308,13 +311,13 @@ fn apply_monorepo(
     m: &MonorepoPlan,
     out: &Path,
     who: &str,
-    trace: bool,
+    opts: &Options,
     ctx: &Context<'_>,
 ) -> Result<MonorepoOutcome, Error> {
     let should_interrupt = ctx.should_interrupt;
     let trace = Trace {
         name: &m.name,
-        on: trace,
+        on: opts.trace,
         t0: std::time::Instant::now(),
     };
     let dir = out.join(&m.dir);
@@ -329,9 +332,13 @@ fn apply_monorepo(
         old_text,
         moved_from,
     } = load_map(m, out)?;
-    let images = rewrite_images(m, &map, ctx)?;
-    trace.mark("rewritten");
     let urls = note_urls(m);
+    let Rewritten {
+        images,
+        written: notes_written,
+        objects: objects_flushed,
+    } = rewrite_images(m, &map, &urls, &dir, opts.batch_commits, ctx)?;
+    trace.mark("rewritten");
     // The notes of the map as loaded can grow by this run's entries only if nothing but
     // entries was added since they were written (see `map_notes`).
     let notes_base = map
@@ -381,6 +388,7 @@ fn apply_monorepo(
         map: &map,
         urls: &urls,
         base: notes_base,
+        written: &notes_written,
     };
     let notes_blobs = map_notes(&notes, &repo, &mut overlay, &mut edits).map_err(&err)?;
     let record = edits
@@ -398,7 +406,7 @@ fn apply_monorepo(
         return Err(Error::Interrupted);
     }
     trace.mark("filtered");
-    outcome.objects_written = all.len();
+    outcome.objects_written = objects_flushed + all.len();
     let task = ctx
         .progress
         .task(&format!("pack for {}", m.name), all.len() as u64);
@@ -472,13 +480,56 @@ fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
     })
 }
 
-/// Rewrites the history of every import of `m` (in parallel), then releases their
-/// preloaded commits.
+/// New commits of one batch of imports (by default): the images of a batch are written into a pack of
+/// their own as soon as the next batch starts, so that memory holds one batch (or the
+/// largest repo) rather than the whole monorepo.
+const BATCH_COMMITS: usize = 100_000;
+
+/// The images of a monorepo's imports.
+struct Rewritten {
+    /// One per import, in plan order; the commits and wrapper trees of all batches but the
+    /// last were written already (and dropped: `objects` holds their annotated tags only).
+    images: Vec<Image>,
+    /// The images whose notes blobs were written with them.
+    written: gix::hashtable::HashSet<ObjectId>,
+    /// Objects written into the packs of the batches.
+    objects: usize,
+}
+
+/// The imports of `m` in batches of about `limit` new commits, in plan order.
+fn batches<'a>(
+    m: &'a MonorepoPlan,
+    map: &CommitMap,
+    limit: usize,
+) -> Vec<&'a [crate::plan::ImportStep]> {
+    let limit = if limit == 0 { BATCH_COMMITS } else { limit };
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, step) in m.imports.iter().enumerate() {
+        let new = step.commits.saturating_sub(map.len_for(&step.repo));
+        if size > 0 && size + new > limit {
+            out.push(&m.imports[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += new;
+    }
+    if start < m.imports.len() {
+        out.push(&m.imports[start..]);
+    }
+    out
+}
+
+/// Rewrites the history of every import of `m` (in parallel), batch by batch, releasing the
+/// preloaded commits of each; the images of every batch but the last go into a pack at once
+/// (see [`flush_images`]).
 fn rewrite_images(
     m: &MonorepoPlan,
     map: &CommitMap,
+    urls: &BTreeMap<&str, String>,
+    dir: &Path,
+    batch_commits: usize,
     ctx: &Context<'_>,
-) -> Result<Vec<Image>, Error> {
+) -> Result<Rewritten, Error> {
     let Context {
         preload,
         progress,
@@ -486,20 +537,82 @@ fn rewrite_images(
     } = *ctx;
     let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
     let task = progress.task(&format!("import into {}", m.name), total);
-    let images: Vec<Image> = m
-        .imports
-        .par_iter()
-        .map(|step| {
-            let repo_task = progress.task(&step.repo, step.commits as u64);
-            let both = Both(task.as_ref(), repo_task.as_ref());
-            history::rewrite(&step.history_input(), map, preload, should_interrupt, &both)
-        })
-        .collect::<Result<_, _>>()?;
-    drop(task);
-    for step in &m.imports {
-        preload.release(&step.git_dir);
+    let batches = batches(m, map, batch_commits);
+    let mut out = Rewritten {
+        images: Vec::with_capacity(m.imports.len()),
+        written: Default::default(),
+        objects: 0,
+    };
+    for (i, batch) in batches.iter().enumerate() {
+        let mut images: Vec<Image> = batch
+            .par_iter()
+            .map(|step| {
+                let repo_task = progress.task(&step.repo, step.commits as u64);
+                let both = Both(task.as_ref(), repo_task.as_ref());
+                history::rewrite(&step.history_input(), map, preload, should_interrupt, &both)
+            })
+            .collect::<Result<_, _>>()?;
+        for step in batch.iter() {
+            preload.release(&step.git_dir);
+        }
+        if i + 1 < batches.len() {
+            out.objects += flush_images(m, &mut images, urls, dir, ctx)?;
+            for image in &images {
+                out.written
+                    .extend(image.commits.iter().map(|(_, new)| *new));
+            }
+        }
+        out.images.extend(images);
     }
-    Ok(images)
+    Ok(out)
+}
+
+/// Writes the commits and wrapper trees of `images`, and the notes blobs of their commits,
+/// as one pack now, and drops them (annotated tags stay: the last pack checks them against
+/// the monorepo). Returns how many objects it wrote.
+fn flush_images(
+    m: &MonorepoPlan,
+    images: &mut [Image],
+    urls: &BTreeMap<&str, String>,
+    dir: &Path,
+    ctx: &Context<'_>,
+) -> Result<usize, Error> {
+    let mut objs: Vec<Object> = Vec::new();
+    for image in images.iter_mut() {
+        let (tags, rest): (Vec<Object>, Vec<Object>) = std::mem::take(&mut image.objects)
+            .into_iter()
+            .partition(|o| o.kind == Kind::Tag);
+        image.objects = tags;
+        objs.extend(rest);
+        let url = source(urls, &image.repo);
+        for (old, _) in &image.commits {
+            let (data, id) = note_blob(url, old);
+            objs.push(Object {
+                id,
+                kind: Kind::Blob,
+                data,
+            });
+        }
+    }
+    // A failed run may have written this very pack (images are deterministic): then keep
+    // only what it lacks. One lookup tells: the batch's first commit is there or not.
+    let repo = open_monorepo(m, dir)?;
+    let first_commit = objs.iter().find(|o| o.kind == Kind::Commit).map(|o| o.id);
+    if first_commit.is_some_and(|id| repo.has_object(id)) {
+        objs.retain(|o| !repo.has_object(o.id));
+    }
+    let mut seen = gix::hashtable::HashSet::default();
+    objs.retain(|o| seen.insert(o.id));
+    let task = ctx
+        .progress
+        .task(&format!("pack for {}", m.name), objs.len() as u64);
+    history::pack::write_reporting(
+        &dir.join("objects"),
+        &objs,
+        ctx.should_interrupt,
+        task.as_ref(),
+    )?;
+    Ok(objs.len())
 }
 
 /// Merges the tip of every image into main, in plan order (creating the root commit of a
@@ -574,6 +687,8 @@ struct Notes<'a> {
     /// The notes commit the map as loaded was written with, when only new entries were
     /// added to the map since (no repo moved, no source changed).
     base: Option<ObjectId>,
+    /// Images whose notes blobs were written already (with their batch's pack).
+    written: &'a gix::hashtable::HashSet<ObjectId>,
 }
 
 /// The redacted URL of each repo of `m`: its notes say `Migrated-from: <url> <commit>` (a
@@ -585,6 +700,11 @@ fn note_urls(m: &MonorepoPlan) -> BTreeMap<&str, String> {
         .collect()
 }
 
+/// The notes source of `repo`: its URL, or its name when it is no longer in the plan.
+fn source<'a>(urls: &'a BTreeMap<&str, String>, repo: &'a str) -> &'a str {
+    urls.get(repo).map_or(repo, String::as_str)
+}
+
 /// A digest of the notes source of every repo with entries in `map` (hex).
 fn sources_digest(map: &CommitMap, urls: &BTreeMap<&str, String>) -> String {
     use sha1::Digest;
@@ -594,7 +714,7 @@ fn sources_digest(map: &CommitMap, urls: &BTreeMap<&str, String>) -> String {
     for r in repos {
         h.update(r.as_bytes());
         h.update([0]);
-        h.update(urls.get(r).map_or(r, String::as_str).as_bytes());
+        h.update(source(urls, r).as_bytes());
         h.update(b"\n");
     }
     gix::ObjectId::from(<[u8; 20]>::from(h.finalize())).to_string()
@@ -828,27 +948,27 @@ fn notes_tree_full(
         .iter()
         .flat_map(|i| i.commits.iter().map(|(_, new)| *new))
         .collect();
-    // Blob contents and ids in parallel; the fan-out and existence checks in order.
+    // Blob ids in parallel (contents are made again for the few written); the fan-out and
+    // existence checks in order.
     let entries: Vec<(&str, ObjectId, ObjectId)> = notes.map.entries().collect();
-    let blobs: Vec<(Vec<u8>, ObjectId)> = entries
+    let ids: Vec<ObjectId> = entries
         .par_iter()
-        .map(|(repo_name, old, _)| {
-            note_blob(
-                notes.urls.get(repo_name).map_or(*repo_name, String::as_str),
-                old,
-            )
-        })
+        .map(|(repo_name, old, _)| note_blob(source(notes.urls, repo_name), old).1)
         .collect();
     // Notes are keyed by image id, fanned out by its first byte (`ab/cdef...`), as git does.
     let mut fanout: Vec<Vec<(ObjectId, ObjectId)>> = vec![Vec::new(); 256];
-    for ((_, _, new), (content, id)) in entries.into_iter().zip(blobs) {
+    for ((repo_name, old, new), id) in entries.into_iter().zip(ids) {
         fanout[usize::from(new.as_bytes()[0])].push((new, id));
-        // Blobs of new map entries are new; older ones are checked (their url may differ).
+        // Blobs of new map entries are new (unless written with their batch); older ones
+        // are checked (their url may differ).
+        if notes.written.contains(&new) {
+            continue;
+        }
         if fresh.contains(&new) || !repo.has_object(id) {
             new_blobs.push(Object {
                 id,
                 kind: Kind::Blob,
-                data: content,
+                data: note_blob(source(notes.urls, repo_name), &old).0,
             });
         }
     }
@@ -875,18 +995,17 @@ fn notes_tree_added(
 ) -> Result<Option<Object>, String> {
     let mut added: BTreeMap<u8, Vec<(ObjectId, ObjectId)>> = BTreeMap::new();
     for image in notes.images {
-        let url = notes
-            .urls
-            .get(image.repo.as_str())
-            .map_or(image.repo.as_str(), String::as_str);
+        let url = source(notes.urls, &image.repo);
         for (old, new) in &image.commits {
             let (data, id) = note_blob(url, old);
             added.entry(new.as_bytes()[0]).or_default().push((*new, id));
-            new_blobs.push(Object {
-                id,
-                kind: Kind::Blob,
-                data,
-            });
+            if !notes.written.contains(new) {
+                new_blobs.push(Object {
+                    id,
+                    kind: Kind::Blob,
+                    data,
+                });
+            }
         }
     }
     if added.is_empty() {
