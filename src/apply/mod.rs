@@ -301,8 +301,8 @@ struct MapState {
     file: PathBuf,
     /// The map, with the paths of this plan set.
     map: CommitMap,
-    /// The file's text as read, to skip rewriting it unchanged.
-    old_text: String,
+    /// The digest of the file's text as read, to skip rewriting it unchanged.
+    old_text: [u8; 20],
     /// Repos that moved to another path since the last run -> their old path.
     moved_from: HashMap<String, String>,
 }
@@ -416,7 +416,7 @@ fn apply_monorepo(
     trace.mark("packed");
     // The commit map file, then the refs: one transaction.
     let text = map.to_text();
-    if text != old_text {
+    if text_digest(&text) != old_text {
         outdir::write_file(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
             name: m.name.clone(),
             path: map_file.clone(),
@@ -457,11 +457,19 @@ fn link_legacy(m: &MonorepoPlan, dir: &Path, trace: &Trace<'_>) -> Result<Vec<Ob
     Ok(pending)
 }
 
+/// The SHA-1 of a commit map file's text.
+fn text_digest(text: &str) -> [u8; 20] {
+    use sha1::Digest;
+    sha1::Sha1::digest(text.as_bytes()).into()
+}
+
 /// Loads the commit map of `m` and sets the path of each of its repos, forgetting the
 /// images of repos that moved to another path.
 fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
     let map_file = outdir::commit_map_path(out, &m.name);
     let (mut map, old_text) = CommitMap::load_with_text(&map_file)?;
+    // The digest only: the text of a large map is as large as the map.
+    let old_text = text_digest(&old_text);
     let mut moved_from: HashMap<String, String> = HashMap::new();
     for step in &m.imports {
         if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
