@@ -347,6 +347,7 @@ fn apply_monorepo(
         .map(|r| r.commit);
 
     let repo = open_monorepo(m, &dir)?;
+    let own = OwnPacks::read(m, &dir);
     let mut edits = refs::Edits::read(&repo, &m.name)?;
     // Legacy loose objects are readable through the overlay until the pack holds them.
     let mut overlay: HashMap<ObjectId, Object> = pending.into_iter().map(|o| (o.id, o)).collect();
@@ -389,6 +390,7 @@ fn apply_monorepo(
         urls: &urls,
         base: notes_base,
         written: &notes_written,
+        own: &own,
     };
     let notes_blobs = map_notes(&notes, &repo, &mut overlay, &mut edits).map_err(&err)?;
     let record = edits
@@ -401,7 +403,7 @@ fn apply_monorepo(
     map.set_notes(record);
 
     trace.mark("notes");
-    let all = new_objects(images, notes_blobs, overlay, &repo);
+    let all = new_objects(images, notes_blobs, overlay, &own);
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -604,10 +606,10 @@ fn flush_images(
     }
     // A failed run may have written this very pack (images are deterministic): then keep
     // only what it lacks. One lookup tells: the batch's first commit is there or not.
-    let repo = open_monorepo(m, dir)?;
+    let own = OwnPacks::read(m, dir);
     let first_commit = objs.iter().find(|o| o.kind == Kind::Commit).map(|o| o.id);
-    if first_commit.is_some_and(|id| repo.has_object(id)) {
-        objs.retain(|o| !repo.has_object(o.id));
+    if first_commit.is_some_and(|id| own.contains(&id)) {
+        objs.retain(|o| !own.contains(&o.id));
     }
     let mut seen = gix::hashtable::HashSet::default();
     objs.retain(|o| seen.insert(o.id));
@@ -697,6 +699,8 @@ struct Notes<'a> {
     base: Option<ObjectId>,
     /// Images whose notes blobs were written already (with their batch's pack).
     written: &'a gix::hashtable::HashSet<ObjectId>,
+    /// What the monorepo holds of tfmono's objects.
+    own: &'a OwnPacks,
 }
 
 /// The redacted URL of each repo of `m`: its notes say `Migrated-from: <url> <commit>` (a
@@ -747,7 +751,7 @@ fn map_notes(
     let mut notes_blobs = Vec::new();
     let root = match previous.filter(|p| notes.base == Some(*p)) {
         Some(prev) => notes_tree_added(notes, repo, overlay, &mut notes_blobs, prev)?,
-        None => Some(notes_tree_full(notes, repo, overlay, &mut notes_blobs)),
+        None => Some(notes_tree_full(notes, overlay, &mut notes_blobs)),
     };
     let Some(root) = root else {
         return Ok(notes_blobs); // nothing new
@@ -775,6 +779,45 @@ fn map_notes(
     Ok(notes_blobs)
 }
 
+/// The indexes of the packs tfmono wrote into a monorepo before now (every pack but the
+/// linked legacy ones): whether an object tfmono makes (a commit image, a wrapper tree, a
+/// note, a merge, a tag) or a legacy loose object is stored already is a lookup in these
+/// few indexes, not in the hundreds of legacy packs. (A legacy pack could hold an equal
+/// object only by coincidence; writing it again is harmless.)
+struct OwnPacks(Vec<gix::odb::pack::index::File>);
+
+impl OwnPacks {
+    fn read(m: &MonorepoPlan, dir: &Path) -> OwnPacks {
+        let names = |d: &Path| -> Vec<std::ffi::OsString> {
+            std::fs::read_dir(d)
+                .map(|r| r.filter_map(Result::ok).map(|e| e.file_name()).collect())
+                .unwrap_or_default()
+        };
+        let legacy: std::collections::HashSet<std::ffi::OsString> = m
+            .imports
+            .iter()
+            .flat_map(|s| names(&s.git_dir.join("objects/pack")))
+            .collect();
+        let pack_dir = dir.join("objects/pack");
+        let mut own: Vec<_> = names(&pack_dir)
+            .into_iter()
+            .filter(|n| !legacy.contains(n) && Path::new(n).extension().is_some_and(|x| x == "idx"))
+            .collect();
+        own.sort();
+        OwnPacks(
+            own.iter()
+                .filter_map(|n| {
+                    gix::odb::pack::index::File::at(pack_dir.join(n), gix::hash::Kind::Sha1).ok()
+                })
+                .collect(),
+        )
+    }
+
+    fn contains(&self, id: &ObjectId) -> bool {
+        self.0.iter().any(|i| i.lookup(id).is_some())
+    }
+}
+
 /// Objects: everything new that the monorepo does not hold yet, for one pack. Commits and
 /// wrapper trees of commits missing from the commit map, and notes blobs of new map
 /// entries, are new by construction (a duplicate after a crash is harmless); the rest is
@@ -783,7 +826,7 @@ fn new_objects(
     images: Vec<Image>,
     notes_blobs: Vec<Object>,
     overlay: HashMap<ObjectId, Object>,
-    repo: &gix::Repository,
+    own: &OwnPacks,
 ) -> Vec<Object> {
     let mut all: Vec<Object> = Vec::new();
     let mut maybe: Vec<Object> = Vec::new();
@@ -805,10 +848,10 @@ fn new_objects(
     // tree too): then reuse it rather than write a duplicate. One lookup tells: the run's
     // first commit is there or not.
     let first_commit = all.iter().find(|o| o.kind == Kind::Commit).map(|o| o.id);
-    let reuse = first_commit.is_some_and(|id| repo.has_object(id));
-    maybe.retain(|o| (!reuse && o.id == empty_tree) || !repo.has_object(o.id));
+    let reuse = first_commit.is_some_and(|id| own.contains(&id));
+    maybe.retain(|o| (!reuse && o.id == empty_tree) || !own.contains(&o.id));
     if reuse {
-        all.retain(|o| !repo.has_object(o.id));
+        all.retain(|o| !own.contains(&o.id));
     }
     all.extend(maybe);
     let mut seen = gix::hashtable::HashSet::default();
@@ -946,7 +989,6 @@ fn fanout_tree(mut notes: Vec<(ObjectId, ObjectId)>) -> Object {
 /// The notes tree of the whole map; pushes the blobs the monorepo lacks to `new_blobs`.
 fn notes_tree_full(
     notes: &Notes<'_>,
-    repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
     new_blobs: &mut Vec<Object>,
 ) -> Object {
@@ -972,7 +1014,7 @@ fn notes_tree_full(
         if notes.written.contains(&new) {
             continue;
         }
-        if fresh.contains(&new) || !repo.has_object(id) {
+        if fresh.contains(&new) || !notes.own.contains(&id) {
             new_blobs.push(Object {
                 id,
                 kind: Kind::Blob,
