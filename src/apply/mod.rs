@@ -393,13 +393,7 @@ fn apply_monorepo(
         own: &own,
     };
     let notes_blobs = map_notes(&notes, &repo, &mut overlay, &mut edits).map_err(&err)?;
-    let record = edits
-        .current(NOTES_REF)
-        .filter(|_| !map.is_empty())
-        .map(|commit| history::commit_map::NotesRecord {
-            commit,
-            sources: sources_digest(&map, &urls),
-        });
+    let record = notes_record(&map, &urls, &edits);
     map.set_notes(record);
 
     trace.mark("notes");
@@ -730,6 +724,19 @@ fn sources_digest(map: &CommitMap, urls: &BTreeMap<&str, String>) -> String {
         h.update(b"\n");
     }
     gix::ObjectId::from(<[u8; 20]>::from(h.finalize())).to_string()
+}
+
+/// What the commit map file records of the notes the refs of `edits` will hold.
+fn notes_record(
+    map: &CommitMap,
+    urls: &BTreeMap<&str, String>,
+    edits: &refs::Edits,
+) -> Option<history::commit_map::NotesRecord> {
+    let commit = edits.current(NOTES_REF).filter(|_| !map.is_empty())?;
+    Some(history::commit_map::NotesRecord {
+        commit,
+        sources: sources_digest(map, urls),
+    })
 }
 
 /// The commit map as notes, deterministic: the tree is the one built from the whole map.
