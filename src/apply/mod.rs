@@ -158,6 +158,9 @@ pub struct Options {
     pub monorepos_dir: Option<PathBuf>,
     /// Print the time each step of each monorepo took on stderr.
     pub trace: bool,
+    /// New commits per batch of imports written into a pack of its own (0: the default,
+    /// [`BATCH_COMMITS`]).
+    pub batch_commits: usize,
 }
 
 /// What [`run`] needs besides the plan and its knobs.
@@ -232,7 +235,7 @@ fn execute(plan: &Plan, out: &Path, opts: &Options, ctx: &Context<'_>) -> Result
         }
         outcome
             .monorepos
-            .push(apply_monorepo(m, out, &who, opts.trace, ctx)?);
+            .push(apply_monorepo(m, out, &who, opts, ctx)?);
     }
     if plan.state.roots.iter().any(|r| r.needs_script()) {
         let dir = out.join(outdir::STATE_DIR);
@@ -303,8 +306,8 @@ struct MapState {
     file: PathBuf,
     /// The map, with the paths of this plan set.
     map: CommitMap,
-    /// The file's text as read, to skip rewriting it unchanged.
-    old_text: String,
+    /// The digest of the file's text as read, to skip rewriting it unchanged.
+    old_text: [u8; 20],
     /// Repos that moved to another path since the last run -> their old path.
     moved_from: HashMap<String, String>,
 }
@@ -313,13 +316,13 @@ fn apply_monorepo(
     m: &MonorepoPlan,
     out: &Path,
     who: &str,
-    trace: bool,
+    opts: &Options,
     ctx: &Context<'_>,
 ) -> Result<MonorepoOutcome, Error> {
     let should_interrupt = ctx.should_interrupt;
     let trace = Trace {
         name: &m.name,
-        on: trace,
+        on: opts.trace,
         t0: std::time::Instant::now(),
     };
     let dir = out.join(&m.dir);
@@ -334,10 +337,22 @@ fn apply_monorepo(
         old_text,
         moved_from,
     } = load_map(m, out)?;
-    let images = rewrite_images(m, &map, ctx)?;
+    let urls = note_urls(m);
+    let Rewritten {
+        images,
+        written: notes_written,
+        objects: objects_flushed,
+    } = rewrite_images(m, &map, &urls, &dir, opts.batch_commits, ctx)?;
     trace.mark("rewritten");
+    // The notes of the map as loaded can grow by this run's entries only if nothing but
+    // entries was added since they were written (see `map_notes`).
+    let notes_base = map
+        .notes()
+        .filter(|r| moved_from.is_empty() && r.sources == sources_digest(&map, &urls))
+        .map(|r| r.commit);
 
     let repo = open_monorepo(m, &dir)?;
+    let own = OwnPacks::read(m, &dir);
     let mut edits = refs::Edits::read(&repo, &m.name)?;
     // Legacy loose objects are readable through the overlay until the pack holds them.
     let mut overlay: HashMap<ObjectId, Object> = pending.into_iter().map(|o| (o.id, o)).collect();
@@ -373,16 +388,26 @@ fn apply_monorepo(
     tag_rewrites(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
 
     trace.mark("merged");
-    let notes_blobs =
-        map_notes(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    let notes = Notes {
+        who,
+        images: &images,
+        map: &map,
+        urls: &urls,
+        base: notes_base,
+        written: &notes_written,
+        own: &own,
+    };
+    let notes_blobs = map_notes(&notes, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    let record = notes_record(&map, &urls, &edits);
+    map.set_notes(record);
 
     trace.mark("notes");
-    let all = new_objects(images, notes_blobs, overlay, &repo);
+    let all = new_objects(images, notes_blobs, overlay, &own);
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
     trace.mark("filtered");
-    outcome.objects_written = all.len();
+    outcome.objects_written = objects_flushed + all.len();
     let task = ctx
         .progress
         .task(&format!("pack for {}", m.name), all.len() as u64);
@@ -392,7 +417,7 @@ fn apply_monorepo(
     trace.mark("packed");
     // The commit map file, then the refs: one transaction.
     let text = map.to_text();
-    if text != old_text {
+    if text_digest(&text) != old_text {
         outdir::write_file(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
             name: m.name.clone(),
             path: map_file.clone(),
@@ -433,11 +458,19 @@ fn link_legacy(m: &MonorepoPlan, dir: &Path, trace: &Trace<'_>) -> Result<Vec<Ob
     Ok(pending)
 }
 
+/// The SHA-1 of a commit map file's text.
+fn text_digest(text: &str) -> [u8; 20] {
+    use sha1::Digest;
+    sha1::Sha1::digest(text.as_bytes()).into()
+}
+
 /// Loads the commit map of `m` and sets the path of each of its repos, forgetting the
 /// images of repos that moved to another path.
 fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
     let map_file = outdir::commit_map_path(out, &m.name);
     let (mut map, old_text) = CommitMap::load_with_text(&map_file)?;
+    // The digest only: the text of a large map is as large as the map.
+    let old_text = text_digest(&old_text);
     let mut moved_from: HashMap<String, String> = HashMap::new();
     for step in &m.imports {
         if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
@@ -456,13 +489,56 @@ fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
     })
 }
 
-/// Rewrites the history of every import of `m` (in parallel), then releases their
-/// preloaded commits.
+/// New commits of one batch of imports (by default): the images of a batch are written into a pack of
+/// their own as soon as the next batch starts, so that memory holds one batch (or the
+/// largest repo) rather than the whole monorepo.
+const BATCH_COMMITS: usize = 100_000;
+
+/// The images of a monorepo's imports.
+struct Rewritten {
+    /// One per import, in plan order; the commits and wrapper trees of all batches but the
+    /// last were written already (and dropped: `objects` holds their annotated tags only).
+    images: Vec<Image>,
+    /// The images whose notes blobs were written with them.
+    written: gix::hashtable::HashSet<ObjectId>,
+    /// Objects written into the packs of the batches.
+    objects: usize,
+}
+
+/// The imports of `m` in batches of about `limit` new commits, in plan order.
+fn batches<'a>(
+    m: &'a MonorepoPlan,
+    map: &CommitMap,
+    limit: usize,
+) -> Vec<&'a [crate::plan::ImportStep]> {
+    let limit = if limit == 0 { BATCH_COMMITS } else { limit };
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, step) in m.imports.iter().enumerate() {
+        let new = step.commits.saturating_sub(map.len_for(&step.repo));
+        if size > 0 && size + new > limit {
+            out.push(&m.imports[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += new;
+    }
+    if start < m.imports.len() {
+        out.push(&m.imports[start..]);
+    }
+    out
+}
+
+/// Rewrites the history of every import of `m` (in parallel), batch by batch, releasing the
+/// preloaded commits of each; the images of every batch but the last go into a pack at once
+/// (see [`flush_images`]).
 fn rewrite_images(
     m: &MonorepoPlan,
     map: &CommitMap,
+    urls: &BTreeMap<&str, String>,
+    dir: &Path,
+    batch_commits: usize,
     ctx: &Context<'_>,
-) -> Result<Vec<Image>, Error> {
+) -> Result<Rewritten, Error> {
     let Context {
         preload,
         progress,
@@ -470,20 +546,82 @@ fn rewrite_images(
     } = *ctx;
     let total: u64 = m.imports.iter().map(|s| s.commits as u64).sum();
     let task = progress.task(&format!("import into {}", m.name), total);
-    let images: Vec<Image> = m
-        .imports
-        .par_iter()
-        .map(|step| {
-            let repo_task = progress.task(&step.repo, step.commits as u64);
-            let both = Both(task.as_ref(), repo_task.as_ref());
-            history::rewrite(&step.history_input(), map, preload, should_interrupt, &both)
-        })
-        .collect::<Result<_, _>>()?;
-    drop(task);
-    for step in &m.imports {
-        preload.release(&step.git_dir);
+    let batches = batches(m, map, batch_commits);
+    let mut out = Rewritten {
+        images: Vec::with_capacity(m.imports.len()),
+        written: Default::default(),
+        objects: 0,
+    };
+    for (i, batch) in batches.iter().enumerate() {
+        let mut images: Vec<Image> = batch
+            .par_iter()
+            .map(|step| {
+                let repo_task = progress.task(&step.repo, step.commits as u64);
+                let both = Both(task.as_ref(), repo_task.as_ref());
+                history::rewrite(&step.history_input(), map, preload, should_interrupt, &both)
+            })
+            .collect::<Result<_, _>>()?;
+        for step in batch.iter() {
+            preload.release(&step.git_dir);
+        }
+        if i + 1 < batches.len() {
+            out.objects += flush_images(m, &mut images, urls, dir, ctx)?;
+            for image in &images {
+                out.written
+                    .extend(image.commits.iter().map(|(_, new)| *new));
+            }
+        }
+        out.images.extend(images);
     }
-    Ok(images)
+    Ok(out)
+}
+
+/// Writes the commits and wrapper trees of `images`, and the notes blobs of their commits,
+/// as one pack now, and drops them (annotated tags stay: the last pack checks them against
+/// the monorepo). Returns how many objects it wrote.
+fn flush_images(
+    m: &MonorepoPlan,
+    images: &mut [Image],
+    urls: &BTreeMap<&str, String>,
+    dir: &Path,
+    ctx: &Context<'_>,
+) -> Result<usize, Error> {
+    let mut objs: Vec<Object> = Vec::new();
+    for image in images.iter_mut() {
+        let (tags, rest): (Vec<Object>, Vec<Object>) = std::mem::take(&mut image.objects)
+            .into_iter()
+            .partition(|o| o.kind == Kind::Tag);
+        image.objects = tags;
+        objs.extend(rest);
+        let url = source(urls, &image.repo);
+        for (old, _) in &image.commits {
+            let (data, id) = note_blob(url, old);
+            objs.push(Object {
+                id,
+                kind: Kind::Blob,
+                data,
+            });
+        }
+    }
+    // A failed run may have written this very pack (images are deterministic): then keep
+    // only what it lacks. One lookup tells: the batch's first commit is there or not.
+    let own = OwnPacks::read(m, dir);
+    let first_commit = objs.iter().find(|o| o.kind == Kind::Commit).map(|o| o.id);
+    if first_commit.is_some_and(|id| own.contains(&id)) {
+        objs.retain(|o| !own.contains(&o.id));
+    }
+    let mut seen = gix::hashtable::HashSet::default();
+    objs.retain(|o| seen.insert(o.id));
+    let task = ctx
+        .progress
+        .task(&format!("pack for {}", m.name), objs.len() as u64);
+    history::pack::write_reporting(
+        &dir.join("objects"),
+        &objs,
+        ctx.should_interrupt,
+        task.as_ref(),
+    )?;
+    Ok(objs.len())
 }
 
 /// Merges the tip of every image into main, in plan order (creating the root commit of a
@@ -545,43 +683,151 @@ fn merge_into_main(
     Ok(main)
 }
 
-/// The commit map as notes, rebuilt from the whole map (deterministic): sets the notes ref
-/// in `edits` when it changes and returns the notes blobs of the new map entries.
-fn map_notes(
-    m: &MonorepoPlan,
-    who: &str,
-    images: &[Image],
+/// What [`map_notes`] writes the notes of.
+struct Notes<'a> {
+    /// Who commits them.
+    who: &'a str,
+    /// This run's images: their commits are the map's new entries.
+    images: &'a [Image],
+    /// The whole commit map, this run's entries included.
+    map: &'a CommitMap,
+    /// The `Migrated-from:` source of each repo (see [`note_urls`]).
+    urls: &'a BTreeMap<&'a str, String>,
+    /// The notes commit the map as loaded was written with, when only new entries were
+    /// added to the map since (no repo moved, no source changed).
+    base: Option<ObjectId>,
+    /// Images whose notes blobs were written already (with their batch's pack).
+    written: &'a gix::hashtable::HashSet<ObjectId>,
+    /// What the monorepo holds of tfmono's objects.
+    own: &'a OwnPacks,
+}
+
+/// The redacted URL of each repo of `m`: its notes say `Migrated-from: <url> <commit>` (a
+/// repo no longer in the plan says its name).
+fn note_urls(m: &MonorepoPlan) -> BTreeMap<&str, String> {
+    m.imports
+        .iter()
+        .map(|s| (s.repo.as_str(), crate::redact::url(&s.url)))
+        .collect()
+}
+
+/// The notes source of `repo`: its URL, or its name when it is no longer in the plan.
+fn source<'a>(urls: &'a BTreeMap<&str, String>, repo: &'a str) -> &'a str {
+    urls.get(repo).map_or(repo, String::as_str)
+}
+
+/// A digest of the notes source of every repo with entries in `map` (hex).
+fn sources_digest(map: &CommitMap, urls: &BTreeMap<&str, String>) -> String {
+    use sha1::Digest;
+    let mut repos: Vec<&str> = map.repos().collect();
+    repos.sort_unstable();
+    let mut h = sha1::Sha1::new();
+    for r in repos {
+        h.update(r.as_bytes());
+        h.update([0]);
+        h.update(source(urls, r).as_bytes());
+        h.update(b"\n");
+    }
+    gix::ObjectId::from(<[u8; 20]>::from(h.finalize())).to_string()
+}
+
+/// What the commit map file records of the notes the refs of `edits` will hold.
+fn notes_record(
     map: &CommitMap,
+    urls: &BTreeMap<&str, String>,
+    edits: &refs::Edits,
+) -> Option<history::commit_map::NotesRecord> {
+    let commit = edits.current(NOTES_REF).filter(|_| !map.is_empty())?;
+    Some(history::commit_map::NotesRecord {
+        commit,
+        sources: sources_digest(map, urls),
+    })
+}
+
+/// The commit map as notes, deterministic: the tree is the one built from the whole map.
+/// When the notes ref is still at the commit the loaded map was written with
+/// ([`Notes::base`]), only this run's entries are added to its tree; otherwise (a first run,
+/// a run killed between writing the map and moving the refs, a repo moved or a source
+/// changed) the tree is built from the whole map. Sets the notes ref in `edits` when it
+/// changes and returns the notes blobs of the new map entries.
+fn map_notes(
+    notes: &Notes<'_>,
     repo: &gix::Repository,
     overlay: &mut HashMap<ObjectId, Object>,
     edits: &mut refs::Edits,
 ) -> Result<Vec<Object>, String> {
-    let urls: BTreeMap<&str, String> = m
-        .imports
-        .iter()
-        .map(|s| (s.repo.as_str(), crate::redact::url(&s.url)))
-        .collect();
-    let time = images.iter().map(|i| i.tip_time).max().unwrap_or(0);
-    // The images written by this run: their map entries are new.
-    let fresh: gix::hashtable::HashSet<ObjectId> = images
-        .iter()
-        .flat_map(|i| i.commits.iter().map(|(_, new)| *new))
-        .collect();
-    let mut notes_blobs = Vec::new();
-    if let Some(notes) = notes_commit(
-        who,
-        repo,
-        overlay,
-        &mut notes_blobs,
-        &fresh,
-        map,
-        &urls,
-        edits.current(NOTES_REF),
-        time,
-    )? {
-        edits.set(NOTES_REF, notes);
+    if notes.map.is_empty() {
+        return Ok(Vec::new());
     }
+    let previous = edits.current(NOTES_REF);
+    let mut notes_blobs = Vec::new();
+    let root = match previous.filter(|p| notes.base == Some(*p)) {
+        Some(prev) => notes_tree_added(notes, repo, overlay, &mut notes_blobs, prev)?,
+        None => Some(notes_tree_full(notes, overlay, &mut notes_blobs)),
+    };
+    let Some(root) = root else {
+        return Ok(notes_blobs); // nothing new
+    };
+    if let Some(prev) = previous {
+        if tree::commit_tree(repo, overlay, prev)? == root.id {
+            return Ok(notes_blobs);
+        }
+    }
+    let time = notes.images.iter().map(|i| i.tip_time).max().unwrap_or(0);
+    let parents: Vec<ObjectId> = previous.into_iter().collect();
+    let commit = Object::new(
+        Kind::Commit,
+        commit_bytes(
+            notes.who,
+            root.id,
+            &parents,
+            time,
+            "tfmono: commit map (legacy commit of each image)\n",
+        ),
+    );
+    edits.set(NOTES_REF, commit.id);
+    overlay.insert(root.id, root);
+    overlay.insert(commit.id, commit);
     Ok(notes_blobs)
+}
+
+/// The indexes of the packs tfmono wrote into a monorepo before now (every pack but the
+/// linked legacy ones): whether an object tfmono makes (a commit image, a wrapper tree, a
+/// note, a merge, a tag) or a legacy loose object is stored already is a lookup in these
+/// few indexes, not in the hundreds of legacy packs. (A legacy pack could hold an equal
+/// object only by coincidence; writing it again is harmless.)
+struct OwnPacks(Vec<gix::odb::pack::index::File>);
+
+impl OwnPacks {
+    fn read(m: &MonorepoPlan, dir: &Path) -> OwnPacks {
+        let names = |d: &Path| -> Vec<std::ffi::OsString> {
+            std::fs::read_dir(d)
+                .map(|r| r.filter_map(Result::ok).map(|e| e.file_name()).collect())
+                .unwrap_or_default()
+        };
+        let legacy: std::collections::HashSet<std::ffi::OsString> = m
+            .imports
+            .iter()
+            .flat_map(|s| names(&s.git_dir.join("objects/pack")))
+            .collect();
+        let pack_dir = dir.join("objects/pack");
+        let mut own: Vec<_> = names(&pack_dir)
+            .into_iter()
+            .filter(|n| !legacy.contains(n) && Path::new(n).extension().is_some_and(|x| x == "idx"))
+            .collect();
+        own.sort();
+        OwnPacks(
+            own.iter()
+                .filter_map(|n| {
+                    gix::odb::pack::index::File::at(pack_dir.join(n), gix::hash::Kind::Sha1).ok()
+                })
+                .collect(),
+        )
+    }
+
+    fn contains(&self, id: &ObjectId) -> bool {
+        self.0.iter().any(|i| i.lookup(id).is_some())
+    }
 }
 
 /// Objects: everything new that the monorepo does not hold yet, for one pack. Commits and
@@ -592,7 +838,7 @@ fn new_objects(
     images: Vec<Image>,
     notes_blobs: Vec<Object>,
     overlay: HashMap<ObjectId, Object>,
-    repo: &gix::Repository,
+    own: &OwnPacks,
 ) -> Vec<Object> {
     let mut all: Vec<Object> = Vec::new();
     let mut maybe: Vec<Object> = Vec::new();
@@ -614,10 +860,10 @@ fn new_objects(
     // tree too): then reuse it rather than write a duplicate. One lookup tells: the run's
     // first commit is there or not.
     let first_commit = all.iter().find(|o| o.kind == Kind::Commit).map(|o| o.id);
-    let reuse = first_commit.is_some_and(|id| repo.has_object(id));
-    maybe.retain(|o| (!reuse && o.id == empty_tree) || !repo.has_object(o.id));
+    let reuse = first_commit.is_some_and(|id| own.contains(&id));
+    maybe.retain(|o| (!reuse && o.id == empty_tree) || !own.contains(&o.id));
     if reuse {
-        all.retain(|o| !repo.has_object(o.id));
+        all.retain(|o| !own.contains(&o.id));
     }
     all.extend(maybe);
     let mut seen = gix::hashtable::HashSet::default();
@@ -767,92 +1013,133 @@ pub fn commit_bytes(
     s.into_bytes()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn notes_commit(
-    who: &str,
-    repo: &gix::Repository,
+/// The note of legacy commit `old` imported from `url`: its blob content and id.
+fn note_blob(url: &str, old: &ObjectId) -> (Vec<u8>, ObjectId) {
+    let mut content = Vec::with_capacity(url.len() + 60);
+    content.extend_from_slice(b"Migrated-from: ");
+    content.extend_from_slice(url.as_bytes());
+    content.push(b' ');
+    let mut hex = [0u8; 40];
+    content.extend_from_slice(old.hex_to_buf(&mut hex).as_bytes());
+    content.push(b'\n');
+    let id = objects::hash(Kind::Blob, &content);
+    (content, id)
+}
+
+/// The fan-out tree of the notes `(image, blob)` whose images start with one byte: named by
+/// the other 38 hex digits, in id order (one note per image).
+fn fanout_tree(mut notes: Vec<(ObjectId, ObjectId)>) -> Object {
+    // Same-length hex names: git's entry order is the order of the ids.
+    notes.sort_unstable();
+    notes.dedup_by_key(|(new, _)| *new);
+    let mut hex = [0u8; 40];
+    let mut data = Vec::with_capacity(notes.len() * 66);
+    for (new, blob) in &notes {
+        data.extend_from_slice(b"100644 ");
+        data.extend_from_slice(&new.hex_to_buf(&mut hex).as_bytes()[2..]);
+        data.push(0);
+        data.extend_from_slice(blob.as_bytes());
+    }
+    Object::new(Kind::Tree, data)
+}
+
+/// The notes tree of the whole map; pushes the blobs the monorepo lacks to `new_blobs`.
+fn notes_tree_full(
+    notes: &Notes<'_>,
     overlay: &mut HashMap<ObjectId, Object>,
     new_blobs: &mut Vec<Object>,
-    fresh: &gix::hashtable::HashSet<ObjectId>,
-    map: &CommitMap,
-    urls: &BTreeMap<&str, String>,
-    previous: Option<ObjectId>,
-    time: i64,
-) -> Result<Option<ObjectId>, String> {
-    if map.is_empty() {
-        return Ok(None);
-    }
-    // Blob contents and ids in parallel; the fan-out and existence checks in order.
-    let entries: Vec<(&str, ObjectId, ObjectId)> = map.entries().collect();
-    let blobs: Vec<(Vec<u8>, ObjectId)> = entries
+) -> Object {
+    // The images written by this run: their map entries are new.
+    let fresh: gix::hashtable::HashSet<ObjectId> = notes
+        .images
+        .iter()
+        .flat_map(|i| i.commits.iter().map(|(_, new)| *new))
+        .collect();
+    // Blob ids in parallel (contents are made again for the few written); the fan-out and
+    // existence checks in order.
+    let entries: Vec<(&str, ObjectId, ObjectId)> = notes.map.entries().collect();
+    let ids: Vec<ObjectId> = entries
         .par_iter()
-        .map(|(repo_name, old, _)| {
-            let url = urls.get(repo_name).map_or(*repo_name, String::as_str);
-            let mut content = Vec::with_capacity(url.len() + 60);
-            content.extend_from_slice(b"Migrated-from: ");
-            content.extend_from_slice(url.as_bytes());
-            content.push(b' ');
-            let mut hex = [0u8; 40];
-            content.extend_from_slice(old.hex_to_buf(&mut hex).as_bytes());
-            content.push(b'\n');
-            let id = objects::hash(Kind::Blob, &content);
-            (content, id)
-        })
+        .map(|(repo_name, old, _)| note_blob(source(notes.urls, repo_name), old).1)
         .collect();
     // Notes are keyed by image id, fanned out by its first byte (`ab/cdef...`), as git does.
     let mut fanout: Vec<Vec<(ObjectId, ObjectId)>> = vec![Vec::new(); 256];
-    for ((_, _, new), (content, id)) in entries.into_iter().zip(blobs) {
+    for ((repo_name, old, new), id) in entries.into_iter().zip(ids) {
         fanout[usize::from(new.as_bytes()[0])].push((new, id));
-        // Blobs of new map entries are new; older ones are checked (their url may differ).
-        if fresh.contains(&new) || !repo.has_object(id) {
+        // Blobs of new map entries are new (unless written with their batch); older ones
+        // are checked (their url may differ).
+        if notes.written.contains(&new) {
+            continue;
+        }
+        if fresh.contains(&new) || !notes.own.contains(&id) {
             new_blobs.push(Object {
                 id,
                 kind: Kind::Blob,
-                data: content,
+                data: note_blob(source(notes.urls, repo_name), &old).0,
             });
         }
     }
     let mut top = Vec::new();
-    let mut hex = [0u8; 40];
-    for (first, mut notes) in fanout.into_iter().enumerate() {
+    for (first, notes) in fanout.into_iter().enumerate() {
         if notes.is_empty() {
             continue;
         }
-        // Same-length hex names: git's entry order is the order of the ids.
-        notes.sort_unstable();
-        notes.dedup_by_key(|(new, _)| *new);
-        let mut data = Vec::with_capacity(notes.len() * 66);
-        for (new, blob) in &notes {
-            data.extend_from_slice(b"100644 ");
-            data.extend_from_slice(&new.hex_to_buf(&mut hex).as_bytes()[2..]);
-            data.push(0);
-            data.extend_from_slice(blob.as_bytes());
-        }
-        let t = Object::new(Kind::Tree, data);
+        let t = fanout_tree(notes);
         top.push(objects::Entry::tree(&format!("{first:02x}"), t.id));
         overlay.insert(t.id, t);
     }
-    let root = Object::new(Kind::Tree, objects::encode_tree(top));
-    if let Some(prev) = previous {
-        if tree::commit_tree(repo, overlay, prev)? == root.id {
-            return Ok(None);
+    Object::new(Kind::Tree, objects::encode_tree(top))
+}
+
+/// The notes tree of `prev` (the notes of the map before this run) with this run's entries
+/// added; `None` when this run added none. Only the fan-out trees that get a note are read.
+fn notes_tree_added(
+    notes: &Notes<'_>,
+    repo: &gix::Repository,
+    overlay: &mut HashMap<ObjectId, Object>,
+    new_blobs: &mut Vec<Object>,
+    prev: ObjectId,
+) -> Result<Option<Object>, String> {
+    let mut added: BTreeMap<u8, Vec<(ObjectId, ObjectId)>> = BTreeMap::new();
+    for image in notes.images {
+        let url = source(notes.urls, &image.repo);
+        for (old, new) in &image.commits {
+            let (data, id) = note_blob(url, old);
+            added.entry(new.as_bytes()[0]).or_default().push((*new, id));
+            if !notes.written.contains(new) {
+                new_blobs.push(Object {
+                    id,
+                    kind: Kind::Blob,
+                    data,
+                });
+            }
         }
     }
-    let parents: Vec<ObjectId> = previous.into_iter().collect();
-    let commit = Object::new(
-        Kind::Commit,
-        commit_bytes(
-            who,
-            root.id,
-            &parents,
-            time,
-            "tfmono: commit map (legacy commit of each image)\n",
-        ),
-    );
-    let id = commit.id;
-    overlay.insert(root.id, root);
-    overlay.insert(id, commit);
-    Ok(Some(id))
+    if added.is_empty() {
+        return Ok(None);
+    }
+    let prev_root = tree::commit_tree(repo, overlay, prev)?;
+    let mut top = tree::entries(repo, overlay, prev_root)?;
+    for (first, mut fan) in added {
+        let name = format!("{first:02x}");
+        let at = top.iter().position(|e| e.name == name.as_bytes());
+        if let Some(at) = at {
+            for e in tree::entries(repo, overlay, top[at].id)? {
+                let hex = [name.as_bytes(), &e.name].concat();
+                let new = ObjectId::from_hex(&hex)
+                    .map_err(|_| format!("notes tree {} holds a malformed name", top[at].id))?;
+                fan.push((new, e.id));
+            }
+        }
+        let t = fanout_tree(fan);
+        let entry = objects::Entry::tree(&name, t.id);
+        match at {
+            Some(at) => top[at] = entry,
+            None => top.push(entry),
+        }
+        overlay.insert(t.id, t);
+    }
+    Ok(Some(Object::new(Kind::Tree, objects::encode_tree(top))))
 }
 
 /// Builds the "Rewrite module sources to monorepos" commit on top of `parent`, or `None`

@@ -103,6 +103,11 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             .transpose()
             .context("making --monorepos absolute")?,
         trace,
+        // New commits per pack of imports (tests make it small to exercise the batches).
+        batch_commits: std::env::var("TFMONO_BATCH_COMMITS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     };
     let ctx = apply::Context {
         preload: &preload,

@@ -20,6 +20,19 @@ pub struct CommitMap {
     maps: Vec<IdMap<ObjectId, ObjectId>>,
     order: Vec<(u32, ObjectId)>,
     paths: std::collections::BTreeMap<String, String>,
+    notes: Option<NotesRecord>,
+}
+
+/// What a commit map file records of the notes written with it (`# notes <commit>
+/// <sources>`): the notes commit the run set, and a digest of the `Migrated-from:` source of
+/// each of the map's repos. The next run adds only its new entries to those notes when the
+/// notes ref still points at that commit and the sources are the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotesRecord {
+    /// The notes commit.
+    pub commit: ObjectId,
+    /// The digest of the sources (hex).
+    pub sources: String,
 }
 
 /// A line of a commit map file that does not parse.
@@ -43,6 +56,15 @@ impl CommitMap {
                 if let Some((repo, path)) = rest.split_once(' ') {
                     map.paths.insert(repo.to_string(), path.to_string());
                 }
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# notes ") {
+                map.notes = rest.split_once(' ').and_then(|(commit, sources)| {
+                    Some(NotesRecord {
+                        commit: ObjectId::from_hex(commit.as_bytes()).ok()?,
+                        sources: sources.to_string(),
+                    })
+                });
                 continue;
             }
             if line.trim().is_empty() || line.starts_with('#') {
@@ -169,6 +191,25 @@ impl CommitMap {
         self.paths.remove(repo);
     }
 
+    /// What the file records of the notes written with it.
+    pub fn notes(&self) -> Option<&NotesRecord> {
+        self.notes.as_ref()
+    }
+
+    /// Sets what the file records of the notes written with it.
+    pub fn set_notes(&mut self, record: Option<NotesRecord>) {
+        self.notes = record;
+    }
+
+    /// The repos with at least one entry, in the order they first got one.
+    pub fn repos(&self) -> impl Iterator<Item = &str> + '_ {
+        self.names
+            .iter()
+            .zip(&self.maps)
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(n, _)| n.as_str())
+    }
+
     /// Number of entries for `repo`.
     pub fn len_for(&self, repo: &str) -> usize {
         self.repo_map(repo).map_or(0, |m| m.len())
@@ -198,6 +239,9 @@ impl CommitMap {
         let mut out = String::with_capacity(self.order.len() * 100);
         for (repo, path) in &self.paths {
             let _ = writeln!(out, "# path {repo} {path}");
+        }
+        if let Some(n) = &self.notes {
+            let _ = writeln!(out, "# notes {} {}", n.commit, n.sources);
         }
         let mut hex = [0u8; 40];
         for (repo, old, new) in self.entries() {

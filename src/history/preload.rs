@@ -52,24 +52,21 @@ pub fn commits(git_dir: &Path) -> Commits {
         let mut entries: Vec<(ObjectId, u64)> =
             index.iter().map(|e| (e.oid, e.pack_offset)).collect();
         entries.sort_unstable_by_key(|e| e.1);
-        let found: Vec<Vec<(ObjectId, Commit)>> = entries
-            .par_chunks(2048)
+        let wanted = commit_entries(&data, &entries);
+        let found: Vec<Vec<(ObjectId, Commit)>> = wanted
+            .par_chunks(1024)
             .map_init(libdeflater::Decompressor::new, |inflate, chunk| {
                 chunk
                     .iter()
-                    .filter_map(|(oid, offset)| {
-                        let entry = data.entry(*offset).ok()?;
-                        if !matches!(entry.header, pack::data::entry::Header::Commit) {
-                            return None;
-                        }
+                    .filter_map(|&(oid, data_offset, size)| {
                         // libdeflate stops at the end of the zlib stream: the rest of the
                         // pack after it is not read.
-                        let zlib = data.entry_slice(entry.data_offset..data.pack_end() as u64)?;
-                        let mut buf = vec![0u8; usize::try_from(entry.decompressed_size).ok()?];
+                        let zlib = data.entry_slice(data_offset..data.pack_end() as u64)?;
+                        let mut buf = vec![0u8; size];
                         let n = inflate.zlib_decompress(zlib, &mut buf).ok()?;
                         (n == buf.len()).then_some(())?;
                         let header = crate::objects::parse_commit(&buf);
-                        Some((*oid, Commit { data: buf, header }))
+                        Some((oid, Commit { data: buf, header }))
                     })
                     .collect()
             })
@@ -80,33 +77,131 @@ pub fn commits(git_dir: &Path) -> Commits {
     out
 }
 
+/// Base trees and blobs in a row, with no commit among them, after which the rest of a
+/// pack is only sampled for commits (see [`commit_entries`]).
+const GAP: usize = 4096;
+
+/// How far apart (in bytes) the samples of the rest of a pack are after a [`GAP`]: reading a
+/// header faults in the pages around it (the kernel maps up to 64 KiB at once).
+const STRIDE: u64 = 1 << 20;
+
+/// The commits stored whole among `entries` (`(id, offset)` in pack order), as `(id, data
+/// offset, size)`, read from their entry headers only.
+///
+/// git (and JGit) write every commit of a pack before its trees and blobs, so once a long
+/// run of trees and blobs follows the last commit, the rest of the pack is only sampled:
+/// reading an entry header pages in the pack around it, and the trees and blobs are most of
+/// a pack's bytes. If a sample is a commit (a pack written in another order, by
+/// `git fast-import` say), the rest is read in full. A commit missed by the samples is not
+/// lost: the walk reads it on its own.
+fn commit_entries(
+    data: &pack::data::File,
+    entries: &[(ObjectId, u64)],
+) -> Vec<(ObjectId, u64, usize)> {
+    use pack::data::entry::Header;
+    let mut out = Vec::new();
+    let mut gap = 0usize;
+    let mut sampled = false;
+    let mut i = 0;
+    while i < entries.len() {
+        let (oid, offset) = entries[i];
+        i += 1;
+        let Ok(entry) = data.entry(offset) else {
+            continue;
+        };
+        match entry.header {
+            Header::Commit => {
+                gap = 0;
+                if let Ok(size) = usize::try_from(entry.decompressed_size) {
+                    out.push((oid, entry.data_offset, size));
+                }
+            }
+            Header::Tree | Header::Blob => gap += 1,
+            _ => {}
+        }
+        if gap >= GAP && !sampled {
+            sampled = true;
+            let mut next = offset + STRIDE;
+            let commit_later = entries[i..].iter().any(|&(_, at)| {
+                if at < next {
+                    return false;
+                }
+                next = at + STRIDE;
+                data.entry(at)
+                    .is_ok_and(|e| matches!(e.header, Header::Commit))
+            });
+            if !commit_later {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// How many commits a [`Store`] keeps by default (about 1 KB each): enough for a large
+/// repo or many small ones, and memory that does not grow with the org.
+pub const BUDGET: usize = 200_000;
+
 /// Inflated commits per git dir, shared by the stages that follow each other in one run
 /// (the inventory scan counts commits, the import and verify walk them): commits are
 /// immutable, so a cached id is never stale. The caller creates one store per run and
 /// passes it to each stage; a stage that is done with a repo [`release`](Store::release)s
-/// it, and dropping the store frees the rest.
-#[derive(Default)]
+/// it, and dropping the store frees the rest. The store keeps at most its budget of
+/// commits: a repo loaded beyond it is handed out without being kept (a later stage
+/// inflates it again), so an org of any size is held in bounded memory.
 pub struct Store {
-    repos: Mutex<HashMap<PathBuf, Arc<Commits>>>,
+    repos: Mutex<Held>,
+    budget: usize,
+}
+
+#[derive(Default)]
+struct Held {
+    repos: HashMap<PathBuf, Arc<Commits>>,
+    commits: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::with_budget(BUDGET)
+    }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.repos.lock().map(|r| r.len()).unwrap_or(0);
-        f.debug_struct("Store").field("repos", &held).finish()
+        let held = self.repos.lock().map(|r| r.repos.len()).unwrap_or(0);
+        f.debug_struct("Store")
+            .field("repos", &held)
+            .field("budget", &self.budget)
+            .finish()
     }
 }
 
 impl Store {
+    /// A store that keeps at most `budget` commits.
+    pub fn with_budget(budget: usize) -> Store {
+        Store {
+            repos: Mutex::default(),
+            budget,
+        }
+    }
+
     /// [`commits`] of `git_dir`, inflated once per store and kept until
-    /// [`release`](Store::release).
+    /// [`release`](Store::release) while the budget allows.
     pub fn shared(&self, git_dir: &Path) -> Arc<Commits> {
-        if let Some(found) = self.repos.lock().ok().and_then(|c| c.get(git_dir).cloned()) {
+        if let Some(found) = self
+            .repos
+            .lock()
+            .ok()
+            .and_then(|c| c.repos.get(git_dir).cloned())
+        {
             return found;
         }
         let loaded = Arc::new(commits(git_dir));
         if let Ok(mut c) = self.repos.lock() {
-            c.insert(git_dir.to_owned(), Arc::clone(&loaded));
+            if c.commits + loaded.len() <= self.budget && !c.repos.contains_key(git_dir) {
+                c.commits += loaded.len();
+                c.repos.insert(git_dir.to_owned(), Arc::clone(&loaded));
+            }
         }
         loaded
     }
@@ -114,13 +209,17 @@ impl Store {
     /// Drops the cached commits of `git_dir`.
     pub fn release(&self, git_dir: &Path) {
         if let Ok(mut c) = self.repos.lock() {
-            c.remove(git_dir);
+            if let Some(gone) = c.repos.remove(git_dir) {
+                c.commits -= gone.len();
+            }
         }
     }
 
     /// Whether the commits of `git_dir` are held.
     pub fn holds(&self, git_dir: &Path) -> bool {
-        self.repos.lock().is_ok_and(|c| c.contains_key(git_dir))
+        self.repos
+            .lock()
+            .is_ok_and(|c| c.repos.contains_key(git_dir))
     }
 }
 
@@ -140,5 +239,52 @@ mod tests {
         assert!(!store.holds(dir));
         // another store is another cache: nothing is shared through the process
         assert!(!Store::default().holds(dir));
+    }
+
+    #[test]
+    fn a_store_keeps_no_more_than_its_budget() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("repo.git");
+        let repo = gix::init_bare(&dir).expect("init");
+        let mut ids = Vec::new();
+        let empty = repo.empty_tree().id;
+        for i in 0..3 {
+            let commit = gix::objs::Commit {
+                tree: empty,
+                parents: ids.last().copied().into_iter().collect(),
+                author: gix::actor::Signature::default(),
+                committer: gix::actor::Signature::default(),
+                encoding: None,
+                message: format!("c{i}").into(),
+                extra_headers: Vec::new(),
+            };
+            ids.push(repo.write_object(&commit).expect("write").detach());
+        }
+        // Loose objects are not preloaded: pack them (reachable from a branch).
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let tip = ids.last().expect("three commits").to_string();
+        let ok = git(&["update-ref", "refs/heads/main", &tip]) && git(&["repack", "-adq"]);
+        if ok {
+            // (git may store one of them as a delta: those are left to the walk)
+            let n = commits(&dir).len();
+            assert!(n >= 2, "{n}");
+            let small = Store::with_budget(n - 1);
+            assert_eq!(small.shared(&dir).len(), n, "handed out whole");
+            assert!(!small.holds(&dir), "but not kept beyond the budget");
+            let big = Store::with_budget(n);
+            assert_eq!(big.shared(&dir).len(), n);
+            assert!(big.holds(&dir));
+            big.release(&dir);
+            assert!(!big.holds(&dir));
+        }
+        assert!(ok, "git repack failed");
     }
 }

@@ -53,12 +53,25 @@ pub(super) fn read(
     let tips = imported_tips(spec, &branches, &tags, default.as_ref());
     let mut counted_from: Vec<String> = tips.iter().map(|t| t.to_string()).collect();
     counted_from.sort();
-    let commits = match known.filter(|k| k.tips == counted_from) {
-        Some(k) => k.commits,
-        None => {
-            count_commits(&repo, &git_dir, tips, preload).map_err(|e| corrupt("history", &e))?
-        }
-    };
+    // Counting the commits (their parallel inflation) and reading the tip's files are
+    // independent: on one repo both cores work.
+    let count_repo = repo.clone();
+    let tip_repo = repo.clone();
+    let (counted_ref, default_ref) = (&counted_from, &default);
+    let (git_dir_ref, corrupt_ref) = (&git_dir, &corrupt);
+    let (commits, tip) = rayon::join(
+        move || match known.filter(|k| &k.tips == counted_ref) {
+            Some(k) => Ok(k.commits),
+            None => count_commits(&count_repo, git_dir_ref, tips, preload)
+                .map_err(|e| corrupt_ref("history", &e)),
+        },
+        move || match default_ref {
+            Some(d) => tip_files(&tip_repo, d.peeled)
+                .map_err(|e| corrupt_ref("the default branch's tree", &e)),
+            None => Ok(TipFiles::default()),
+        },
+    );
+    let (commits, tip) = (commits?, tip?);
 
     let replace_refs = platform
         .prefixed(b"refs/replace/".as_slice())
@@ -66,12 +79,6 @@ pub(super) fn read(
         .count();
     let grafts = count_grafts(&git_dir, &corrupt)?;
 
-    let tip = match &default {
-        Some(d) => {
-            tip_files(&repo, d.peeled).map_err(|e| corrupt("the default branch's tree", &e))?
-        }
-        None => Default::default(),
-    };
     Ok(LegacyRepo {
         name: spec.name.clone(),
         git_dir,

@@ -3,6 +3,7 @@
 //! refs, `push.sh` and crash safety.
 
 mod crash;
+mod notes;
 mod push;
 mod refs;
 mod rerun;
