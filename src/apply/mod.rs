@@ -852,7 +852,10 @@ fn new_objects(
         }
     }
     all.extend(notes_blobs);
-    maybe.extend(overlay.into_values());
+    // In id order, not the hash map's: the same run writes the same pack, byte for byte.
+    let mut pending: Vec<Object> = overlay.into_values().collect();
+    pending.sort_unstable_by_key(|o| o.id);
+    maybe.extend(pending);
     // gix (like git) knows the empty tree without storing it; fsck does not, so write it.
     let empty_tree = objects::hash(Kind::Tree, b"");
     // A failed run (a full disk before the commit map was written) may have left a complete
