@@ -252,7 +252,12 @@ if [[ -n "$SCALE_MODE" ]]; then
     noop=$WALL
     # One new commit on the default branch of the first generated repo.
     repo="$org/legacy/terraform-aws-gen-0.git"
-    [[ -d "$repo" ]] || repo=$(ls -d "$org"/legacy/*.git | head -1)
+    if [[ ! -d "$repo" ]]; then
+      # A glob, not `ls | head`: with hundreds of repos head closes the pipe early and
+      # pipefail turns ls's SIGPIPE into a failure.
+      legacy=("$org"/legacy/*.git)
+      repo=${legacy[0]}
+    fi
     tip=$(git -C "$repo" rev-parse HEAD)
     tree=$(git -C "$repo" rev-parse "HEAD^{tree}")
     new=$(git -C "$repo" commit-tree "$tree" -p "$tip" -m "One more commit")

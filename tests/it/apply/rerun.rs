@@ -358,3 +358,129 @@ fn a_rerun_takes_the_commit_count_of_a_repo_whose_tips_did_not_move_from_the_rec
         plan.stdout
     );
 }
+
+#[test]
+fn a_resync_after_new_commits_in_2_of_50_repos_writes_exactly_those_and_touches_nothing_else() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(
+        root,
+        &[
+            "gen-org",
+            "org",
+            "--bench",
+            "--repos",
+            "50",
+            "--commits",
+            "10",
+            "--big",
+            "10",
+        ],
+    );
+    ok(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
+    );
+    let out = root.join("out");
+    let monos = ["reference-modules", "service-modules", "live"];
+    let before_refs: Vec<String> = monos
+        .iter()
+        .map(|m| refs(&out.join(format!("{m}.git"))))
+        .collect();
+    let before_packs: Vec<(String, Vec<u8>)> = monos
+        .iter()
+        .flat_map(|m| {
+            let dir = out.join(format!("{m}.git/objects/pack"));
+            pack_files(&out.join(format!("{m}.git")))
+                .into_iter()
+                .map(move |n| {
+                    (
+                        format!("{m}/{n}"),
+                        std::fs::read(dir.join(&n)).expect("read"),
+                    )
+                })
+        })
+        .collect();
+
+    // Two new commits in one repo, one in another (both module repos of reference-modules).
+    let mut new = Vec::new();
+    for (name, n) in [("terraform-aws-gen-3", 2), ("terraform-aws-gen-17", 1)] {
+        let legacy = root.join(format!("org/legacy/{name}.git"));
+        for i in 0..n {
+            let tip = git(&legacy, &["rev-parse", "HEAD"]);
+            let tree = git(&legacy, &["rev-parse", "HEAD^{tree}"]);
+            let c = git(
+                &legacy,
+                &[
+                    "commit-tree",
+                    tree.trim(),
+                    "-p",
+                    tip.trim(),
+                    "-m",
+                    &format!("New {i}"),
+                ],
+            );
+            git(&legacy, &["update-ref", "HEAD", c.trim(), tip.trim()]);
+            new.push(c.trim().to_string());
+        }
+    }
+    let run = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    let said = run.all();
+    assert!(
+        said.contains("reference-modules: 3 commits written, 703 reused, 4 refs updated")
+            && said.contains("service-modules: 0 commits written, 22 reused, 0 refs updated")
+            && said.contains("live: 0 commits written, 71 reused, 0 refs updated"),
+        "{said}"
+    );
+    // Exactly the new commits got images, in the commit map.
+    let map = std::fs::read_to_string(out.join("reference-modules.commit-map")).expect("map");
+    for c in &new {
+        assert!(
+            map.lines().any(|l| l.starts_with(c.as_str())),
+            "{c} has no image"
+        );
+    }
+    // Every ref but main, the notes and the two repos' import branches is unchanged.
+    for (m, before) in monos.iter().zip(&before_refs) {
+        let after = refs(&out.join(format!("{m}.git")));
+        let moved: Vec<&str> = after
+            .lines()
+            .filter(|l| !before.lines().any(|b| b == *l))
+            .map(|l| l.split(' ').nth(1).expect("name"))
+            .collect();
+        let allowed = |r: &str| {
+            r == "refs/heads/main"
+                || r == "refs/notes/tfmono"
+                || r == "refs/heads/import/terraform-aws-gen-3/main"
+                || r == "refs/heads/import/terraform-aws-gen-17/main"
+        };
+        assert!(moved.iter().all(|r| allowed(r)), "{m}: {moved:?}");
+        assert_eq!(
+            after.lines().count(),
+            before.lines().count(),
+            "{m}: refs added or lost"
+        );
+        if *m == "reference-modules" {
+            assert_eq!(moved.len(), 4, "{m}: {moved:?}");
+        } else {
+            assert!(moved.is_empty(), "{m}: {moved:?}");
+        }
+    }
+    // Every pack that was there is there, byte for byte; only reference-modules got one more.
+    for (name, bytes) in &before_packs {
+        let (m, file) = name.split_once('/').expect("name");
+        let now = std::fs::read(out.join(format!("{m}.git/objects/pack/{file}")))
+            .unwrap_or_else(|e| panic!("{name} is gone: {e}"));
+        assert!(&now == bytes, "{name} changed");
+    }
+    for m in monos {
+        let count = pack_files(&out.join(format!("{m}.git"))).len();
+        let was = before_packs
+            .iter()
+            .filter(|(n, _)| n.starts_with(&format!("{m}/")))
+            .count();
+        let added = if m == "reference-modules" { 2 } else { 0 };
+        assert_eq!(count, was + added, "{m}: one new pack and its index");
+    }
+    ok(root, &["verify", "org/mapping.hcl", "--out", "out"]);
+}
