@@ -37,8 +37,7 @@ pub(super) fn read(
         });
     }
 
-    let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
-    let (branch_ids, tag_ids) = listed_refs(&platform, &corrupt)?;
+    let (branch_ids, tag_ids) = listed_refs(&repo.refs, &corrupt)?;
     let branches = ref_infos(&repo, branch_ids, false, &corrupt)?;
     let tags = ref_infos(&repo, tag_ids, true, &corrupt)?;
     if branches.is_empty() && !tags.iter().any(|t| t.is_commit) {
@@ -73,6 +72,7 @@ pub(super) fn read(
     );
     let (commits, tip) = (commits?, tip?);
 
+    let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
     let replace_refs = platform
         .prefixed(b"refs/replace/".as_slice())
         .map_err(|e| corrupt("refs/replace", &e))?
@@ -221,30 +221,51 @@ fn count_grafts(git_dir: &Path, corrupt: &Corrupt<'_>) -> Result<usize, Error> {
 
 /// The branches, tags and HEAD of the repo at `git_dir`, from its ref files alone.
 pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, Error> {
-    let repo =
-        gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| Error::NotGit {
-            repo: spec.name.clone(),
-            path: git_dir.to_owned(),
-            message: e.to_string(),
-        })?;
     let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::Corrupt {
         repo: spec.name.clone(),
         path: git_dir.to_owned(),
         what: what.to_string(),
         message: e.to_string(),
     };
-    let platform = repo.references().map_err(|e| corrupt("refs", &e))?;
-    let (branches, tags) = listed_refs(&platform, &corrupt)?;
+    // A plain git directory (a bare repo, as `locate` finds them): its ref store alone, with
+    // no repository opened (opening one reads its config: most of the time of a no-op
+    // re-run over 1,000 repos). Anything else (a work tree, a linked worktree): opened.
+    let plain = git_dir.join("HEAD").is_file()
+        && git_dir.join("objects").is_dir()
+        && !git_dir.join(".git").exists()
+        && !git_dir.join("commondir").exists();
+    let (store, dir, opened);
+    if plain {
+        store = gix::refs::file::Store::at(git_dir.to_owned(), gix::hash::Kind::Sha1);
+        dir = git_dir.to_owned();
+    } else {
+        opened =
+            gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| Error::NotGit {
+                repo: spec.name.clone(),
+                path: git_dir.to_owned(),
+                message: e.to_string(),
+            })?;
+        store = opened.refs.clone();
+        dir = opened.git_dir().to_owned();
+    }
+    let (branches, tags) = listed_refs(&store, &corrupt)?;
     let out = branches
         .into_iter()
         .chain(tags)
         .map(|(name, id)| (name, id.to_string()))
         .collect();
-    let head = repo.head_name().map_err(|e| corrupt("HEAD", &e))?;
+    let head = match store
+        .try_find("HEAD")
+        .map_err(|e| corrupt("HEAD", &e))?
+        .map(|r| r.target)
+    {
+        Some(gix::refs::Target::Symbolic(name)) => Some(name.as_bstr().to_string()),
+        _ => None,
+    };
     Ok(super::RepoRefs {
         name: spec.name.clone(),
-        git_dir: repo.git_dir().to_owned(),
-        head: head.map(|n| n.as_bstr().to_string()),
+        git_dir: dir,
+        head,
         refs: out,
         counted: None,
     })
@@ -258,21 +279,20 @@ type Listed = Vec<(String, gix::ObjectId)>;
 /// out). The one listing both [`read`] and [`refs`] use, so a fingerprint made from either
 /// is the same.
 fn listed_refs(
-    platform: &gix::reference::iter::Platform<'_>,
+    store: &gix::refs::file::Store,
     corrupt: &dyn Fn(&str, &dyn std::fmt::Display) -> Error,
 ) -> Result<(Listed, Listed), Error> {
+    let platform = store.iter().map_err(|e| corrupt("refs", &e))?;
     let mut lists = [Vec::new(), Vec::new()];
-    let iters = [
-        platform
-            .local_branches()
-            .map_err(|e| corrupt("branches", &e))?,
-        platform.tags().map_err(|e| corrupt("tags", &e))?,
-    ];
-    for (list, iter) in lists.iter_mut().zip(iters) {
-        for reference in iter {
+    for (list, (what, prefix)) in lists
+        .iter_mut()
+        .zip([("branches", "refs/heads/"), ("tags", "refs/tags/")])
+    {
+        let prefix: &gix::path::RelativePath = prefix.try_into().map_err(|e| corrupt(what, &e))?;
+        for reference in platform.prefixed(prefix).map_err(|e| corrupt(what, &e))? {
             let reference = reference.map_err(|e| corrupt("a ref", &e))?;
-            if let Some(id) = reference.target().try_id() {
-                list.push((reference.name().as_bstr().to_string(), id.to_owned()));
+            if let gix::refs::Target::Object(id) = reference.target {
+                list.push((reference.name.as_bstr().to_string(), id));
             }
         }
         list.sort();
