@@ -355,21 +355,10 @@ fn plan_since_an_output_directory_plans_the_resync_apply_will_do_and_reads_its_r
         root,
         &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
     );
-    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
-    let tip = git(&legacy, &["rev-parse", "HEAD"]);
-    let tree = git(&legacy, &["rev-parse", "HEAD^{tree}"]);
-    let new = git(
-        &legacy,
-        &[
-            "commit-tree",
-            tree.trim(),
-            "-p",
-            tip.trim(),
-            "-m",
-            "One more commit",
-        ],
+    crate::common::git::commit_on_head(
+        &root.join("org/legacy/terraform-aws-vpc.git"),
+        "One more commit",
     );
-    git(&legacy, &["update-ref", "HEAD", new.trim(), tip.trim()]);
     let before = crate::common::tree_hash(&root.join("out"));
 
     let fresh = ok(root, &["plan", "org/mapping.hcl", "--format", "json"]);

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::common::git::commit_on_head;
 use crate::common::{git, ok, tempdir, tfmono, Run};
 
 const SCANS: &str = "out/.tfmono/scans.json";
@@ -59,21 +60,10 @@ fn import_refs(out: &Path) -> String {
 
 /// One more commit (same tree) on the default branch of legacy repo `name`.
 fn new_commit(root: &Path, name: &str) {
-    let legacy = root.join(format!("org/legacy/{name}.git"));
-    let tip = git(&legacy, &["rev-parse", "HEAD"]);
-    let tree = git(&legacy, &["rev-parse", "HEAD^{tree}"]);
-    let new = git(
-        &legacy,
-        &[
-            "commit-tree",
-            tree.trim(),
-            "-p",
-            tip.trim(),
-            "-m",
-            "One more commit",
-        ],
+    commit_on_head(
+        &root.join(format!("org/legacy/{name}.git")),
+        "One more commit",
     );
-    git(&legacy, &["update-ref", "HEAD", new.trim(), tip.trim()]);
 }
 
 #[test]

@@ -52,3 +52,15 @@ pub(crate) fn write(path: &Path, text: &str) {
 pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// Adds a commit with `message` and the same tree on top of `HEAD` of the bare repo `repo`
+/// (as a push of an empty change would), moving `HEAD`'s branch; returns its id.
+pub(crate) fn commit_on_head(repo: &Path, message: &str) -> String {
+    let tip = rev(repo, "HEAD");
+    let tree = rev(repo, "HEAD^{tree}");
+    let new = git(repo, &["commit-tree", &tree, "-p", &tip, "-m", message])
+        .trim()
+        .to_string();
+    git(repo, &["update-ref", "HEAD", &new, &tip]);
+    new
+}
