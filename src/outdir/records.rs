@@ -96,7 +96,13 @@ pub fn record_synced<R: Serialize>(out: &Path, key: &str, repos: &[R]) -> Result
 /// What the last completed apply into `out` imported, if it recorded it (a damaged record
 /// counts as none: it only lets a re-run skip work, and the next full run rewrites it).
 pub fn last_synced<R: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<Synced<R>>, Error> {
-    match read_json(out.join(MARKER_DIR).join(SYNCED_FILE)) {
+    read_record(out, SYNCED_FILE)
+}
+
+/// The record `file` under the marker directory of `out`, if it is there. A damaged record
+/// counts as none: records only let a later run skip work, and that run rewrites them.
+fn read_record<T: serde::de::DeserializeOwned>(out: &Path, file: &str) -> Result<Option<T>, Error> {
+    match read_json(out.join(MARKER_DIR).join(file)) {
         Err(Error::Damaged { .. }) => Ok(None),
         other => other,
     }
@@ -112,10 +118,7 @@ pub fn record_scans<S: Serialize>(out: &Path, scans: &S) -> Result<(), Error> {
 /// The tag scans the last completed apply into `out` recorded, if any (a damaged record
 /// counts as none: it is a cache, keyed by its inputs).
 pub fn last_scans<S: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<S>, Error> {
-    match read_json(out.join(MARKER_DIR).join(SCANS_FILE)) {
-        Err(Error::Damaged { .. }) => Ok(None),
-        other => other,
-    }
+    read_record(out, SCANS_FILE)
 }
 
 /// Records what a verify of `out` proved (the caller's record: see `verify`; this module
@@ -128,10 +131,7 @@ pub fn record_verified<V: Serialize>(out: &Path, verified: &V) -> Result<(), Err
 /// What the last verify of `out` proved, if it recorded it (a damaged record counts as
 /// none: `verify --since-last` then verifies everything again).
 pub fn last_verified<V: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<V>, Error> {
-    match read_json(out.join(MARKER_DIR).join(VERIFIED_FILE)) {
-        Err(Error::Damaged { .. }) => Ok(None),
-        other => other,
-    }
+    read_record(out, VERIFIED_FILE)
 }
 
 /// Whether `out` already holds exactly what applying inputs `fingerprint` makes (`key`: the
