@@ -133,16 +133,7 @@ fn any_change_in_the_inputs_or_the_outputs_means_a_full_run_that_converges() {
     ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
 
     // A new commit in one legacy repo: imported, then up to date again.
-    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
-    let work = root.join("work");
-    git(
-        root,
-        &["clone", "-q", legacy.to_str().expect("utf-8"), "work"],
-    );
-    std::fs::write(work.join("notes.tf"), "# a late change\n").expect("write");
-    git(&work, &["add", "notes.tf"]);
-    git(&work, &["commit", "-q", "-m", "A late change"]);
-    git(&work, &["push", "-q", "origin", "HEAD"]);
+    late_change(root);
     let synced = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
     assert!(
         synced
@@ -307,6 +298,21 @@ fn legacy_repos(root: &Path) -> Vec<PathBuf> {
 
 const UP_TO_DATE: &str = "Up to date:";
 
+/// A new commit (`notes.tf`) pushed to the default branch of the generated org's legacy
+/// terraform-aws-vpc from a clone in `root/work`.
+fn late_change(root: &Path) {
+    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
+    let work = root.join("work");
+    git(
+        root,
+        &["clone", "-q", legacy.to_str().expect("utf-8"), "work"],
+    );
+    std::fs::write(work.join("notes.tf"), "# a late change\n").expect("write");
+    git(&work, &["add", "notes.tf"]);
+    git(&work, &["commit", "-q", "-m", "A late change"]);
+    git(&work, &["push", "-q", "origin", "HEAD"]);
+}
+
 #[test]
 fn a_rerun_takes_the_commit_count_of_a_repo_whose_tips_did_not_move_from_the_record() {
     let tmp = tempdir();
@@ -333,16 +339,7 @@ fn a_rerun_takes_the_commit_count_of_a_repo_whose_tips_did_not_move_from_the_rec
     std::fs::write(&record, synced.to_string()).expect("write record");
 
     // vpc moves (its count is made again), alb does not (its count is taken as recorded).
-    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
-    let work = root.join("work");
-    git(
-        root,
-        &["clone", "-q", legacy.to_str().expect("utf-8"), "work"],
-    );
-    std::fs::write(work.join("notes.tf"), "# a late change\n").expect("write");
-    git(&work, &["add", "notes.tf"]);
-    git(&work, &["commit", "-q", "-m", "A late change"]);
-    git(&work, &["push", "-q", "origin", "HEAD"]);
+    late_change(root);
     let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
     assert!(
         again.stdout.contains("terraform-aws-alb  4242 commits")
