@@ -185,11 +185,12 @@ pub fn remove_failed_packs(dir: &Path) -> Vec<PathBuf> {
     let Ok(read) = std::fs::read_dir(&pack_dir) else {
         return Vec::new();
     };
-    let names: Vec<String> = read
+    let names: std::collections::BTreeSet<String> = read
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    let has = |stem: &str, ext: &str| names.iter().any(|n| *n == format!("{stem}.{ext}"));
+    // A set: a monorepo links one pack per legacy repo, thousands of files in all.
+    let has = |stem: &str, ext: &str| names.contains(&format!("{stem}.{ext}"));
     let mut removed = Vec::new();
     for name in &names {
         let stale = if name.contains("tmp-tfmono") {

@@ -15,7 +15,7 @@
 mod link;
 mod refs;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -220,7 +220,7 @@ pub fn run(
     }
     // What the next run compares with to skip everything when nothing changed.
     let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
-    outdir::record_synced(out, &key, legacy_refs)?;
+    outdir::record_synced(out, &key, &plan.base, &plan.fingerprint, legacy_refs)?;
     Ok(outcome)
 }
 
@@ -306,8 +306,6 @@ struct MapState {
     file: PathBuf,
     /// The map, with the paths of this plan set.
     map: CommitMap,
-    /// The digest of the file's text as read, to skip rewriting it unchanged.
-    old_text: [u8; 20],
     /// Repos that moved to another path since the last run -> their old path.
     moved_from: HashMap<String, String>,
 }
@@ -334,7 +332,6 @@ fn apply_monorepo(
     let MapState {
         file: map_file,
         mut map,
-        old_text,
         moved_from,
     } = load_map(m, out)?;
     let urls = note_urls(m);
@@ -350,6 +347,10 @@ fn apply_monorepo(
         .notes()
         .filter(|r| moved_from.is_empty() && r.sources == sources_digest(&map, &urls))
         .map(|r| r.commit);
+    if notes_base.is_none() {
+        // The notes are built from the whole map.
+        map.load_rest(&map_file)?;
+    }
 
     let repo = open_monorepo(m, &dir)?;
     let own = OwnPacks::read(m, &dir);
@@ -415,15 +416,8 @@ fn apply_monorepo(
     drop(task);
 
     trace.mark("packed");
-    // The commit map file, then the refs: one transaction.
-    let text = map.to_text();
-    if text_digest(&text) != old_text {
-        outdir::write_file(&map_file, text.as_bytes()).map_err(|e| Error::Monorepo {
-            name: m.name.clone(),
-            path: map_file.clone(),
-            message: e.to_string(),
-        })?;
-    }
+    // The commit map's changed files, then the refs: one transaction.
+    write_map(m, &map, &map_file)?;
     if should_interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -448,7 +442,8 @@ fn link_legacy(m: &MonorepoPlan, dir: &Path, trace: &Trace<'_>) -> Result<Vec<Ob
 
     // Legacy objects come in wholesale: packs hard-linked, loose objects collected.
     let mut pending: Vec<Object> = Vec::new();
-    for step in &m.imports {
+    // A repo unchanged since the last apply had its objects brought in by it.
+    for step in m.imports.iter().filter(|s| !s.unchanged) {
         pending.extend(link::legacy_objects(
             &step.repo,
             &step.git_dir,
@@ -458,19 +453,47 @@ fn link_legacy(m: &MonorepoPlan, dir: &Path, trace: &Trace<'_>) -> Result<Vec<Ob
     Ok(pending)
 }
 
-/// The SHA-1 of a commit map file's text.
-fn text_digest(text: &str) -> [u8; 20] {
-    use sha1::Digest;
-    sha1::Sha1::digest(text.as_bytes()).into()
+/// Writes the files of `map` that changed into its directory `dir` (the index last),
+/// replacing the single-file map of an earlier version.
+fn write_map(m: &MonorepoPlan, map: &CommitMap, dir: &Path) -> Result<(), Error> {
+    let err = |path: &Path, e: std::io::Error| Error::Monorepo {
+        name: m.name.clone(),
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let writes = map.files_to_write();
+    if writes.is_empty() {
+        return Ok(());
+    }
+    if dir.is_file() {
+        // Read whole by this run: every repo's file is among `writes`.
+        std::fs::remove_file(dir).map_err(|e| err(dir, e))?;
+    }
+    for w in writes {
+        let path = dir.join(&w.name);
+        match w.text {
+            Some(text) => outdir::write_file(&path, text.as_bytes()).map_err(|e| err(&path, e))?,
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(&path, e)),
+                _ => {}
+            },
+        }
+    }
+    Ok(())
 }
 
-/// Loads the commit map of `m` and sets the path of each of its repos, forgetting the
-/// images of repos that moved to another path.
+/// Loads the commit map of `m` (the entries of the repos this run imports again; see
+/// [`ImportStep::unchanged`](crate::plan::ImportStep)) and sets the path of each of its
+/// repos, forgetting the images of repos that moved to another path.
 fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
     let map_file = outdir::commit_map_path(out, &m.name);
-    let (mut map, old_text) = CommitMap::load_with_text(&map_file)?;
-    // The digest only: the text of a large map is as large as the map.
-    let old_text = text_digest(&old_text);
+    let again: HashSet<&str> = m
+        .imports
+        .iter()
+        .filter(|s| !s.unchanged)
+        .map(|s| s.repo.as_str())
+        .collect();
+    let mut map = CommitMap::load_some(&map_file, &|repo| again.contains(repo))?;
     let mut moved_from: HashMap<String, String> = HashMap::new();
     for step in &m.imports {
         if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
@@ -484,7 +507,6 @@ fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
     Ok(MapState {
         file: map_file,
         map,
-        old_text,
         moved_from,
     })
 }
@@ -556,6 +578,15 @@ fn rewrite_images(
         let mut images: Vec<Image> = batch
             .par_iter()
             .map(|step| {
+                if step.unchanged {
+                    // Its images and refs are those the last apply wrote: nothing is read.
+                    task.inc(step.commits as u64);
+                    return Ok(Image {
+                        repo: step.repo.clone(),
+                        reused: step.commits,
+                        ..Image::default()
+                    });
+                }
                 let repo_task = progress.task(&step.repo, step.commits as u64);
                 let both = Both(task.as_ref(), repo_task.as_ref());
                 history::rewrite(&step.history_input(), map, preload, should_interrupt, &both)
@@ -895,14 +926,26 @@ fn tag_rewrites(
         .flat_map(|i| i.objects.iter().filter(|o| o.kind == Kind::Tag))
         .map(|o| (o.id, o))
         .collect();
+    // The tags of a repo unchanged since the last apply point at the rewrite commits it
+    // built from these very inputs: left as they are.
+    let unchanged: HashSet<&str> = m
+        .imports
+        .iter()
+        .filter(|s| s.unchanged)
+        .map(|s| s.repo.as_str())
+        .collect();
+    let todo: Vec<&crate::plan::TagRewrite> = m
+        .tag_rewrites
+        .iter()
+        .filter(|tr| !unchanged.contains(tr.repo.as_str()))
+        .collect();
     // Each tag's commit is independent of the others': built in parallel, each thread with
     // its own repo handle and its own new objects, merged in tag order.
     let built: Vec<Result<Option<TagCommit>, String>> = {
         use rayon::prelude::*;
         let shared = repo.clone().into_sync();
         let pending: &HashMap<ObjectId, Object> = overlay;
-        m.tag_rewrites
-            .par_iter()
+        todo.par_iter()
             .map_init(
                 || {
                     let mut repo = shared.to_thread_local();
@@ -913,7 +956,7 @@ fn tag_rewrites(
             )
             .collect()
     };
-    for (tr, found) in m.tag_rewrites.iter().zip(built) {
+    for (tr, found) in todo.iter().zip(built) {
         let Some((commit_id, objects)) = found? else {
             continue;
         };
@@ -1160,14 +1203,14 @@ fn rewrite_commit(
     }
     let parent_header = tree::commit_header(repo, overlay, parent)?;
     let parent_tree = parent_header.tree;
-    let mut root = parent_tree;
+    let mut edits: Vec<(&str, ObjectId)> = Vec::with_capacity(changed.len());
     for f in &changed {
         let Some(content) = &f.content else { continue };
         let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
-        let id = blob.id;
-        overlay.insert(id, blob);
-        root = tree::replace_blob(repo, overlay, root, &f.path, id)?;
+        edits.push((f.path.as_str(), blob.id));
+        overlay.insert(blob.id, blob);
     }
+    let root = tree::replace_blobs(repo, overlay, parent_tree, &edits)?;
     if root == parent_tree {
         return Ok(None);
     }

@@ -124,8 +124,10 @@ pub fn compute_with_refs(
         states,
         strict: _,
     } = input;
+    let trace = Trace::from_env();
     let mut mapping = mapping::load(file, repos.as_deref())?;
     resolve_identity(&mut mapping);
+    trace.mark("mapping loaded");
     let opts = inventory::Options {
         cache_dir: cache.clone(),
         fetch: *fetch,
@@ -151,21 +153,32 @@ pub fn compute_with_refs(
             .unwrap_or_default(),
         None => Default::default(),
     };
+    trace.mark("preflight");
     let progress = ui.progress();
     let inventory = inventory::scan_known(&mapping, &opts, preload, &known, progress.as_ref())
         .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
+    trace.mark("inventory");
     // The tag scans of the last apply into `out`: a repo whose scan inputs did not change
     // is not scanned again (the cache is keyed by those inputs; see `plan::cache`).
     let scans = match out.filter(|_| reuse_scans) {
         Some(out) => tfmono::outdir::last_scans::<plan::cache::ScanCache>(out)?.unwrap_or_default(),
         None => Default::default(),
     };
+    // The repos whose refs are those the last apply into `out` read, when that apply's
+    // output is as it left it: their imports are not done again.
+    let baseline = match out.filter(|_| reuse_scans) {
+        Some(out) => baseline(out, &mapping, &inventory)?,
+        None => Default::default(),
+    };
+    trace.mark("last scans and baseline");
     let opts = plan::Options {
         snapshots: checked.snapshots,
         scans,
+        baseline,
     };
     let mut plan =
         plan::build_with_progress(&mapping, &inventory, &opts, preload, progress.as_ref())?;
+    trace.mark("plan");
     drop(progress);
     for repo in &inventory.repos {
         plan.warnings.extend(
@@ -176,6 +189,48 @@ pub fn compute_with_refs(
     }
     let refs = inventory.repos.iter().map(|r| r.refs()).collect();
     Ok((mapping, plan, refs))
+}
+
+/// `TFMONO_TRACE`: prints how long each step of planning took, on stderr.
+struct Trace(Option<std::time::Instant>);
+
+impl Trace {
+    fn from_env() -> Trace {
+        Trace(std::env::var_os("TFMONO_TRACE").map(|_| std::time::Instant::now()))
+    }
+
+    fn mark(&self, what: &str) {
+        if let Some(t0) = self.0 {
+            eprintln!("[trace] {what}: {:?}", t0.elapsed());
+        }
+    }
+}
+
+/// What the last completed apply into `out` left that a run with `mapping` may build on:
+/// the repos of `inventory` whose refs did not move since (none when that apply had another
+/// mapping or identity, or its output changed since).
+fn baseline(
+    out: &Path,
+    mapping: &mapping::Mapping,
+    inventory: &inventory::Inventory,
+) -> anyhow::Result<plan::Baseline> {
+    let base = plan::base_fingerprint(mapping);
+    let Some(last) = tfmono::outdir::last_intact::<inventory::RepoRefs>(out, &base)? else {
+        return Ok(Default::default());
+    };
+    let then: std::collections::HashMap<&str, &inventory::RepoRefs> =
+        last.repos.iter().map(|r| (r.name.as_str(), r)).collect();
+    let repos = inventory
+        .repos
+        .iter()
+        .filter(|r| {
+            then.get(r.name.as_str()).is_some_and(|t| {
+                t.git_dir == r.git_dir && t.head == r.head && t.refs == r.refs().refs
+            })
+        })
+        .map(|r| r.name.clone())
+        .collect();
+    Ok(plan::Baseline { repos })
 }
 
 /// Gives `mapping` the identity of the commits tfmono writes when it names none: git's

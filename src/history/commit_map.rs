@@ -1,26 +1,43 @@
 //! The commit map: legacy commit -> its image, per legacy repo.
 //!
-//! One file per monorepo, one line per imported commit: `<old> <new> <repo>`, like
-//! git-filter-repo's `commit-map`. It doubles as the cache of incremental runs: a legacy
-//! commit already in the map is not rewritten again.
+//! One directory per monorepo (`<monorepo>.commit-map/`) holding one file per legacy repo
+//! (`<repo>.map`, one line per imported commit: `<old> <new> <repo>`, like
+//! git-filter-repo's `commit-map`; `cat <monorepo>.commit-map/*.map` gives the whole map)
+//! and an `index` (`# repo <count> <name> <path>` per repo, `# notes <commit> <sources>`).
+//! It doubles as the cache of incremental runs: a legacy commit already in the map is not
+//! rewritten again. A re-sync loads and rewrites only the files of the repos it imports
+//! again ([`CommitMap::load_some`], [`CommitMap::files_to_write`]): the map of a large org is
+//! never read or written whole for one new commit. The single-file map of earlier versions
+//! is still read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use gix::hashtable::HashMap as IdMap;
 use gix::ObjectId;
 
+/// The name of the index file in a commit map directory.
+pub const INDEX: &str = "index";
+
 /// Legacy commit ids and their images, keyed by legacy repo name (two legacy repos may
-/// share commits, e.g. forks of one upstream; each gets its own image).
+/// share commits, e.g. forks of one upstream; each gets its own image). The entries of a
+/// repo may be left on disk ([`CommitMap::load_some`]): then only its count is known.
 #[derive(Debug, Default, Clone)]
 pub struct CommitMap {
-    /// Repo names, indexed by the `u32` of `maps` and `order`.
+    /// Repo names, indexed by the `u32` slot of the vectors below.
     names: Vec<String>,
     index: HashMap<String, u32>,
     maps: Vec<IdMap<ObjectId, ObjectId>>,
-    order: Vec<(u32, ObjectId)>,
-    paths: std::collections::BTreeMap<String, String>,
+    /// Per slot: its legacy commits in insertion order.
+    order: Vec<Vec<ObjectId>>,
+    /// Per slot: the entries on disk, for a repo whose entries were not loaded.
+    on_disk: Vec<Option<usize>>,
+    /// Per slot: changed since loaded (its file is written again).
+    dirty: Vec<bool>,
+    paths: BTreeMap<String, String>,
     notes: Option<NotesRecord>,
+    /// The index text as loaded (rewritten only when it changes).
+    index_text: String,
 }
 
 /// What a commit map file records of the notes written with it (`# notes <commit>
@@ -37,7 +54,7 @@ pub struct NotesRecord {
 
 /// A line of a commit map file that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: not a commit map line (`<old sha> <new sha> <repo>`): {text:?}; delete the file to rebuild it (the import is deterministic)")]
+#[error("{file}:{line}: not a commit map line (`<old sha> <new sha> <repo>`, or in its index `# repo <count> <name> <path>`): {text:?}; delete the commit map to rebuild it (the import is deterministic)")]
 pub struct ParseError {
     /// The file.
     pub file: String,
@@ -47,24 +64,49 @@ pub struct ParseError {
     pub text: String,
 }
 
+/// The file name of `repo`'s entries in a commit map directory: the name with every byte
+/// outside `[A-Za-z0-9_-]` and a leading `.` written as `%XX`, then `.map`.
+pub fn repo_file(repo: &str) -> String {
+    let mut out = String::with_capacity(repo.len() + 4);
+    for (i, b) in repo.bytes().enumerate() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.push_str(".map");
+    out
+}
+
+/// What [`CommitMap::files_to_write`] asks its caller to do with one file of the map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWrite {
+    /// The file name inside the map's directory.
+    pub name: String,
+    /// Its new text; `None`: remove the file.
+    pub text: Option<String>,
+}
+
 impl CommitMap {
-    /// Parses a commit map file's text.
+    /// Parses the text of a commit map file (the single file of earlier versions, or one
+    /// repo's file): every repo read is marked changed.
     pub fn parse(file: &Path, text: &str) -> Result<CommitMap, ParseError> {
         let mut map = CommitMap::default();
+        map.parse_into(file, text)?;
+        Ok(map)
+    }
+
+    fn parse_into(&mut self, file: &Path, text: &str) -> Result<(), ParseError> {
         for (i, line) in text.lines().enumerate() {
             if let Some(rest) = line.strip_prefix("# path ") {
                 if let Some((repo, path)) = rest.split_once(' ') {
-                    map.paths.insert(repo.to_string(), path.to_string());
+                    self.paths.insert(repo.to_string(), path.to_string());
                 }
                 continue;
             }
             if let Some(rest) = line.strip_prefix("# notes ") {
-                map.notes = rest.split_once(' ').and_then(|(commit, sources)| {
-                    Some(NotesRecord {
-                        commit: ObjectId::from_hex(commit.as_bytes()).ok()?,
-                        sources: sources.to_string(),
-                    })
-                });
+                self.notes = parse_notes(rest);
                 continue;
             }
             if line.trim().is_empty() || line.starts_with('#') {
@@ -82,29 +124,117 @@ impl CommitMap {
             };
             let old = ObjectId::from_hex(old.as_bytes()).map_err(|_| bad())?;
             let new = ObjectId::from_hex(new.as_bytes()).map_err(|_| bad())?;
-            map.insert(repo, old, new);
+            self.insert(repo, old, new);
         }
+        Ok(())
+    }
+
+    /// Loads the map at `path` whole; a missing map is an empty one.
+    pub fn load(path: &Path) -> Result<CommitMap, crate::history::Error> {
+        CommitMap::load_some(path, &|_| true)
+    }
+
+    /// Loads the map at `path`, the entries of the repos `want` selects only: of the others
+    /// it knows the name, path and count (from the index), enough to plan with and to write
+    /// the index again. A missing map is an empty one; a single-file map of an earlier
+    /// version is loaded whole.
+    pub fn load_some(
+        path: &Path,
+        want: &dyn Fn(&str) -> bool,
+    ) -> Result<CommitMap, crate::history::Error> {
+        let io = |e: std::io::Error| crate::history::Error::Io {
+            path: path.to_owned(),
+            source: e,
+        };
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CommitMap::default()),
+            Err(e) => return Err(io(e)),
+        };
+        if !meta.is_dir() {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            return Ok(CommitMap::parse(path, &text)?);
+        }
+        let index_file = path.join(INDEX);
+        let text = match std::fs::read_to_string(&index_file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(crate::history::Error::Io {
+                    path: index_file,
+                    source: e,
+                })
+            }
+        };
+        let mut map = CommitMap::default();
+        for (i, line) in text.lines().enumerate() {
+            let bad = || ParseError {
+                file: index_file.display().to_string(),
+                line: i + 1,
+                text: line.to_string(),
+            };
+            if let Some(rest) = line.strip_prefix("# notes ") {
+                map.notes = parse_notes(rest);
+                continue;
+            }
+            let Some(rest) = line.strip_prefix("# repo ") else {
+                if line.trim().is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                return Err(bad().into());
+            };
+            let (count, rest) = rest.split_once(' ').ok_or_else(bad)?;
+            let count: usize = count.parse().map_err(|_| bad())?;
+            let (name, repo_path) = rest.split_once(' ').unwrap_or((rest, ""));
+            if !repo_path.is_empty() {
+                map.paths.insert(name.to_string(), repo_path.to_string());
+            }
+            let slot = map.slot(name);
+            if want(name) {
+                map.read_repo(path, slot)?;
+            } else if count > 0 {
+                map.on_disk[slot as usize] = Some(count);
+            }
+        }
+        map.index_text = text;
         Ok(map)
     }
 
-    /// Loads `file`; a missing file is an empty map.
-    pub fn load(file: &Path) -> Result<CommitMap, crate::history::Error> {
-        Ok(CommitMap::load_with_text(file)?.0)
+    /// Reads the file of the repo in `slot` from the map directory `dir` (a missing file:
+    /// no entries), keeping it unchanged.
+    fn read_repo(&mut self, dir: &Path, slot: u32) -> Result<(), crate::history::Error> {
+        let file = dir.join(repo_file(&self.names[slot as usize]));
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(crate::history::Error::Io {
+                    path: file,
+                    source: e,
+                })
+            }
+        };
+        let s = slot as usize;
+        self.on_disk[s] = None;
+        let was_dirty = self.dirty[s];
+        self.parse_into(&file, &text)?;
+        self.dirty[s] = was_dirty;
+        Ok(())
     }
 
-    /// Loads `file` and returns its text too (empty for a missing file), for a caller that
-    /// rewrites the file only when its text changes.
-    pub fn load_with_text(file: &Path) -> Result<(CommitMap, String), crate::history::Error> {
-        match std::fs::read_to_string(file) {
-            Ok(text) => Ok((CommitMap::parse(file, &text)?, text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok((CommitMap::default(), String::new()))
+    /// Loads the entries [`CommitMap::load_some`] left on disk, from the map at `path`.
+    pub fn load_rest(&mut self, path: &Path) -> Result<(), crate::history::Error> {
+        for slot in 0..self.names.len() {
+            if self.on_disk[slot].is_some() {
+                self.read_repo(path, slot as u32)?;
             }
-            Err(e) => Err(crate::history::Error::Io {
-                path: file.to_owned(),
-                source: e,
-            }),
         }
+        Ok(())
+    }
+
+    /// Whether every entry is loaded (nothing left on disk by [`CommitMap::load_some`]).
+    pub fn is_complete(&self) -> bool {
+        self.on_disk.iter().all(Option::is_none)
     }
 
     fn slot(&mut self, repo: &str) -> u32 {
@@ -114,6 +244,9 @@ impl CommitMap {
         let i = self.names.len() as u32;
         self.names.push(repo.to_string());
         self.maps.push(IdMap::default());
+        self.order.push(Vec::new());
+        self.on_disk.push(None);
+        self.dirty.push(false);
         self.index.insert(repo.to_string(), i);
         i
     }
@@ -129,9 +262,16 @@ impl CommitMap {
     }
 
     fn insert_at(&mut self, i: u32, old: ObjectId, new: ObjectId) {
-        if let gix::hashtable::hash_map::Entry::Vacant(v) = self.maps[i as usize].entry(old) {
+        let s = i as usize;
+        debug_assert!(
+            self.on_disk[s].is_none(),
+            "entries added to {} whose entries were not loaded",
+            self.names[s]
+        );
+        if let gix::hashtable::hash_map::Entry::Vacant(v) = self.maps[s].entry(old) {
             v.insert(new);
-            self.order.push((i, old));
+            self.order[s].push(old);
+            self.dirty[s] = true;
         }
     }
 
@@ -139,7 +279,7 @@ impl CommitMap {
     pub fn extend(&mut self, repo: &str, pairs: &[(ObjectId, ObjectId)]) {
         let i = self.slot(repo);
         self.maps[i as usize].reserve(pairs.len());
-        self.order.reserve(pairs.len());
+        self.order[i as usize].reserve(pairs.len());
         for (old, new) in pairs {
             self.insert_at(i, *old, *new);
         }
@@ -179,14 +319,19 @@ impl CommitMap {
 
     /// Records the path `repo`'s images are made for.
     pub fn set_path(&mut self, repo: &str, path: &str) {
-        self.paths.insert(repo.to_string(), path.to_string());
+        if self.path(repo) != Some(path) {
+            self.paths.insert(repo.to_string(), path.to_string());
+        }
     }
 
     /// Drops every entry of `repo` (its images were made for another path).
     pub fn forget(&mut self, repo: &str) {
         if let Some(i) = self.index.get(repo).copied() {
-            self.maps[i as usize].clear();
-            self.order.retain(|(r, _)| *r != i);
+            let s = i as usize;
+            self.maps[s].clear();
+            self.order[s].clear();
+            self.on_disk[s] = None;
+            self.dirty[s] = true;
         }
         self.paths.remove(repo);
     }
@@ -201,57 +346,259 @@ impl CommitMap {
         self.notes = record;
     }
 
-    /// The repos with at least one entry, in the order they first got one.
+    /// The repos with at least one entry (loaded or not), in the order they were first seen.
     pub fn repos(&self) -> impl Iterator<Item = &str> + '_ {
-        self.names
-            .iter()
-            .zip(&self.maps)
-            .filter(|(_, m)| !m.is_empty())
-            .map(|(n, _)| n.as_str())
+        (0..self.names.len())
+            .filter(|s| self.count(*s) > 0)
+            .map(|s| self.names[s].as_str())
     }
 
-    /// Number of entries for `repo`.
+    fn count(&self, slot: usize) -> usize {
+        self.on_disk[slot].unwrap_or(self.maps[slot].len())
+    }
+
+    /// Number of entries for `repo` (loaded or not).
     pub fn len_for(&self, repo: &str) -> usize {
-        self.repo_map(repo).map_or(0, |m| m.len())
+        self.index.get(repo).map_or(0, |i| self.count(*i as usize))
     }
 
-    /// Total number of entries.
+    /// Total number of entries (loaded or not).
     pub fn len(&self) -> usize {
-        self.order.len()
+        (0..self.names.len()).map(|s| self.count(s)).sum()
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.len() == 0
     }
 
-    /// Every entry as `(repo, old, new)` in insertion order.
+    /// Every loaded entry as `(repo, old, new)`, repo by repo, each in insertion order
+    /// (see [`CommitMap::is_complete`]).
     pub fn entries(&self) -> impl Iterator<Item = (&str, ObjectId, ObjectId)> + '_ {
-        self.order.iter().filter_map(|(i, old)| {
-            let new = self.maps[*i as usize].get(old)?;
-            Some((self.names[*i as usize].as_str(), *old, *new))
+        self.order.iter().enumerate().flat_map(move |(s, olds)| {
+            let name = self.names[s].as_str();
+            olds.iter()
+                .filter_map(move |old| Some((name, *old, *self.maps[s].get(old)?)))
         })
     }
 
-    /// The file text: `<old> <new> <repo>` lines in insertion order.
-    pub fn to_text(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::with_capacity(self.order.len() * 100);
-        for (repo, path) in &self.paths {
-            let _ = writeln!(out, "# path {repo} {path}");
-        }
-        if let Some(n) = &self.notes {
-            let _ = writeln!(out, "# notes {} {}", n.commit, n.sources);
-        }
+    /// The text of one repo's file: `<old> <new> <repo>` lines in insertion order.
+    fn repo_text(&self, slot: usize) -> String {
+        let name = self.names[slot].as_str();
+        let mut out = String::with_capacity(self.order[slot].len() * (82 + name.len() + 1));
         let mut hex = [0u8; 40];
-        for (repo, old, new) in self.entries() {
+        for old in &self.order[slot] {
+            let Some(new) = self.maps[slot].get(old) else {
+                continue;
+            };
             out.push_str(old.hex_to_buf(&mut hex));
             out.push(' ');
             out.push_str(new.hex_to_buf(&mut hex));
             out.push(' ');
-            out.push_str(repo);
+            out.push_str(name);
             out.push('\n');
         }
         out
+    }
+
+    /// The index text: `# repo <count> <name> <path>` per repo (sorted by name), then the
+    /// notes record.
+    fn index_text(&self) -> String {
+        use std::fmt::Write;
+        let mut names: Vec<&str> = self
+            .names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| self.len_for(n) > 0)
+            .chain(self.paths.keys().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut out = String::from(
+            "# tfmono commit map: one file per legacy repo beside this index, `<old> <new> <repo>` lines\n",
+        );
+        for name in names {
+            let _ = writeln!(
+                out,
+                "# repo {} {name} {}",
+                self.len_for(name),
+                self.path(name).unwrap_or("")
+            );
+        }
+        if let Some(n) = &self.notes {
+            let _ = writeln!(out, "# notes {} {}", n.commit, n.sources);
+        }
+        out
+    }
+
+    /// The files of the map that changed since it was loaded, the index last (write them in
+    /// this order: the index names the repos a later run reads). A repo left without
+    /// entries has its file removed.
+    pub fn files_to_write(&self) -> Vec<FileWrite> {
+        let mut out: Vec<FileWrite> = (0..self.names.len())
+            .filter(|s| self.dirty[*s])
+            .map(|s| FileWrite {
+                name: repo_file(&self.names[s]),
+                text: (!self.order[s].is_empty()).then(|| self.repo_text(s)),
+            })
+            .collect();
+        let index = self.index_text();
+        if index != self.index_text {
+            out.push(FileWrite {
+                name: INDEX.to_string(),
+                text: Some(index),
+            });
+        }
+        out
+    }
+}
+
+/// `<commit> <sources>` of a `# notes` line.
+fn parse_notes(rest: &str) -> Option<NotesRecord> {
+    rest.split_once(' ').and_then(|(commit, sources)| {
+        Some(NotesRecord {
+            commit: ObjectId::from_hex(commit.as_bytes()).ok()?,
+            sources: sources.to_string(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> ObjectId {
+        ObjectId::from_bytes_or_panic(&[n; 20])
+    }
+
+    /// Writes what `map` asks for into `dir`, as apply does.
+    fn save(map: &CommitMap, dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        for f in map.files_to_write() {
+            match f.text {
+                Some(t) => std::fs::write(dir.join(&f.name), t).unwrap(),
+                None => std::fs::remove_file(dir.join(&f.name)).unwrap(),
+            }
+        }
+    }
+
+    #[test]
+    fn repo_files_are_safe_names() {
+        assert_eq!(repo_file("terraform-aws-alb"), "terraform-aws-alb.map");
+        assert_eq!(repo_file("a.b_c"), "a.b_c.map");
+        assert_eq!(repo_file("org/x y"), "org%2Fx%20y.map");
+        assert_eq!(repo_file(".hidden"), "%2Ehidden.map");
+        assert_eq!(repo_file("index"), "index.map");
+    }
+
+    #[test]
+    fn a_partial_load_reads_only_the_wanted_repos_and_writes_only_what_changed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m.commit-map");
+        let mut map = CommitMap::default();
+        map.extend("a", &[(id(1), id(2)), (id(3), id(4))]);
+        map.extend("b", &[(id(5), id(6))]);
+        map.set_path("a", "alb");
+        map.set_path("b", "my vpc");
+        map.set_notes(Some(NotesRecord {
+            commit: id(9),
+            sources: "abc".into(),
+        }));
+        let written = map.files_to_write();
+        assert_eq!(
+            written.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["a.map", "b.map", INDEX]
+        );
+        save(&map, &dir);
+
+        let mut some = CommitMap::load_some(&dir, &|r| r == "b").unwrap();
+        assert!(!some.is_complete());
+        assert_eq!(some.len_for("a"), 2, "the count of a repo left on disk");
+        assert_eq!(some.get("a", &id(1)), None, "its entries are not loaded");
+        assert_eq!(some.get("b", &id(5)), Some(id(6)));
+        assert_eq!(some.len(), 3);
+        assert_eq!(some.path("b"), Some("my vpc"));
+        assert_eq!(some.repos().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(some.notes().map(|n| n.commit), Some(id(9)));
+        assert!(some.files_to_write().is_empty(), "nothing changed");
+
+        some.insert("b", id(7), id(8));
+        let written = some.files_to_write();
+        assert_eq!(
+            written.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["b.map", INDEX],
+            "a's file is not written again"
+        );
+        save(&some, &dir);
+        some.load_rest(&dir).unwrap();
+        assert!(some.is_complete());
+        assert_eq!(some.get("a", &id(3)), Some(id(4)));
+
+        let all = CommitMap::load(&dir).unwrap();
+        assert_eq!(all.len(), 4);
+        let entries: Vec<_> = all
+            .entries()
+            .map(|(r, o, n)| (r.to_string(), o, n))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("a".to_string(), id(1), id(2)),
+                ("a".to_string(), id(3), id(4)),
+                ("b".to_string(), id(5), id(6)),
+                ("b".to_string(), id(7), id(8)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_forgotten_repo_loses_its_file_and_the_old_single_file_map_is_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m.commit-map");
+        let mut map = CommitMap::default();
+        map.extend("a", &[(id(1), id(2))]);
+        map.set_path("a", "alb");
+        save(&map, &dir);
+        let mut map = CommitMap::load(&dir).unwrap();
+        map.forget("a");
+        assert_eq!(
+            map.files_to_write()[0],
+            FileWrite {
+                name: "a.map".into(),
+                text: None
+            }
+        );
+        save(&map, &dir);
+        assert!(!dir.join("a.map").exists());
+        assert!(CommitMap::load(&dir).unwrap().is_empty());
+
+        let file = tmp.path().join("old.commit-map");
+        let old = format!(
+            "# path a alb\n# notes {} xyz\n{} {} a\n",
+            id(9),
+            id(1),
+            id(2)
+        );
+        std::fs::write(&file, old).unwrap();
+        let map = CommitMap::load_some(&file, &|_| false).unwrap();
+        assert!(map.is_complete(), "an old map is read whole");
+        assert_eq!(map.get("a", &id(1)), Some(id(2)));
+        assert_eq!(map.path("a"), Some("alb"));
+        assert_eq!(map.notes().map(|n| n.sources.as_str()), Some("xyz"));
+        assert_eq!(
+            map.files_to_write().len(),
+            2,
+            "and written again as a directory"
+        );
+    }
+
+    #[test]
+    fn a_bad_index_line_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m.commit-map");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(INDEX), "# repo x a alb\n").unwrap();
+        let e = CommitMap::load(&dir).unwrap_err().to_string();
+        assert!(e.contains("index:1") && e.contains("# repo x a alb"), "{e}");
     }
 }

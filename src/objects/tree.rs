@@ -245,3 +245,187 @@ fn replace_at(
     overlay.put(obj);
     Ok(id)
 }
+
+/// [`replace_blob`] for every `(path, blob)` of `edits`, each tree on the way read and
+/// encoded once (one by one, a monorepo's root tree would be encoded again for every
+/// file); a tree whose entries do not change keeps its id without being written. The
+/// result is that of applying the edits one by one, in order.
+pub fn replace_blobs(
+    repo: &gix::Repository,
+    overlay: &mut impl Overlay,
+    root: ObjectId,
+    edits: &[(&str, ObjectId)],
+) -> Result<ObjectId, String> {
+    let split: Vec<(Vec<&str>, ObjectId)> = edits
+        .iter()
+        .map(|(p, b)| (p.split('/').filter(|c| !c.is_empty()).collect(), *b))
+        .collect();
+    // A path that is also the directory of another one: the order of the edits decides,
+    // so they go one by one (no real tree has that).
+    let leaves: std::collections::HashSet<&[&str]> =
+        split.iter().map(|(c, _)| c.as_slice()).collect();
+    let nested = split
+        .iter()
+        .any(|(c, _)| c.is_empty() || (1..c.len()).any(|n| leaves.contains(&c[..n])));
+    if nested {
+        let mut root = root;
+        for (path, blob) in edits {
+            root = replace_blob(repo, overlay, root, path, *blob)?;
+        }
+        return Ok(root);
+    }
+    let items: Vec<Below<'_>> = split.iter().map(|(c, b)| (c.as_slice(), *b)).collect();
+    replace_many(repo, overlay, root, &items)
+}
+
+/// One edit below a tree: the path components left, and the blob.
+type Below<'a> = (&'a [&'a str], ObjectId);
+
+fn replace_many(
+    repo: &gix::Repository,
+    overlay: &mut impl Overlay,
+    root: ObjectId,
+    edits: &[Below<'_>],
+) -> Result<ObjectId, String> {
+    let mut list = entries(repo, overlay, root)?;
+    // By first component, in order of first appearance; a leaf's last edit wins.
+    let mut groups: Vec<(&str, Vec<Below<'_>>)> = Vec::new();
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    for (comps, blob) in edits {
+        let Some((first, rest)) = comps.split_first() else {
+            continue;
+        };
+        let i = *group_of.entry(first).or_insert_with(|| {
+            groups.push((first, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push((rest, *blob));
+    }
+    let mut changed = false;
+    for (name, group) in groups {
+        let pos = list.iter().position(|e| e.name == name.as_bytes());
+        if group.iter().all(|(rest, _)| rest.is_empty()) {
+            let blob = group.last().map(|(_, b)| *b).unwrap_or(root);
+            let mode = pos
+                .map(|i| list[i].mode.clone())
+                .filter(|m| m.starts_with(b"100"))
+                .unwrap_or_else(|| b"100644".to_vec());
+            if let Some(i) = pos {
+                if list[i].id == blob && list[i].mode == mode {
+                    continue;
+                }
+                list.remove(i);
+            }
+            list.push(Entry {
+                mode,
+                name: name.as_bytes().to_vec(),
+                id: blob,
+            });
+            changed = true;
+            continue;
+        }
+        let old_child = pos.filter(|i| list[*i].is_tree()).map(|i| list[i].id);
+        let child = match old_child {
+            Some(id) => id,
+            None => {
+                let empty = Object::new(Kind::Tree, Vec::new());
+                let id = empty.id;
+                overlay.put(empty);
+                id
+            }
+        };
+        let new_child = replace_many(repo, overlay, child, &group)?;
+        if old_child == Some(new_child) {
+            continue;
+        }
+        if let Some(i) = pos {
+            list.remove(i);
+        }
+        list.push(Entry::tree(name, new_child));
+        changed = true;
+    }
+    if !changed {
+        return Ok(root);
+    }
+    let obj = Object::new(Kind::Tree, objects::encode_tree(list));
+    let id = obj.id;
+    overlay.put(obj);
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(overlay: &mut HashMap<ObjectId, Object>, text: &str) -> ObjectId {
+        let o = Object::new(Kind::Blob, text.as_bytes().to_vec());
+        let id = o.id;
+        overlay.insert(id, o);
+        id
+    }
+
+    /// A tree of `files` (`path -> text`), built in `overlay` one file at a time.
+    fn tree_of(
+        repo: &gix::Repository,
+        overlay: &mut HashMap<ObjectId, Object>,
+        files: &[(&str, &str)],
+    ) -> ObjectId {
+        let empty = Object::new(Kind::Tree, Vec::new());
+        let mut root = empty.id;
+        overlay.insert(empty.id, empty);
+        for (path, text) in files {
+            let b = blob(overlay, text);
+            root = replace_blob(repo, overlay, root, path, b).unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn replacing_many_blobs_at_once_gives_the_tree_of_one_by_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = gix::init_bare(tmp.path().join("r.git")).unwrap();
+        let mut overlay = HashMap::new();
+        let root = tree_of(
+            &repo,
+            &mut overlay,
+            &[
+                ("alb/main.tf", "a"),
+                ("alb/examples/x/main.tf", "b"),
+                ("vpc/main.tf", "c"),
+                ("vpc/vars.tf", "d"),
+                ("README.md", "e"),
+            ],
+        );
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            vec![],
+            vec![("alb/main.tf", "A")],
+            vec![("alb/main.tf", "a")], // the same content: the same tree
+            vec![
+                ("alb/examples/x/main.tf", "B"),
+                ("vpc/vars.tf", "D"),
+                ("alb/main.tf", "A"),
+                ("new/dir/file.tf", "N"),
+                ("README.md", "E"),
+            ],
+            vec![("vpc/main.tf", "1"), ("vpc/main.tf", "2")], // the last one wins
+            vec![("alb", "a blob where a tree was")],
+            vec![("README.md/sub.tf", "a tree where a blob was")],
+            vec![("x/y.tf", "nested"), ("x", "prefix")], // one by one
+        ];
+        for edits in cases {
+            let ids: Vec<(&str, ObjectId)> = edits
+                .iter()
+                .map(|(p, t)| (*p, blob(&mut overlay, t)))
+                .collect();
+            let mut one_by_one = root;
+            for (p, b) in &ids {
+                one_by_one = replace_blob(&repo, &mut overlay, one_by_one, p, *b).unwrap();
+            }
+            let at_once = replace_blobs(&repo, &mut overlay, root, &ids).unwrap();
+            assert_eq!(at_once, one_by_one, "{edits:?}");
+            if edits.is_empty() || edits == [("alb/main.tf", "a")] {
+                assert_eq!(at_once, root, "{edits:?}");
+            }
+        }
+    }
+}

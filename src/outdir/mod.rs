@@ -10,7 +10,7 @@
 //!     scans.json          the tag scans of the last completed apply (record_scans)
 //!     verified.json       what the last verify proved, for `verify --since-last` (record_verified)
 //!   <monorepo>.git/       one bare repo per monorepo (MAIN_REF, NOTES_REF, imports, tags)
-//!   <monorepo>.commit-map the commit map (commit_map_file)
+//!   <monorepo>.commit-map/ the commit map: an index and a file per legacy repo (commit_map_file)
 //!   rollback.sh, push.sh  rendered from the journal (ROLLBACK_SCRIPT, PUSH_SCRIPT)
 //!   state/…               the Terraform state scripts (STATE_DIR)
 //! ```
@@ -29,8 +29,8 @@ pub use journal::{
     journal_path, load, record, save, Journal, JournalRef, JournalRepo, JournalTarget,
 };
 pub use records::{
-    forget_applied, is_synced, last_scans, last_synced, last_verified, moved_since_apply,
-    record_applied, record_scans, record_synced, record_verified, Moved, Synced,
+    forget_applied, is_synced, last_intact, last_scans, last_synced, last_verified,
+    moved_since_apply, record_applied, record_scans, record_synced, record_verified, Moved, Synced,
 };
 pub use write::{write_file, write_script, SCRIPT_END};
 
@@ -63,12 +63,13 @@ pub const MAIN_REF: &str = "refs/heads/main";
 /// The ref holding the commit-map notes (`Migrated-from:` lines).
 pub const NOTES_REF: &str = "refs/notes/tfmono";
 
-/// The commit map's file name for `monorepo`, relative to the output directory.
+/// The commit map's directory name for `monorepo`, relative to the output directory (see
+/// [`crate::history::commit_map`]).
 pub fn commit_map_file(monorepo: &str) -> String {
     format!("{monorepo}.commit-map")
 }
 
-/// The commit map file of a monorepo.
+/// The commit map directory of a monorepo.
 pub fn commit_map_path(out: &Path, monorepo: &str) -> PathBuf {
     out.join(commit_map_file(monorepo))
 }

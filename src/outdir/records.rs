@@ -73,20 +73,38 @@ pub struct Synced<R> {
     /// The fingerprint of its inputs, with whatever else decided its output (the caller's
     /// key: see [`super::run_key`]).
     pub fingerprint: String,
+    /// The fingerprint of its inputs but the legacy refs (the caller's: a later run with
+    /// the same one may build on this apply's output repo by repo; see [`last_intact`]).
+    #[serde(default)]
+    pub base: String,
+    /// The fingerprint of its inputs as its journal records it.
+    #[serde(default)]
+    pub inputs: String,
     /// The refs of every legacy repo as it read them.
     pub repos: Vec<R>,
 }
 
-/// Records that the apply of inputs `key` (see [`super::run_key`]), reading legacy refs
-/// `repos`, completed (after [`record_applied`]).
-pub fn record_synced<R: Serialize>(out: &Path, key: &str, repos: &[R]) -> Result<(), Error> {
+/// Records that the apply of inputs `key` (see [`super::run_key`]; `inputs` as the journal
+/// has it, `base` as [`Synced::base`] says), reading legacy refs `repos`, completed (after
+/// [`record_applied`]).
+pub fn record_synced<R: Serialize>(
+    out: &Path,
+    key: &str,
+    base: &str,
+    inputs: &str,
+    repos: &[R],
+) -> Result<(), Error> {
     #[derive(Serialize)]
     struct SyncedRef<'a, R> {
         fingerprint: &'a str,
+        base: &'a str,
+        inputs: &'a str,
         repos: &'a [R],
     }
     let synced = SyncedRef {
         fingerprint: key,
+        base,
+        inputs,
         repos,
     };
     let json = serde_json::to_vec_pretty(&synced).expect("refs always serialise");
@@ -134,20 +152,30 @@ pub fn last_verified<V: serde::de::DeserializeOwned>(out: &Path) -> Result<Optio
     read_record(out, VERIFIED_FILE)
 }
 
-/// Whether `out` already holds exactly what applying inputs `fingerprint` makes (`key`: the
-/// fingerprint with what else decided the output, as [`record_synced`] got it): the last
-/// apply that completed had these inputs, no apply was started since with others, every file
-/// it wrote is there and every monorepo ref has the value it left (none moved, added or
-/// deleted). Reads ref files and the records only, no object.
-pub fn is_synced(out: &Path, fingerprint: &str, key: &str) -> Result<bool, Error> {
-    let synced: Option<Synced<serde::de::IgnoredAny>> = last_synced(out)?;
-    if synced.is_none_or(|s| s.fingerprint != key) {
-        return Ok(false);
+/// What the last completed apply into `out` imported, when a run with inputs `base` (see
+/// [`Synced::base`]) may build on its output repo by repo: it had the same base, no apply
+/// was started since with other inputs, every file it wrote is there and every monorepo
+/// ref has the value it left. Any doubt means `None`: the run does everything again.
+pub fn last_intact<R: serde::de::DeserializeOwned>(
+    out: &Path,
+    base: &str,
+) -> Result<Option<Synced<R>>, Error> {
+    let Some(synced) = last_synced::<R>(out)? else {
+        return Ok(None);
+    };
+    if synced.base.is_empty() || synced.base != base {
+        return Ok(None);
     }
+    Ok(as_left(out, &synced.inputs)?.then_some(synced))
+}
+
+/// Whether the journal of `out` is that of an apply of inputs `fingerprint`, every file it
+/// lists is there and every monorepo ref has the value the last apply left.
+fn as_left(out: &Path, fingerprint: &str) -> Result<bool, Error> {
     let Some(journal) = journal::load(out)? else {
         return Ok(false);
     };
-    if journal.fingerprint != fingerprint || journal.files.iter().any(|f| !out.join(f).is_file()) {
+    if journal.fingerprint != fingerprint || journal.files.iter().any(|f| !out.join(f).exists()) {
         return Ok(false);
     }
     let Some(applied) = load_applied(out)? else {
@@ -163,6 +191,19 @@ pub fn is_synced(out: &Path, fingerprint: &str, key: &str) -> Result<bool, Error
         }
     }
     Ok(true)
+}
+
+/// Whether `out` already holds exactly what applying inputs `fingerprint` makes (`key`: the
+/// fingerprint with what else decided the output, as [`record_synced`] got it): the last
+/// apply that completed had these inputs, no apply was started since with others, every file
+/// it wrote is there and every monorepo ref has the value it left (none moved, added or
+/// deleted). Reads ref files and the records only, no object.
+pub fn is_synced(out: &Path, fingerprint: &str, key: &str) -> Result<bool, Error> {
+    let synced: Option<Synced<serde::de::IgnoredAny>> = last_synced(out)?;
+    if synced.is_none_or(|s| s.fingerprint != key) {
+        return Ok(false);
+    }
+    as_left(out, fingerprint)
 }
 
 /// Refs of one monorepo that rollback would lose: moved or created since the last apply.
@@ -223,11 +264,16 @@ mod tests {
         super::super::claim_output(out).expect("claimed");
         let none: Option<Synced<String>> = last_synced(out).expect("read");
         assert_eq!(none, None);
-        record_synced(out, "key", &["a".to_string()]).expect("recorded");
+        record_synced(out, "key", "base", "inputs", &["a".to_string()]).expect("recorded");
         let got: Option<Synced<String>> = last_synced(out).expect("read");
         assert_eq!(
-            got.map(|s| (s.fingerprint, s.repos)),
-            Some(("key".into(), vec!["a".into()]))
+            got.map(|s| (s.fingerprint, s.base, s.inputs, s.repos)),
+            Some((
+                "key".into(),
+                "base".into(),
+                "inputs".into(),
+                vec!["a".into()]
+            ))
         );
         std::fs::write(out.join(MARKER_DIR).join(SYNCED_FILE), "{").expect("damage");
         let damaged: Option<Synced<String>> = last_synced(out).expect("read");
@@ -242,7 +288,9 @@ mod tests {
         forget_applied(out).expect("forgotten");
         assert!(!out.join(MARKER_DIR).join(VERIFIED_FILE).exists());
         // and without a journal, nothing is in sync
-        record_synced(out, "key", &["a".to_string()]).expect("recorded");
+        record_synced(out, "key", "base", "f", &["a".to_string()]).expect("recorded");
         assert!(!is_synced(out, "f", "key").expect("checked"));
+        let intact: Option<Synced<String>> = last_intact(out, "base").expect("checked");
+        assert_eq!(intact, None, "no journal: nothing to build on");
     }
 }

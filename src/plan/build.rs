@@ -79,7 +79,15 @@ pub fn build(mapping: &Mapping, inventory: &Inventory) -> Result<Plan, Error> {
         key_changes: Vec::new(),
         identity: mapping.identity.clone().unwrap_or_default(),
         scans: Default::default(),
+        base: base_fingerprint(mapping),
     })
+}
+
+/// The fingerprint of what a plan's imports depend on besides the legacy refs: the tfmono
+/// version, the mapping text and the identity of the commits tfmono writes.
+pub fn base_fingerprint(mapping: &Mapping) -> String {
+    let identity = mapping.identity.clone().unwrap_or_default();
+    inputs_fingerprint(&mapping.text, &identity, &[])
 }
 
 fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>) -> ImportStep {
@@ -191,6 +199,7 @@ fn import_step(spec: &RepoSpec, legacy: &LegacyRepo, warnings: &mut Vec<Warning>
         tags,
         commits: legacy.commits,
         root_only: legacy.root_only.clone(),
+        unchanged: false,
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Options {
     pub snapshots: Option<state::Snapshots>,
     /// The tag scans of an earlier run (see [`cache`](super::cache)); empty: scan every tag.
     pub scans: super::cache::ScanCache,
+    /// What the last completed apply into the output directory left, when this plan builds
+    /// on it (empty: every import is done again).
+    pub baseline: super::Baseline,
 }
 
 /// Computes everything `apply` will do: imports ([`build`]), then source rewrites, backend
@@ -92,6 +95,12 @@ pub fn build_with_progress(
     scans.unchanged = scans.version == opts.scans.version
         && scans.reused.len() == scans.repos.len()
         && opts.scans.repos.len() == scans.repos.len();
+    // A repo whose refs and tag scan are those of the last apply: its images, refs and tag
+    // rewrites are what that apply wrote.
+    for step in plan.monorepos.iter_mut().flat_map(|m| &mut m.imports) {
+        step.unchanged = opts.baseline.repos.contains(&step.repo)
+            && (scans.reused.contains(&step.repo) || !scans.repos.contains_key(&step.repo));
+    }
     plan.scans = scans;
 
     // State moves.

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use build::{build, inputs_fingerprint};
+pub use build::{base_fingerprint, build, inputs_fingerprint};
 pub use files::{build_with, build_with_progress, Options};
 
 /// The version of the plan's JSON schema; bumped on any incompatible change.
@@ -79,6 +79,22 @@ pub struct Plan {
     /// the plan's JSON.
     #[serde(skip)]
     pub scans: cache::ScanCache,
+    /// The fingerprint of the inputs a later plan may build on this one's apply with (the
+    /// tfmono version, the mapping text, the identity: [`base_fingerprint`]; see
+    /// [`Baseline`]). Not part of the plan's JSON.
+    #[serde(skip)]
+    pub base: String,
+}
+
+/// What the last completed apply into the output directory left, as far as a plan may
+/// build on it: the legacy repos whose refs are exactly those it read, when it had the same
+/// mapping and identity and every monorepo ref is still as it left them (see
+/// `outdir::last_intact`). Their imports are [`ImportStep::unchanged`] unless their tag scan
+/// must be redone.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    /// The repos whose refs did not move since.
+    pub repos: std::collections::BTreeSet<String>,
 }
 
 /// A backend key that would change because a root moved directory.
@@ -307,6 +323,12 @@ pub struct ImportStep {
     /// imported unchanged under `path/`, where they stop working. Sorted by path.
     #[serde(default)]
     pub root_only: Vec<crate::inventory::root_only::RootOnlyFile>,
+    /// Nothing of this repo changed since the last completed apply into the same output
+    /// directory with the same mapping (its refs are those that apply read, its tag scans
+    /// were reused): apply leaves its images, refs and tag rewrites as they are and reads
+    /// nothing of it (see [`Baseline`]).
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// One legacy ref and the monorepo ref it becomes (defined by [`crate::history`], which

@@ -75,7 +75,8 @@ pub fn rollback_script(journal: &Journal) -> String {
     }
     // rollback.sh itself stays, so running it (or `tfmono rollback`) again is harmless.
     for f in journal.files.iter().filter(|f| f.as_str() != "rollback.sh") {
-        let _ = writeln!(s, "rm -f -- {}", quote(f));
+        // the commit maps are directories
+        let _ = writeln!(s, "rm -rf -- {}", quote(f));
     }
     // temporary files of a write apply was killed in (see `apply::files`)
     s.push_str("rm -f -- .*.tfmono-tmp\n");

@@ -370,8 +370,8 @@ fn credentials_and_sshkeys_appear_in_no_output_and_no_written_file() {
         "rollback.sh",
         "push.sh",
         ".tfmono/journal.json",
-        "live.commit-map",
-        "reference-modules.commit-map",
+        "live.commit-map/index",
+        "reference-modules.commit-map/index",
         "state/migrate-all.sh",
     ] {
         assert!(

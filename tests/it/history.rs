@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::common::git::{commit, refs, rev, stored};
 use crate::common::org::{apply, caller_org, legacy_org, org};
-use crate::common::{exits, git, hermetic, ok, run_tfmono, tempdir, tree_hash};
+use crate::common::{commit_map, exits, git, hermetic, ok, run_tfmono, tempdir, tree_hash};
 
 #[test]
 fn import_keeps_every_commit_tree_tag_and_branch_and_verify_proves_it() {
@@ -142,7 +142,7 @@ fn import_keeps_every_commit_tree_tag_and_branch_and_verify_proves_it() {
     );
     assert_eq!(rev(&mono, "main:alb"), rev(&alb, "master^{tree}"));
     // The commit map: file and notes.
-    let map = std::fs::read_to_string(root.join("out/reference-modules.commit-map")).expect("map");
+    let map = commit_map(&root.join("out/reference-modules.commit-map"));
     let v1 = rev(&alb, "v1.0.0");
     let v1_new = rev(&mono, "alb/v1.0.0");
     assert!(
@@ -198,7 +198,10 @@ fn import_is_deterministic_and_rerun_changes_nothing() {
     let packs = std::fs::read_dir(mono.join("objects/pack"))
         .expect("dir")
         .count();
-    let stderr = apply(root, "a");
+    // Every step run again (`--full`; without it the re-run stops at "Up to date").
+    let o = run_tfmono(root, &["apply", "mapping.hcl", "--out", "a", "--full"]);
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr.contains("reference-modules: 0 commits written"),
         "{stderr}"
@@ -581,7 +584,7 @@ fn a_terraform_file_whose_name_is_not_utf8_is_imported_unchanged_and_reported() 
 
 /// The monorepo image of legacy commit `old`, from the commit map.
 fn image(root: &Path, old: &str) -> String {
-    let map = std::fs::read_to_string(root.join("out/reference-modules.commit-map")).expect("map");
+    let map = commit_map(&root.join("out/reference-modules.commit-map"));
     map.lines()
         .find_map(|l| {
             let mut it = l.split_whitespace();

@@ -269,7 +269,10 @@ fn a_library_apply_keeps_the_journal_and_the_records() {
     }
     for m in &plan.monorepos {
         assert!(journal.files.contains(&outdir::commit_map_file(&m.name)));
-        assert!(out.join(outdir::commit_map_file(&m.name)).is_file());
+        assert!(out
+            .join(outdir::commit_map_file(&m.name))
+            .join(tfmono::history::commit_map::INDEX)
+            .is_file());
     }
     let key = outdir::run_key(&plan.fingerprint, None).expect("key");
     assert!(

@@ -227,11 +227,12 @@ fn snapshot(out: &Path) -> BTreeMap<String, String> {
         s.insert(name, refs(&m));
     }
     for f in files_below(out) {
-        if f.ends_with(".commit-map") && !f.contains('/') {
-            s.insert(
-                f.clone(),
-                std::fs::read_to_string(out.join(&f)).expect("read"),
-            );
+        // the commit maps: one directory per monorepo, with an index
+        if let Some(dir) = f
+            .strip_suffix("/index")
+            .filter(|d| d.ends_with(".commit-map") && !d.contains('/'))
+        {
+            s.insert(dir.to_string(), crate::common::commit_map(&out.join(dir)));
         }
     }
     s

@@ -122,7 +122,7 @@ fn a_failed_write_into_the_output_names_the_output_path_and_says_re_run() {
     // nothing more can be written.
     let break_output = || {
         std::fs::remove_dir_all(&mono).expect("rm monorepo");
-        let _ = std::fs::remove_file(root.join("out/reference-modules.commit-map"));
+        let _ = std::fs::remove_dir_all(root.join("out/reference-modules.commit-map"));
         git(root, &["init", "-q", "--bare", "out/reference-modules.git"]);
         let pack = mono.join("objects/pack");
         let _ = std::fs::remove_dir(&pack);
@@ -177,7 +177,7 @@ fn a_monorepo_removed_underneath_apply_is_called_the_monorepo_and_a_re_run_is_ad
     std::fs::rename(out.join("live.git/refs"), stale.join("refs")).expect("mv refs");
     std::os::unix::fs::symlink(stale.join("refs"), out.join("live.git/refs")).expect("symlink");
     std::fs::remove_dir_all(out.join("reference-modules.git")).expect("rm");
-    std::fs::remove_file(out.join("reference-modules.commit-map")).expect("rm");
+    std::fs::remove_dir_all(out.join("reference-modules.commit-map")).expect("rm");
     let r = fails(
         root,
         &args,

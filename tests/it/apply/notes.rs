@@ -35,7 +35,7 @@ fn new_commit(root: &Path, name: &str, file: &str) -> String {
 
 /// The image of legacy commit `old`, from the commit map of `m` in `out`.
 fn image(root: &Path, out: &str, old: &str) -> String {
-    let map = std::fs::read_to_string(root.join(out).join("m.commit-map")).expect("map");
+    let map = crate::common::commit_map(&root.join(out).join("m.commit-map"));
     map.lines()
         .find_map(|l| l.strip_prefix(&format!("{old} ")))
         .and_then(|rest| rest.split(' ').next())
@@ -53,7 +53,7 @@ fn notes_trees(root: &Path, out: &str, fresh: &str) -> (String, String) {
 
 /// Every entry of the commit map of `m` in `out` has its note, and nothing else does.
 fn assert_notes_map_every_commit(root: &Path, out: &str) {
-    let map = std::fs::read_to_string(root.join(out).join("m.commit-map")).expect("map");
+    let map = crate::common::commit_map(&root.join(out).join("m.commit-map"));
     let images: BTreeSet<String> = map
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -170,7 +170,7 @@ fn everything(root: &Path, out: &str) -> (String, String, String) {
     );
     (
         git(&mono, &["for-each-ref"]),
-        std::fs::read_to_string(root.join(out).join("m.commit-map")).expect("map"),
+        crate::common::commit_map(&root.join(out).join("m.commit-map")),
         objects,
     )
 }
@@ -197,7 +197,7 @@ fn imports_written_in_batches_give_the_same_monorepo_and_a_killed_run_converges(
     for r in git(&mono, &["for-each-ref", "--format=%(refname)"]).lines() {
         git(&mono, &["update-ref", "-d", r]);
     }
-    std::fs::remove_file(root.join("batched/m.commit-map")).expect("rm map");
+    std::fs::remove_dir_all(root.join("batched/m.commit-map")).expect("rm map");
     let before = packs(root, "batched");
     apply_in_batches(root, "batched", "1");
     assert_eq!(packs(root, "batched"), before, "the batch packs are reused");

@@ -19,8 +19,7 @@ fn hundreds_of_tags_and_branches_go_into_packed_refs_with_the_right_values_once(
 
     // The commit map: legacy commit -> image.
     let map: BTreeMap<String, String> =
-        std::fs::read_to_string(root.join("out/reference-modules.commit-map"))
-            .expect("commit map")
+        crate::common::commit_map(&root.join("out/reference-modules.commit-map"))
             .lines()
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
@@ -91,9 +90,9 @@ fn hundreds_of_tags_and_branches_go_into_packed_refs_with_the_right_values_once(
         "loose refs"
     );
 
-    // A second apply changes nothing.
+    // A second apply, every step run again (`--full`), changes nothing.
     let packed_before = std::fs::read(mono.join("packed-refs")).expect("packed-refs");
-    let stderr = apply(root);
+    let stderr = apply_full(root);
     assert!(
         stderr.contains("reference-modules: 0 commits written, 300 reused, 0 refs updated"),
         "{stderr}"
@@ -193,6 +192,13 @@ repo "terraform-aws-many" {
 
 fn apply(root: &Path) -> String {
     let o = run_tfmono(root, &["apply", "mapping.hcl", "--out", "out"]);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "apply failed: {stderr}");
+    stderr
+}
+
+fn apply_full(root: &Path) -> String {
+    let o = run_tfmono(root, &["apply", "mapping.hcl", "--out", "out", "--full"]);
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "apply failed: {stderr}");
     stderr

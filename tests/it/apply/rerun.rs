@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::common::org::org;
-use crate::common::{git, ok, tempdir, tree_hash};
+use crate::common::{commit_map, git, ok, tempdir, tree_hash};
 
 #[test]
 fn a_rerun_after_a_failed_run_removes_its_leftover_packs() {
@@ -47,7 +47,7 @@ fn a_rerun_after_a_failed_run_removes_its_leftover_packs() {
         b"an index without its pack",
     )
     .expect("write");
-    std::fs::remove_file(root.join("out/reference-modules.commit-map")).expect("rm map");
+    std::fs::remove_dir_all(root.join("out/reference-modules.commit-map")).expect("rm map");
     for r in refs(&mono).lines() {
         let name = r.split_whitespace().nth(1).expect("name");
         git(&mono, &["update-ref", "-d", name]);
@@ -67,8 +67,8 @@ fn a_rerun_after_a_failed_run_removes_its_leftover_packs() {
     assert_eq!(objects(&mono), objects(&clean));
     assert_eq!(refs(&mono), refs(&clean));
     assert_eq!(
-        std::fs::read_to_string(root.join("out/reference-modules.commit-map")).expect("map"),
-        std::fs::read_to_string(root.join("clean/reference-modules.commit-map")).expect("map"),
+        commit_map(&root.join("out/reference-modules.commit-map")),
+        commit_map(&root.join("clean/reference-modules.commit-map")),
     );
     git(&mono, &["fsck", "--full", "--no-dangling"]);
     ok(root, &["verify", "mapping.hcl", "--out", "out", "--full"]);
@@ -270,9 +270,7 @@ fn outputs(out: &Path) -> String {
     let mut parts = Vec::new();
     for name in ["reference-modules", "service-modules", "live"] {
         parts.push(git(&out.join(format!("{name}.git")), &["for-each-ref"]));
-        parts.push(
-            std::fs::read_to_string(out.join(format!("{name}.commit-map"))).expect("commit map"),
-        );
+        parts.push(commit_map(&out.join(format!("{name}.commit-map"))));
     }
     use sha1::Digest;
     format!("{:x}", sha1::Sha1::digest(parts.join("\n")))
@@ -399,6 +397,26 @@ fn a_resync_after_new_commits_in_2_of_50_repos_writes_exactly_those_and_touches_
         })
         .collect();
 
+    // The commit map's files: a file rewritten is a new file (written atomically), so its
+    // inode tells whether the re-sync touched it.
+    let inodes = |dir: &Path| -> std::collections::BTreeMap<String, u64> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::read_dir(dir)
+            .expect("commit map")
+            .map(|e| {
+                let e = e.expect("entry");
+                let ino = e.metadata().expect("metadata").ino();
+                (e.file_name().to_string_lossy().into_owned(), ino)
+            })
+            .collect()
+    };
+    let map_dir = out.join("reference-modules.commit-map");
+    let inodes_before = inodes(&map_dir);
+    assert!(
+        inodes_before.len() > 50 && inodes_before.contains_key("terraform-aws-gen-3.map"),
+        "an index and a file per repo: {inodes_before:?}"
+    );
+
     // Two new commits in one repo, one in another (both module repos of reference-modules).
     let mut new = Vec::new();
     for (name, n) in [("terraform-aws-gen-3", 2), ("terraform-aws-gen-17", 1)] {
@@ -410,6 +428,29 @@ fn a_resync_after_new_commits_in_2_of_50_repos_writes_exactly_those_and_touches_
             ));
         }
     }
+    // The plan of that re-sync knows the 2 repos are the only ones to import again.
+    let plan = ok(
+        root,
+        &[
+            "plan",
+            "org/mapping.hcl",
+            "--format",
+            "json",
+            "--since",
+            "out",
+        ],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    let again: Vec<&str> = plan["monorepos"]
+        .as_array()
+        .expect("monorepos")
+        .iter()
+        .flat_map(|m| m["imports"].as_array().expect("imports"))
+        .filter(|s| s["unchanged"] != serde_json::Value::Bool(true))
+        .map(|s| s["repo"].as_str().expect("repo"))
+        .collect();
+    assert_eq!(again, ["terraform-aws-gen-17", "terraform-aws-gen-3"]);
+
     let run = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
     let said = run.all();
     assert!(
@@ -419,13 +460,28 @@ fn a_resync_after_new_commits_in_2_of_50_repos_writes_exactly_those_and_touches_
         "{said}"
     );
     // Exactly the new commits got images, in the commit map.
-    let map = std::fs::read_to_string(out.join("reference-modules.commit-map")).expect("map");
+    let map = commit_map(&out.join("reference-modules.commit-map"));
     for c in &new {
         assert!(
             map.lines().any(|l| l.starts_with(c.as_str())),
             "{c} has no image"
         );
     }
+    // Only the two repos' files of the commit map and its index were written again.
+    let inodes_after = inodes(&map_dir);
+    let rewritten: Vec<&str> = inodes_after
+        .iter()
+        .filter(|(name, ino)| inodes_before.get(*name) != Some(ino))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(
+        rewritten,
+        [
+            "index",
+            "terraform-aws-gen-17.map",
+            "terraform-aws-gen-3.map"
+        ]
+    );
     // Every ref but main, the notes and the two repos' import branches is unchanged.
     for (m, before) in monos.iter().zip(&before_refs) {
         let after = refs(&out.join(format!("{m}.git")));

@@ -252,3 +252,57 @@ pub(crate) fn fails(dir: &Path, args: &[&str], needles: &[&str]) -> Run {
     }
     r
 }
+
+/// The whole commit map at `dir` (`<out>/<monorepo>.commit-map`, a directory): its index,
+/// then every repo's file in name order (`<old> <new> <repo>` lines).
+pub fn commit_map(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("commit map {}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".map"))
+        .collect();
+    names.sort();
+    let mut text = std::fs::read_to_string(dir.join("index")).unwrap_or_default();
+    for n in names {
+        text.push_str(&std::fs::read_to_string(dir.join(n)).expect("map file"));
+    }
+    text
+}
+
+/// The file of legacy repo `repo` in the commit map at `dir`.
+pub fn commit_map_file(dir: &Path, repo: &str) -> PathBuf {
+    dir.join(tfmono::history::commit_map::repo_file(repo))
+}
+
+/// Makes the commit map at `dir` give legacy commit `old` the image `image`; returns the
+/// file it changed and its text before, for [`restore`].
+pub fn set_image(dir: &Path, old: &str, image: &str) -> (PathBuf, String) {
+    for e in std::fs::read_dir(dir).expect("commit map") {
+        let path = e.expect("entry").path();
+        if path.extension().is_none_or(|x| x != "map") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("map file");
+        let mut found = false;
+        let tampered: Vec<String> = text
+            .lines()
+            .map(|l| match l.split(' ').collect::<Vec<_>>()[..] {
+                [o, _, repo] if o == old => {
+                    found = true;
+                    format!("{o} {image} {repo}")
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        if found {
+            std::fs::write(&path, tampered.join("\n") + "\n").expect("write map");
+            return (path, text);
+        }
+    }
+    panic!("{old} is not in the commit map {}", dir.display())
+}
+
+/// Puts back the file [`set_image`] changed.
+pub fn restore((path, text): (PathBuf, String)) {
+    std::fs::write(path, text).expect("restore map");
+}

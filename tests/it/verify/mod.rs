@@ -20,14 +20,11 @@ fn verify_names_the_commit_when_an_image_is_wrong() {
     apply(root, "out");
     // Point a legacy commit's image at another commit in the commit map.
     let map_file = root.join("out/reference-modules.commit-map");
-    let text = std::fs::read_to_string(&map_file).expect("map");
+    let text = crate::common::commit_map(&map_file);
     let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
     let victim_old = lines[1].split(' ').next().expect("old").to_string();
     let other_new = lines[0].split(' ').nth(1).expect("new").to_string();
-    let mut tampered: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let parts: Vec<&str> = lines[1].split(' ').collect();
-    tampered[1] = format!("{} {} {}", parts[0], other_new, parts[2]);
-    std::fs::write(&map_file, tampered.join("\n") + "\n").expect("write");
+    let saved = crate::common::set_image(&map_file, &victim_old, &other_new);
     let v = run_tfmono(root, &["verify", "mapping.hcl", "--out", "out"]);
     let stdout = String::from_utf8_lossy(&v.stdout);
     assert_eq!(v.status.code(), Some(1), "{stdout}");
@@ -35,7 +32,7 @@ fn verify_names_the_commit_when_an_image_is_wrong() {
     assert!(stdout.contains(&victim_old), "names the commit: {stdout}");
 
     // A tag moved in the monorepo is caught too.
-    std::fs::write(&map_file, text).expect("restore");
+    crate::common::restore(saved);
     let mono = root.join("out/reference-modules.git");
     let other = rev(&mono, "alb/v1.0.0");
     git(&mono, &["update-ref", "refs/tags/alb/v2.1.0", &other]);

@@ -3,7 +3,7 @@
 //! catches a wrong image among them, a moved monorepo ref and legacy commits apply never
 //! imported, and verifies everything when its record is missing or damaged.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::git::rev;
 use crate::common::{exits, git, ok, run, tempdir};
@@ -53,29 +53,14 @@ fn new_commits(root: &Path, repo: &str, n: usize) {
     git(&work, &["push", "-q", "origin", "HEAD"]);
 }
 
-/// Makes the commit map give legacy commit `old` the image `image`; returns the map as it was.
-fn set_image(root: &Path, old: &str, image: &str) -> String {
-    let path = root.join(MAP);
-    let text = std::fs::read_to_string(&path).expect("map");
-    let mut found = false;
-    let tampered: Vec<String> = text
-        .lines()
-        .map(|l| match l.split(' ').collect::<Vec<_>>()[..] {
-            [o, _, repo] if o == old => {
-                found = true;
-                format!("{o} {image} {repo}")
-            }
-            _ => l.to_string(),
-        })
-        .collect();
-    assert!(found, "{old} is not in the commit map");
-    std::fs::write(&path, tampered.join("\n") + "\n").expect("write map");
-    text
+/// Makes the commit map give legacy commit `old` the image `image`; returns what to restore.
+fn set_image(root: &Path, old: &str, image: &str) -> (PathBuf, String) {
+    crate::common::set_image(&root.join(MAP), old, image)
 }
 
 /// The image the commit map gives legacy commit `old`.
 fn image(root: &Path, old: &str) -> String {
-    let text = std::fs::read_to_string(root.join(MAP)).expect("map");
+    let text = crate::common::commit_map(&root.join(MAP));
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{old} ")))
         .and_then(|rest| rest.split(' ').next())
@@ -149,7 +134,7 @@ fn since_last_checks_exactly_the_new_commits_of_the_repos_the_last_apply_changed
         "{}",
         full.stdout
     );
-    std::fs::write(root.join(MAP), map).expect("restore map");
+    crate::common::restore(map);
     let full = ok(root, VERIFY);
     assert!(
         full.stdout
@@ -171,7 +156,7 @@ fn since_last_catches_a_wrong_new_image_a_moved_ref_and_commits_apply_never_impo
     let old_tip_image = image(root, &rev(&vpc, "main~2"));
     let map = set_image(root, &first_new, &old_tip_image);
     exits(root, VERIFY_SINCE, 1, &["MISMATCH", &first_new]);
-    std::fs::write(root.join(MAP), map).expect("restore map");
+    crate::common::restore(map);
     // vpc failed: its record is dropped, so it is verified in full now (12 + 2 commits).
     let s = since_last_json(root, 0);
     assert_eq!(
