@@ -140,19 +140,17 @@ pub fn compute_with_refs(
             out: out.map(Path::to_path_buf),
         },
     )?;
-    // Commit counts the last apply into `out` recorded: a repo whose tips did not move is
-    // not walked again.
-    let known: inventory::KnownCounts = match out {
-        Some(out) => tfmono::outdir::last_synced::<inventory::RepoRefs>(out)?
-            .map(|last| {
-                last.repos
-                    .into_iter()
-                    .filter_map(|r| Some((r.name, r.counted?)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        None => Default::default(),
+    // What the last apply into `out` recorded (read once): the commit counts of its repos
+    // (a repo whose tips did not move is not walked again) and the refs it read.
+    let last = match out {
+        Some(out) => tfmono::outdir::last_synced::<inventory::RepoRefs>(out)?,
+        None => None,
     };
+    let known: inventory::KnownCounts = last
+        .iter()
+        .flat_map(|l| &l.repos)
+        .filter_map(|r| Some((r.name.clone(), r.counted.clone()?)))
+        .collect();
     trace.mark("preflight");
     let progress = ui.progress();
     let inventory = inventory::scan_known(&mapping, &opts, preload, &known, progress.as_ref())
@@ -166,9 +164,9 @@ pub fn compute_with_refs(
     };
     // The repos whose refs are those the last apply into `out` read, when that apply's
     // output is as it left it: their imports are not done again.
-    let baseline = match out.filter(|_| reuse_scans) {
-        Some(out) => baseline(out, &mapping, &inventory)?,
-        None => Default::default(),
+    let baseline = match (out.filter(|_| reuse_scans), &last) {
+        (Some(out), Some(last)) => baseline(out, last, &mapping, &inventory)?,
+        _ => Default::default(),
     };
     trace.mark("last scans and baseline");
     let opts = plan::Options {
@@ -206,18 +204,18 @@ impl Trace {
     }
 }
 
-/// What the last completed apply into `out` left that a run with `mapping` may build on:
-/// the repos of `inventory` whose refs did not move since (none when that apply had another
+/// What the last completed apply into `out` (which recorded `last`) left that a run with
+/// `mapping` may build on: the repos of `inventory` whose refs did not move since (none when that apply had another
 /// mapping or identity, or its output changed since).
 fn baseline(
     out: &Path,
+    last: &tfmono::outdir::Synced<inventory::RepoRefs>,
     mapping: &mapping::Mapping,
     inventory: &inventory::Inventory,
 ) -> anyhow::Result<plan::Baseline> {
-    let base = plan::base_fingerprint(mapping);
-    let Some(last) = tfmono::outdir::last_intact::<inventory::RepoRefs>(out, &base)? else {
+    if !tfmono::outdir::is_intact(out, last, &plan::base_fingerprint(mapping))? {
         return Ok(Default::default());
-    };
+    }
     let then: std::collections::HashMap<&str, &inventory::RepoRefs> =
         last.repos.iter().map(|r| (r.name.as_str(), r)).collect();
     let repos = inventory

@@ -29,7 +29,7 @@ pub use journal::{
     journal_path, load, record, save, Journal, JournalRef, JournalRepo, JournalTarget,
 };
 pub use records::{
-    forget_applied, is_synced, last_intact, last_scans, last_synced, last_verified,
+    forget_applied, is_intact, is_synced, last_scans, last_synced, last_verified,
     moved_since_apply, record_applied, record_scans, record_synced, record_verified, Moved, Synced,
 };
 pub use write::{write_file, write_script, SCRIPT_END};

@@ -152,21 +152,16 @@ pub fn last_verified<V: serde::de::DeserializeOwned>(out: &Path) -> Result<Optio
     read_record(out, VERIFIED_FILE)
 }
 
-/// What the last completed apply into `out` imported, when a run with inputs `base` (see
-/// [`Synced::base`]) may build on its output repo by repo: it had the same base, no apply
-/// was started since with other inputs, every file it wrote is there and every monorepo
-/// ref has the value it left. Any doubt means `None`: the run does everything again.
-pub fn last_intact<R: serde::de::DeserializeOwned>(
-    out: &Path,
-    base: &str,
-) -> Result<Option<Synced<R>>, Error> {
-    let Some(synced) = last_synced::<R>(out)? else {
-        return Ok(None);
-    };
+/// Whether a run with inputs `base` (see [`Synced::base`]) may build repo by repo on the
+/// output of the last completed apply into `out`, which recorded `synced`: it had the same
+/// base, no apply was started since with other inputs, every file it wrote is there and
+/// every monorepo ref has the value it left. Any doubt means `false`: the run does
+/// everything again.
+pub fn is_intact<R>(out: &Path, synced: &Synced<R>, base: &str) -> Result<bool, Error> {
     if synced.base.is_empty() || synced.base != base {
-        return Ok(None);
+        return Ok(false);
     }
-    Ok(as_left(out, &synced.inputs)?.then_some(synced))
+    as_left(out, &synced.inputs)
 }
 
 /// Whether the journal of `out` is that of an apply of inputs `fingerprint`, every file it
@@ -290,7 +285,11 @@ mod tests {
         // and without a journal, nothing is in sync
         record_synced(out, "key", "base", "f", &["a".to_string()]).expect("recorded");
         assert!(!is_synced(out, "f", "key").expect("checked"));
-        let intact: Option<Synced<String>> = last_intact(out, "base").expect("checked");
-        assert_eq!(intact, None, "no journal: nothing to build on");
+        let synced: Synced<String> = last_synced(out).expect("read").expect("recorded");
+        assert!(synced.base == "base" && synced.inputs == "f");
+        assert!(
+            !is_intact(out, &synced, "base").expect("checked"),
+            "no journal: nothing to build on"
+        );
     }
 }

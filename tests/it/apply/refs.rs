@@ -191,14 +191,17 @@ repo "terraform-aws-many" {
 }
 
 fn apply(root: &Path) -> String {
-    let o = run_tfmono(root, &["apply", "mapping.hcl", "--out", "out"]);
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "apply failed: {stderr}");
-    stderr
+    apply_with(root, &[])
 }
 
 fn apply_full(root: &Path) -> String {
-    let o = run_tfmono(root, &["apply", "mapping.hcl", "--out", "out", "--full"]);
+    apply_with(root, &["--full"])
+}
+
+fn apply_with(root: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["apply", "mapping.hcl", "--out", "out"];
+    args.extend_from_slice(extra);
+    let o = run_tfmono(root, &args);
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "apply failed: {stderr}");
     stderr
