@@ -164,8 +164,9 @@ pub fn compute_with_refs(
     };
     // The repos whose refs are those the last apply into `out` read, when that apply's
     // output is as it left it: their imports are not done again.
+    let refs: Vec<inventory::RepoRefs> = inventory.repos.iter().map(|r| r.refs()).collect();
     let baseline = match (out.filter(|_| reuse_scans), &last) {
-        (Some(out), Some(last)) => baseline(out, last, &mapping, &inventory)?,
+        (Some(out), Some(last)) => baseline(out, last, &mapping, &refs)?,
         _ => Default::default(),
     };
     trace.mark("last scans and baseline");
@@ -185,7 +186,6 @@ pub fn compute_with_refs(
                 .map(|(subject, message)| plan::Warning { subject, message }),
         );
     }
-    let refs = inventory.repos.iter().map(|r| r.refs()).collect();
     Ok((mapping, plan, refs))
 }
 
@@ -205,26 +205,24 @@ impl Trace {
 }
 
 /// What the last completed apply into `out` (which recorded `last`) left that a run with
-/// `mapping` may build on: the repos of `inventory` whose refs did not move since (none when that apply had another
+/// `mapping` may build on: the repos of `now` whose refs did not move since (none when that apply had another
 /// mapping or identity, or its output changed since).
 fn baseline(
     out: &Path,
     last: &tfmono::outdir::Synced<inventory::RepoRefs>,
     mapping: &mapping::Mapping,
-    inventory: &inventory::Inventory,
+    now: &[inventory::RepoRefs],
 ) -> anyhow::Result<plan::Baseline> {
     if !tfmono::outdir::is_intact(out, last, &plan::base_fingerprint(mapping))? {
         return Ok(Default::default());
     }
     let then: std::collections::HashMap<&str, &inventory::RepoRefs> =
         last.repos.iter().map(|r| (r.name.as_str(), r)).collect();
-    let repos = inventory
-        .repos
+    let repos = now
         .iter()
         .filter(|r| {
-            then.get(r.name.as_str()).is_some_and(|t| {
-                t.git_dir == r.git_dir && t.head == r.head && t.refs == r.refs().refs
-            })
+            then.get(r.name.as_str())
+                .is_some_and(|t| t.git_dir == r.git_dir && t.head == r.head && t.refs == r.refs)
         })
         .map(|r| r.name.clone())
         .collect();
