@@ -34,3 +34,25 @@ impl Progress for NoProgress {
         Box::new(NoTask)
     }
 }
+
+/// The process's resident memory (anonymous and mapped files) and its peak, for trace lines, read
+/// from `/proc/self/status`; empty where that file is not there.
+pub fn memory() -> String {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return String::new();
+    };
+    let mb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    format!(
+        "rss {} MB (anon {}, files {}), peak {} MB",
+        mb("VmRSS:"),
+        mb("RssAnon:"),
+        mb("RssFile:"),
+        mb("VmHWM:")
+    )
+}

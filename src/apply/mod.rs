@@ -161,6 +161,9 @@ pub struct Options {
     /// New commits per batch of imports written into a pack of its own (0: the default,
     /// [`BATCH_COMMITS`]).
     pub batch_commits: usize,
+    /// Bytes of pending objects (merges, tag rewrites) above which they go into a pack of
+    /// their own before the notes are built (0: the default, [`OVERLAY_BYTES`]).
+    pub overlay_bytes: usize,
 }
 
 /// What [`run`] needs besides the plan and its knobs.
@@ -295,7 +298,12 @@ struct Trace<'a> {
 impl Trace<'_> {
     fn mark(&self, what: &str) {
         if self.on {
-            eprintln!("[trace] {} {what}: {:?}", self.name, self.t0.elapsed())
+            eprintln!(
+                "[trace] {} {what}: {:?} ({})",
+                self.name,
+                self.t0.elapsed(),
+                crate::progress::memory()
+            )
         }
     }
 }
@@ -379,14 +387,39 @@ fn apply_monorepo(
         }
     }
     if let Some(main) = main {
-        edits.set(main_ref, main);
+        edits.set_made(main_ref, main, None);
     }
     for image in &images {
+        // An annotated tag's image is a tag object pointing at the commit's image; every
+        // other ref points at a commit's image.
+        let tags: HashMap<ObjectId, Option<ObjectId>> = image
+            .objects
+            .iter()
+            .filter(|o| o.kind == Kind::Tag)
+            .map(|o| (o.id, objects::tag_target(&o.data)))
+            .collect();
         for (name, id) in &image.refs {
-            edits.set(name, *id);
+            match tags.get(id) {
+                Some(Some(target)) => edits.set_made(name, *id, Some(*target)),
+                Some(None) => edits.set(name, *id),
+                None => edits.set_made(name, *id, None),
+            }
         }
     }
     tag_rewrites(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    // Thousands of tag rewrites make hundreds of MB of objects: into a pack of their own
+    // now, before the notes add theirs.
+    let limit = match opts.overlay_bytes {
+        0 => OVERLAY_BYTES,
+        n => n,
+    };
+    if overlay_bytes(&overlay) > limit {
+        outcome.objects_written += flush_overlay(m, &dir, &mut overlay, &own, ctx)?;
+    }
+    // The merges and tag rewrites read trees from the linked legacy packs: a new handle
+    // lets the pages they mapped go (hundreds of MB with a thousand packs).
+    drop(repo);
+    let repo = open_monorepo(m, &dir)?;
 
     trace.mark("merged");
     let notes = Notes {
@@ -408,7 +441,7 @@ fn apply_monorepo(
         return Err(Error::Interrupted);
     }
     trace.mark("filtered");
-    outcome.objects_written = objects_flushed + all.len();
+    outcome.objects_written += objects_flushed + all.len();
     let task = ctx
         .progress
         .task(&format!("pack for {}", m.name), all.len() as u64);
@@ -423,6 +456,7 @@ fn apply_monorepo(
     }
     trace.mark("commit map");
     link::remove_leftovers(&dir);
+    drop(repo);
     let repo = open_monorepo(m, &dir)?;
     outcome.ref_updates = edits.commit(&repo, &m.name)?;
     trace.mark("refs");
@@ -816,7 +850,7 @@ fn map_notes(
             "tfmono: commit map (legacy commit of each image)\n",
         ),
     );
-    edits.set(NOTES_REF, commit.id);
+    edits.set_made(NOTES_REF, commit.id, None);
     overlay.insert(root.id, root);
     overlay.insert(commit.id, commit);
     Ok(notes_blobs)
@@ -906,6 +940,45 @@ fn new_objects(
     all
 }
 
+/// The pending objects of a monorepo above which they go into a pack before the notes are
+/// built (see [`flush_overlay`]).
+const OVERLAY_BYTES: usize = 64 << 20;
+
+/// About what `overlay` holds in memory.
+fn overlay_bytes(overlay: &HashMap<ObjectId, Object>) -> usize {
+    overlay.values().map(|o| o.data.len() + 64).sum()
+}
+
+/// Writes the pending objects of `overlay` that the monorepo does not hold yet into a pack
+/// now, in id order (the same inputs give the same pack), and empties it; returns how many
+/// it wrote. What is written is read back from the pack (the ref transaction peels tags).
+fn flush_overlay(
+    m: &MonorepoPlan,
+    dir: &Path,
+    overlay: &mut HashMap<ObjectId, Object>,
+    own: &OwnPacks,
+    ctx: &Context<'_>,
+) -> Result<usize, Error> {
+    let mut objs: Vec<Object> = std::mem::take(overlay)
+        .into_values()
+        .filter(|o| !own.contains(&o.id))
+        .collect();
+    objs.sort_unstable_by_key(|o| o.id);
+    if objs.is_empty() {
+        return Ok(0);
+    }
+    let task = ctx
+        .progress
+        .task(&format!("pack for {}", m.name), objs.len() as u64);
+    history::pack::write_reporting(
+        &dir.join("objects"),
+        &objs,
+        ctx.should_interrupt,
+        task.as_ref(),
+    )?;
+    Ok(objs.len())
+}
+
 /// Points every tag of `m.tag_rewrites` at a "Rewrite module sources for `<tag>`" commit
 /// whose parent is the tagged commit's image (annotated tags get a new tag object with the
 /// same tagger and message).
@@ -965,10 +1038,10 @@ fn tag_rewrites(
         match edits.current(&tr.tag).and_then(|id| tag_objects.get(&id)) {
             Some(tag) => {
                 let t = Object::new(Kind::Tag, objects::edit_tag(&tag.data, commit_id, short));
-                edits.set(&tr.tag, t.id);
+                edits.set_made(&tr.tag, t.id, Some(commit_id));
                 overlay.insert(t.id, t);
             }
-            None => edits.set(&tr.tag, commit_id),
+            None => edits.set_made(&tr.tag, commit_id, None),
         }
     }
     Ok(())

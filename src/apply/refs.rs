@@ -46,6 +46,9 @@ pub struct RefUpdate {
 pub struct Edits {
     before: BTreeMap<String, ObjectId>,
     after: BTreeMap<String, ObjectId>,
+    /// What objects this run made peel to (`None`: not a tag), so that writing their refs
+    /// reads no object (at scale those reads map hundreds of MB of pack pages).
+    peeled: gix::hashtable::HashMap<ObjectId, Option<ObjectId>>,
 }
 
 impl Edits {
@@ -66,6 +69,7 @@ impl Edits {
         Ok(Edits {
             before,
             after: BTreeMap::new(),
+            peeled: Default::default(),
         })
     }
 
@@ -82,6 +86,13 @@ impl Edits {
         self.after.insert(name.to_string(), id);
     }
 
+    /// Plans `name` -> `id`, an object this run made that peels to `peeled` (`None`: it is
+    /// not a tag): its ref is written without reading it.
+    pub fn set_made(&mut self, name: &str, id: ObjectId, peeled: Option<ObjectId>) {
+        self.peeled.insert(id, peeled);
+        self.set(name, id);
+    }
+
     /// Moves every planned ref whose value differs, in one transaction (see the module doc).
     pub fn commit(self, repo: &gix::Repository, name: &str) -> Result<Vec<RefUpdate>, Error> {
         let changes: Vec<Change> = self
@@ -95,7 +106,7 @@ impl Edits {
             .filter(|c| c.old != Some(c.new))
             .collect();
         if !changes.is_empty() {
-            write_packed(repo, &changes).map_err(|e| match e {
+            write_packed(repo, &changes, &self.peeled).map_err(|e| match e {
                 WriteError::Failed(message) => Error::Refs {
                     name: name.to_string(),
                     message,
@@ -135,7 +146,11 @@ enum WriteError {
 type Entries = BTreeMap<BString, (ObjectId, Option<ObjectId>)>;
 
 /// Writes every change into `packed-refs` in one rename, each guarded by its `old` value.
-fn write_packed(repo: &gix::Repository, changes: &[Change<'_>]) -> Result<(), WriteError> {
+fn write_packed(
+    repo: &gix::Repository,
+    changes: &[Change<'_>],
+    made: &gix::hashtable::HashMap<ObjectId, Option<ObjectId>>,
+) -> Result<(), WriteError> {
     let path = repo.refs.packed_refs_path();
     let mut lock = lock_packed(&path)?;
 
@@ -205,7 +220,11 @@ fn write_packed(repo: &gix::Repository, changes: &[Change<'_>]) -> Result<(), Wr
         lock = lock_packed(&path)?;
     }
     for c in changes {
-        entries.insert(c.name.into(), (c.new, peel(repo, c.new)?));
+        let peeled = match made.get(&c.new) {
+            Some(p) => *p,
+            None => peel(repo, c.new)?,
+        };
+        entries.insert(c.name.into(), (c.new, peeled));
     }
     write_entries(lock, &entries)?;
     drop(loose);

@@ -108,6 +108,11 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        // Bytes of pending objects written early (tests make it small to exercise it).
+        overlay_bytes: std::env::var("TFMONO_OVERLAY_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     };
     let ctx = apply::Context {
         preload: &preload,

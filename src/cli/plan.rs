@@ -199,7 +199,11 @@ impl Trace {
 
     fn mark(&self, what: &str) {
         if let Some(t0) = self.0 {
-            eprintln!("[trace] {what}: {:?}", t0.elapsed());
+            eprintln!(
+                "[trace] {what}: {:?} ({})",
+                t0.elapsed(),
+                tfmono::progress::memory()
+            );
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::common::git::{commit, rev};
 use crate::common::org::{apply, publish, work_repo};
-use crate::common::{git, tempdir};
+use crate::common::{git, ok, tempdir};
 
 /// Repos `r1`..`r5` of one commit each, published to `legacy/`, mapped into monorepo `m`.
 fn five_repos(root: &Path) {
@@ -137,10 +137,15 @@ fn a_resync_adds_only_the_new_commits_notes_and_matches_a_fresh_apply() {
 /// `tfmono apply mapping.hcl --out <out>` with imports written in packs of `batch` new
 /// commits.
 fn apply_in_batches(root: &Path, out: &str, batch: &str) {
+    apply_with_env(root, out, ("TFMONO_BATCH_COMMITS", batch));
+}
+
+/// `apply` into `out` with one environment variable set.
+fn apply_with_env(root: &Path, out: &str, (key, value): (&str, &str)) {
     let o = crate::common::tfmono()
         .current_dir(root)
         .args(["apply", "mapping.hcl", "--out", out, "--quiet"])
-        .env("TFMONO_BATCH_COMMITS", batch)
+        .env(key, value)
         .output()
         .expect("tfmono runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -207,4 +212,26 @@ fn imports_written_in_batches_give_the_same_monorepo_and_a_killed_run_converges(
         "the same refs"
     );
     assert_notes_map_every_commit(root, "batched");
+}
+
+#[test]
+fn pending_objects_written_early_give_the_same_monorepo() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    five_repos(root);
+    apply(root, "whole");
+    // Every pending object (merges, the rewrite commit) goes into a pack of its own before
+    // the notes are built, as thousands of tag rewrites do at scale.
+    apply_with_env(root, "early", ("TFMONO_OVERLAY_BYTES", "1"));
+    assert_eq!(
+        packs(root, "whole") + 1,
+        packs(root, "early"),
+        "one more pack"
+    );
+    assert_eq!(everything(root, "early"), everything(root, "whole"));
+    git(
+        &root.join("early/m.git"),
+        &["fsck", "--full", "--no-dangling"],
+    );
+    ok(root, &["verify", "mapping.hcl", "--out", "early"]);
 }
