@@ -413,13 +413,16 @@ fn apply_monorepo(
         0 => OVERLAY_BYTES,
         n => n,
     };
-    if overlay_bytes(&overlay) > limit {
+    let repo = if overlay_bytes(&overlay) > limit {
         outcome.objects_written += flush_overlay(m, &dir, &mut overlay, &own, ctx)?;
-    }
-    // The merges and tag rewrites read trees from the linked legacy packs: a new handle
-    // lets the pages they mapped go (hundreds of MB with a thousand packs).
-    drop(repo);
-    let repo = open_monorepo(m, &dir)?;
+        // So many tag rewrites read trees from the linked legacy packs: a new handle lets
+        // the pages they mapped go (hundreds of MB with a thousand packs). A small run
+        // keeps its handle (a new one loads every pack index again).
+        drop(repo);
+        open_monorepo(m, &dir)?
+    } else {
+        repo
+    };
 
     trace.mark("merged");
     let notes = Notes {
