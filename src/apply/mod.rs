@@ -187,6 +187,11 @@ pub fn run(
     opts: &Options,
     ctx: &Context<'_>,
 ) -> Result<Outcome, Error> {
+    let trace = Trace {
+        name: "apply",
+        on: opts.trace,
+        t0: std::time::Instant::now(),
+    };
     outdir::claim_output(out)?;
     let _lock = outdir::lock_output(out)?;
     let mut files = vec![
@@ -204,8 +209,10 @@ pub fn run(
     outdir::write_script_in(out, outdir::ROLLBACK_SCRIPT, &rollback)?;
     let push = crate::rollback::push_script(&journal);
     outdir::write_script_in(out, outdir::PUSH_SCRIPT, &push)?;
+    trace.mark("journal and scripts");
 
     let outcome = execute(plan, out, opts, ctx)?;
+    trace.mark("monorepos");
     let journal = if outcome.files.is_empty() {
         journal
     } else {
@@ -216,6 +223,7 @@ pub fn run(
     };
     // What rollback compares with to find work made in the monorepos after this apply.
     outdir::record_applied(out, &journal)?;
+    trace.mark("applied record");
     // What the next run may reuse of this one's tag scans (already there when this run
     // reused every one of them).
     if !plan.scans.unchanged {
@@ -224,6 +232,7 @@ pub fn run(
     // What the next run compares with to skip everything when nothing changed.
     let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
     outdir::record_synced(out, &key, &plan.base, &plan.fingerprint, legacy_refs)?;
+    trace.mark("scans and synced records");
     Ok(outcome)
 }
 
@@ -1273,7 +1282,19 @@ fn rewrite_commit(
     overlay: &mut HashMap<ObjectId, Object>,
     parent: ObjectId,
 ) -> Result<Option<ObjectId>, String> {
-    let changed: Vec<_> = m.files.iter().filter(|f| f.content.is_some()).collect();
+    // The files of a repo unchanged since the last apply are in `main` as it wrote them.
+    let unchanged: HashSet<&str> = m
+        .imports
+        .iter()
+        .filter(|s| s.unchanged)
+        .map(|s| s.repo.as_str())
+        .collect();
+    let changed: Vec<_> = m
+        .files
+        .iter()
+        .filter(|f| f.content.is_some())
+        .filter(|f| f.origin.repo().is_none_or(|r| !unchanged.contains(r)))
+        .collect();
     if changed.is_empty() {
         return Ok(None);
     }

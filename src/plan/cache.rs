@@ -29,6 +29,11 @@ pub struct ScanCache {
     pub version: String,
     /// One entry per repo with tags.
     pub repos: BTreeMap<String, CachedScan>,
+    /// Per repo, a digest of the files of its default branch the plan changes (paths and
+    /// new contents: [`tip_digest`]): a repo whose digest did not change since the last
+    /// apply has those files in `main` already.
+    #[serde(default)]
+    pub tips: BTreeMap<String, String>,
     /// The repos whose entry this run reused instead of scanning (not stored).
     #[serde(skip)]
     pub reused: BTreeSet<String>,
@@ -161,6 +166,25 @@ impl CachedScan {
         }
         Some(out)
     }
+}
+
+/// The digest of `files` (one repo's default-branch files the plan changes): their paths
+/// and new contents, in order.
+pub(super) fn tip_digest<'a>(files: impl Iterator<Item = &'a crate::plan::FileChange>) -> String {
+    let mut h = Sha1::new();
+    for f in files {
+        h.update(f.path.as_bytes());
+        h.update([0]);
+        match &f.content {
+            Some(c) => {
+                h.update(b"+");
+                h.update(c.as_bytes());
+            }
+            None => h.update(b"-"),
+        }
+        h.update([0]);
+    }
+    hex(h)
 }
 
 /// The fingerprint of what every tag scan of monorepo `monorepo` reads beyond the repo

@@ -95,12 +95,6 @@ pub fn build_with_progress(
     scans.unchanged = scans.version == opts.scans.version
         && scans.reused.len() == scans.repos.len()
         && opts.scans.repos.len() == scans.repos.len();
-    // A repo whose refs and tag scan are those of the last apply: its images, refs and tag
-    // rewrites are what that apply wrote.
-    for step in plan.monorepos.iter_mut().flat_map(|m| &mut m.imports) {
-        step.unchanged = opts.baseline.repos.contains(&step.repo)
-            && (scans.reused.contains(&step.repo) || !scans.repos.contains_key(&step.repo));
-    }
     plan.scans = scans;
 
     // State moves.
@@ -117,6 +111,7 @@ pub fn build_with_progress(
     if !problems.is_empty() {
         return Err(Error::Invalid { problems });
     }
+    mark_unchanged(&mut plan, opts);
     for kc in &key_changes {
         plan.warnings.push(Warning {
             subject: kc.root.clone(),
@@ -137,6 +132,32 @@ pub fn build_with_progress(
     plan.state = state_plan;
     plan.key_changes = key_changes;
     Ok(plan)
+}
+
+/// Marks the imports whose repo did not change since the last apply: its refs are those
+/// that apply read ([`Options::baseline`]), its tag scan was reused and its default-branch
+/// files change as they did then (the same digest): its images, refs, tag rewrites and
+/// files in `main` are what that apply wrote. Records each repo's digest for the next run.
+fn mark_unchanged(plan: &mut Plan, opts: &Options) {
+    let scans = &mut plan.scans;
+    for mono in &mut plan.monorepos {
+        let mut by_repo: BTreeMap<&str, Vec<&FileChange>> = BTreeMap::new();
+        for f in &mono.files {
+            if let Origin::Legacy(repo) = &f.origin {
+                by_repo.entry(repo).or_default().push(f);
+            }
+        }
+        for step in &mut mono.imports {
+            let files = by_repo.remove(step.repo.as_str()).unwrap_or_default();
+            let digest = cache::tip_digest(files.into_iter());
+            let same_files = opts.scans.tips.get(&step.repo) == Some(&digest);
+            step.unchanged = same_files
+                && opts.baseline.repos.contains(&step.repo)
+                && (scans.reused.contains(&step.repo) || !scans.repos.contains_key(&step.repo));
+            scans.tips.insert(step.repo.clone(), digest);
+        }
+    }
+    scans.unchanged = scans.unchanged && scans.tips == opts.scans.tips;
 }
 
 /// What rewriting the module sources of a monorepo reads.
