@@ -386,11 +386,14 @@ fn apply_monorepo(
     }
 
     let main_ref = outdir::MAIN_REF;
-    let mut main =
-        merge_into_main(m, who, &images, &moved_from, &repo, &mut overlay, &edits).map_err(&err)?;
+    let objects = Objects::new(m, &own, &repo);
+    let mut main = merge_into_main(m, who, &images, &moved_from, &objects, &mut overlay, &edits)
+        .map_err(&err)?;
     // The source rewrite commit: module sources, backend pins, moved.tf.
     if let Some(parent) = main {
-        if let Some(commit) = rewrite_commit(m, who, &repo, &mut overlay, parent).map_err(&err)? {
+        if let Some(commit) =
+            rewrite_commit(m, who, &objects, &mut overlay, parent).map_err(&err)?
+        {
             main = Some(commit);
             outcome.rewrite_commit = Some(commit.to_string());
         }
@@ -415,7 +418,19 @@ fn apply_monorepo(
             }
         }
     }
-    tag_rewrites(m, who, &images, &map, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    // A re-sync of a few repos rebuilds their tag rewrites reading through `objects`.
+    let few = (!objects.legacy.is_empty()).then_some(&objects as &dyn tree::Source);
+    tag_rewrites(
+        m,
+        who,
+        &images,
+        &map,
+        (&repo, few),
+        &mut overlay,
+        &mut edits,
+    )
+    .map_err(&err)?;
+    drop(objects);
     // Thousands of tag rewrites make hundreds of MB of objects: into a pack of their own
     // now, before the notes add theirs.
     let limit = match opts.overlay_bytes {
@@ -443,7 +458,10 @@ fn apply_monorepo(
         written: &notes_written,
         own: &own,
     };
-    let notes_blobs = map_notes(&notes, &repo, &mut overlay, &mut edits).map_err(&err)?;
+    // The notes read only tfmono's objects.
+    let objects = Objects::own_first(&own, &repo);
+    let notes_blobs = map_notes(&notes, &objects, &mut overlay, &mut edits).map_err(&err)?;
+    drop(objects);
     let record = notes_record(&map, &urls, &edits);
     map.set_notes(record);
 
@@ -708,7 +726,7 @@ fn merge_into_main(
     who: &str,
     images: &[Image],
     moved_from: &HashMap<String, String>,
-    repo: &gix::Repository,
+    repo: &dyn tree::Source,
     overlay: &mut HashMap<ObjectId, Object>,
     edits: &refs::Edits,
 ) -> Result<Option<ObjectId>, String> {
@@ -829,7 +847,7 @@ fn notes_record(
 /// changes and returns the notes blobs of the new map entries.
 fn map_notes(
     notes: &Notes<'_>,
-    repo: &gix::Repository,
+    repo: &dyn tree::Source,
     overlay: &mut HashMap<ObjectId, Object>,
     edits: &mut refs::Edits,
 ) -> Result<Vec<Object>, String> {
@@ -873,7 +891,7 @@ fn map_notes(
 /// note, a merge, a tag) or a legacy loose object is stored already is a lookup in these
 /// few indexes, not in the hundreds of legacy packs. (A legacy pack could hold an equal
 /// object only by coincidence; writing it again is harmless.)
-struct OwnPacks(Vec<gix::odb::pack::index::File>);
+struct OwnPacks(Vec<gix::odb::pack::Bundle>);
 
 impl OwnPacks {
     fn read(m: &MonorepoPlan, dir: &Path) -> OwnPacks {
@@ -896,14 +914,90 @@ impl OwnPacks {
         OwnPacks(
             own.iter()
                 .filter_map(|n| {
-                    gix::odb::pack::index::File::at(pack_dir.join(n), gix::hash::Kind::Sha1).ok()
+                    gix::odb::pack::Bundle::at(pack_dir.join(n), gix::hash::Kind::Sha1).ok()
                 })
                 .collect(),
         )
     }
 
     fn contains(&self, id: &ObjectId) -> bool {
-        self.0.iter().any(|i| i.lookup(id).is_some())
+        self.0.iter().any(|b| b.index.lookup(id).is_some())
+    }
+
+    /// Object `id` from these packs, if one holds it.
+    fn find(
+        &self,
+        id: &ObjectId,
+        buf: &mut Vec<u8>,
+        inflate: &mut gix::zlib::Inflate,
+    ) -> Option<(Kind, Vec<u8>)> {
+        self.0.iter().find_map(|b| {
+            let at = b.index.lookup(id)?;
+            let (data, _) = b
+                .get_object_by_index(at, buf, inflate, &mut gix::odb::pack::cache::Never)
+                .ok()?;
+            Some((data.kind, data.data.to_vec()))
+        })
+    }
+}
+
+/// How many legacy repos imported again a run reads objects from directly (see
+/// [`Objects`]); with more, the monorepo's own lookup is as good.
+const DIRECT_LEGACY: usize = 8;
+
+/// Reads a monorepo's objects for the merges, the rewrite commit and the notes: tfmono's
+/// own packs first, then (on a re-sync of a few repos) the legacy repos imported again,
+/// and only then the monorepo, whose first miss loads the index of every linked legacy
+/// pack (a thousand packs: a quarter of a re-sync).
+struct Objects<'a> {
+    own: &'a OwnPacks,
+    legacy: Vec<gix::Repository>,
+    repo: &'a gix::Repository,
+    scratch: std::cell::RefCell<(gix::zlib::Inflate, Vec<u8>)>,
+}
+
+impl<'a> Objects<'a> {
+    fn new(m: &MonorepoPlan, own: &'a OwnPacks, repo: &'a gix::Repository) -> Objects<'a> {
+        let again: Vec<_> = m.imports.iter().filter(|s| !s.unchanged).collect();
+        let legacy = if again.len() <= DIRECT_LEGACY {
+            again
+                .iter()
+                .filter_map(|s| history::open(&s.repo, &s.git_dir).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Objects {
+            legacy,
+            ..Objects::own_first(own, repo)
+        }
+    }
+
+    /// Reads from tfmono's own packs, then the monorepo.
+    fn own_first(own: &'a OwnPacks, repo: &'a gix::Repository) -> Objects<'a> {
+        Objects {
+            own,
+            legacy: Vec::new(),
+            repo,
+            scratch: Default::default(),
+        }
+    }
+}
+
+impl tree::Source for Objects<'_> {
+    fn find(&self, id: ObjectId) -> Result<(Kind, Vec<u8>), String> {
+        if let Ok(mut scratch) = self.scratch.try_borrow_mut() {
+            let (inflate, buf) = &mut *scratch;
+            if let Some(found) = self.own.find(&id, buf, inflate) {
+                return Ok(found);
+            }
+        }
+        for legacy in &self.legacy {
+            if let Ok(Some(o)) = legacy.try_find_object(id) {
+                return Ok((o.kind, o.detach().data));
+            }
+        }
+        tree::Source::find(self.repo, id)
     }
 }
 
@@ -999,7 +1093,7 @@ fn tag_rewrites(
     who: &str,
     images: &[Image],
     map: &CommitMap,
-    repo: &gix::Repository,
+    (repo, few): (&gix::Repository, Option<&dyn tree::Source>),
     overlay: &mut HashMap<ObjectId, Object>,
     edits: &mut refs::Edits,
 ) -> Result<(), String> {
@@ -1025,22 +1119,29 @@ fn tag_rewrites(
         .filter(|tr| !unchanged.contains(tr.repo.as_str()))
         .collect();
     // Each tag's commit is independent of the others': built in parallel, each thread with
-    // its own repo handle and its own new objects, merged in tag order.
-    let built: Vec<Result<Option<TagCommit>, String>> = {
-        use rayon::prelude::*;
-        let shared = repo.clone().into_sync();
-        let pending: &HashMap<ObjectId, Object> = overlay;
-        todo.par_iter()
-            .map_init(
-                || {
-                    let mut repo = shared.to_thread_local();
-                    repo.objects.refresh_never();
-                    repo
-                },
-                |repo, tr| tag_rewrite_commit(m, who, map, repo, pending, tr),
-            )
-            .collect()
-    };
+    // its own repo handle and its own new objects, merged in tag order; a few of them (a
+    // re-sync) one by one through `few`, which reads the legacy repos directly.
+    let built: Vec<Result<Option<TagCommit>, String>> =
+        if let Some(reader) = few.filter(|_| todo.len() <= FEW_TAGS) {
+            let pending: &HashMap<ObjectId, Object> = overlay;
+            todo.iter()
+                .map(|tr| tag_rewrite_commit(m, who, map, reader, pending, tr))
+                .collect()
+        } else {
+            use rayon::prelude::*;
+            let shared = repo.clone().into_sync();
+            let pending: &HashMap<ObjectId, Object> = overlay;
+            todo.par_iter()
+                .map_init(
+                    || {
+                        let mut repo = shared.to_thread_local();
+                        repo.objects.refresh_never();
+                        repo
+                    },
+                    |repo, tr| tag_rewrite_commit(m, who, map, repo, pending, tr),
+                )
+                .collect()
+        };
     for (tr, found) in todo.iter().zip(built) {
         let Some((commit_id, objects)) = found? else {
             continue;
@@ -1059,6 +1160,10 @@ fn tag_rewrites(
     Ok(())
 }
 
+/// Tag rewrites a run builds one by one through a reader of the few legacy repos it imports
+/// again (see [`Objects`]), rather than in parallel through the monorepo.
+const FEW_TAGS: usize = 512;
+
 /// A tag rewrite commit's id and the new objects it needs.
 type TagCommit = (ObjectId, HashMap<ObjectId, Object>);
 
@@ -1069,7 +1174,7 @@ fn tag_rewrite_commit(
     m: &MonorepoPlan,
     who: &str,
     map: &CommitMap,
-    repo: &gix::Repository,
+    repo: &dyn tree::Source,
     pending: &HashMap<ObjectId, Object>,
     tr: &crate::plan::TagRewrite,
 ) -> Result<Option<TagCommit>, String> {
@@ -1226,7 +1331,7 @@ fn notes_tree_full(
 /// added; `None` when this run added none. Only the fan-out trees that get a note are read.
 fn notes_tree_added(
     notes: &Notes<'_>,
-    repo: &gix::Repository,
+    repo: &dyn tree::Source,
     overlay: &mut HashMap<ObjectId, Object>,
     new_blobs: &mut Vec<Object>,
     prev: ObjectId,
@@ -1278,7 +1383,7 @@ fn notes_tree_added(
 fn rewrite_commit(
     m: &MonorepoPlan,
     who: &str,
-    repo: &gix::Repository,
+    repo: &dyn tree::Source,
     overlay: &mut HashMap<ObjectId, Object>,
     parent: ObjectId,
 ) -> Result<Option<ObjectId>, String> {

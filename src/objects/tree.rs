@@ -46,25 +46,39 @@ impl Overlay for Layered<'_> {
     }
 }
 
-/// Reads an object from `overlay` (pending objects, borrowed) or the monorepo.
+/// Where tree edits read the objects that are not pending: a repository, or a reader that
+/// looks in a few places first (see `apply`).
+pub trait Source {
+    /// The kind and data of object `id`.
+    fn find(&self, id: ObjectId) -> Result<(Kind, Vec<u8>), String>;
+}
+
+impl Source for gix::Repository {
+    fn find(&self, id: ObjectId) -> Result<(Kind, Vec<u8>), String> {
+        let obj = self
+            .find_object(id)
+            .map_err(|e| format!("object {id}: {e}"))?
+            .detach();
+        Ok((obj.kind, obj.data))
+    }
+}
+
+/// Reads an object from `overlay` (pending objects, borrowed) or `repo`.
 pub fn read<'a>(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &'a impl Overlay,
     id: ObjectId,
 ) -> Result<(Kind, Cow<'a, [u8]>), String> {
     if let Some(o) = overlay.get(&id) {
         return Ok((o.kind, Cow::Borrowed(&o.data)));
     }
-    let obj = repo
-        .find_object(id)
-        .map_err(|e| format!("object {id}: {e}"))?
-        .detach();
-    Ok((obj.kind, Cow::Owned(obj.data)))
+    let (kind, data) = repo.find(id)?;
+    Ok((kind, Cow::Owned(data)))
 }
 
 /// The headers (tree, parents, committer time) of commit `id`.
 pub fn commit_header(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &impl Overlay,
     id: ObjectId,
 ) -> Result<objects::CommitHeader, String> {
@@ -74,7 +88,7 @@ pub fn commit_header(
 
 /// The root tree of commit `id`.
 pub fn commit_tree(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &impl Overlay,
     id: ObjectId,
 ) -> Result<ObjectId, String> {
@@ -83,7 +97,7 @@ pub fn commit_tree(
 
 /// The entries of tree `id`.
 pub fn entries(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &impl Overlay,
     id: ObjectId,
 ) -> Result<Vec<Entry>, String> {
@@ -93,7 +107,7 @@ pub fn entries(
 
 /// Returns `root` without the entry at `path` (empty parent trees removed too).
 pub fn remove(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: ObjectId,
     path: &str,
@@ -108,7 +122,7 @@ pub fn remove(
 }
 
 fn remove_at(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: ObjectId,
     comps: &[&str],
@@ -144,7 +158,7 @@ fn remove_at(
 /// Returns `root` with the tree at `path` replaced by `subtree` (creating intermediate
 /// trees); new trees go into `overlay`.
 pub fn insert(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: Option<ObjectId>,
     path: &str,
@@ -155,7 +169,7 @@ pub fn insert(
 }
 
 fn insert_at(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: Option<ObjectId>,
     comps: &[&str],
@@ -184,7 +198,7 @@ fn insert_at(
 /// Returns `root` with the blob at `path` (which must exist below a tree) replaced by
 /// `blob`, keeping its mode.
 pub fn replace_blob(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: ObjectId,
     path: &str,
@@ -195,7 +209,7 @@ pub fn replace_blob(
 }
 
 fn replace_at(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: ObjectId,
     comps: &[&str],
@@ -251,7 +265,7 @@ fn replace_at(
 /// file); a tree whose entries do not change keeps its id without being written. The
 /// result is that of applying the edits one by one, in order.
 pub fn replace_blobs(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: ObjectId,
     edits: &[(&str, ObjectId)],
@@ -282,7 +296,7 @@ pub fn replace_blobs(
 type Below<'a> = (&'a [&'a str], ObjectId);
 
 fn replace_many(
-    repo: &gix::Repository,
+    repo: &dyn Source,
     overlay: &mut impl Overlay,
     root: ObjectId,
     edits: &[Below<'_>],
@@ -366,7 +380,7 @@ mod tests {
 
     /// A tree of `files` (`path -> text`), built in `overlay` one file at a time.
     fn tree_of(
-        repo: &gix::Repository,
+        repo: &dyn Source,
         overlay: &mut HashMap<ObjectId, Object>,
         files: &[(&str, &str)],
     ) -> ObjectId {

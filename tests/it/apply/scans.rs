@@ -42,6 +42,15 @@ fn reused(run: &Run) -> (usize, usize) {
 
 /// Every ref of the three monorepos but `main` and the notes (which record the history of
 /// runs: a re-sync adds a merge where a fresh apply has one), with the tag rewrites' files.
+/// The tree of `main` of every monorepo in `out` (its history differs between a re-sync and
+/// a fresh apply; its content must not).
+fn main_trees(out: &Path) -> Vec<String> {
+    ["reference-modules", "service-modules", "live"]
+        .iter()
+        .map(|m| git(&out.join(format!("{m}.git")), &["rev-parse", "main^{tree}"]))
+        .collect()
+}
+
 fn import_refs(out: &Path) -> String {
     ["reference-modules", "service-modules", "live"]
         .iter()
@@ -90,6 +99,10 @@ fn a_resync_after_a_new_commit_reuses_every_tag_scan_and_ends_where_a_fresh_appl
         import_refs(&root.join("fresh"))
     );
     assert_eq!(
+        main_trees(&root.join("out")),
+        main_trees(&root.join("fresh"))
+    );
+    assert_eq!(
         std::fs::read_to_string(root.join(SCANS)).expect("scans"),
         std::fs::read_to_string(root.join("fresh/.tfmono/scans.json")).expect("scans"),
         "a reused scan is recorded as a fresh one"
@@ -133,6 +146,10 @@ fn a_new_module_tag_rescans_the_repos_that_mention_the_module_and_only_those() {
     assert_eq!(
         import_refs(&root.join("out")),
         import_refs(&root.join("fresh"))
+    );
+    assert_eq!(
+        main_trees(&root.join("out")),
+        main_trees(&root.join("fresh"))
     );
     assert_eq!(
         std::fs::read_to_string(root.join(SCANS)).expect("scans"),
@@ -185,4 +202,63 @@ fn the_cache_is_what_a_resync_reads_and_full_or_a_damaged_file_reads_none_of_it(
     assert_eq!(tagged(&mono), good);
     serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).expect("scans"))
         .expect("the next run rewrote it");
+}
+
+#[test]
+fn a_deployment_whose_refs_did_not_move_is_rewritten_again_when_a_module_it_pins_gains_the_tag() {
+    use crate::common::org::{publish, work_repo};
+    let tmp = tempdir();
+    let root = tmp.path();
+    // A forked registry module with v1.0.0, and a deployment (no tags) that calls it with
+    // `version = "~> 1.0"`: rewritten to v1.0.0.
+    let module = work_repo(root, "terraform-aws-net", &[("main.tf", "# net\n")]);
+    git(&module, &["tag", "v1.0.0"]);
+    publish(root, "terraform-aws-net");
+    let source = "acme/net/aws";
+    work_repo(
+        root,
+        "app-dev",
+        &[(
+            "main.tf",
+            &format!("module \"net\" {{\n  source  = \"{source}\"\n  version = \"~> 1.0\"\n}}\n"),
+        )],
+    );
+    publish(root, "app-dev");
+    std::fs::write(
+        root.join("mapping.hcl"),
+        "repos_dir = \"legacy\"\n\
+         monorepo \"modules\" { url = \"git::https://github.com/acme/modules.git\" }\n\
+         monorepo \"live\" { url = \"git::https://github.com/acme/live.git\" }\n\
+         repo \"terraform-aws-net\" {\n  url = \"https://github.com/acme/terraform-aws-net.git\"\n  \
+         into = \"modules\"\n  path = \"net\"\n  registry = [\"acme/net/aws\"]\n}\n\
+         repo \"app-dev\" {\n  url = \"https://github.com/acme/app-dev.git\"\n  into = \"live\"\n  \
+         path = \"app/dev\"\n}\n",
+    )
+    .expect("mapping");
+    let apply = |out: &str| ok(root, &["apply", "mapping.hcl", "--out", out, "--quiet"]);
+    apply("out");
+    let live = root.join("out/live.git");
+    let file = || git(&live, &["show", "main:app/dev/main.tf"]);
+    assert!(file().contains("net?ref=net/v1.0.0"), "{}", file());
+
+    // v1.1.0 appears: only the module's refs moved, yet the deployment's file is rewritten
+    // (the constraint now resolves to it).
+    git(&module, &["commit", "-q", "--allow-empty", "-m", "1.1"]);
+    git(&module, &["tag", "v1.1.0"]);
+    publish(root, "terraform-aws-net");
+    apply("out");
+    assert!(file().contains("net?ref=net/v1.1.0"), "{}", file());
+    apply("fresh");
+    assert_eq!(
+        main_trees2(&root.join("out")),
+        main_trees2(&root.join("fresh"))
+    );
+}
+
+/// The tree of `main` of the two monorepos of the test above.
+fn main_trees2(out: &Path) -> Vec<String> {
+    ["modules", "live"]
+        .iter()
+        .map(|m| git(&out.join(format!("{m}.git")), &["rev-parse", "main^{tree}"]))
+        .collect()
 }
