@@ -56,7 +56,8 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     // One preload for the scan and the import: each repo's commits are inflated once, and
     // released after its import.
     let preload = Preload::default();
-    let (_mapping, plan, legacy_refs) = compute_with_refs(input, ui, Some(out), !full, &preload)?;
+    let computed = compute_with_refs(input, ui, Some(out), !full, &preload)?;
+    let (plan, legacy_refs) = (computed.plan, computed.refs);
     super::plan::report_changes(out, &legacy_refs, &plan, ui)?;
     let trace = std::env::var_os("TFMONO_TRACE").is_some();
     if trace {
@@ -122,6 +123,11 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     // The whole crash-safe sequence: claim, lock, journal, scripts, import, records.
     let outcome = apply::run(&plan, &legacy_refs, out, &opts, &ctx)?;
     drop(progress);
+    // How this run read the repos it read: the next run takes them as they are while their
+    // refs do not move (each record says the refs and inputs it holds for).
+    for record in &computed.read {
+        outdir::record_repo(out, &record.repo.name, record)?;
+    }
     for m in &outcome.monorepos {
         ui.status(format!(
             "{}: {} commits written, {} reused, {} refs updated",

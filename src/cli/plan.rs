@@ -103,19 +103,33 @@ pub fn compute(
     out: Option<&Path>,
     preload: &Preload,
 ) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
-    compute_with_refs(input, ui, out, true, preload).map(|(m, p, _)| (m, p))
+    compute_with_refs(input, ui, out, true, preload).map(|c| (c.mapping, c.plan))
+}
+
+/// What [`compute_with_refs`] computed.
+pub struct Computed {
+    /// The mapping, its identity resolved.
+    pub mapping: mapping::Mapping,
+    /// The plan.
+    pub plan: plan::Plan,
+    /// The refs of every legacy repo it was made from.
+    pub refs: Vec<inventory::RepoRefs>,
+    /// The legacy repos it read (not taken from the output directory's records), for
+    /// apply to record.
+    pub read: Vec<inventory::Recorded>,
 }
 
 /// [`compute`], with the legacy refs the plan was made from. The commit counts the last
 /// apply into `out` recorded are taken for repos whose tips did not move; with
-/// `reuse_scans`, its tag scans too wherever their inputs did not change.
+/// `reuse_scans`, its tag scans too wherever their inputs did not change, and the legacy
+/// repos it recorded whose refs did not move.
 pub fn compute_with_refs(
     input: &InputArgs,
     ui: &Ui,
     out: Option<&Path>,
     reuse_scans: bool,
     preload: &Preload,
-) -> anyhow::Result<(mapping::Mapping, plan::Plan, Vec<inventory::RepoRefs>)> {
+) -> anyhow::Result<Computed> {
     let InputArgs {
         mapping: file,
         repos,
@@ -152,9 +166,25 @@ pub fn compute_with_refs(
         .filter_map(|r| Some((r.name.clone(), r.counted.clone()?)))
         .collect();
     trace.mark("preflight");
+    // The repos an earlier apply into `out` read with the refs they have now: taken from its
+    // records, not read again.
+    let base = plan::base_fingerprint(&mapping);
+    let mut reuse = match out.filter(|_| reuse_scans) {
+        Some(out) => recorded_repos(out, &mapping, &opts, &base)?,
+        None => Default::default(),
+    };
+    let reused: std::collections::BTreeSet<String> = reuse.keys().cloned().collect();
+    trace.mark("records of the legacy repos");
     let progress = ui.progress();
-    let inventory = inventory::scan_known(&mapping, &opts, preload, &known, progress.as_ref())
-        .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
+    let inventory = inventory::scan_reusing(
+        &mapping,
+        &opts,
+        preload,
+        &known,
+        &mut reuse,
+        progress.as_ref(),
+    )
+    .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     trace.mark("inventory");
     // The tag scans of the last apply into `out`: a repo whose scan inputs did not change
     // is not scanned again (the cache is keyed by those inputs; see `plan::cache`).
@@ -186,7 +216,45 @@ pub fn compute_with_refs(
                 .map(|(subject, message)| plan::Warning { subject, message }),
         );
     }
-    Ok((mapping, plan, refs))
+    let read = inventory
+        .repos
+        .iter()
+        .filter(|r| out.is_some() && !reused.contains(&r.name))
+        .map(|r| inventory::Recorded::of(r, &base))
+        .collect();
+    Ok(Computed {
+        mapping,
+        plan,
+        refs,
+        read,
+    })
+}
+
+/// The legacy repos of `mapping` that an earlier apply into `out` recorded with the refs
+/// they have now and inputs `base` (see [`inventory::Recorded`]), by name. Any doubt (refs
+/// that cannot be read, a damaged record) leaves a repo out: it is read as usual.
+fn recorded_repos(
+    out: &Path,
+    mapping: &mapping::Mapping,
+    opts: &inventory::Options,
+    base: &str,
+) -> anyhow::Result<std::collections::HashMap<String, inventory::LegacyRepo>> {
+    use rayon::prelude::*;
+    let Ok(now) = inventory::refs(mapping, opts) else {
+        return Ok(Default::default());
+    };
+    let found: Vec<Option<inventory::LegacyRepo>> = now
+        .par_iter()
+        .map(|r| {
+            let record = tfmono::outdir::last_repo::<inventory::Recorded>(out, &r.name)?;
+            Ok(record.and_then(|rec| rec.reuse(base, r)))
+        })
+        .collect::<Result<_, tfmono::outdir::Error>>()?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|repo| (repo.name.clone(), repo))
+        .collect())
 }
 
 /// `TFMONO_TRACE`: prints how long each step of planning took, on stderr.
@@ -276,8 +344,8 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let (_mapping, plan, refs) =
-        compute_with_refs(input, ui, since.as_deref(), true, &Preload::default())?;
+    let computed = compute_with_refs(input, ui, since.as_deref(), true, &Preload::default())?;
+    let (plan, refs) = (computed.plan, computed.refs);
     if let Some(dir) = since {
         report_changes(dir, &refs, &plan, ui)?;
     }

@@ -64,19 +64,10 @@ pub struct ParseError {
     pub text: String,
 }
 
-/// The file name of `repo`'s entries in a commit map directory: the name with every byte
-/// outside `[A-Za-z0-9_-]` and a leading `.` written as `%XX`, then `.map`.
+/// The file name of `repo`'s entries in a commit map directory (see
+/// [`crate::objects::file_name`]).
 pub fn repo_file(repo: &str) -> String {
-    let mut out = String::with_capacity(repo.len() + 4);
-    for (i, b) in repo.bytes().enumerate() {
-        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out.push_str(".map");
-    out
+    format!("{}.map", crate::objects::file_name(repo))
 }
 
 /// What [`CommitMap::files_to_write`] asks its caller to do with one file of the map.

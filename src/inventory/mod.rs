@@ -33,7 +33,7 @@ pub struct Inventory {
 }
 
 /// One legacy repo as found on disk.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LegacyRepo {
     /// The repo's name in the mapping.
     pub name: String,
@@ -90,7 +90,7 @@ pub struct Counted {
 pub type KnownCounts = std::collections::HashMap<String, Counted>;
 
 /// A ref of a legacy repo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RefInfo {
     /// The full ref name (`refs/tags/v1.0.0`).
     pub name: String,
@@ -117,7 +117,7 @@ impl RefInfo {
 }
 
 /// A Terraform/Terragrunt file (`.tf`, `.tf.json`, `.hcl`) at a repo's default tip.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SourceFile {
     /// Its path relative to the repo root.
     pub path: String,
@@ -292,6 +292,50 @@ impl LegacyRepo {
     }
 }
 
+/// A legacy repo as one apply read it, kept in the output directory so that a later run
+/// whose refs of that repo are the same takes it instead of reading the repo again (see
+/// [`scan_known`]). `base` is the fingerprint of what else a read depends on (the tfmono
+/// version and the mapping).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Recorded {
+    /// What else the read depended on.
+    pub base: String,
+    /// The repo as read (without the files' contents: see `contents`).
+    pub repo: LegacyRepo,
+    /// The content of each of `repo.files`.
+    pub contents: Vec<String>,
+}
+
+impl Recorded {
+    /// The record of `repo`, read with inputs `base`.
+    pub fn of(repo: &LegacyRepo, base: &str) -> Recorded {
+        Recorded {
+            base: base.to_string(),
+            repo: repo.clone(),
+            contents: repo.files.iter().map(|f| f.content.clone()).collect(),
+        }
+    }
+
+    /// The repo it records, if it was read with inputs `base` and its refs are `now`.
+    pub fn reuse(self, base: &str, now: &RepoRefs) -> Option<LegacyRepo> {
+        let then = self.repo.refs();
+        let same = self.base == base
+            && then.name == now.name
+            && then.git_dir == now.git_dir
+            && then.head == now.head
+            && then.refs == now.refs
+            && self.contents.len() == self.repo.files.len();
+        if !same {
+            return None;
+        }
+        let mut repo = self.repo;
+        for (f, c) in repo.files.iter_mut().zip(self.contents) {
+            f.content = c;
+        }
+        Some(repo)
+    }
+}
+
 /// The [`RepoRefs`] of every repo of `mapping`, in mapping order: ref files only (loose refs
 /// and `packed-refs`), no object is read. Milliseconds for hundreds of repos, where [`scan`]
 /// inflates every commit.
@@ -428,12 +472,42 @@ pub fn scan_known(
     known: &KnownCounts,
     progress: &dyn Progress,
 ) -> Result<Inventory, Error> {
+    scan_reusing(
+        mapping,
+        opts,
+        preload,
+        known,
+        &mut Default::default(),
+        progress,
+    )
+}
+
+/// [`scan_known`], taking the repos of `reuse` (by name: repos an earlier run read with the
+/// refs they have now, see [`Recorded`]) as they are instead of reading them.
+pub fn scan_reusing(
+    mapping: &Mapping,
+    opts: &Options,
+    preload: &Preload,
+    known: &KnownCounts,
+    reuse: &mut std::collections::HashMap<String, LegacyRepo>,
+    progress: &dyn Progress,
+) -> Result<Inventory, Error> {
     use rayon::prelude::*;
     let task = progress.task("reading legacy repos", mapping.repos.len() as u64);
+    let reused: Vec<Option<LegacyRepo>> = mapping
+        .repos
+        .iter()
+        .map(|spec| reuse.remove(&spec.name))
+        .collect();
     let repos = mapping
         .repos
         .par_iter()
-        .map(|spec| {
+        .zip(reused)
+        .map(|(spec, reused)| {
+            if let Some(repo) = reused {
+                task.inc(1);
+                return Ok(repo);
+            }
             let git_dir = locate::locate(mapping, spec, opts)?;
             let repo = read::read(spec, &git_dir, preload, known.get(&spec.name));
             task.inc(1);
@@ -441,4 +515,70 @@ pub fn scan_known(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Inventory { repos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> LegacyRepo {
+        let id = gix::ObjectId::from_bytes_or_panic(&[7; 20]);
+        LegacyRepo {
+            name: "alb".into(),
+            git_dir: "legacy/alb.git".into(),
+            default_branch: Some("main".into()),
+            head: Some("refs/heads/main".into()),
+            tip: Some(id.to_string()),
+            branches: vec![RefInfo {
+                name: "refs/heads/main".into(),
+                target: id,
+                peeled: id,
+                is_commit: true,
+                annotated: false,
+            }],
+            tags: Vec::new(),
+            commits: 3,
+            files: vec![SourceFile {
+                path: "main.tf".into(),
+                content: "module \"x\" {}\n".into(),
+            }],
+            lfs_pointers: Vec::new(),
+            submodules: Vec::new(),
+            root_only: Vec::new(),
+            shallow: false,
+            replace_refs: 0,
+            grafts: 0,
+            non_utf8_names: Vec::new(),
+            counted_from: vec![id.to_string()],
+        }
+    }
+
+    #[test]
+    fn a_record_is_taken_only_with_its_inputs_and_refs_and_gives_back_the_files() {
+        let repo = repo();
+        let now = repo.refs();
+        let json = serde_json::to_string(&Recorded::of(&repo, "base")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value["repo"]["files"][0],
+            serde_json::json!({"path": "main.tf"})
+        );
+        assert_eq!(value["contents"][0], "module \"x\" {}\n");
+        let back = |json: &str| serde_json::from_str::<Recorded>(json).unwrap();
+        let taken = back(&json)
+            .reuse("base", &now)
+            .expect("the same inputs and refs");
+        assert_eq!(taken.files, repo.files, "with their contents");
+        assert_eq!(taken.branches, repo.branches);
+        assert!(back(&json).reuse("other", &now).is_none(), "other inputs");
+        let mut moved = now.clone();
+        moved.refs[0].1 = "0".repeat(40);
+        assert!(back(&json).reuse("base", &moved).is_none(), "a ref moved");
+        let mut head = now.clone();
+        head.head = None;
+        assert!(back(&json).reuse("base", &head).is_none(), "HEAD changed");
+        let mut broken = back(&json);
+        broken.contents.clear();
+        assert!(broken.reuse("base", &now).is_none(), "contents missing");
+    }
 }

@@ -330,6 +330,20 @@ pub fn wrap_tree(tree: ObjectId, path: &str) -> (ObjectId, Vec<Object>) {
     (id, objects)
 }
 
+/// `name` (a legacy repo's) as a file name: every byte outside `[A-Za-z0-9_-]`, and a
+/// leading `.`, written as `%XX`. Distinct names give distinct file names.
+pub fn file_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, b) in name.bytes().enumerate() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

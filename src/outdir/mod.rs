@@ -8,6 +8,7 @@
 //!     applied.json        every monorepo ref as the last apply left it (record_applied)
 //!     synced.json         the inputs of the last completed apply (record_synced)
 //!     scans.json          the tag scans of the last completed apply (record_scans)
+//!     repos/<repo>.json   how an apply read each legacy repo, for the next (record_repo)
 //!     verified.json       what the last verify proved, for `verify --since-last` (record_verified)
 //!   <monorepo>.git/       one bare repo per monorepo (MAIN_REF, NOTES_REF, imports, tags)
 //!   <monorepo>.commit-map/ the commit map: an index and a file per legacy repo (commit_map_file)
@@ -29,8 +30,9 @@ pub use journal::{
     journal_path, load, record, save, Journal, JournalRef, JournalRepo, JournalTarget,
 };
 pub use records::{
-    forget_applied, is_intact, is_synced, last_scans, last_synced, last_verified,
-    moved_since_apply, record_applied, record_scans, record_synced, record_verified, Moved, Synced,
+    forget_applied, is_intact, is_synced, last_repo, last_scans, last_synced, last_verified,
+    moved_since_apply, record_applied, record_repo, record_scans, record_synced, record_verified,
+    Moved, Synced,
 };
 pub use write::{write_file, write_script, SCRIPT_END};
 
@@ -49,6 +51,9 @@ pub const SYNCED_FILE: &str = "synced.json";
 /// The file under [`MARKER_DIR`] holding the tag scans of the last apply that completed:
 /// a cache, keyed by its inputs, that a later run may reuse.
 pub const SCANS_FILE: &str = "scans.json";
+/// The directory under [`MARKER_DIR`] holding how the last applies read each legacy repo
+/// (`record_repo`), one file per repo.
+pub const REPOS_DIR: &str = "repos";
 /// The file under [`MARKER_DIR`] holding what the last verify proved (the legacy tips whose
 /// whole history has an identical image): `verify --since-last` checks only what is new.
 pub const VERIFIED_FILE: &str = "verified.json";

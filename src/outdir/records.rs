@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    io, journal, read_json, write_data, Error, Journal, APPLIED_FILE, MARKER_DIR, SCANS_FILE,
-    SYNCED_FILE, VERIFIED_FILE,
+    io, journal, read_json, write_data, Error, Journal, APPLIED_FILE, MARKER_DIR, REPOS_DIR,
+    SCANS_FILE, SYNCED_FILE, VERIFIED_FILE,
 };
 
 /// Every ref of each journal monorepo: name -> target (hex), by monorepo name.
@@ -54,6 +54,13 @@ pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
 /// Forgets what [`record_applied`], [`record_synced`], [`record_scans`] and
 /// [`record_verified`] recorded (after a rollback: nothing is applied, nothing is verified).
 pub fn forget_applied(out: &Path) -> Result<(), Error> {
+    let repos = out.join(MARKER_DIR).join(REPOS_DIR);
+    match std::fs::remove_dir_all(&repos) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io("remove", &repos)(e));
+        }
+        _ => {}
+    }
     for name in [SYNCED_FILE, APPLIED_FILE, SCANS_FILE, VERIFIED_FILE] {
         let path = out.join(MARKER_DIR).join(name);
         match std::fs::remove_file(&path) {
@@ -137,6 +144,50 @@ pub fn record_scans<S: Serialize>(out: &Path, scans: &S) -> Result<(), Error> {
 /// counts as none: it is a cache, keyed by its inputs).
 pub fn last_scans<S: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<S>, Error> {
     read_record(out, SCANS_FILE)
+}
+
+/// The file of legacy repo `name`'s record under the marker directory of `out`.
+fn repo_record(out: &Path, name: &str) -> PathBuf {
+    out.join(MARKER_DIR)
+        .join(REPOS_DIR)
+        .join(format!("{}.json.z", crate::objects::file_name(name)))
+}
+
+/// Records how an apply read legacy repo `name` (the caller's record: see
+/// `inventory::Recorded`; this module only stores it). The JSON is zlib-compressed: the
+/// record holds the repo's files as its git objects do (compressed, as in the packs apply
+/// links), so nothing of them shows as text in the output directory.
+pub fn record_repo<R: Serialize>(out: &Path, name: &str, record: &R) -> Result<(), Error> {
+    use std::io::Write;
+    let json = serde_json::to_vec(record).expect("records always serialise");
+    let path = repo_record(out, name);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&json).map_err(io("compress", &path))?;
+    let bytes = z.finish().map_err(io("compress", &path))?;
+    write_data(&path, &bytes)
+}
+
+/// How an earlier apply into `out` read legacy repo `name`, if it recorded it (a damaged
+/// record counts as none: the repo is read again).
+pub fn last_repo<R: serde::de::DeserializeOwned>(
+    out: &Path,
+    name: &str,
+) -> Result<Option<R>, Error> {
+    use std::io::Read;
+    let path = repo_record(out, name);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("read", &path)(e)),
+    };
+    let mut json = Vec::new();
+    if flate2::read::ZlibDecoder::new(&bytes[..])
+        .read_to_end(&mut json)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    Ok(serde_json::from_slice(&json).ok())
 }
 
 /// Records what a verify of `out` proved (the caller's record: see `verify`; this module

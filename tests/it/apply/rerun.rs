@@ -337,6 +337,9 @@ fn a_rerun_takes_the_commit_count_of_a_repo_whose_tips_did_not_move_from_the_rec
     std::fs::write(&record, synced.to_string()).expect("write record");
 
     // vpc moves (its count is made again), alb does not (its count is taken as recorded).
+    // Without the records of how the last apply read each repo (a cache: see the next
+    // test), alb is read again, and its count comes from synced.json.
+    std::fs::remove_dir_all(root.join("out/.tfmono/repos")).expect("rm repo records");
     late_change(root);
     let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
     assert!(
@@ -524,5 +527,32 @@ fn a_resync_after_new_commits_in_2_of_50_repos_writes_exactly_those_and_touches_
         let added = if m == "reference-modules" { 2 } else { 0 };
         assert_eq!(count, was + added, "{m}: one new pack and its index");
     }
+    ok(root, &["verify", "org/mapping.hcl", "--out", "out"]);
+}
+
+#[test]
+fn a_resync_reads_no_object_of_a_repo_that_did_not_move() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    ok(root, &["gen-org", "org"]);
+    ok(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
+    );
+    // alb's objects are gone (its refs stay): a run that read anything of alb but its refs
+    // would fail.
+    let objects = root.join("org/legacy/terraform-aws-alb.git/objects");
+    let away = root.join("alb-objects");
+    std::fs::rename(&objects, &away).expect("move alb's objects away");
+    std::fs::create_dir(&objects).expect("empty objects dir");
+    late_change(root);
+    let run = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(
+        run.all().contains("reference-modules: 1 commits written"),
+        "{}",
+        run.all()
+    );
+    std::fs::remove_dir_all(&objects).expect("rm");
+    std::fs::rename(&away, &objects).expect("put alb's objects back");
     ok(root, &["verify", "org/mapping.hcl", "--out", "out"]);
 }
