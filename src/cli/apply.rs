@@ -47,16 +47,20 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         full,
         monorepos,
     } = args;
+    let mut refs_read = None;
     if !full && saved.is_none() {
-        if let Some(message) = up_to_date(input, out, monorepos.as_deref())? {
-            ui.status(message);
-            return Ok(ExitCode::SUCCESS);
+        match up_to_date(input, out, monorepos.as_deref())? {
+            Check::UpToDate(message) => {
+                ui.status(message);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Check::Stale(refs) => refs_read = refs,
         }
     }
     // One preload for the scan and the import: each repo's commits are inflated once, and
     // released after its import.
     let preload = Preload::default();
-    let computed = compute_with_refs(input, ui, Some(out), !full, &preload)?;
+    let computed = compute_with_refs(input, ui, Some(out), !full, &preload, refs_read)?;
     let (plan, legacy_refs) = (computed.plan, computed.refs);
     super::plan::report_changes(out, &legacy_refs, &plan, ui)?;
     let trace = std::env::var_os("TFMONO_TRACE").is_some();
@@ -146,7 +150,15 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `Some(message)` when `out` already holds what applying these inputs makes: the mapping
+/// What [`up_to_date`] found.
+enum Check {
+    /// Nothing to do: the message says why.
+    UpToDate(String),
+    /// Something changed; the legacy refs it read, if it got that far (the run reuses them).
+    Stale(Option<Vec<inventory::RepoRefs>>),
+}
+
+/// [`Check::UpToDate`] when `out` already holds what applying these inputs makes: the mapping
 /// and every legacy repo's refs are those of the last completed apply (their fingerprint is
 /// the one it recorded), and every monorepo ref and file it wrote is as it left them. Only
 /// ref files are read, no object: milliseconds where a full run re-reads every repo. Any
@@ -156,13 +168,13 @@ fn up_to_date(
     input: &InputArgs,
     out: &std::path::Path,
     monorepos: Option<&std::path::Path>,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Check> {
     if input.states.is_some() || !outdir::is_ours(out) {
-        return Ok(None);
+        return Ok(Check::Stale(None));
     }
     let started = std::time::Instant::now();
     let Ok(mut mapping) = mapping::load(&input.mapping, input.repos.as_deref()) else {
-        return Ok(None);
+        return Ok(Check::Stale(None));
     };
     super::plan::resolve_identity(&mut mapping);
     let opts = inventory::Options {
@@ -170,17 +182,17 @@ fn up_to_date(
         fetch: input.fetch,
     };
     let Ok(refs) = inventory::refs(&mapping, &opts) else {
-        return Ok(None);
+        return Ok(Check::Stale(None));
     };
     let identity = mapping.identity.clone().unwrap_or_default();
     let fingerprint = plan::inputs_fingerprint(&mapping.text, &identity, &refs);
     let key = outdir::run_key(&fingerprint, monorepos)?;
     let _lock = outdir::lock_output(out)?;
     if !outdir::is_synced(out, &fingerprint, &key)? {
-        return Ok(None);
+        return Ok(Check::Stale(Some(refs)));
     }
     let count: usize = refs.iter().map(|r| r.refs.len()).sum();
-    Ok(Some(format!(
+    Ok(Check::UpToDate(format!(
         "Up to date: the mapping and the {} refs of the {} legacy repos are those of the last apply into {}, and its monorepos are as it left them (checked in {} ms); nothing to do. `--full` runs every step again.",
         count,
         refs.len(),

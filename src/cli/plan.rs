@@ -103,7 +103,7 @@ pub fn compute(
     out: Option<&Path>,
     preload: &Preload,
 ) -> anyhow::Result<(mapping::Mapping, plan::Plan)> {
-    compute_with_refs(input, ui, out, true, preload).map(|c| (c.mapping, c.plan))
+    compute_with_refs(input, ui, out, true, preload, None).map(|c| (c.mapping, c.plan))
 }
 
 /// What [`compute_with_refs`] computed.
@@ -122,13 +122,15 @@ pub struct Computed {
 /// [`compute`], with the legacy refs the plan was made from. The commit counts the last
 /// apply into `out` recorded are taken for repos whose tips did not move; with
 /// `reuse_scans`, its tag scans too wherever their inputs did not change, and the legacy
-/// repos it recorded whose refs did not move.
+/// repos it recorded whose refs did not move (`refs_read`: the legacy refs the caller just
+/// read, else they are read here).
 pub fn compute_with_refs(
     input: &InputArgs,
     ui: &Ui,
     out: Option<&Path>,
     reuse_scans: bool,
     preload: &Preload,
+    refs_read: Option<Vec<inventory::RepoRefs>>,
 ) -> anyhow::Result<Computed> {
     let InputArgs {
         mapping: file,
@@ -170,7 +172,7 @@ pub fn compute_with_refs(
     // records, not read again.
     let base = plan::base_fingerprint(&mapping);
     let mut reuse = match out.filter(|_| reuse_scans) {
-        Some(out) => recorded_repos(out, &mapping, &opts, &base)?,
+        Some(out) => recorded_repos(out, &mapping, &opts, &base, refs_read)?,
         None => Default::default(),
     };
     let reused: std::collections::BTreeSet<String> = reuse.keys().cloned().collect();
@@ -238,10 +240,15 @@ fn recorded_repos(
     mapping: &mapping::Mapping,
     opts: &inventory::Options,
     base: &str,
+    refs_read: Option<Vec<inventory::RepoRefs>>,
 ) -> anyhow::Result<std::collections::HashMap<String, inventory::LegacyRepo>> {
     use rayon::prelude::*;
-    let Ok(now) = inventory::refs(mapping, opts) else {
-        return Ok(Default::default());
+    let now = match refs_read {
+        Some(refs) => refs,
+        None => match inventory::refs(mapping, opts) {
+            Ok(refs) => refs,
+            Err(_) => return Ok(Default::default()),
+        },
     };
     let found: Vec<Option<inventory::LegacyRepo>> = now
         .par_iter()
@@ -344,7 +351,7 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let computed = compute_with_refs(input, ui, since.as_deref(), true, &Preload::default())?;
+    let computed = compute_with_refs(input, ui, since.as_deref(), true, &Preload::default(), None)?;
     let (plan, refs) = (computed.plan, computed.refs);
     if let Some(dir) = since {
         report_changes(dir, &refs, &plan, ui)?;
