@@ -15,7 +15,7 @@
 mod link;
 mod refs;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -420,7 +420,7 @@ fn apply_monorepo(
     }
     // A re-sync of a few repos rebuilds their tag rewrites reading through `objects`.
     let few = (!objects.legacy.is_empty()).then_some(&objects as &dyn tree::Source);
-    tag_rewrites(
+    let rebuilt = tag_rewrites(
         m,
         who,
         &images,
@@ -437,11 +437,13 @@ fn apply_monorepo(
         0 => OVERLAY_BYTES,
         n => n,
     };
-    let repo = if overlay_bytes(&overlay) > limit {
+    if overlay_bytes(&overlay) > limit {
         outcome.objects_written += flush_overlay(m, &dir, &mut overlay, &own, ctx)?;
-        // So many tag rewrites read trees from the linked legacy packs: a new handle lets
-        // the pages they mapped go (hundreds of MB with a thousand packs). A small run
-        // keeps its handle (a new one loads every pack index again).
+    }
+    // Thousands of tag rewrites read trees from the linked legacy packs: a new handle lets
+    // the pages they mapped go (hundreds of MB with a thousand packs). A small run keeps
+    // its handle (a new one loads every pack index again).
+    let repo = if rebuilt > FEW_TAGS {
         drop(repo);
         open_monorepo(m, &dir)?
     } else {
@@ -551,13 +553,8 @@ fn write_map(m: &MonorepoPlan, map: &CommitMap, dir: &Path) -> Result<(), Error>
 /// repos, forgetting the images of repos that moved to another path.
 fn load_map(m: &MonorepoPlan, out: &Path) -> Result<MapState, Error> {
     let map_file = outdir::commit_map_path(out, &m.name);
-    let again: HashSet<&str> = m
-        .imports
-        .iter()
-        .filter(|s| !s.unchanged)
-        .map(|s| s.repo.as_str())
-        .collect();
-    let mut map = CommitMap::load_some(&map_file, &|repo| again.contains(repo))?;
+    let unchanged = m.unchanged();
+    let mut map = CommitMap::load_some(&map_file, &|repo| !unchanged.contains(repo))?;
     let mut moved_from: HashMap<String, String> = HashMap::new();
     for step in &m.imports {
         if let Some(old) = map.path(&step.repo).filter(|p| *p != step.path) {
@@ -1087,7 +1084,7 @@ fn flush_overlay(
 
 /// Points every tag of `m.tag_rewrites` at a "Rewrite module sources for `<tag>`" commit
 /// whose parent is the tagged commit's image (annotated tags get a new tag object with the
-/// same tagger and message).
+/// same tagger and message); returns how many it built (those of unchanged repos stay).
 fn tag_rewrites(
     m: &MonorepoPlan,
     who: &str,
@@ -1096,9 +1093,9 @@ fn tag_rewrites(
     (repo, few): (&gix::Repository, Option<&dyn tree::Source>),
     overlay: &mut HashMap<ObjectId, Object>,
     edits: &mut refs::Edits,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     if m.tag_rewrites.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let tag_objects: HashMap<ObjectId, &Object> = images
         .iter()
@@ -1107,12 +1104,7 @@ fn tag_rewrites(
         .collect();
     // The tags of a repo unchanged since the last apply point at the rewrite commits it
     // built from these very inputs: left as they are.
-    let unchanged: HashSet<&str> = m
-        .imports
-        .iter()
-        .filter(|s| s.unchanged)
-        .map(|s| s.repo.as_str())
-        .collect();
+    let unchanged = m.unchanged();
     let todo: Vec<&crate::plan::TagRewrite> = m
         .tag_rewrites
         .iter()
@@ -1157,7 +1149,7 @@ fn tag_rewrites(
             None => edits.set_made(&tr.tag, commit_id, None),
         }
     }
-    Ok(())
+    Ok(todo.len())
 }
 
 /// Tag rewrites a run builds one by one through a reader of the few legacy repos it imports
@@ -1388,12 +1380,7 @@ fn rewrite_commit(
     parent: ObjectId,
 ) -> Result<Option<ObjectId>, String> {
     // The files of a repo unchanged since the last apply are in `main` as it wrote them.
-    let unchanged: HashSet<&str> = m
-        .imports
-        .iter()
-        .filter(|s| s.unchanged)
-        .map(|s| s.repo.as_str())
-        .collect();
+    let unchanged = m.unchanged();
     let changed: Vec<_> = m
         .files
         .iter()

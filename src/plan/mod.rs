@@ -258,6 +258,18 @@ pub struct MonorepoPlan {
     pub unparsed: Vec<UnparsedFile>,
 }
 
+impl MonorepoPlan {
+    /// The repos whose imports are [`ImportStep::unchanged`]: apply leaves them as the last
+    /// apply wrote them.
+    pub fn unchanged(&self) -> std::collections::HashSet<&str> {
+        self.imports
+            .iter()
+            .filter(|s| s.unchanged)
+            .map(|s| s.repo.as_str())
+            .collect()
+    }
+}
+
 /// A file with a Terraform or Terragrunt name that does not parse: a template, a test
 /// fixture, a file Terraform itself would refuse. It is imported unchanged; when it
 /// mentions a migrated repo, a human must look at it.
