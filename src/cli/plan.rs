@@ -171,7 +171,8 @@ pub fn compute_with_refs(
     // The repos an earlier apply into `out` read with the refs they have now: taken from its
     // records, not read again.
     let base = plan::base_fingerprint(&mapping);
-    let mut reuse = match out.filter(|_| reuse_scans) {
+    // (Nothing to take before a first apply: no record, and the refs are read once, below.)
+    let mut reuse = match out.filter(|_| reuse_scans && last.is_some()) {
         Some(out) => recorded_repos(out, &mapping, &opts, &base, refs_read)?,
         None => Default::default(),
     };

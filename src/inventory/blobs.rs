@@ -12,14 +12,14 @@ pub type Entry = (String, ObjectId);
 
 /// Lists source files by commit, remembering every subtree it has listed.
 pub struct SourceBlobs<'r> {
-    repo: &'r gix::Repository,
+    repo: &'r Handle,
     trees: HashMap<ObjectId, Arc<Vec<Entry>>>,
     is_source: fn(&str) -> bool,
 }
 
 impl<'r> SourceBlobs<'r> {
     /// A lister over `repo` keeping files whose name `is_source` accepts.
-    pub fn new(repo: &'r gix::Repository, is_source: fn(&str) -> bool) -> Self {
+    pub fn new(repo: &'r Handle, is_source: fn(&str) -> bool) -> Self {
         SourceBlobs {
             repo,
             trees: HashMap::new(),
@@ -30,41 +30,41 @@ impl<'r> SourceBlobs<'r> {
     /// The source files of commit `commit`, sorted by path. `.terraform` directories (the
     /// local cache of `terraform init`) are left out.
     pub fn of_commit(&mut self, commit: ObjectId) -> Result<Arc<Vec<Entry>>, gix::Error> {
-        let data = self.repo.find_object(commit)?;
-        let tree = match gix::objs::CommitRefIter::from_bytes(&data.data, self.repo.object_hash())
-            .tree_id()
-        {
-            Ok(t) => t,
-            Err(_) => return Ok(Arc::default()),
-        };
-        drop(data);
-        self.of_tree(tree, 0)
+        let tree = self.repo.with_object(commit, |data| {
+            gix::objs::CommitRefIter::from_bytes(data, gix::hash::Kind::Sha1)
+                .tree_id()
+                .ok()
+        })?;
+        match tree {
+            Some(tree) => self.of_tree(tree, 0),
+            None => Ok(Arc::default()),
+        }
     }
 
     fn of_tree(&mut self, tree: ObjectId, depth: usize) -> Result<Arc<Vec<Entry>>, gix::Error> {
         if let Some(found) = self.trees.get(&tree) {
             return Ok(found.clone());
         }
-        let obj = self.repo.find_object(tree)?;
-        let mut subtrees = Vec::new();
-        let mut files = Vec::new();
-        for entry in
-            gix::objs::TreeRefIter::from_bytes(&obj.data, self.repo.object_hash()).flatten()
-        {
-            // A name that is not UTF-8 is never rewritten (the inventory reports it at the
-            // tip): a lossy copy would add a second file next to the original.
-            let Ok(name) = std::str::from_utf8(entry.filename).map(str::to_string) else {
-                continue;
-            };
-            if entry.mode.is_tree() {
-                if name != ".terraform" && depth < 64 {
-                    subtrees.push((name, entry.oid.to_owned()));
+        let is_source = self.is_source;
+        let (subtrees, mut files) = self.repo.with_object(tree, |data| {
+            let mut subtrees = Vec::new();
+            let mut files = Vec::new();
+            for entry in gix::objs::TreeRefIter::from_bytes(data, gix::hash::Kind::Sha1).flatten() {
+                // A name that is not UTF-8 is never rewritten (the inventory reports it at
+                // the tip): a lossy copy would add a second file next to the original.
+                let Ok(name) = std::str::from_utf8(entry.filename).map(str::to_string) else {
+                    continue;
+                };
+                if entry.mode.is_tree() {
+                    if name != ".terraform" && depth < 64 {
+                        subtrees.push((name, entry.oid.to_owned()));
+                    }
+                } else if entry.mode.is_blob() && is_source(&name) {
+                    files.push((name, entry.oid.to_owned()));
                 }
-            } else if entry.mode.is_blob() && (self.is_source)(&name) {
-                files.push((name, entry.oid.to_owned()));
             }
-        }
-        drop(obj);
+            (subtrees, files)
+        })?;
         for (name, id) in subtrees {
             for (path, blob) in self.of_tree(id, depth + 1)?.iter() {
                 files.push((format!("{name}/{path}"), *blob));
@@ -82,34 +82,56 @@ impl<'r> SourceBlobs<'r> {
 /// every file of an org at once would not fit in memory). Opens the repo read-only.
 pub struct Reader {
     shared: gix::ThreadSafeRepository,
+    /// Its packs, read directly (see [`crate::objects::packs`]).
+    packs: Arc<crate::objects::packs::Packs>,
 }
 
 impl Reader {
     /// Opens the legacy repo `repo` at `git_dir`.
     pub fn open(repo: &str, git_dir: &std::path::Path) -> Result<Reader, crate::history::Error> {
-        Ok(Reader {
-            shared: crate::history::open(repo, git_dir)?.into_sync(),
-        })
+        let shared = crate::history::open(repo, git_dir)?.into_sync();
+        let packs = Arc::new(crate::objects::packs::Packs::open(shared.objects_dir()));
+        Ok(Reader { shared, packs })
     }
 
     /// A handle for the calling thread.
     pub fn handle(&self) -> Handle {
         let mut repo = self.shared.to_thread_local();
-        repo.object_cache_size_if_unset(16 * 1024 * 1024);
+        // No object cache: each blob is read once (the scan keys them by id) and the lister
+        // keeps the trees it listed; copying every object into a cache only costs.
+        repo.object_cache_size(None);
         repo.objects.refresh_never();
-        Handle { repo }
+        Handle {
+            repo,
+            packs: std::cell::RefCell::new(crate::objects::packs::Reader::new(self.packs.clone())),
+        }
     }
 }
 
 /// One thread's handle on a [`Reader`]'s repo.
 pub struct Handle {
     repo: gix::Repository,
+    /// Objects in packs are read here first; the repo reads the others (and reports errors).
+    packs: std::cell::RefCell<crate::objects::packs::Reader>,
 }
 
 impl Handle {
     /// A lister of this repo's source files (`is_source` picks the file names).
     pub fn lister(&self, is_source: fn(&str) -> bool) -> SourceBlobs<'_> {
-        SourceBlobs::new(&self.repo, is_source)
+        SourceBlobs::new(self, is_source)
+    }
+
+    /// Calls `f` with the data of object `id`.
+    pub fn with_object<R>(
+        &self,
+        id: ObjectId,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, gix::Error> {
+        let found = self.packs.borrow_mut().find(&id);
+        match found {
+            Some((_, data)) => Ok(f(&data)),
+            None => Ok(f(&self.repo.find_object(id)?.data)),
+        }
     }
 
     /// Calls `f` with the text of blob `id` (`None` when it is not UTF-8).
@@ -118,7 +140,6 @@ impl Handle {
         id: ObjectId,
         f: impl FnOnce(Option<&str>) -> R,
     ) -> Result<R, gix::Error> {
-        let obj = self.repo.find_object(id)?;
-        Ok(f(std::str::from_utf8(&obj.data).ok()))
+        self.with_object(id, |data| f(std::str::from_utf8(data).ok()))
     }
 }

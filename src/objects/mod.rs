@@ -7,6 +7,7 @@
 //! `mergetag`, the message) stays identical.
 
 pub mod hex;
+pub mod packs;
 pub mod tree;
 
 use gix::objs::Kind;
