@@ -1122,13 +1122,20 @@ fn tag_rewrites(
         } else {
             use rayon::prelude::*;
             let shared = repo.clone().into_sync();
+            // The trees are read straight from the packs (the linked legacy ones and ours).
+            let packs = std::sync::Arc::new(objects::packs::Packs::open(&repo.git_dir().join("objects")));
             let pending: &HashMap<ObjectId, Object> = overlay;
             todo.par_iter()
                 .map_init(
                     || {
                         let mut repo = shared.to_thread_local();
                         repo.objects.refresh_never();
-                        repo
+                        objects::packs::WithPacks {
+                            reader: std::cell::RefCell::new(objects::packs::Reader::new(
+                                packs.clone(),
+                            )),
+                            repo,
+                        }
                     },
                     |repo, tr| tag_rewrite_commit(m, who, map, repo, pending, tr),
                 )
@@ -1185,14 +1192,18 @@ fn tag_rewrite_commit(
     let mut root = header.tree;
     let prefix = format!("{}/", step.path.trim_matches('/'));
     let mut count = 0;
+    let mut edits = Vec::new();
     for f in &tr.files {
         let Some(content) = &f.content else { continue };
         let rel = f.path.strip_prefix(&prefix).unwrap_or(&f.path);
         let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
-        let id = blob.id;
-        overlay.local.insert(id, blob);
-        root = tree::replace_blob(repo, &mut overlay, root, rel, id)?;
+        edits.push((rel, blob.id));
+        overlay.local.insert(blob.id, blob);
         count += f.rewrites.len();
+    }
+    // Every file at once: each tree on the way is read and written once.
+    if !edits.is_empty() {
+        root = tree::replace_blobs(repo, &mut overlay, root, &edits)?;
     }
     let (wrapped, trees) = objects::wrap_tree(root, &step.path);
     let mut local = overlay.local;

@@ -47,11 +47,14 @@ impl Packs {
         Packs { packs }
     }
 
-    /// Where object `id` is: (pack, offset).
-    fn locate(&self, id: &ObjectId) -> Option<(usize, u64)> {
-        self.packs.iter().enumerate().find_map(|(p, (index, _))| {
+    /// Where object `id` is: (pack, offset), looking in pack `hint` first (objects read
+    /// together are mostly in one pack; a monorepo links a thousand).
+    fn locate(&self, id: &ObjectId, hint: usize) -> Option<(usize, u64)> {
+        let at = |p: usize| {
+            let (index, _) = self.packs.get(p)?;
             index.lookup(id).map(|i| (p, index.pack_offset_at_index(i)))
-        })
+        };
+        at(hint).or_else(|| (0..self.packs.len()).filter(|&p| p != hint).find_map(at))
     }
 }
 
@@ -71,6 +74,8 @@ pub struct Reader {
     inflate: libdeflater::Decompressor,
     cache: Cache,
     cached_bytes: usize,
+    /// The pack the last object was found in.
+    last: usize,
 }
 
 impl Reader {
@@ -81,12 +86,14 @@ impl Reader {
             inflate: libdeflater::Decompressor::new(),
             cache: Cache::new(),
             cached_bytes: 0,
+            last: 0,
         }
     }
 
     /// The kind and data of object `id`, if a pack holds it and it decodes.
     pub fn find(&mut self, id: &ObjectId) -> Option<(Kind, Arc<Vec<u8>>)> {
-        let at = self.packs.locate(id)?;
+        let at = self.packs.locate(id, self.last)?;
+        self.last = at.0;
         self.resolve(at)
     }
 
@@ -111,7 +118,7 @@ impl Reader {
                 }
                 pack::data::entry::Header::RefDelta { base_id } => {
                     chain.push((cur, entry));
-                    cur = packs.locate(&base_id)?;
+                    cur = packs.locate(&base_id, cur.0)?;
                 }
                 header => {
                     let kind = header.as_kind()?;
@@ -153,6 +160,25 @@ impl Reader {
         }
         if self.cache.insert(at, (kind, data.clone())).is_none() {
             self.cached_bytes += data.len();
+        }
+    }
+}
+
+/// A [`super::tree::Source`] that reads packs through a [`Reader`] first and `repo` for
+/// what they do not hold (loose objects, alternates) or cannot decode.
+pub struct WithPacks<R> {
+    /// The packs.
+    pub reader: std::cell::RefCell<Reader>,
+    /// Everything else.
+    pub repo: R,
+}
+
+impl<R: super::tree::Source> super::tree::Source for WithPacks<R> {
+    fn find(&self, id: ObjectId) -> Result<(Kind, Vec<u8>), String> {
+        let found = self.reader.borrow_mut().find(&id);
+        match found {
+            Some((kind, data)) => Ok((kind, Arc::unwrap_or_clone(data))),
+            None => self.repo.find(id),
         }
     }
 }
