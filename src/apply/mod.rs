@@ -211,7 +211,15 @@ pub fn run(
     outdir::write_script_in(out, outdir::PUSH_SCRIPT, &push)?;
     trace.mark("journal and scripts");
 
-    let outcome = execute(plan, out, opts, ctx)?;
+    // The scans record (megabytes of JSON) is serialised while the monorepos are written:
+    // written after them, as before.
+    let (outcome, scans) = std::thread::scope(|s| {
+        let scans = (!plan.scans.unchanged).then(|| s.spawn(|| outdir::prepare_scans(&plan.scans)));
+        let outcome = execute(plan, out, opts, ctx);
+        let scans = scans.map(|h| h.join().expect("serialising the scans does not panic"));
+        (outcome, scans)
+    });
+    let outcome = outcome?;
     trace.mark("monorepos");
     let journal = if outcome.files.is_empty() {
         journal
@@ -226,8 +234,8 @@ pub fn run(
     trace.mark("applied record");
     // What the next run may reuse of this one's tag scans (already there when this run
     // reused every one of them).
-    if !plan.scans.unchanged {
-        outdir::record_scans(out, &plan.scans)?;
+    if let Some(scans) = &scans {
+        outdir::record_prepared_scans(out, scans)?;
     }
     // What the next run compares with to skip everything when nothing changed.
     let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
@@ -1113,34 +1121,34 @@ fn tag_rewrites(
     // Each tag's commit is independent of the others': built in parallel, each thread with
     // its own repo handle and its own new objects, merged in tag order; a few of them (a
     // re-sync) one by one through `few`, which reads the legacy repos directly.
-    let built: Vec<Result<Option<TagCommit>, String>> =
-        if let Some(reader) = few.filter(|_| todo.len() <= FEW_TAGS) {
-            let pending: &HashMap<ObjectId, Object> = overlay;
-            todo.iter()
-                .map(|tr| tag_rewrite_commit(m, who, map, reader, pending, tr))
-                .collect()
-        } else {
-            use rayon::prelude::*;
-            let shared = repo.clone().into_sync();
-            // The trees are read straight from the packs (the linked legacy ones and ours).
-            let packs = std::sync::Arc::new(objects::packs::Packs::open(&repo.git_dir().join("objects")));
-            let pending: &HashMap<ObjectId, Object> = overlay;
-            todo.par_iter()
-                .map_init(
-                    || {
-                        let mut repo = shared.to_thread_local();
-                        repo.objects.refresh_never();
-                        objects::packs::WithPacks {
-                            reader: std::cell::RefCell::new(objects::packs::Reader::new(
-                                packs.clone(),
-                            )),
-                            repo,
-                        }
-                    },
-                    |repo, tr| tag_rewrite_commit(m, who, map, repo, pending, tr),
-                )
-                .collect()
-        };
+    let built: Vec<Result<Option<TagCommit>, String>> = if let Some(reader) =
+        few.filter(|_| todo.len() <= FEW_TAGS)
+    {
+        let pending: &HashMap<ObjectId, Object> = overlay;
+        todo.iter()
+            .map(|tr| tag_rewrite_commit(m, who, map, reader, pending, tr))
+            .collect()
+    } else {
+        use rayon::prelude::*;
+        let shared = repo.clone().into_sync();
+        // The trees are read straight from the packs (the linked legacy ones and ours).
+        let packs =
+            std::sync::Arc::new(objects::packs::Packs::open(&repo.git_dir().join("objects")));
+        let pending: &HashMap<ObjectId, Object> = overlay;
+        todo.par_iter()
+            .map_init(
+                || {
+                    let mut repo = shared.to_thread_local();
+                    repo.objects.refresh_never();
+                    objects::packs::WithPacks {
+                        reader: std::cell::RefCell::new(objects::packs::Reader::new(packs.clone())),
+                        repo,
+                    }
+                },
+                |repo, tr| tag_rewrite_commit(m, who, map, repo, pending, tr),
+            )
+            .collect()
+    };
     for (tr, found) in todo.iter().zip(built) {
         let Some((commit_id, objects)) = found? else {
             continue;

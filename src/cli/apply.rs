@@ -124,13 +124,36 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         progress: progress.as_ref(),
         should_interrupt: &gix::interrupt::IS_INTERRUPTED,
     };
-    // The whole crash-safe sequence: claim, lock, journal, scripts, import, records.
-    let outcome = apply::run(&plan, &legacy_refs, out, &opts, &ctx)?;
+    // The whole crash-safe sequence: claim, lock, journal, scripts, import, records. The
+    // records of the legacy repos read are made ready meanwhile, on a thread of their own.
+    let (outcome, records) = std::thread::scope(|s| {
+        let records = s.spawn(|| {
+            computed
+                .read
+                .iter()
+                .map(|r| outdir::prepare_repo(&r.repo.name, r))
+                .collect::<Vec<_>>()
+        });
+        let outcome = apply::run(&plan, &legacy_refs, out, &opts, &ctx);
+        (
+            outcome,
+            records.join().expect("serialising records does not panic"),
+        )
+    });
+    let outcome = outcome?;
     drop(progress);
     // How this run read the repos it read: the next run takes them as they are while their
     // refs do not move (each record says the refs and inputs it holds for).
-    for record in &computed.read {
-        outdir::record_repo(out, &record.repo.name, record)?;
+    let started = std::time::Instant::now();
+    for record in &records {
+        outdir::record_prepared_repo(out, record)?;
+    }
+    if trace {
+        eprintln!(
+            "[trace] records of {} legacy repos: {:?}",
+            computed.read.len(),
+            started.elapsed()
+        );
     }
     for m in &outcome.monorepos {
         ui.status(format!(

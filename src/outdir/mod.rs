@@ -31,8 +31,9 @@ pub use journal::{
 };
 pub use records::{
     forget_applied, is_intact, is_synced, last_repo, last_scans, last_synced, last_verified,
-    moved_since_apply, record_applied, record_repo, record_scans, record_synced, record_verified,
-    Moved, Synced,
+    moved_since_apply, prepare_repo, prepare_scans, record_applied, record_prepared_repo,
+    record_prepared_scans, record_repo, record_scans, record_synced, record_verified, Moved,
+    Prepared, Synced,
 };
 pub use write::{write_file, write_script, SCRIPT_END};
 

@@ -136,8 +136,29 @@ fn read_record<T: serde::de::DeserializeOwned>(out: &Path, file: &str) -> Result
 /// Records the tag scans `scans` of the apply that completed (the caller's cache: see
 /// `plan::cache`; this module only stores it). Written before [`record_synced`].
 pub fn record_scans<S: Serialize>(out: &Path, scans: &S) -> Result<(), Error> {
-    let json = serde_json::to_vec(scans).expect("scans always serialise");
-    write_data(&out.join(MARKER_DIR).join(SCANS_FILE), &json)
+    record_prepared_scans(out, &prepare_scans(scans))
+}
+
+/// A record serialised ahead of its writing (by a thread of its own while the monorepos
+/// are written, say): [`prepare_scans`], [`prepare_repo`].
+#[derive(Debug)]
+pub struct Prepared {
+    /// The repo a repo record is of (empty for the scans).
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// The tag scans `scans`, ready for [`record_prepared_scans`].
+pub fn prepare_scans<S: Serialize>(scans: &S) -> Prepared {
+    Prepared {
+        name: String::new(),
+        bytes: serde_json::to_vec(scans).expect("scans always serialise"),
+    }
+}
+
+/// [`record_scans`] with what [`prepare_scans`] made.
+pub fn record_prepared_scans(out: &Path, scans: &Prepared) -> Result<(), Error> {
+    write_data(&out.join(MARKER_DIR).join(SCANS_FILE), &scans.bytes)
 }
 
 /// The tag scans the last completed apply into `out` recorded, if any (a damaged record
@@ -158,13 +179,28 @@ fn repo_record(out: &Path, name: &str) -> PathBuf {
 /// record holds the repo's files as its git objects do (compressed, as in the packs apply
 /// links), so nothing of them shows as text in the output directory.
 pub fn record_repo<R: Serialize>(out: &Path, name: &str, record: &R) -> Result<(), Error> {
+    record_prepared_repo(out, &prepare_repo(name, record))
+}
+
+/// The record of legacy repo `name`, ready for [`record_prepared_repo`].
+pub fn prepare_repo<R: Serialize>(name: &str, record: &R) -> Prepared {
     use std::io::Write;
     let json = serde_json::to_vec(record).expect("records always serialise");
-    let path = repo_record(out, name);
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(&json).map_err(io("compress", &path))?;
-    let bytes = z.finish().map_err(io("compress", &path))?;
-    write_data(&path, &bytes)
+    // Compressing into memory does not fail.
+    let bytes = z
+        .write_all(&json)
+        .and_then(|()| z.finish())
+        .expect("compressing into memory");
+    Prepared {
+        name: name.to_string(),
+        bytes,
+    }
+}
+
+/// [`record_repo`] with what [`prepare_repo`] made.
+pub fn record_prepared_repo(out: &Path, record: &Prepared) -> Result<(), Error> {
+    write_data(&repo_record(out, &record.name), &record.bytes)
 }
 
 /// How an earlier apply into `out` read legacy repo `name`, if it recorded it (a damaged

@@ -625,13 +625,13 @@ fn tag_rewrites_of(
     }
     // 2. Every distinct file version scanned once, tree by tree in parallel (each tree
     // scans the versions no earlier tree has), with one repo handle per thread.
-    let mut owned: Vec<Vec<(ScanKey, &str)>> = vec![Vec::new(); trees.len()];
+    let mut owned: Vec<Vec<ScanKey>> = vec![Vec::new(); trees.len()];
     let mut seen: std::collections::HashSet<ScanKey> = std::collections::HashSet::new();
     for (tree, keys) in trees.iter().zip(&mut owned) {
         for (file, blob) in tree.entries.iter() {
-            let key = (*blob, join(&step.path, file), tree.fingerprint);
-            if seen.insert(key.clone()) {
-                keys.push((key, file.as_str()));
+            let key = (*blob, file.as_str(), tree.fingerprint);
+            if seen.insert(key) {
+                keys.push(key);
             }
         }
     }
@@ -664,11 +664,12 @@ fn tag_rewrites_of(
     Ok(out)
 }
 
-/// One file version in one split context: (blob, monorepo path, split table fingerprint).
-type ScanKey = (gix::ObjectId, String, u64);
+/// One file version in one split context: (blob, path in the legacy repo, split table
+/// fingerprint).
+type ScanKey<'t> = (gix::ObjectId, &'t str, u64);
 
 /// A file version and what scanning it found.
-type Found = (ScanKey, std::sync::Arc<Scanned>);
+type Found<'t> = (ScanKey<'t>, std::sync::Arc<Scanned>);
 
 /// The source files of one tagged commit and the split table decided from them.
 struct TaggedTree<'s> {
@@ -688,7 +689,7 @@ fn collect(
     step: &ImportStep,
     tree: &TaggedTree<'_>,
     table: &SplitTable,
-    scanned: &HashMap<ScanKey, std::sync::Arc<Scanned>>,
+    scanned: &HashMap<ScanKey<'_>, std::sync::Arc<Scanned>>,
     out: &mut TagScan,
 ) -> Vec<FileChange> {
     let tag_name = tree.tag.from.trim_start_matches("refs/tags/");
@@ -699,11 +700,13 @@ fn collect(
     ));
     let mut changes = Vec::new();
     for (file, blob) in tree.entries.iter() {
-        let key = (*blob, join(&step.path, file), tree.fingerprint);
-        let Some(result) = scanned.get(&key) else {
+        let Some(result) = scanned.get(&(*blob, file.as_str(), tree.fingerprint)) else {
             continue;
         };
-        let path = key.1;
+        if result.errors.is_empty() && result.unparsed.is_none() && result.change.is_none() {
+            continue;
+        }
+        let path = join(&step.path, file);
         for e in &result.errors {
             out.warnings.push(Warning {
                 subject: format!("repo \"{}\" tag {tag_name}", step.repo),
@@ -782,12 +785,12 @@ impl TagScanner<'_, '_> {
     /// Scans the file versions `owned[i]` of each tree `trees[i]`, trees in parallel, each
     /// thread with its own handle on the repo; counts each tree's tags on `task`. The first
     /// error in tag order wins, as in a sequential scan.
-    fn scan(
+    fn scan<'t>(
         &self,
         trees: &[TaggedTree<'_>],
-        owned: &[Vec<(ScanKey, &str)>],
+        owned: &'t [Vec<ScanKey<'t>>],
         task: &dyn crate::progress::Task,
-    ) -> Result<HashMap<ScanKey, std::sync::Arc<Scanned>>, String> {
+    ) -> Result<HashMap<ScanKey<'t>, std::sync::Arc<Scanned>>, String> {
         use rayon::prelude::*;
         let reader = self.reader;
         let (step, tables, base) = (self.step, &self.tables, self.ctx);
@@ -803,9 +806,10 @@ impl TagScanner<'_, '_> {
                     };
                     let scanned = keys
                         .iter()
-                        .map(|(key, file)| {
-                            scan_blob(repo, key.0, &key.1, &ctx)
-                                .map(|r| (key.clone(), std::sync::Arc::new(r)))
+                        .map(|&key| {
+                            let (blob, file, _) = key;
+                            scan_blob(repo, blob, &join(&step.path, file), &ctx)
+                                .map(|r| (key, std::sync::Arc::new(r)))
                                 .map_err(|e| {
                                     read_err(step, &format!("{file} in {}", tree.tag.from), &e)
                                 })

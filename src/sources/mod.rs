@@ -166,7 +166,13 @@ pub struct Targets {
     lowered: Option<Lowered>,
     /// Per prefilter pattern, the targets it names (`None`: an escape).
     pattern_targets: Vec<Option<Vec<usize>>>,
+    /// The tag each (repo, version constraint) resolved to (see
+    /// [`highest_matching`](Self::highest_matching)): files of every tag repeat the same few.
+    resolved: std::sync::Arc<std::sync::Mutex<HashMap<(String, String), Resolved>>>,
 }
+
+/// What a version constraint resolved to among a target's tags.
+type Resolved = Result<Option<String>, ConstraintError>;
 
 /// Literal patterns matched ASCII-case-insensitively, at SIMD speed: two-byte escapes
 /// (`\\/`, `\\u`) by looking at what follows each backslash, the other patterns by lowercasing
@@ -366,6 +372,27 @@ impl Targets {
             }
         }
         None
+    }
+
+    /// The tag of `target` that Terraform would install for `constraint`
+    /// ([`constraint::highest_matching`] over its tags), resolved once per constraint.
+    pub fn highest_matching(&self, target: &Target, constraint: &str) -> Resolved {
+        let key = (target.repo.clone(), constraint.to_string());
+        let known = self
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(found) = known {
+            return found;
+        }
+        let found = highest_matching(constraint, &target.tags).map(|t| t.map(str::to_string));
+        self.resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, found.clone());
+        found
     }
 
     /// The targets, in the order given.

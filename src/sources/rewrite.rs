@@ -5,7 +5,6 @@ use std::ops::Range;
 use super::address::{
     decode_query_value, encode_query_value, Address, GitSource, Query, RegistrySource,
 };
-use super::constraint::highest_matching;
 use super::split::{SplitEntry, UnitTemplate};
 use super::{Context, FileOutcome, LeftAlone, Reason, Rewrite, SameMonorepo, SourceError, Target};
 use crate::redact;
@@ -737,7 +736,7 @@ fn decide_registry(
             ">= 0.0.0".to_string()
         }
     };
-    let tag = match highest_matching(&constraint, &target.tags) {
+    let tag = match ctx.targets.highest_matching(target, &constraint) {
         Ok(Some(t)) => t,
         Ok(None) => {
             return Decision::Error(format!(
