@@ -184,13 +184,22 @@ fn rewrite_sources(
 ) {
     let mut files = Vec::new();
     let mut unparsed = Vec::new();
-    for step in &mono.imports {
-        let Some(repo) = scan.legacy.get(step.repo.as_str()) else {
-            continue;
-        };
-        let found = tip_changes(&mono.name, step, repo, scan, warnings, problems);
-        files.extend(found.0);
-        unparsed.extend(found.1);
+    // The repos' default branches are independent: rewritten in parallel, kept in order.
+    let tips: Vec<TipChanges> = {
+        use rayon::prelude::*;
+        mono.imports
+            .par_iter()
+            .filter_map(|step| {
+                let repo = scan.legacy.get(step.repo.as_str())?;
+                Some(tip_changes(&mono.name, step, repo, scan))
+            })
+            .collect()
+    };
+    for found in tips {
+        files.extend(found.files);
+        unparsed.extend(found.unparsed);
+        warnings.extend(found.warnings);
+        problems.extend(found.problems);
     }
     mono.files = files;
     let mut tag_rewrites = Vec::new();
@@ -308,18 +317,18 @@ fn cached_tag_rewrites(
     })
 }
 
-/// The source rewrites of the default branch of `step` (legacy `repo`): the changed files
-/// and the files that could not be parsed.
+/// The source rewrites of the default branch of `step` (legacy `repo`): the changed files,
+/// the files that could not be parsed, the warnings and the problems.
 fn tip_changes(
     mono_name: &str,
     step: &ImportStep,
     repo: &LegacyRepo,
     scan: &SourceScan<'_>,
-    warnings: &mut Vec<Warning>,
-    problems: &mut Vec<String>,
-) -> (Vec<FileChange>, Vec<UnparsedFile>) {
+) -> TipChanges {
     let mut files = Vec::new();
     let mut unparsed = Vec::new();
+    let mut warnings = Vec::new();
+    let mut problems = Vec::new();
     let tip_files: Vec<&crate::inventory::SourceFile> = repo
         .files
         .iter()
@@ -381,7 +390,20 @@ fn tip_changes(
             content: outcome.new_content.map(Into::into),
         });
     }
-    (files, unparsed)
+    TipChanges {
+        files,
+        unparsed,
+        warnings,
+        problems,
+    }
+}
+
+/// What [`tip_changes`] found in one repo's default branch.
+struct TipChanges {
+    files: Vec<FileChange>,
+    unparsed: Vec<UnparsedFile>,
+    warnings: Vec<Warning>,
+    problems: Vec<String>,
 }
 
 /// The state plan of the mapping's `state` blocks (problems go to `problems`), and the
