@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use gix::ObjectId;
 
-/// One file: its path from the repo root and its blob id.
-pub type Entry = (String, ObjectId);
+/// One file: its path from the repo root and its blob id. Paths are shared: a subtree
+/// that did not change from one tag to the next lends the next the same strings.
+pub type Entry = (Arc<str>, ObjectId);
 
-/// Lists source files by commit, remembering every subtree it has listed.
+/// Lists source files by commit, remembering every subtree it has listed (by tree id and
+/// the directory it is at).
 pub struct SourceBlobs<'r> {
     repo: &'r Handle,
-    trees: HashMap<ObjectId, Arc<Vec<Entry>>>,
+    trees: HashMap<(ObjectId, Arc<str>), Arc<Vec<Entry>>>,
     is_source: fn(&str) -> bool,
 }
 
@@ -36,15 +38,29 @@ impl<'r> SourceBlobs<'r> {
                 .ok()
         })?;
         match tree {
-            Some(tree) => self.of_tree(tree, 0),
+            Some(tree) => self.of_tree(tree, Arc::from(""), 0),
             None => Ok(Arc::default()),
         }
     }
 
-    fn of_tree(&mut self, tree: ObjectId, depth: usize) -> Result<Arc<Vec<Entry>>, gix::Error> {
-        if let Some(found) = self.trees.get(&tree) {
+    /// The source files of `tree`, which is at directory `dir` (`""`: the root).
+    fn of_tree(
+        &mut self,
+        tree: ObjectId,
+        dir: Arc<str>,
+        depth: usize,
+    ) -> Result<Arc<Vec<Entry>>, gix::Error> {
+        let key = (tree, dir);
+        if let Some(found) = self.trees.get(&key) {
             return Ok(found.clone());
         }
+        let (tree, dir) = key;
+        let path = |name: &str| -> Arc<str> {
+            match dir.is_empty() {
+                true => Arc::from(name),
+                false => Arc::from([&*dir, "/", name].concat()),
+            }
+        };
         let is_source = self.is_source;
         let (subtrees, mut files) = self.repo.with_object(tree, |data| {
             let mut subtrees = Vec::new();
@@ -52,27 +68,25 @@ impl<'r> SourceBlobs<'r> {
             for entry in gix::objs::TreeRefIter::from_bytes(data, gix::hash::Kind::Sha1).flatten() {
                 // A name that is not UTF-8 is never rewritten (the inventory reports it at
                 // the tip): a lossy copy would add a second file next to the original.
-                let Ok(name) = std::str::from_utf8(entry.filename).map(str::to_string) else {
+                let Ok(name) = std::str::from_utf8(entry.filename) else {
                     continue;
                 };
                 if entry.mode.is_tree() {
                     if name != ".terraform" && depth < 64 {
-                        subtrees.push((name, entry.oid.to_owned()));
+                        subtrees.push((path(name), entry.oid.to_owned()));
                     }
-                } else if entry.mode.is_blob() && is_source(&name) {
-                    files.push((name, entry.oid.to_owned()));
+                } else if entry.mode.is_blob() && is_source(name) {
+                    files.push((path(name), entry.oid.to_owned()));
                 }
             }
             (subtrees, files)
         })?;
-        for (name, id) in subtrees {
-            for (path, blob) in self.of_tree(id, depth + 1)?.iter() {
-                files.push((format!("{name}/{path}"), *blob));
-            }
+        for (sub, id) in subtrees {
+            files.extend(self.of_tree(id, sub, depth + 1)?.iter().cloned());
         }
         files.sort();
         let files = Arc::new(files);
-        self.trees.insert(tree, files.clone());
+        self.trees.insert((tree, dir), files.clone());
         Ok(files)
     }
 }

@@ -62,7 +62,7 @@ impl Packs {
 type Cache = HashMap<(usize, u64), (Kind, Arc<Vec<u8>>)>;
 
 /// The bytes of decoded objects a [`Reader`] keeps (it forgets them all when full).
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Delta chains longer than this are not followed (git's default limit is 50; a cycle in a
 /// damaged pack would never end).

@@ -651,7 +651,7 @@ fn tag_rewrites_of(
     let mut seen: std::collections::HashSet<ScanKey> = std::collections::HashSet::new();
     for (tree, keys) in trees.iter().zip(&mut owned) {
         for (file, blob) in tree.entries.iter() {
-            let key = (*blob, file.as_str(), tree.fingerprint);
+            let key = (*blob, &**file, tree.fingerprint);
             if seen.insert(key) {
                 keys.push(key);
             }
@@ -722,7 +722,7 @@ fn collect(
     ));
     let mut changes = Vec::new();
     for (file, blob) in tree.entries.iter() {
-        let Some(result) = scanned.get(&(*blob, file.as_str(), tree.fingerprint)) else {
+        let Some(result) = scanned.get(&(*blob, &**file, tree.fingerprint)) else {
             continue;
         };
         if result.errors.is_empty() && result.unparsed.is_none() && result.change.is_none() {
