@@ -1121,34 +1121,50 @@ fn tag_rewrites(
     // Each tag's commit is independent of the others': built in parallel, each thread with
     // its own repo handle and its own new objects, merged in tag order; a few of them (a
     // re-sync) one by one through `few`, which reads the legacy repos directly.
-    let built: Vec<Result<Option<TagCommit>, String>> = if let Some(reader) =
-        few.filter(|_| todo.len() <= FEW_TAGS)
-    {
-        let pending: &HashMap<ObjectId, Object> = overlay;
-        todo.iter()
-            .map(|tr| tag_rewrite_commit(m, who, map, reader, pending, tr))
-            .collect()
-    } else {
-        use rayon::prelude::*;
-        let shared = repo.clone().into_sync();
-        // The trees are read straight from the packs (the linked legacy ones and ours).
-        let packs =
-            std::sync::Arc::new(objects::packs::Packs::open(&repo.git_dir().join("objects")));
-        let pending: &HashMap<ObjectId, Object> = overlay;
-        todo.par_iter()
-            .map_init(
-                || {
-                    let mut repo = shared.to_thread_local();
-                    repo.objects.refresh_never();
-                    objects::packs::WithPacks {
-                        reader: std::cell::RefCell::new(objects::packs::Reader::new(packs.clone())),
-                        repo,
-                    }
-                },
-                |repo, tr| tag_rewrite_commit(m, who, map, repo, pending, tr),
-            )
-            .collect()
-    };
+    let built: Vec<Result<Option<TagCommit>, String>> =
+        if let Some(reader) = few.filter(|_| todo.len() <= FEW_TAGS) {
+            let pending: &HashMap<ObjectId, Object> = overlay;
+            todo.iter()
+                .map(|tr| tag_rewrite_commit(m, who, map, reader, pending, tr))
+                .collect()
+        } else {
+            use rayon::prelude::*;
+            let shared = repo.clone().into_sync();
+            // A tag's trees are read straight from its legacy repo's packs (the very files
+            // linked here), the rest (pending objects aside) through the monorepo. Each thread
+            // opens one repo's packs at a time (a repo's tags are together): holding a thousand
+            // repos' packs open at once costs hundreds of MB of mapped pages.
+            let none = std::sync::Arc::new(objects::packs::Packs::default());
+            let pending: &HashMap<ObjectId, Object> = overlay;
+            todo.par_iter()
+                .map_init(
+                    || {
+                        let mut repo = shared.to_thread_local();
+                        repo.objects.refresh_never();
+                        let reader = objects::packs::Reader::new(none.clone());
+                        let source = objects::packs::WithPacks {
+                            reader: std::cell::RefCell::new(reader),
+                            repo,
+                        };
+                        (source, None::<String>)
+                    },
+                    |(source, open), tr| {
+                        if open.as_deref() != Some(tr.repo.as_str()) {
+                            let packs = match m.imports.iter().find(|s| s.repo == tr.repo) {
+                                Some(s) => objects::packs::Packs::open(&s.git_dir.join("objects")),
+                                None => objects::packs::Packs::default(),
+                            };
+                            source
+                                .reader
+                                .borrow_mut()
+                                .switch(&std::sync::Arc::new(packs));
+                            *open = Some(tr.repo.clone());
+                        }
+                        tag_rewrite_commit(m, who, map, source, pending, tr)
+                    },
+                )
+                .collect()
+        };
     for (tr, found) in todo.iter().zip(built) {
         let Some((commit_id, objects)) = found? else {
             continue;

@@ -90,6 +90,16 @@ impl Reader {
         }
     }
 
+    /// Reads `packs` from now on (what it decoded from other packs is forgotten).
+    pub fn switch(&mut self, packs: &Arc<Packs>) {
+        if !Arc::ptr_eq(&self.packs, packs) {
+            self.packs = packs.clone();
+            self.cache.clear();
+            self.cached_bytes = 0;
+            self.last = 0;
+        }
+    }
+
     /// The kind and data of object `id`, if a pack holds it and it decodes.
     pub fn find(&mut self, id: &ObjectId) -> Option<(Kind, Arc<Vec<u8>>)> {
         let at = self.packs.locate(id, self.last)?;
