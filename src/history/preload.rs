@@ -31,16 +31,7 @@ pub type Commits = IdMap<ObjectId, Commit>;
 /// Every non-delta commit in the packs of `git_dir` (errors just leave commits out).
 pub fn commits(git_dir: &Path) -> Commits {
     let mut out = IdMap::default();
-    let Ok(read) = std::fs::read_dir(git_dir.join("objects").join("pack")) else {
-        return out;
-    };
-    let mut indexes: Vec<_> = read
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
-        .collect();
-    indexes.sort();
-    for idx_path in indexes {
+    for idx_path in crate::objects::packs::pack_indexes(&git_dir.join("objects")) {
         let Ok(index) = pack::index::File::at(&idx_path, gix::hash::Kind::Sha1) else {
             continue;
         };

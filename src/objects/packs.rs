@@ -26,16 +26,7 @@ impl Packs {
     /// The packs in `objects_dir/pack` (in name order; a pack that does not open is left
     /// out: its objects are read the usual way).
     pub fn open(objects_dir: &Path) -> Packs {
-        let Ok(read) = std::fs::read_dir(objects_dir.join("pack")) else {
-            return Packs::default();
-        };
-        let mut indexes: Vec<_> = read
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "idx"))
-            .collect();
-        indexes.sort();
-        let packs = indexes
+        let packs = pack_indexes(objects_dir)
             .into_iter()
             .filter_map(|idx| {
                 let index = pack::index::File::at(&idx, gix::hash::Kind::Sha1).ok()?;
@@ -56,6 +47,20 @@ impl Packs {
         };
         at(hint).or_else(|| (0..self.packs.len()).filter(|&p| p != hint).find_map(at))
     }
+}
+
+/// The pack index files in `objects_dir/pack`, in name order (none when it cannot be read).
+pub fn pack_indexes(objects_dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(read) = std::fs::read_dir(objects_dir.join("pack")) else {
+        return Vec::new();
+    };
+    let mut indexes: Vec<_> = read
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    indexes.sort();
+    indexes
 }
 
 /// Decoded objects by (pack, offset), bounded by their total size.
