@@ -443,11 +443,35 @@ impl Scanner<'_> {
                     self.i += 1;
                 }
                 _ => {
-                    let len = self.t[self.i..].chars().next().map_or(1, char::len_utf8);
-                    self.i += len;
+                    // A run of bytes that mean nothing here (names, operators, numbers,
+                    // blanks, any non-ASCII text): skipped at once. It ends at an ASCII byte,
+                    // so on a character boundary.
+                    self.i += 1;
+                    self.skip_while(|b| {
+                        !matches!(
+                            b,
+                            b'\n'
+                                | b'#'
+                                | b'/'
+                                | b'"'
+                                | b'<'
+                                | b'('
+                                | b'['
+                                | b'{'
+                                | b')'
+                                | b']'
+                                | b'}'
+                        )
+                    });
                 }
             }
         }
+    }
+
+    /// Moves past the bytes `plain` accepts, up to the first it refuses or the end.
+    fn skip_while(&mut self, plain: impl Fn(u8) -> bool) {
+        let n = self.b[self.i..].iter().take_while(|&&b| plain(b)).count();
+        self.i += n;
     }
 
     /// A quoted string at `"`; records it in `strings`.
@@ -510,9 +534,12 @@ impl Scanner<'_> {
                     self.i += 3;
                 }
                 _ => {
-                    let ch = self.t[self.i..].chars().next().expect("in bounds");
-                    value.push(ch);
-                    self.i += ch.len_utf8();
+                    // The text up to the next byte that means something in a string (ASCII:
+                    // a character boundary), copied at once.
+                    let from = self.i;
+                    self.i += 1;
+                    self.skip_while(|b| !matches!(b, b'"' | b'\n' | b'\\' | b'$' | b'%'));
+                    value.push_str(&self.t[from..self.i]);
                 }
             }
         }
@@ -552,8 +579,8 @@ impl Scanner<'_> {
                     self.i += 1;
                 }
                 _ => {
-                    let len = self.t[self.i..].chars().next().map_or(1, char::len_utf8);
-                    self.i += len;
+                    self.i += 1;
+                    self.skip_while(|b| !matches!(b, b'"' | b'<' | b'{' | b'}'));
                 }
             }
         }
@@ -848,6 +875,22 @@ mod tests {
         let f = scan("a = \"x\\\"y\\\\z\\u00e9%%{w}\"\n").expect("scans");
         let a = f.body.attr("a").expect("a");
         assert_eq!(a.literal.as_deref(), Some("x\"y\\z\u{e9}%{w}"));
+    }
+
+    #[test]
+    fn text_is_read_in_runs_whatever_its_characters() {
+        // Runs of plain text end on the bytes that mean something, never inside a
+        // character; `$` and `%` alone are plain; both readers see the same strings.
+        let src = "a = \"héllo $x 100% wörld ✓\"\nb = [\"ü\" /* ✓ */, 1 / 2 < 3]\n\
+                   c = \"${var.ü} ✓ ${join(\"—\", [\"x\"])}\"\nmodule \"ü\" {\n  source = \"./ü\"\n}\n";
+        let f = scan(src).expect("scans");
+        assert_eq!(
+            f.body.attr("a").and_then(|a| a.literal.as_deref()),
+            Some("héllo $x 100% wörld ✓")
+        );
+        assert_eq!(literal(&f, "module", "source"), Some("./ü"));
+        let edit = parse_hcl_edit(src).expect("hcl-edit parses it");
+        assert_eq!(shape(&f), shape(&edit));
     }
 
     #[test]
