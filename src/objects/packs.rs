@@ -369,20 +369,37 @@ mod tests {
             git(&["add", "main.tf"]);
             git(&["commit", "-q", "-m", &format!("c{i}")]);
         }
-        git(&["repack", "-adf", "--depth=50", "--window=50", "-q"]);
-        let repo = gix::open(dir.path()).expect("open");
-        let packs = Arc::new(Packs::open(&dir.path().join(".git/objects")));
-        let mut reader = Reader::new(packs);
         let ids = git(&["rev-list", "--objects", "--all"]);
-        let mut blobs = 0;
-        for line in ids.lines() {
-            let id = ObjectId::from_hex(&line.as_bytes()[..40]).expect("id");
-            let (kind, data) = reader.find(&id).expect("in the pack");
-            let obj = repo.find_object(id).expect("gix reads it");
-            assert_eq!((kind, data.as_slice()), (obj.kind, &obj.data[..]), "{id}");
-            blobs += usize::from(kind == Kind::Blob);
+        // Deltas on an offset (git's default), then on an object id (REF_DELTA).
+        for offsets in ["true", "false"] {
+            git(&[
+                "-c",
+                &format!("repack.useDeltaBaseOffset={offsets}"),
+                "repack",
+                "-adf",
+                "--depth=50",
+                "--window=50",
+                "-q",
+            ]);
+            let repo = gix::open(dir.path()).expect("open");
+            let packs = Arc::new(Packs::open(&dir.path().join(".git/objects")));
+            let mut reader = Reader::new(packs);
+            let mut blobs = 0;
+            for line in ids.lines() {
+                let id = ObjectId::from_hex(&line.as_bytes()[..40]).expect("id");
+                let (kind, data) = reader.find(&id).expect("in the pack");
+                let obj = repo.find_object(id).expect("gix reads it");
+                assert_eq!((kind, data.as_slice()), (obj.kind, &obj.data[..]), "{id}");
+                blobs += usize::from(kind == Kind::Blob);
+            }
+            assert!(blobs >= 60, "{blobs} blobs");
         }
-        assert!(blobs >= 60, "{blobs} blobs");
+        // A loose object is not the reader's: `None`, and the caller asks gix.
+        std::fs::write(dir.path().join("loose.tf"), "# loose\n").expect("write");
+        let loose = git(&["hash-object", "-w", "loose.tf"]);
+        let loose = ObjectId::from_hex(loose.trim().as_bytes()).expect("id");
+        let mut reader = Reader::new(Arc::new(Packs::open(&dir.path().join(".git/objects"))));
+        assert!(reader.find(&loose).is_none());
         let chained = git(&[
             "cat-file",
             "--batch-all-objects",
