@@ -108,6 +108,12 @@ impl Reader {
         Ok(Reader { shared, packs })
     }
 
+    /// Where object `id` is in this repo's packs (pack, offset): objects read in that order
+    /// decode their delta chains about once.
+    pub fn position(&self, id: &ObjectId) -> Option<(usize, u64)> {
+        self.packs.position(id)
+    }
+
     /// A handle for the calling thread.
     pub fn handle(&self) -> Handle {
         let mut repo = self.shared.to_thread_local();

@@ -38,6 +38,11 @@ impl Packs {
         Packs { packs }
     }
 
+    /// Where object `id` is: (pack, offset), if a pack holds it.
+    pub fn position(&self, id: &ObjectId) -> Option<(usize, u64)> {
+        self.locate(id, 0)
+    }
+
     /// Where object `id` is: (pack, offset), looking in pack `hint` first (objects read
     /// together are mostly in one pack; a monorepo links a thousand).
     fn locate(&self, id: &ObjectId, hint: usize) -> Option<(usize, u64)> {

@@ -804,9 +804,14 @@ impl TagScanner<'_, '_> {
         })
     }
 
-    /// Scans the file versions `owned[i]` of each tree `trees[i]`, trees in parallel, each
-    /// thread with its own handle on the repo; counts each tree's tags on `task`. The first
-    /// error in tag order wins, as in a sequential scan.
+    /// Scans the file versions `owned[i]` of each tree `trees[i]`, in parallel, each thread
+    /// with its own handle on the repo; counts each tree's tags on `task` once its versions
+    /// are scanned. The first error in tag order wins, as in a sequential scan.
+    ///
+    /// The versions are read in the order of their packs: git writes a delta's base before
+    /// it and a file's versions together, so each thread reads a run of them and decodes
+    /// every link of a delta chain about once (tree by tree, every version decoded its whole
+    /// chain again).
     fn scan<'t>(
         &self,
         trees: &[TaggedTree<'_>],
@@ -814,39 +819,74 @@ impl TagScanner<'_, '_> {
         task: &dyn crate::progress::Task,
     ) -> Result<HashMap<ScanKey<'t>, std::sync::Arc<Scanned>>, String> {
         use rayon::prelude::*;
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let reader = self.reader;
         let (step, tables, base) = (self.step, &self.tables, self.ctx);
-        let results: Vec<Result<Vec<Found>, String>> = trees
-            .par_iter()
-            .zip(owned)
+        // (where in the packs, tree, place in the tree, key); versions no pack holds last.
+        let mut work: Vec<((usize, u64), usize, usize, ScanKey<'t>)> = Vec::new();
+        for (t, keys) in owned.iter().enumerate() {
+            for (n, &key) in keys.iter().enumerate() {
+                let at = reader.position(&key.0).unwrap_or((usize::MAX, u64::MAX));
+                work.push((at, t, n, key));
+            }
+        }
+        work.sort_unstable_by_key(|w| (w.0, w.1, w.2));
+        let left: Vec<AtomicUsize> = owned.iter().map(|k| AtomicUsize::new(k.len())).collect();
+        for (tree, keys) in trees.iter().zip(owned) {
+            if keys.is_empty() {
+                task.inc(tree.tags);
+            }
+        }
+        // A few runs per thread, so that one slow run does not hold the others up.
+        let run = work.len().div_ceil(rayon::current_num_threads() * 4).max(1);
+        type Scan<'t> = Result<Found<'t>, (usize, usize, String)>;
+        let results: Vec<Vec<Scan<'t>>> = work
+            .par_chunks(run)
             .map_init(
                 || reader.handle(),
-                |repo, (tree, keys)| {
-                    let ctx = sources::Context {
-                        split: Some(&tables[tree.table]),
-                        ..*base
-                    };
-                    let scanned = keys
+                |repo, chunk| {
+                    chunk
                         .iter()
-                        .map(|&key| {
+                        .map(|&(_, t, n, key)| {
+                            let tree = &trees[t];
+                            let ctx = sources::Context {
+                                split: Some(&tables[tree.table]),
+                                ..*base
+                            };
                             let (blob, file, _) = key;
-                            scan_blob(repo, blob, &join(&step.path, file), &ctx)
+                            let found = scan_blob(repo, blob, &join(&step.path, file), &ctx)
                                 .map(|r| (key, std::sync::Arc::new(r)))
                                 .map_err(|e| {
-                                    read_err(step, &format!("{file} in {}", tree.tag.from), &e)
-                                })
+                                    let at = format!("{file} in {}", tree.tag.from);
+                                    (t, n, read_err(step, &at, &e))
+                                });
+                            if left[t].fetch_sub(1, Ordering::Relaxed) == 1 {
+                                task.inc(tree.tags);
+                            }
+                            found
                         })
-                        .collect();
-                    task.inc(tree.tags);
-                    scanned
+                        .collect()
                 },
             )
             .collect();
         let mut out = HashMap::new();
-        for r in results {
-            out.extend(r?);
+        let mut first: Option<(usize, usize, String)> = None;
+        for found in results.into_iter().flatten() {
+            match found {
+                Ok((key, scanned)) => {
+                    out.insert(key, scanned);
+                }
+                Err(e) => {
+                    if first.as_ref().is_none_or(|f| (e.0, e.1) < (f.0, f.1)) {
+                        first = Some(e);
+                    }
+                }
+            }
         }
-        Ok(out)
+        match first {
+            Some((_, _, e)) => Err(e),
+            None => Ok(out),
+        }
     }
 
     /// The split sources of one tagged tree (decided per tree, from its Terragrunt files).
