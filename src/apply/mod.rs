@@ -351,7 +351,6 @@ fn apply_monorepo(
     let dir = out.join(&m.dir);
     let err = mono_err(m, &dir);
     let pending = link_legacy(m, &dir, &trace)?;
-    let objects_dir = dir.join("objects");
 
     trace.mark("linked");
     let MapState {
@@ -481,12 +480,7 @@ fn apply_monorepo(
         return Err(Error::Interrupted);
     }
     trace.mark("filtered");
-    outcome.objects_written += objects_flushed + all.len();
-    let task = ctx
-        .progress
-        .task(&format!("pack for {}", m.name), all.len() as u64);
-    history::pack::write_reporting(&objects_dir, &all, should_interrupt, task.as_ref())?;
-    drop(task);
+    outcome.objects_written += objects_flushed + write_pack(m, &dir, &all, ctx)?;
 
     trace.mark("packed");
     // The commit map's changed files, then the refs: one transaction.
@@ -712,12 +706,23 @@ fn flush_images(
     }
     let mut seen = gix::hashtable::HashSet::default();
     objs.retain(|o| seen.insert(o.id));
+    write_pack(m, dir, &objs, ctx)
+}
+
+/// Writes `objs` into a new pack of the monorepo at `dir`, counted on a progress bar of
+/// its own; returns how many it wrote.
+fn write_pack(
+    m: &MonorepoPlan,
+    dir: &Path,
+    objs: &[Object],
+    ctx: &Context<'_>,
+) -> Result<usize, Error> {
     let task = ctx
         .progress
         .task(&format!("pack for {}", m.name), objs.len() as u64);
     history::pack::write_reporting(
         &dir.join("objects"),
-        &objs,
+        objs,
         ctx.should_interrupt,
         task.as_ref(),
     )?;
@@ -1078,16 +1083,7 @@ fn flush_overlay(
     if objs.is_empty() {
         return Ok(0);
     }
-    let task = ctx
-        .progress
-        .task(&format!("pack for {}", m.name), objs.len() as u64);
-    history::pack::write_reporting(
-        &dir.join("objects"),
-        &objs,
-        ctx.should_interrupt,
-        task.as_ref(),
-    )?;
-    Ok(objs.len())
+    write_pack(m, dir, &objs, ctx)
 }
 
 /// Points every tag of `m.tag_rewrites` at a "Rewrite module sources for `<tag>`" commit
