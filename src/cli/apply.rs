@@ -54,7 +54,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
                 ui.status(message);
                 return Ok(ExitCode::SUCCESS);
             }
-            Check::Stale(refs) => refs_read = refs,
+            Check::Stale(read) => refs_read = read.map(|r| *r),
         }
     }
     // One preload for the scan and the import: each repo's commits are inflated once, and
@@ -177,8 +177,9 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
 enum Check {
     /// Nothing to do: the message says why.
     UpToDate(String),
-    /// Something changed; the legacy refs it read, if it got that far (the run reuses them).
-    Stale(Option<Vec<inventory::RepoRefs>>),
+    /// Something changed; the mapping and legacy refs it read, if it got that far (the run
+    /// reuses them).
+    Stale(Option<Box<super::plan::ReadAlready>>),
 }
 
 /// [`Check::UpToDate`] when `out` already holds what applying these inputs makes: the mapping
@@ -212,7 +213,10 @@ fn up_to_date(
     let key = outdir::run_key(&fingerprint, monorepos)?;
     let _lock = outdir::lock_output(out)?;
     if !outdir::is_synced(out, &fingerprint, &key)? {
-        return Ok(Check::Stale(Some(refs)));
+        return Ok(Check::Stale(Some(Box::new(super::plan::ReadAlready {
+            mapping,
+            refs,
+        }))));
     }
     let count: usize = refs.iter().map(|r| r.refs.len()).sum();
     Ok(Check::UpToDate(format!(

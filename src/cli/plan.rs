@@ -106,6 +106,15 @@ pub fn compute(
     compute_with_refs(input, ui, out, true, preload, None).map(|c| (c.mapping, c.plan))
 }
 
+/// What a caller of [`compute_with_refs`] read already of the same inputs: the mapping
+/// (loaded from the same file, its identity resolved) and the refs of every legacy repo.
+pub struct ReadAlready {
+    /// The mapping.
+    pub mapping: mapping::Mapping,
+    /// The refs of every legacy repo of it.
+    pub refs: Vec<inventory::RepoRefs>,
+}
+
 /// What [`compute_with_refs`] computed.
 pub struct Computed {
     /// The mapping, its identity resolved.
@@ -122,15 +131,15 @@ pub struct Computed {
 /// [`compute`], with the legacy refs the plan was made from. The commit counts the last
 /// apply into `out` recorded are taken for repos whose tips did not move; with
 /// `reuse_scans`, its tag scans too wherever their inputs did not change, and the legacy
-/// repos it recorded whose refs did not move (`refs_read`: the legacy refs the caller just
-/// read, else they are read here).
+/// repos it recorded whose refs did not move. `read`: the mapping and legacy refs the
+/// caller just read of the same inputs (else they are read here).
 pub fn compute_with_refs(
     input: &InputArgs,
     ui: &Ui,
     out: Option<&Path>,
     reuse_scans: bool,
     preload: &Preload,
-    refs_read: Option<Vec<inventory::RepoRefs>>,
+    read: Option<ReadAlready>,
 ) -> anyhow::Result<Computed> {
     let InputArgs {
         mapping: file,
@@ -141,8 +150,14 @@ pub fn compute_with_refs(
         strict: _,
     } = input;
     let trace = Trace::from_env();
-    let mut mapping = mapping::load(file, repos.as_deref())?;
-    resolve_identity(&mut mapping);
+    let (mapping, refs_read) = match read {
+        Some(ReadAlready { mapping, refs }) => (mapping, Some(refs)),
+        None => {
+            let mut mapping = mapping::load(file, repos.as_deref())?;
+            resolve_identity(&mut mapping);
+            (mapping, None)
+        }
+    };
     trace.mark("mapping loaded");
     let opts = inventory::Options {
         cache_dir: cache.clone(),
