@@ -82,28 +82,19 @@ pub fn legacy_objects(
     std::fs::create_dir_all(&dest).map_err(history::output_io(&dest))?;
     let mut loose_ids = Vec::new();
     for objects in &dirs {
-        let pack_dir = objects.join("pack");
-        if let Ok(read) = std::fs::read_dir(&pack_dir) {
-            let mut packs: Vec<PathBuf> = read
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "pack"))
-                .collect();
-            packs.sort();
-            for pack in packs {
-                let idx = pack.with_extension("idx");
-                if !idx.is_file() {
-                    continue; // an incomplete pack (a fetch in progress): its objects are not visible
-                }
-                // The pack first, then its index: git only sees a pack through its index.
-                for src in [&pack, &idx] {
-                    let Some(name) = src.file_name() else {
-                        continue;
-                    };
-                    let to = dest.join(name);
-                    if !to.exists() {
-                        link_or_copy(src, &to)?;
-                    }
+        for pack in crate::objects::packs::pack_files(objects, "pack") {
+            let idx = pack.with_extension("idx");
+            if !idx.is_file() {
+                continue; // an incomplete pack (a fetch in progress): its objects are not visible
+            }
+            // The pack first, then its index: git only sees a pack through its index.
+            for src in [&pack, &idx] {
+                let Some(name) = src.file_name() else {
+                    continue;
+                };
+                let to = dest.join(name);
+                if !to.exists() {
+                    link_or_copy(src, &to)?;
                 }
             }
         }

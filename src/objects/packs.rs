@@ -56,16 +56,22 @@ impl Packs {
 
 /// The pack index files in `objects_dir/pack`, in name order (none when it cannot be read).
 pub fn pack_indexes(objects_dir: &Path) -> Vec<std::path::PathBuf> {
+    pack_files(objects_dir, "idx")
+}
+
+/// The files of `objects_dir/pack` whose extension is `ext` (`pack`, `idx`), in name order
+/// (none when the directory cannot be read).
+pub fn pack_files(objects_dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
     let Ok(read) = std::fs::read_dir(objects_dir.join("pack")) else {
         return Vec::new();
     };
-    let mut indexes: Vec<_> = read
+    let mut files: Vec<_> = read
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
         .collect();
-    indexes.sort();
-    indexes
+    files.sort();
+    files
 }
 
 /// Decoded objects by (pack, offset), bounded by their total size.

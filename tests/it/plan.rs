@@ -350,11 +350,7 @@ fn the_json_plan_lists_exactly_the_refs_and_rewrites_apply_makes() {
 fn plan_since_an_output_directory_plans_the_resync_apply_will_do_and_reads_its_records() {
     let tmp = tempdir();
     let root = tmp.path();
-    ok(root, &["gen-org", "org"]);
-    ok(
-        root,
-        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
-    );
+    crate::common::applied_org(root);
     crate::common::git::commit_on_head(
         &root.join("org/legacy/terraform-aws-vpc.git"),
         "One more commit",

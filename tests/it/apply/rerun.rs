@@ -534,11 +534,7 @@ fn a_resync_after_new_commits_in_2_of_50_repos_writes_exactly_those_and_touches_
 fn a_resync_reads_no_object_of_a_repo_that_did_not_move() {
     let tmp = tempdir();
     let root = tmp.path();
-    ok(root, &["gen-org", "org"]);
-    ok(
-        root,
-        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
-    );
+    crate::common::applied_org(root);
     // alb's objects are gone (its refs stay): a run that read anything of alb but its refs
     // would fail.
     let objects = root.join("org/legacy/terraform-aws-alb.git/objects");

@@ -187,6 +187,16 @@ pub fn ok(dir: &Path, args: &[&str]) -> Run {
     r
 }
 
+/// A generated org in `root/org`, applied into `root/out` (quietly): where re-run tests
+/// start.
+pub fn applied_org(root: &Path) {
+    ok(root, &["gen-org", "org"]);
+    ok(
+        root,
+        &["apply", "org/mapping.hcl", "--out", "out", "--quiet"],
+    );
+}
+
 /// `text` with every run of whitespace (line breaks and the indentation of wrapped report
 /// lines included) as one space: to find a message the text report wrapped at 100 columns.
 pub fn flat(text: &str) -> String {
