@@ -349,6 +349,17 @@ fn apply_monorepo(
         t0: std::time::Instant::now(),
     };
     let dir = out.join(&m.dir);
+    if m.untouched() {
+        // Nothing read, nothing written: its refs are as the last apply left them (the
+        // plan checked that before it marked the imports unchanged).
+        trace.mark("unchanged");
+        return Ok(MonorepoOutcome {
+            name: m.name.clone(),
+            dir,
+            commits_reused: m.imports.iter().map(|s| s.commits).sum(),
+            ..MonorepoOutcome::default()
+        });
+    }
     let err = mono_err(m, &dir);
     let pending = link_legacy(m, &dir, &trace)?;
 
@@ -377,8 +388,10 @@ fn apply_monorepo(
     }
 
     let repo = open_monorepo(m, &dir)?;
+    trace.mark("opened");
     let own = OwnPacks::read(m, &dir);
     let mut edits = refs::Edits::read(&repo, &m.name)?;
+    trace.mark("refs read");
     // Legacy loose objects are readable through the overlay until the pack holds them.
     let mut overlay: HashMap<ObjectId, Object> = pending.into_iter().map(|o| (o.id, o)).collect();
     let mut outcome = MonorepoOutcome {
@@ -408,6 +421,7 @@ fn apply_monorepo(
     if let Some(main) = main {
         edits.set_made(main_ref, main, None);
     }
+    trace.mark("main");
     for image in &images {
         // An annotated tag's image is a tag object pointing at the commit's image; every
         // other ref points at a commit's image.

@@ -109,35 +109,41 @@ pub fn record(
             path: git_dir.clone(),
             message,
         };
-        let repo = if exists {
-            Some(
-                gix::open_opts(&git_dir, crate::history::open_options())
-                    .map_err(|e| refs_err(e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        // Opened only for refs no earlier apply recorded.
+        let mut repo: Option<gix::Repository> = None;
+        // An earlier apply recorded these: their earliest values are kept.
+        let mut known: std::collections::HashSet<&str> =
+            entry.refs.iter().map(|r| r.name.as_str()).collect();
+        let mut added = Vec::new();
         for name in &mono.refs {
-            if entry.refs.iter().any(|r| &r.name == name) {
-                continue; // an earlier apply recorded it: keep the earliest value
+            if !known.insert(name) {
+                continue;
             }
-            let before = match &repo {
-                Some(repo) => current(repo, name).map_err(refs_err)?,
-                None => None,
+            let before = if !exists {
+                None
+            } else {
+                if repo.is_none() {
+                    repo = Some(
+                        gix::open_opts(&git_dir, crate::history::open_options())
+                            .map_err(|e| refs_err(e.to_string()))?,
+                    );
+                }
+                match &repo {
+                    Some(repo) => current(repo, name).map_err(refs_err)?,
+                    None => None,
+                }
             };
-            entry.refs.push(JournalRef {
+            added.push(JournalRef {
                 name: name.clone(),
                 before,
             });
         }
+        entry.refs.extend(added);
         entry.refs.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    for f in files {
-        if !journal.files.contains(f) {
-            journal.files.push(f.clone());
-        }
-    }
+    journal.files.extend(files.iter().cloned());
     journal.files.sort();
+    journal.files.dedup();
     save(out, &journal)?;
     Ok(journal)
 }

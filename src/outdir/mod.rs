@@ -7,7 +7,7 @@
 //!     journal.json        refs before the first apply, files written (Journal)
 //!     applied.json        every monorepo ref as the last apply left it (record_applied)
 //!     synced.json         the inputs of the last completed apply (record_synced)
-//!     scans.json          the tag scans of the last completed apply (record_scans)
+//!     scans.json.z        the source scans of the last completed apply, zlib'd JSON (record_scans)
 //!     repos/<repo>.json   how an apply read each legacy repo, for the next (record_repo)
 //!     verified.json       what the last verify proved, for `verify --since-last` (record_verified)
 //!   <monorepo>.git/       one bare repo per monorepo (MAIN_REF, NOTES_REF, imports, tags)
@@ -51,7 +51,7 @@ pub const APPLIED_FILE: &str = "applied.json";
 pub const SYNCED_FILE: &str = "synced.json";
 /// The file under [`MARKER_DIR`] holding the tag scans of the last apply that completed:
 /// a cache, keyed by its inputs, that a later run may reuse.
-pub const SCANS_FILE: &str = "scans.json";
+pub const SCANS_FILE: &str = "scans.json.z";
 /// The directory under [`MARKER_DIR`] holding how the last applies read each legacy repo
 /// (`record_repo`), one file per repo.
 pub const REPOS_DIR: &str = "repos";

@@ -20,13 +20,15 @@ fn all_refs(git_dir: &Path) -> Result<BTreeMap<String, String>, Error> {
         path: git_dir.to_owned(),
         message: e.to_string(),
     };
-    let repo = gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| err(&e))?;
-    let platform = repo.references().map_err(|e| err(&e))?;
+    // The ref store alone: a monorepo is a plain bare repo tfmono made, and opening it as a
+    // repository (its config, its object store) costs more than reading its refs.
+    let store = gix::refs::file::Store::at(git_dir.to_owned(), gix::hash::Kind::Sha1);
+    let platform = store.iter().map_err(|e| err(&e))?;
     let mut out = BTreeMap::new();
     for r in platform.all().map_err(|e| err(&e))? {
         let r = r.map_err(|e| err(&e))?;
-        if let Some(id) = r.target().try_id() {
-            out.insert(r.name().as_bstr().to_string(), id.to_string());
+        if let gix::refs::Target::Object(id) = r.target {
+            out.insert(r.name.as_bstr().to_string(), id.to_string());
         }
     }
     Ok(out)
@@ -152,19 +154,55 @@ pub struct Prepared {
 pub fn prepare_scans<S: Serialize>(scans: &S) -> Prepared {
     Prepared {
         name: String::new(),
-        bytes: serde_json::to_vec(scans).expect("scans always serialise"),
+        bytes: compressed_json(scans),
+    }
+}
+
+/// `value` as JSON, zlib-compressed (fast): records that hold file contents keep them as
+/// the git objects do, so nothing of them shows as text in the output directory, and
+/// megabytes of JSON become a fraction to write and read.
+fn compressed_json<T: Serialize>(value: &T) -> Vec<u8> {
+    use std::io::Write;
+    let json = serde_json::to_vec(value).expect("records always serialise");
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Compressing into memory does not fail.
+    z.write_all(&json)
+        .and_then(|()| z.finish())
+        .expect("compressing into memory")
+}
+
+/// What [`compressed_json`] made of a `T`, if `bytes` is that (a damaged record is none).
+fn from_compressed_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    use std::io::Read;
+    let mut json = Vec::new();
+    flate2::read::ZlibDecoder::new(bytes)
+        .read_to_end(&mut json)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
+/// The compressed record at `path`, if it is there and reads (a damaged record counts as
+/// none).
+fn read_compressed<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(from_compressed_json(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("read", path)(e)),
     }
 }
 
 /// [`record_scans`] with what [`prepare_scans`] made.
 pub fn record_prepared_scans(out: &Path, scans: &Prepared) -> Result<(), Error> {
-    write_data(&out.join(MARKER_DIR).join(SCANS_FILE), &scans.bytes)
+    write_data(&out.join(MARKER_DIR).join(SCANS_FILE), &scans.bytes)?;
+    // The uncompressed record of earlier versions is superseded.
+    let _ = std::fs::remove_file(out.join(MARKER_DIR).join("scans.json"));
+    Ok(())
 }
 
 /// The tag scans the last completed apply into `out` recorded, if any (a damaged record
 /// counts as none: it is a cache, keyed by its inputs).
 pub fn last_scans<S: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<S>, Error> {
-    read_record(out, SCANS_FILE)
+    read_compressed(&out.join(MARKER_DIR).join(SCANS_FILE))
 }
 
 /// The file of legacy repo `name`'s record under the marker directory of `out`.
@@ -184,17 +222,9 @@ pub fn record_repo<R: Serialize>(out: &Path, name: &str, record: &R) -> Result<(
 
 /// The record of legacy repo `name`, ready for [`record_prepared_repo`].
 pub fn prepare_repo<R: Serialize>(name: &str, record: &R) -> Prepared {
-    use std::io::Write;
-    let json = serde_json::to_vec(record).expect("records always serialise");
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    // Compressing into memory does not fail.
-    let bytes = z
-        .write_all(&json)
-        .and_then(|()| z.finish())
-        .expect("compressing into memory");
     Prepared {
         name: name.to_string(),
-        bytes,
+        bytes: compressed_json(record),
     }
 }
 
@@ -209,21 +239,7 @@ pub fn last_repo<R: serde::de::DeserializeOwned>(
     out: &Path,
     name: &str,
 ) -> Result<Option<R>, Error> {
-    use std::io::Read;
-    let path = repo_record(out, name);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io("read", &path)(e)),
-    };
-    let mut json = Vec::new();
-    if flate2::read::ZlibDecoder::new(&bytes[..])
-        .read_to_end(&mut json)
-        .is_err()
-    {
-        return Ok(None);
-    }
-    Ok(serde_json::from_slice(&json).ok())
+    read_compressed(&repo_record(out, name))
 }
 
 /// Records what a verify of `out` proved (the caller's record: see `verify`; this module

@@ -34,9 +34,15 @@ pub struct ScanCache {
     /// apply has those files in `main` already.
     #[serde(default)]
     pub tips: BTreeMap<String, String>,
+    /// Per repo, what scanning its default branch found ([`CachedTips`]).
+    #[serde(default)]
+    pub tip_scans: BTreeMap<String, CachedTips>,
     /// The repos whose entry this run reused instead of scanning (not stored).
     #[serde(skip)]
     pub reused: BTreeSet<String>,
+    /// The repos whose default-branch scan this run reused (not stored).
+    #[serde(skip)]
+    pub reused_tips: BTreeSet<String>,
     /// Whether this is exactly the cache the run started from (every entry reused, none
     /// added or dropped): then it need not be written again (not stored).
     #[serde(skip)]
@@ -52,6 +58,22 @@ impl ScanCache {
         }
     }
 
+    /// The stored default-branch scan of `repo` if it was computed from inputs `key` and
+    /// every target it depended on still has the fingerprint it had then (as [`Self::get`]).
+    pub fn get_tips(
+        &self,
+        repo: &str,
+        key: &str,
+        dep: impl Fn(&str, bool) -> Option<String>,
+    ) -> Option<&CachedTips> {
+        if self.version != version() {
+            return None;
+        }
+        let entry = self.tip_scans.get(repo)?;
+        let fresh = entry.key == key && fresh_deps(&entry.deps, dep);
+        (fresh && entry.contents.len() == entry.files.len()).then_some(entry)
+    }
+
     /// The stored scan of `repo` if it was computed from inputs `key` and every target it
     /// depended on still has the fingerprint it had then (`dep`: a target's current one).
     pub fn get(
@@ -64,13 +86,60 @@ impl ScanCache {
             return None;
         }
         let entry = self.repos.get(repo)?;
-        let fresh = entry.key == key
-            && entry
-                .deps
-                .iter()
-                .all(|(target, d)| dep(target, d.tips).as_deref() == Some(d.key.as_str()));
-        fresh.then_some(entry)
+        (entry.key == key && fresh_deps(&entry.deps, dep)).then_some(entry)
     }
+}
+
+/// Whether every target in `deps` still has the fingerprint it had (`dep`: its current one).
+fn fresh_deps(deps: &BTreeMap<String, Dep>, dep: impl Fn(&str, bool) -> Option<String>) -> bool {
+    deps.iter()
+        .all(|(target, d)| dep(target, d.tips).as_deref() == Some(d.key.as_str()))
+}
+
+/// What scanning the default branch of one repo found (its files the plan changes or
+/// leaves alone, with their new contents), and what it was computed from: the run's
+/// targets, the repo's import path and its default-branch tip ([`tip_key`]), and the
+/// targets its files mention.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CachedTips {
+    /// The fingerprint of its inputs ([`tip_key`]).
+    pub key: String,
+    /// Every target a file mentions -> its fingerprint ([`target_key`]) at the time.
+    pub deps: BTreeMap<String, Dep>,
+    /// The files found (their contents in `contents`).
+    pub files: Vec<crate::plan::FileChange>,
+    /// Per file, its new content.
+    pub contents: Vec<Option<String>>,
+    /// The files that did not parse.
+    pub unparsed: Vec<UnparsedFile>,
+    /// The warnings found.
+    pub warnings: Vec<Warning>,
+    /// The problems found (they stop the plan).
+    pub problems: Vec<String>,
+}
+
+impl CachedTips {
+    /// The files with their contents, as the scan returned them.
+    pub(super) fn files(&self) -> Vec<crate::plan::FileChange> {
+        let mut files = self.files.clone();
+        for (f, c) in files.iter_mut().zip(&self.contents) {
+            f.content = c.as_deref().map(Into::into);
+        }
+        files
+    }
+}
+
+/// The fingerprint of one repo's default-branch scan inputs: the context ([`context_key`]),
+/// the repo, its import path and the tip commit its files are read from.
+pub(super) fn tip_key(context: &str, step: &ImportStep, tip: Option<&str>) -> String {
+    let mut h = Sha1::new();
+    h.update(format!(
+        "{context}\0tips\0{}\0{}\0{}\n",
+        step.repo,
+        step.path,
+        tip.unwrap_or("")
+    ));
+    hex(h)
 }
 
 fn version() -> String {
@@ -284,6 +353,69 @@ mod tests {
                 .collect(),
             ..CachedScan::default()
         }
+    }
+
+    #[test]
+    fn a_tip_entry_is_used_only_with_its_key_its_deps_and_whole() {
+        let mut cache = ScanCache::new();
+        let file = FileChange {
+            path: "live/main.tf".into(),
+            origin: Origin::Legacy("live".into()),
+            rewrites: Vec::new(),
+            left_alone: Vec::new(),
+            edits: Vec::new(),
+            content: None,
+        };
+        let entry = CachedTips {
+            key: "k".into(),
+            deps: entry(&[("x", true, "x1")]).deps,
+            files: vec![file.clone(), file],
+            contents: vec![Some("new\n".into()), None],
+            ..CachedTips::default()
+        };
+        cache.tip_scans.insert("live".into(), entry.clone());
+        let now = |r: &str, tips: bool| (r == "x" && tips).then(|| "x1".to_string());
+        let got = cache.get_tips("live", "k", now).expect("fresh");
+        let files = got.files();
+        assert_eq!(files[0].content.as_deref(), Some("new\n"));
+        assert_eq!(files[1].content, None);
+        assert!(
+            cache.get_tips("live", "other", now).is_none(),
+            "another tip"
+        );
+        assert!(cache.get_tips("other", "k", now).is_none(), "another repo");
+        let moved = |r: &str, tips: bool| now(r, tips).map(|_| "x2".to_string());
+        assert!(
+            cache.get_tips("live", "k", moved).is_none(),
+            "a dependency changed"
+        );
+        let mut broken = entry;
+        broken.contents.pop();
+        cache.tip_scans.insert("live".into(), broken);
+        assert!(
+            cache.get_tips("live", "k", now).is_none(),
+            "an inconsistent entry"
+        );
+        // The key names the repo, its path and its tip.
+        let step = |path: &str| ImportStep {
+            repo: "live".into(),
+            url: String::new(),
+            git_dir: Default::default(),
+            monorepo: "live".into(),
+            path: path.into(),
+            tag_prefix: String::new(),
+            default_branch: None,
+            branches: Vec::new(),
+            tags: Vec::new(),
+            commits: 0,
+            root_only: Vec::new(),
+            unchanged: false,
+        };
+        let a = tip_key("c", &step("dev/a"), Some("1"));
+        assert_ne!(a, tip_key("c", &step("dev/b"), Some("1")));
+        assert_ne!(a, tip_key("c", &step("dev/a"), Some("2")));
+        assert_ne!(a, tip_key("d", &step("dev/a"), Some("1")));
+        assert_eq!(a, tip_key("c", &step("dev/a"), Some("1")));
     }
 
     #[test]

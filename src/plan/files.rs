@@ -79,6 +79,11 @@ pub fn build_with_progress(
         legacy: &legacy,
         steps: &steps,
         cache: &opts.scans,
+        by_name: targets.iter().fold(HashMap::new(), |mut m, t| {
+            m.entry(t.repo.as_str()).or_insert(t);
+            m
+        }),
+        target_keys: Mutex::new(HashMap::new()),
     };
     let mut scans = cache::ScanCache::new();
     for mono in &mut plan.monorepos {
@@ -94,7 +99,9 @@ pub fn build_with_progress(
     problems.extend(images.errors());
     scans.unchanged = scans.version == opts.scans.version
         && scans.reused.len() == scans.repos.len()
-        && opts.scans.repos.len() == scans.repos.len();
+        && opts.scans.repos.len() == scans.repos.len()
+        && scans.reused_tips.len() == scans.tip_scans.len()
+        && opts.scans.tip_scans.len() == scans.tip_scans.len();
     plan.scans = scans;
 
     // State moves.
@@ -170,6 +177,27 @@ struct SourceScan<'a> {
     steps: &'a BTreeMap<String, ImportStep>,
     /// The tag scans of an earlier run.
     cache: &'a cache::ScanCache,
+    /// The targets by repo name (the first of a name, as a search in order finds).
+    by_name: HashMap<&'a str, &'a sources::Target>,
+    /// [`cache::target_key`] by (target repo, with its tips), each computed once.
+    target_keys: Mutex<HashMap<(String, bool), Option<String>>>,
+}
+
+impl SourceScan<'_> {
+    /// The current fingerprint of target `repo` (with its imported tips when `tips`), as
+    /// the cached scans compare them; `None` when it is no target.
+    fn target_key(&self, repo: &str, tips: bool) -> Option<String> {
+        let key = (repo.to_string(), tips);
+        if let Some(k) = self.target_keys.lock().ok()?.get(&key) {
+            return k.clone();
+        }
+        let k = self
+            .by_name
+            .get(repo)
+            .map(|t| cache::target_key(t, self.steps.get(repo).filter(|_| tips)));
+        self.target_keys.lock().ok()?.insert(key, k.clone());
+        k
+    }
 }
 
 /// Sets the files, tag rewrites and unparsed files of `mono`: the source rewrites of every
@@ -184,22 +212,29 @@ fn rewrite_sources(
 ) {
     let mut files = Vec::new();
     let mut unparsed = Vec::new();
-    // The repos' default branches are independent: rewritten in parallel, kept in order.
-    let tips: Vec<TipChanges> = {
+    let context = cache::context_key(scan.targets, &mono.name, scan.mapping.same_monorepo);
+    // The repos' default branches are independent: rewritten in parallel, kept in order; a
+    // repo whose scan inputs did not change since the cached run takes its cached result.
+    let tips: Vec<(String, cache::CachedTips, bool)> = {
         use rayon::prelude::*;
         mono.imports
             .par_iter()
             .filter_map(|step| {
                 let repo = scan.legacy.get(step.repo.as_str())?;
-                Some(tip_changes(&mono.name, step, repo, scan))
+                let (entry, reused) = cached_tip_changes(&mono.name, &context, step, repo, scan);
+                Some((step.repo.clone(), entry, reused))
             })
             .collect()
     };
-    for found in tips {
-        files.extend(found.files);
-        unparsed.extend(found.unparsed);
-        warnings.extend(found.warnings);
-        problems.extend(found.problems);
+    for (repo, found, reused) in tips {
+        files.extend(found.files());
+        unparsed.extend(found.unparsed.iter().cloned());
+        warnings.extend(found.warnings.iter().cloned());
+        problems.extend(found.problems.iter().cloned());
+        if reused {
+            scans_out.reused_tips.insert(repo.clone());
+        }
+        scans_out.tip_scans.insert(repo, found);
     }
     mono.files = files;
     let mut tag_rewrites = Vec::new();
@@ -212,7 +247,6 @@ fn rewrite_sources(
     };
     // Repos are independent: scan their tags in parallel, keep the results in order. A
     // repo whose scan inputs did not change since the cached run takes its cached result.
-    let context = cache::context_key(scan.targets, &mono.name, scan.mapping.same_monorepo);
     let total: usize = mono.imports.iter().map(|s| s.tags.len()).sum();
     let task = progress.task(&format!("scan tags of {}", mono.name), total as u64);
     let scans: Vec<Result<Scanning, String>> = {
@@ -273,13 +307,7 @@ fn cached_tag_rewrites(
         });
     }
     let key = cache::repo_key(context, step);
-    let dep = |repo: &str, tips: bool| {
-        let target = scan.targets.iter().find(|t| t.repo == repo)?;
-        Some(cache::target_key(
-            target,
-            scan.steps.get(repo).filter(|_| tips),
-        ))
-    };
+    let dep = |repo: &str, tips: bool| scan.target_key(repo, tips);
     if let Some(entry) = scan.cache.get(&step.repo, &key, dep) {
         if let Some(rewrites) = entry.rewrites() {
             task.inc(step.tags.len() as u64);
@@ -317,13 +345,65 @@ fn cached_tag_rewrites(
     })
 }
 
+/// The default-branch scan of `step` (legacy `repo`) as a cache entry: the cached one when
+/// its inputs are unchanged (then `true`), else a fresh one.
+fn cached_tip_changes(
+    mono_name: &str,
+    context: &str,
+    step: &ImportStep,
+    repo: &LegacyRepo,
+    scan: &SourceScan<'_>,
+) -> (cache::CachedTips, bool) {
+    let key = cache::tip_key(context, step, repo.tip.as_deref());
+    let dep = |target: &str, tips: bool| scan.target_key(target, tips);
+    if let Some(entry) = scan.cache.get_tips(&step.repo, &key, dep) {
+        return (entry.clone(), true);
+    }
+    let imaged = Recording {
+        inner: scan.images,
+        repos: Mutex::new(std::collections::BTreeSet::new()),
+    };
+    let found = tip_changes(mono_name, step, repo, scan, &imaged);
+    let imaged = imaged.repos.into_inner().unwrap_or_else(|e| e.into_inner());
+    // The targets a file may refer to: a file no target's pattern appears in refers to none.
+    let mut mentioned = Some(std::collections::BTreeSet::new());
+    for f in &repo.files {
+        let Some(all) = mentioned.as_mut() else { break };
+        if !scan.targets.may_mention(&f.content) {
+            continue;
+        }
+        match scan.targets.mentioned_repos(&f.content) {
+            Some(repos) => all.extend(repos.into_iter().map(str::to_string)),
+            None => mentioned = None,
+        }
+    }
+    let deps = cache::deps(scan.targets, scan.steps, mentioned.as_ref(), &imaged);
+    let contents = found
+        .files
+        .iter()
+        .map(|f| f.content.as_deref().map(str::to_string))
+        .collect();
+    let entry = cache::CachedTips {
+        key,
+        deps,
+        files: found.files,
+        contents,
+        unparsed: found.unparsed,
+        warnings: found.warnings,
+        problems: found.problems,
+    };
+    (entry, false)
+}
+
 /// The source rewrites of the default branch of `step` (legacy `repo`): the changed files,
-/// the files that could not be parsed, the warnings and the problems.
+/// the files that could not be parsed, the warnings and the problems (commit images looked
+/// up through `images`).
 fn tip_changes(
     mono_name: &str,
     step: &ImportStep,
     repo: &LegacyRepo,
     scan: &SourceScan<'_>,
+    images: &dyn sources::CommitLookup,
 ) -> TipChanges {
     let mut files = Vec::new();
     let mut unparsed = Vec::new();
@@ -338,7 +418,7 @@ fn tip_changes(
         .collect();
     let base_ctx = sources::Context {
         targets: scan.targets,
-        commits: scan.images,
+        commits: images,
         monorepo: mono_name,
         same_monorepo: scan.mapping.same_monorepo,
         split: None,

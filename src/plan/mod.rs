@@ -268,6 +268,18 @@ impl MonorepoPlan {
             .map(|s| s.repo.as_str())
             .collect()
     }
+
+    /// Whether apply has nothing to do in this monorepo: it imports repos and every one is
+    /// [`ImportStep::unchanged`], and no file tfmono generates (a `moved.tf`) is to be
+    /// written. The last apply left it as these inputs make it.
+    pub fn untouched(&self) -> bool {
+        !self.imports.is_empty()
+            && self.imports.iter().all(|s| s.unchanged)
+            && self
+                .files
+                .iter()
+                .all(|f| f.content.is_none() || f.origin.repo().is_some())
+    }
 }
 
 /// A file with a Terraform or Terragrunt name that does not parse: a template, a test

@@ -404,15 +404,15 @@ fn plan_since_an_output_directory_plans_the_resync_apply_will_do_and_reads_its_r
     );
 
     // The recorded tag scans are what it reads: a marked cached rewrite shows in the plan.
-    let path = root.join("out/.tfmono/scans.json");
-    let text = std::fs::read_to_string(&path).expect("scans");
+    let path = root.join("out/.tfmono/scans.json.z");
+    let text = crate::common::read_record_z(&path);
     let marked = text.replacen(
         "\"new\":\"git::https://github.com/acme/reference-modules.git//alb?ref=alb/v1.1.0\"",
         "\"new\":\"MARKED\"",
         1,
     );
     assert_ne!(marked, text, "alb's cached rewrite is in the record");
-    std::fs::write(&path, marked).expect("write");
+    crate::common::write_record_z(&path, &marked);
     let read = ok(
         root,
         &[

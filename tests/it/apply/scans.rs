@@ -1,13 +1,13 @@
-//! The tag scans `apply` keeps across runs (`out/.tfmono/scans.json`, src/plan/cache.rs): a
+//! The tag scans `apply` keeps across runs (`out/.tfmono/scans.json.z`, src/plan/cache.rs): a
 //! re-sync reuses the scan of every repo whose inputs did not change, re-scans exactly the
 //! repos whose inputs did, and always ends where a fresh apply of the same inputs ends.
 
 use std::path::Path;
 
 use crate::common::git::commit_on_head;
-use crate::common::{git, ok, tempdir, tfmono, Run};
+use crate::common::{git, ok, read_record_z, tempdir, tfmono, write_record_z, Run};
 
-const SCANS: &str = "out/.tfmono/scans.json";
+const SCANS: &str = "out/.tfmono/scans.json.z";
 
 /// `apply mapping --out out` with `TFMONO_TRACE` set: the trace says how many tag scans were
 /// reused.
@@ -84,7 +84,7 @@ fn a_resync_after_a_new_commit_reuses_every_tag_scan_and_ends_where_a_fresh_appl
     let (none, total) = reused(&first);
     assert_eq!(none, 0, "a first apply has nothing to reuse");
     assert!(total >= 5, "the demo org has repos with tags: {total}");
-    let cache = std::fs::read_to_string(root.join(SCANS)).expect("scans.json written");
+    let cache = read_record_z(&root.join(SCANS));
 
     new_commit(root, "terraform-aws-vpc");
     let resync = traced_apply(root, "out", &[]);
@@ -103,15 +103,23 @@ fn a_resync_after_a_new_commit_reuses_every_tag_scan_and_ends_where_a_fresh_appl
         main_trees(&root.join("fresh"))
     );
     assert_eq!(
-        std::fs::read_to_string(root.join(SCANS)).expect("scans"),
-        std::fs::read_to_string(root.join("fresh/.tfmono/scans.json")).expect("scans"),
+        read_record_z(&root.join(SCANS)),
+        read_record_z(&root.join("fresh/.tfmono/scans.json.z")),
         "a reused scan is recorded as a fresh one"
     );
-    assert_eq!(
-        std::fs::read_to_string(root.join(SCANS)).expect("scans"),
-        cache,
-        "no scan result changed"
+    // The tag scans are those of the first apply; of the default-branch scans only vpc's
+    // (its tip moved) is new.
+    let now: serde_json::Value =
+        serde_json::from_str(&read_record_z(&root.join(SCANS))).expect("json");
+    let then: serde_json::Value = serde_json::from_str(&cache).expect("json");
+    assert_eq!(now["repos"], then["repos"], "no tag scan result changed");
+    let tips = |v: &serde_json::Value| v["tip_scans"].as_object().expect("tip scans").clone();
+    let (mut now_tips, mut then_tips) = (tips(&now), tips(&then));
+    assert_ne!(
+        now_tips.remove("terraform-aws-vpc"),
+        then_tips.remove("terraform-aws-vpc")
     );
+    assert_eq!(now_tips, then_tips, "no other default-branch scan changed");
     ok(root, &["verify", "org/mapping.hcl", "--out", "out"]);
 }
 
@@ -152,8 +160,8 @@ fn a_new_module_tag_rescans_the_repos_that_mention_the_module_and_only_those() {
         main_trees(&root.join("fresh"))
     );
     assert_eq!(
-        std::fs::read_to_string(root.join(SCANS)).expect("scans"),
-        std::fs::read_to_string(root.join("fresh/.tfmono/scans.json")).expect("scans"),
+        read_record_z(&root.join(SCANS)),
+        read_record_z(&root.join("fresh/.tfmono/scans.json.z")),
     );
 }
 
@@ -171,8 +179,7 @@ fn the_cache_is_what_a_resync_reads_and_full_or_a_damaged_file_reads_none_of_it(
     // Mark alb's cached rewrite of that file: a re-sync that reuses the cache writes the
     // mark, which no scan of the legacy repo can produce.
     let path = root.join(SCANS);
-    let mut scans: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("scans")).expect("json");
+    let mut scans: serde_json::Value = serde_json::from_str(&read_record_z(&path)).expect("json");
     let texts = scans["repos"]["terraform-aws-alb"]["texts"]
         .as_array_mut()
         .expect("alb texts");
@@ -181,7 +188,7 @@ fn the_cache_is_what_a_resync_reads_and_full_or_a_damaged_file_reads_none_of_it(
         .position(|t| t.as_str() == Some(good.as_str()))
         .expect("the tagged file's rewrite is cached");
     texts[i] = serde_json::Value::String(format!("# from the cache\n{good}"));
-    std::fs::write(&path, serde_json::to_string(&scans).expect("json")).expect("write");
+    write_record_z(&path, &serde_json::to_string(&scans).expect("json"));
 
     // A new commit on alb's default branch: its tags did not change, so its tag scan is
     // reused, but its refs moved, so its tag rewrites are built again (from the cache).
@@ -200,7 +207,7 @@ fn the_cache_is_what_a_resync_reads_and_full_or_a_damaged_file_reads_none_of_it(
     let damaged = traced_apply(root, "out", &[]);
     assert_eq!(reused(&damaged).0, 0, "{}", damaged.stderr);
     assert_eq!(tagged(&mono), good);
-    serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).expect("scans"))
+    serde_json::from_str::<serde_json::Value>(&read_record_z(&path))
         .expect("the next run rewrote it");
 }
 

@@ -316,3 +316,22 @@ pub fn set_image(dir: &Path, old: &str, image: &str) -> (PathBuf, String) {
 pub fn restore((path, text): (PathBuf, String)) {
     std::fs::write(path, text).expect("restore map");
 }
+
+/// The JSON of a compressed record of the output directory (`.tfmono/scans.json.z`).
+pub fn read_record_z(path: &Path) -> String {
+    use std::io::Read;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut json = String::new();
+    flate2::read::ZlibDecoder::new(&bytes[..])
+        .read_to_string(&mut json)
+        .expect("a zlib'd JSON record");
+    json
+}
+
+/// Writes `json` as a compressed record at `path` (as tfmono does).
+pub fn write_record_z(path: &Path, json: &str) {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(json.as_bytes()).expect("compress");
+    std::fs::write(path, z.finish().expect("compress")).expect("write the record");
+}
