@@ -173,12 +173,23 @@ fn compressed_json<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// What [`compressed_json`] made of a `T`, if `bytes` is that (a damaged record is none).
 fn from_compressed_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    use std::io::Read;
-    let mut json = Vec::new();
-    flate2::read::ZlibDecoder::new(bytes)
-        .read_to_end(&mut json)
-        .ok()?;
-    serde_json::from_slice(&json).ok()
+    // One call into libdeflate (a streaming decoder's set-up was most of reading a thousand
+    // small records): the buffer grows until the JSON fits.
+    let mut inflate = libdeflater::Decompressor::new();
+    let mut size = bytes.len().saturating_mul(8).max(4096);
+    loop {
+        let mut json = vec![0u8; size];
+        match inflate.zlib_decompress(bytes, &mut json) {
+            Ok(n) => {
+                json.truncate(n);
+                return serde_json::from_slice(&json).ok();
+            }
+            Err(libdeflater::DecompressionError::InsufficientSpace) if size < 1 << 32 => {
+                size = size.saturating_mul(4);
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 /// The compressed record at `path`, if it is there and reads (a damaged record counts as

@@ -1,6 +1,6 @@
-//! Tag scans kept across runs: what scanning one repo's tags found, with the inputs it was
-//! computed from, so that a re-sync re-scans only the repos whose tags (or whose sources'
-//! targets) changed.
+//! Source scans kept across runs: what scanning one repo's tags (and, apart, its default
+//! branch's tip: [`CachedTips`]) found, with the inputs it was computed from, so that a
+//! re-sync re-scans only the repos whose tags or tip (or whose sources' targets) changed.
 //!
 //! An entry is reused only when everything its result was computed from is unchanged: the
 //! identities of every target (their URLs, paths, registry addresses: the literal patterns
