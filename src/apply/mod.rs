@@ -1128,6 +1128,9 @@ fn tag_rewrites(
         .iter()
         .filter(|tr| !unchanged.contains(tr.repo.as_str()))
         .collect();
+    // The new file contents, each made a blob once: the tags of a repo share most of them
+    // (1,651 tags, 7,821 files and 1,651 distinct contents on the real corpus).
+    let blobs = content_blobs(m, &todo, overlay);
     // Each tag's commit is independent of the others': built in parallel, each thread with
     // its own repo handle and its own new objects, merged in tag order; a few of them (a
     // re-sync) one by one through `few`, which reads the legacy repos directly.
@@ -1135,7 +1138,7 @@ fn tag_rewrites(
         if let Some(reader) = few.filter(|_| todo.len() <= FEW_TAGS) {
             let pending: &HashMap<ObjectId, Object> = overlay;
             todo.iter()
-                .map(|tr| tag_rewrite_commit(m, who, map, reader, pending, tr))
+                .map(|tr| tag_rewrite_commit(m, who, map, reader, (pending, &blobs), tr))
                 .collect()
         } else {
             use rayon::prelude::*;
@@ -1170,7 +1173,7 @@ fn tag_rewrites(
                                 .switch(&std::sync::Arc::new(packs));
                             *open = Some(tr.repo.clone());
                         }
-                        tag_rewrite_commit(m, who, map, source, pending, tr)
+                        tag_rewrite_commit(m, who, map, source, (pending, &blobs), tr)
                     },
                 )
                 .collect()
@@ -1193,6 +1196,44 @@ fn tag_rewrites(
     Ok(todo.len())
 }
 
+/// The blob of every new file content of the tags `todo` of repos imported into `m`, by
+/// the address of the content (a scan shares one copy among the tags that hold it), added
+/// to `overlay`.
+fn content_blobs(
+    m: &MonorepoPlan,
+    todo: &[&crate::plan::TagRewrite],
+    overlay: &mut HashMap<ObjectId, Object>,
+) -> HashMap<usize, ObjectId> {
+    use rayon::prelude::*;
+    let imported: std::collections::HashSet<&str> =
+        m.imports.iter().map(|s| s.repo.as_str()).collect();
+    let mut distinct: HashMap<usize, &std::sync::Arc<str>> = HashMap::new();
+    let files = todo
+        .iter()
+        .filter(|tr| imported.contains(tr.repo.as_str()))
+        .flat_map(|tr| &tr.files);
+    for f in files {
+        if let Some(c) = &f.content {
+            distinct.entry(content_key(c)).or_insert(c);
+        }
+    }
+    let made: Vec<(usize, Object)> = distinct
+        .into_par_iter()
+        .map(|(key, c)| (key, Object::new(Kind::Blob, c.as_bytes().to_vec())))
+        .collect();
+    let mut ids = HashMap::with_capacity(made.len());
+    for (key, blob) in made {
+        ids.insert(key, blob.id);
+        overlay.entry(blob.id).or_insert(blob);
+    }
+    ids
+}
+
+/// The key of a shared content in [`content_blobs`]: its address.
+fn content_key(c: &std::sync::Arc<str>) -> usize {
+    std::sync::Arc::as_ptr(c) as *const u8 as usize
+}
+
 /// Tag rewrites a run builds one by one through a reader of the few legacy repos it imports
 /// again (see [`Objects`]), rather than in parallel through the monorepo.
 const FEW_TAGS: usize = 512;
@@ -1208,7 +1249,7 @@ fn tag_rewrite_commit(
     who: &str,
     map: &CommitMap,
     repo: &dyn tree::Source,
-    pending: &HashMap<ObjectId, Object>,
+    (pending, blobs): (&HashMap<ObjectId, Object>, &HashMap<usize, ObjectId>),
     tr: &crate::plan::TagRewrite,
 ) -> Result<Option<TagCommit>, String> {
     let Some(step) = m.imports.iter().find(|s| s.repo == tr.repo) else {
@@ -1230,9 +1271,17 @@ fn tag_rewrite_commit(
     for f in &tr.files {
         let Some(content) = &f.content else { continue };
         let rel = f.path.strip_prefix(&prefix).unwrap_or(&f.path);
-        let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
-        edits.push((rel, blob.id));
-        overlay.local.insert(blob.id, blob);
+        // Made by `content_blobs` (in `pending`); a content it did not see, here.
+        let id = match blobs.get(&content_key(content)) {
+            Some(id) => *id,
+            None => {
+                let blob = Object::new(Kind::Blob, content.as_bytes().to_vec());
+                let id = blob.id;
+                overlay.local.insert(id, blob);
+                id
+            }
+        };
+        edits.push((rel, id));
         count += f.rewrites.len();
     }
     // Every file at once: each tree on the way is read and written once.

@@ -48,7 +48,7 @@ fn entry(obj: &Object, z: &mut flate2::Compress, out: &mut Vec<u8>) {
     }
     let body = out.len();
     z.reset();
-    out.reserve(obj.data.len() + obj.data.len() / 1000 + 64);
+    out.reserve(deflate_bound(obj.data.len()));
     loop {
         let consumed = z.total_in() as usize;
         let status = z.compress_vec(&obj.data[consumed..], out, flate2::FlushCompress::Finish);
@@ -64,6 +64,11 @@ fn entry(obj: &Object, z: &mut flate2::Compress, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Room enough for `len` bytes deflated (zlib's bound, with a margin).
+fn deflate_bound(len: usize) -> usize {
+    len + len / 1000 + 64
 }
 
 /// The size of the entry of an object written as stored blocks.
@@ -164,12 +169,16 @@ pub fn encode_reporting(objects: &[Object], task: &dyn crate::progress::Task) ->
         .map_init(
             || flate2::Compress::new(flate2::Compression::fast(), true),
             |z, run| {
-                let small: usize = run
+                // Room for the whole run up front (deflate's worst case for the others): a
+                // buffer that grows copies itself, touching twice the memory it ends with.
+                let room: usize = run
                     .iter()
-                    .filter(|o| is_stored(o))
-                    .map(stored_entry_len)
+                    .map(|o| match is_stored(o) {
+                        true => stored_entry_len(o),
+                        false => header(o).1 + deflate_bound(o.data.len()),
+                    })
                     .sum();
-                let mut buf = Vec::with_capacity(small);
+                let mut buf = Vec::with_capacity(room);
                 let mut meta = Vec::with_capacity(run.len());
                 for o in run {
                     let start = buf.len();

@@ -114,6 +114,15 @@ impl Reader {
         self.packs.position(id)
     }
 
+    /// The delta bases among the chains of the objects at `positions` (see
+    /// [`crate::objects::packs::Packs::bases`]).
+    pub fn bases(
+        &self,
+        positions: impl Iterator<Item = (usize, u64)>,
+    ) -> std::collections::HashSet<(usize, u64)> {
+        self.packs.bases(positions)
+    }
+
     /// A handle for the calling thread.
     pub fn handle(&self) -> Handle {
         let mut repo = self.shared.to_thread_local();
@@ -139,6 +148,12 @@ impl Handle {
     /// A lister of this repo's source files (`is_source` picks the file names).
     pub fn lister(&self, is_source: fn(&str) -> bool) -> SourceBlobs<'_> {
         SourceBlobs::new(self, is_source)
+    }
+
+    /// Keeps only the objects at `bases` in this handle's cache (see
+    /// [`crate::objects::packs::Reader::keep_only`]).
+    pub fn keep_only(&self, bases: Arc<std::collections::HashSet<(usize, u64)>>) {
+        self.packs.borrow_mut().keep_only(bases);
     }
 
     /// Calls `f` with the data of object `id`.

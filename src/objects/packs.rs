@@ -8,7 +8,7 @@
 //! way (which reports real errors). It never gives wrong data: every inflation is checked
 //! (zlib checksum, exact size) and every delta result has the size its header says.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,6 +41,35 @@ impl Packs {
     /// Where object `id` is: (pack, offset), if a pack holds it.
     pub fn position(&self, id: &ObjectId) -> Option<(usize, u64)> {
         self.locate(id, 0)
+    }
+
+    /// The positions among `positions` and their delta chains that are the delta base of
+    /// another (read from entry headers only, nothing inflated): what a [`Reader`] reading
+    /// exactly those objects needs to keep ([`Reader::keep_only`]).
+    pub fn bases(&self, positions: impl Iterator<Item = (usize, u64)>) -> HashSet<(usize, u64)> {
+        let mut bases = HashSet::new();
+        for mut cur in positions {
+            for _ in 0..MAX_CHAIN {
+                let Some((_, file)) = self.packs.get(cur.0) else {
+                    break;
+                };
+                let Ok(entry) = file.entry(cur.1) else { break };
+                let base = match entry.header {
+                    pack::data::entry::Header::OfsDelta { base_distance } => {
+                        pack::data::entry::Header::verified_base_pack_offset(cur.1, base_distance)
+                            .map(|b| (cur.0, b))
+                    }
+                    pack::data::entry::Header::RefDelta { base_id } => self.locate(&base_id, cur.0),
+                    _ => None,
+                };
+                // A base seen before had its own chain marked then.
+                match base {
+                    Some(b) if bases.insert(b) => cur = b,
+                    _ => break,
+                }
+            }
+        }
+        bases
     }
 
     /// Where object `id` is: (pack, offset), looking in pack `hint` first (objects read
@@ -92,6 +121,8 @@ pub struct Reader {
     cached_bytes: usize,
     /// The pack the last object was found in.
     last: usize,
+    /// When set, the only objects kept in the cache (see [`Reader::keep_only`]).
+    keep: Option<Arc<HashSet<(usize, u64)>>>,
 }
 
 impl Reader {
@@ -103,7 +134,15 @@ impl Reader {
             cache: Cache::new(),
             cached_bytes: 0,
             last: 0,
+            keep: None,
         }
+    }
+
+    /// Keeps only the objects at `bases` (as [`Packs::bases`] finds them for the objects
+    /// this reader will be asked for) in its cache: the others are read once, and memory
+    /// that holds them is used again at once rather than filling the cache.
+    pub fn keep_only(&mut self, bases: Arc<HashSet<(usize, u64)>>) {
+        self.keep = Some(bases);
     }
 
     /// Reads `packs` from now on (what it decoded from other packs is forgotten).
@@ -177,7 +216,7 @@ impl Reader {
     }
 
     fn remember(&mut self, at: (usize, u64), kind: Kind, data: &Arc<Vec<u8>>) {
-        if data.len() > CACHE_BYTES / 4 {
+        if data.len() > CACHE_BYTES / 4 || self.keep.as_ref().is_some_and(|k| !k.contains(&at)) {
             return;
         }
         if self.cached_bytes + data.len() > CACHE_BYTES {
@@ -420,6 +459,32 @@ mod tests {
             chained.lines().filter(|l| !l.starts_with("0000")).count() > 30,
             "the pack has delta chains"
         );
+        // The bases of every object's chain are exactly the objects git names as delta
+        // bases; a reader keeping only those reads everything the same, and keeps only them.
+        let packs = Arc::new(Packs::open(&dir.path().join(".git/objects")));
+        let all: Vec<ObjectId> = ids
+            .lines()
+            .map(|l| ObjectId::from_hex(&l.as_bytes()[..40]).expect("id"))
+            .collect();
+        let bases = packs.bases(all.iter().filter_map(|id| packs.position(id)));
+        let named: HashSet<(usize, u64)> = chained
+            .lines()
+            .filter(|l| !l.starts_with("0000"))
+            .map(|l| {
+                let id = ObjectId::from_hex(l.trim().as_bytes()).expect("id");
+                packs.position(&id).expect("a base is in the pack")
+            })
+            .collect();
+        assert_eq!(bases, named);
+        let bases = Arc::new(bases);
+        let mut keeping = Reader::new(packs.clone());
+        keeping.keep_only(bases.clone());
+        let mut plain = Reader::new(packs);
+        for id in &all {
+            assert_eq!(keeping.find(id), plain.find(id), "{id}");
+        }
+        assert!(keeping.cache.keys().all(|at| bases.contains(at)));
+        assert!(!keeping.cache.is_empty() && keeping.cache.len() < plain.cache.len());
         // A fresh reader (no cache) reads the newest and the oldest version the same way.
         let mut fresh = Reader::new(Arc::new(Packs::open(&dir.path().join(".git/objects"))));
         let head = git(&["rev-parse", "HEAD:main.tf"]);

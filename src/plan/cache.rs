@@ -12,6 +12,7 @@
 //! cache in the output directory ([`crate::outdir::record_scans`]); `plan --out` reads it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -28,7 +29,7 @@ pub struct ScanCache {
     /// The crate version and [`FORMAT`] that wrote it; another one's entries are not used.
     pub version: String,
     /// One entry per repo with tags.
-    pub repos: BTreeMap<String, CachedScan>,
+    pub repos: BTreeMap<String, Arc<CachedScan>>,
     /// Per repo, a digest of the files of its default branch the plan changes (paths and
     /// new contents: [`tip_digest`]): a repo whose digest did not change since the last
     /// apply has those files in `main` already.
@@ -36,7 +37,7 @@ pub struct ScanCache {
     pub tips: BTreeMap<String, String>,
     /// Per repo, what scanning its default branch found ([`CachedTips`]).
     #[serde(default)]
-    pub tip_scans: BTreeMap<String, CachedTips>,
+    pub tip_scans: BTreeMap<String, Arc<CachedTips>>,
     /// The repos whose entry this run reused instead of scanning (not stored).
     #[serde(skip)]
     pub reused: BTreeSet<String>,
@@ -65,7 +66,7 @@ impl ScanCache {
         repo: &str,
         key: &str,
         dep: impl Fn(&str, bool) -> Option<String>,
-    ) -> Option<&CachedTips> {
+    ) -> Option<&Arc<CachedTips>> {
         if self.version != version() {
             return None;
         }
@@ -81,7 +82,7 @@ impl ScanCache {
         repo: &str,
         key: &str,
         dep: impl Fn(&str, bool) -> Option<String>,
-    ) -> Option<&CachedScan> {
+    ) -> Option<&Arc<CachedScan>> {
         if self.version != version() {
             return None;
         }
@@ -109,7 +110,7 @@ pub struct CachedTips {
     /// The files found (their contents in `contents`).
     pub files: Vec<crate::plan::FileChange>,
     /// Per file, its new content.
-    pub contents: Vec<Option<String>>,
+    pub contents: Vec<Option<Arc<str>>>,
     /// The files that did not parse.
     pub unparsed: Vec<UnparsedFile>,
     /// The warnings found.
@@ -123,7 +124,7 @@ impl CachedTips {
     pub(super) fn files(&self) -> Vec<crate::plan::FileChange> {
         let mut files = self.files.clone();
         for (f, c) in files.iter_mut().zip(&self.contents) {
-            f.content = c.as_deref().map(Into::into);
+            f.content = c.clone();
         }
         files
     }
@@ -168,7 +169,7 @@ pub struct CachedScan {
     /// Per rewrite, per file: the index of its new content in `texts`.
     pub contents: Vec<Vec<Option<u32>>>,
     /// The distinct new file contents.
-    pub texts: Vec<String>,
+    pub texts: Vec<Arc<str>>,
     /// The warnings found.
     pub warnings: Vec<Warning>,
     /// The files that did not parse.
@@ -185,16 +186,16 @@ impl CachedScan {
         unparsed: &[UnparsedFile],
     ) -> CachedScan {
         let mut index: HashMap<&str, u32> = HashMap::new();
-        let mut texts = Vec::new();
+        let mut texts: Vec<Arc<str>> = Vec::new();
         let contents = rewrites
             .iter()
             .map(|r| {
                 r.files
                     .iter()
                     .map(|f| {
-                        f.content.as_deref().map(|c| {
+                        f.content.as_ref().map(|c| {
                             *index.entry(c).or_insert_with(|| {
-                                texts.push(c.to_string());
+                                texts.push(c.clone());
                                 (texts.len() - 1) as u32
                             })
                         })
@@ -219,8 +220,7 @@ impl CachedScan {
         if self.contents.len() != self.rewrites.len() {
             return None;
         }
-        let texts: Vec<std::sync::Arc<str>> =
-            self.texts.iter().map(|t| t.as_str().into()).collect();
+        let texts = &self.texts;
         let mut out = self.rewrites.clone();
         for (r, contents) in out.iter_mut().zip(&self.contents) {
             if contents.len() != r.files.len() {
@@ -373,7 +373,9 @@ mod tests {
             contents: vec![Some("new\n".into()), None],
             ..CachedTips::default()
         };
-        cache.tip_scans.insert("live".into(), entry.clone());
+        cache
+            .tip_scans
+            .insert("live".into(), Arc::new(entry.clone()));
         let now = |r: &str, tips: bool| (r == "x" && tips).then(|| "x1".to_string());
         let got = cache.get_tips("live", "k", now).expect("fresh");
         let files = got.files();
@@ -391,7 +393,7 @@ mod tests {
         );
         let mut broken = entry;
         broken.contents.pop();
-        cache.tip_scans.insert("live".into(), broken);
+        cache.tip_scans.insert("live".into(), Arc::new(broken));
         assert!(
             cache.get_tips("live", "k", now).is_none(),
             "an inconsistent entry"
@@ -421,9 +423,10 @@ mod tests {
     #[test]
     fn an_entry_is_used_only_with_its_key_its_deps_and_this_version() {
         let mut cache = ScanCache::new();
-        cache
-            .repos
-            .insert("a".into(), entry(&[("x", false, "x1"), ("y", true, "y1")]));
+        cache.repos.insert(
+            "a".into(),
+            Arc::new(entry(&[("x", false, "x1"), ("y", true, "y1")])),
+        );
         let now = |r: &str, tips: bool| match (r, tips) {
             ("x", false) => Some("x1".to_string()),
             ("y", true) => Some("y1".to_string()),

@@ -215,7 +215,7 @@ fn rewrite_sources(
     let context = cache::context_key(scan.targets, &mono.name, scan.mapping.same_monorepo);
     // The repos' default branches are independent: rewritten in parallel, kept in order; a
     // repo whose scan inputs did not change since the cached run takes its cached result.
-    let tips: Vec<(String, cache::CachedTips, bool)> = {
+    let tips: Vec<(String, std::sync::Arc<cache::CachedTips>, bool)> = {
         use rayon::prelude::*;
         mono.imports
             .par_iter()
@@ -285,7 +285,7 @@ fn rewrite_sources(
 struct Scanning {
     found: TagScan,
     /// The entry for the next run (`None` for a repo without tags).
-    entry: Option<cache::CachedScan>,
+    entry: Option<std::sync::Arc<cache::CachedScan>>,
     /// Whether `found` is the earlier run's.
     reused: bool,
 }
@@ -336,8 +336,13 @@ fn cached_tag_rewrites(
     let mentioned = (!found.mentions.all).then_some(&found.mentions.repos);
     let imaged = imaged.repos.into_inner().unwrap_or_else(|e| e.into_inner());
     let deps = cache::deps(scan.targets, scan.steps, mentioned, &imaged);
-    let entry =
-        cache::CachedScan::store(key, deps, &found.rewrites, &found.warnings, &found.unparsed);
+    let entry = std::sync::Arc::new(cache::CachedScan::store(
+        key,
+        deps,
+        &found.rewrites,
+        &found.warnings,
+        &found.unparsed,
+    ));
     Ok(Scanning {
         found,
         entry: Some(entry),
@@ -353,7 +358,7 @@ fn cached_tip_changes(
     step: &ImportStep,
     repo: &LegacyRepo,
     scan: &SourceScan<'_>,
-) -> (cache::CachedTips, bool) {
+) -> (std::sync::Arc<cache::CachedTips>, bool) {
     let key = cache::tip_key(context, step, repo.tip.as_deref());
     let dep = |target: &str, tips: bool| scan.target_key(target, tips);
     if let Some(entry) = scan.cache.get_tips(&step.repo, &key, dep) {
@@ -378,12 +383,8 @@ fn cached_tip_changes(
         }
     }
     let deps = cache::deps(scan.targets, scan.steps, mentioned.as_ref(), &imaged);
-    let contents = found
-        .files
-        .iter()
-        .map(|f| f.content.as_deref().map(str::to_string))
-        .collect();
-    let entry = cache::CachedTips {
+    let contents = found.files.iter().map(|f| f.content.clone()).collect();
+    let entry = std::sync::Arc::new(cache::CachedTips {
         key,
         deps,
         files: found.files,
@@ -391,7 +392,7 @@ fn cached_tip_changes(
         unparsed: found.unparsed,
         warnings: found.warnings,
         problems: found.problems,
-    };
+    });
     (entry, false)
 }
 
@@ -917,13 +918,21 @@ impl TagScanner<'_, '_> {
                 task.inc(tree.tags);
             }
         }
+        // Of the versions read, only those another one is a delta of are worth keeping.
+        let bases = std::sync::Arc::new(
+            reader.bases(work.iter().map(|w| w.0).filter(|&(p, _)| p != usize::MAX)),
+        );
         // A few runs per thread, so that one slow run does not hold the others up.
         let run = work.len().div_ceil(rayon::current_num_threads() * 4).max(1);
         type Scan<'t> = Result<Found<'t>, (usize, usize, String)>;
         let results: Vec<Vec<Scan<'t>>> = work
             .par_chunks(run)
             .map_init(
-                || reader.handle(),
+                || {
+                    let handle = reader.handle();
+                    handle.keep_only(bases.clone());
+                    handle
+                },
                 |repo, chunk| {
                     chunk
                         .iter()
