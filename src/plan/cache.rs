@@ -67,12 +67,8 @@ impl ScanCache {
         key: &str,
         dep: impl Fn(&str, bool) -> Option<String>,
     ) -> Option<&Arc<CachedTips>> {
-        if self.version != version() {
-            return None;
-        }
-        let entry = self.tip_scans.get(repo)?;
-        let fresh = entry.key == key && fresh_deps(&entry.deps, dep);
-        (fresh && entry.contents.len() == entry.files.len()).then_some(entry)
+        let entry = self.fresh(&self.tip_scans, repo, key, |e| (&e.key, &e.deps), dep)?;
+        (entry.contents.len() == entry.files.len()).then_some(entry)
     }
 
     /// The stored scan of `repo` if it was computed from inputs `key` and every target it
@@ -83,11 +79,25 @@ impl ScanCache {
         key: &str,
         dep: impl Fn(&str, bool) -> Option<String>,
     ) -> Option<&Arc<CachedScan>> {
+        self.fresh(&self.repos, repo, key, |e| (&e.key, &e.deps), dep)
+    }
+
+    /// The entry of `repo` in `entries` (one of this cache's maps) if this version of tfmono
+    /// wrote it, from inputs `key`, and its dependencies (`inputs` gives both) are fresh.
+    fn fresh<'c, T>(
+        &self,
+        entries: &'c BTreeMap<String, Arc<T>>,
+        repo: &str,
+        key: &str,
+        inputs: impl Fn(&T) -> (&String, &BTreeMap<String, Dep>),
+        dep: impl Fn(&str, bool) -> Option<String>,
+    ) -> Option<&'c Arc<T>> {
         if self.version != version() {
             return None;
         }
-        let entry = self.repos.get(repo)?;
-        (entry.key == key && fresh_deps(&entry.deps, dep)).then_some(entry)
+        let entry = entries.get(repo)?;
+        let (stored, deps) = inputs(entry);
+        (stored == key && fresh_deps(deps, dep)).then_some(entry)
     }
 }
 
