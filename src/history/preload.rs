@@ -40,10 +40,8 @@ pub fn commits(git_dir: &Path) -> Commits {
             continue;
         };
         // In pack order: git writes commits together, and the pack is read front to back.
-        let mut entries: Vec<(ObjectId, u64)> =
-            index.iter().map(|e| (e.oid, e.pack_offset)).collect();
-        entries.sort_unstable_by_key(|e| e.1);
-        let wanted = commit_entries(&data, &entries);
+        let order = PackOrder::of(&idx_path, &index);
+        let wanted = commit_entries(&data, &order);
         let found: Vec<Vec<(ObjectId, Commit)>> = wanted
             .par_chunks(1024)
             .map_init(libdeflater::Decompressor::new, |inflate, chunk| {
@@ -68,6 +66,69 @@ pub fn commits(git_dir: &Path) -> Commits {
     out
 }
 
+/// The entries of a pack index in pack order: from the pack's reverse index (`.rev`, which
+/// git writes beside its packs since 2.41) when there is a valid one, else sorted here
+/// (300,000 entries: about 30 ms).
+struct PackOrder<'a> {
+    index: &'a pack::index::File,
+    /// Index positions in pack order.
+    order: Vec<u32>,
+}
+
+impl<'a> PackOrder<'a> {
+    fn of(idx_path: &Path, index: &'a pack::index::File) -> PackOrder<'a> {
+        let order = reverse_index(&idx_path.with_extension("rev"), index).unwrap_or_else(|| {
+            let mut by_offset: Vec<(u64, u32)> = (0..index.num_objects())
+                .map(|i| (index.pack_offset_at_index(i), i))
+                .collect();
+            by_offset.sort_unstable();
+            by_offset.into_iter().map(|(_, i)| i).collect()
+        });
+        PackOrder { index, order }
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The pack offset of the `k`th entry in pack order.
+    fn offset(&self, k: usize) -> u64 {
+        self.index.pack_offset_at_index(self.order[k])
+    }
+
+    /// The id of the `k`th entry in pack order.
+    fn id(&self, k: usize) -> ObjectId {
+        self.index.oid_at_index(self.order[k]).to_owned()
+    }
+}
+
+/// The index positions in pack order that the reverse index at `path` holds, if it is one
+/// (version 1, SHA-1) for `index`'s pack: every position once, the pack checksum matching.
+/// Anything else (missing, truncated, stale) is `None`: then the order is computed.
+fn reverse_index(path: &Path, index: &pack::index::File) -> Option<Vec<u32>> {
+    let bytes = std::fs::read(path).ok()?;
+    let n = index.num_objects() as usize;
+    let (head, rest) = bytes.split_at_checked(12)?;
+    if head[..4] != *b"RIDX" || head[4..8] != 1u32.to_be_bytes() || head[8..] != 1u32.to_be_bytes()
+    {
+        return None;
+    }
+    if rest.len() != n * 4 + 40 || rest[n * 4..n * 4 + 20] != *index.pack_checksum().as_bytes() {
+        return None;
+    }
+    let mut seen = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    for p in rest[..n * 4].chunks_exact(4) {
+        let p = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
+        let slot = seen.get_mut(p as usize)?;
+        if std::mem::replace(slot, true) {
+            return None;
+        }
+        order.push(p);
+    }
+    Some(order)
+}
+
 /// Base trees and blobs in a row, with no commit among them, after which the rest of a
 /// pack is only sampled for commits (see [`commit_entries`]).
 const GAP: usize = 4096;
@@ -76,8 +137,8 @@ const GAP: usize = 4096;
 /// header faults in the pages around it (the kernel maps up to 64 KiB at once).
 const STRIDE: u64 = 1 << 20;
 
-/// The commits stored whole among `entries` (`(id, offset)` in pack order), as `(id, data
-/// offset, size)`, read from their entry headers only.
+/// The commits stored whole in the pack whose entries `order` lists in pack order, as `(id,
+/// data offset, size)`, read from their entry headers only.
 ///
 /// git (and JGit) write every commit of a pack before its trees and blobs, so once a long
 /// run of trees and blobs follows the last commit, the rest of the pack is only sampled:
@@ -85,17 +146,14 @@ const STRIDE: u64 = 1 << 20;
 /// a pack's bytes. If a sample is a commit (a pack written in another order, by
 /// `git fast-import` say), the rest is read in full. A commit missed by the samples is not
 /// lost: the walk reads it on its own.
-fn commit_entries(
-    data: &pack::data::File,
-    entries: &[(ObjectId, u64)],
-) -> Vec<(ObjectId, u64, usize)> {
+fn commit_entries(data: &pack::data::File, order: &PackOrder<'_>) -> Vec<(ObjectId, u64, usize)> {
     use pack::data::entry::Header;
     let mut out = Vec::new();
     let mut gap = 0usize;
     let mut sampled = false;
     let mut i = 0;
-    while i < entries.len() {
-        let (oid, offset) = entries[i];
+    while i < order.len() {
+        let offset = order.offset(i);
         i += 1;
         let Ok(entry) = data.entry(offset) else {
             continue;
@@ -104,7 +162,7 @@ fn commit_entries(
             Header::Commit => {
                 gap = 0;
                 if let Ok(size) = usize::try_from(entry.decompressed_size) {
-                    out.push((oid, entry.data_offset, size));
+                    out.push((order.id(i - 1), entry.data_offset, size));
                 }
             }
             Header::Tree | Header::Blob => gap += 1,
@@ -113,7 +171,7 @@ fn commit_entries(
         if gap >= GAP && !sampled {
             sampled = true;
             let mut next = offset + STRIDE;
-            let commit_later = entries[i..].iter().any(|&(_, at)| {
+            let commit_later = (i..order.len()).map(|k| order.offset(k)).any(|at| {
                 if at < next {
                     return false;
                 }
@@ -277,5 +335,86 @@ mod tests {
             assert!(!big.holds(&dir));
         }
         assert!(ok, "git repack failed");
+    }
+
+    #[test]
+    fn the_reverse_index_gives_the_pack_order_and_a_bad_one_is_not_used() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("repo.git");
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(tmp.path())
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_AUTHOR_NAME", "a")
+                .env("GIT_AUTHOR_EMAIL", "a@x")
+                .env("GIT_COMMITTER_NAME", "a")
+                .env("GIT_COMMITTER_EMAIL", "a@x")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        assert!(git(&["init", "-q", "--bare", "repo.git"]));
+        let w = tmp.path().join("w");
+        assert!(git(&["init", "-q", "w"]));
+        for i in 0..40 {
+            std::fs::write(w.join(format!("f{}.tf", i % 7)), format!("# {i}\n")).expect("write");
+            assert!(git(&["-C", "w", "add", "-A"]));
+            assert!(git(&["-C", "w", "commit", "-qm", &format!("c{i}")]));
+        }
+        assert!(git(&[
+            "-C",
+            "w",
+            "push",
+            "-q",
+            "../repo.git",
+            "HEAD:refs/heads/main"
+        ]));
+        assert!(git(&[
+            "-C",
+            "repo.git",
+            "-c",
+            "pack.writeReverseIndex=true",
+            "repack",
+            "-adq"
+        ]));
+        let idx_path = crate::objects::packs::pack_indexes(&dir.join("objects"))
+            .pop()
+            .expect("one pack");
+        let rev_path = idx_path.with_extension("rev");
+        assert!(rev_path.is_file(), "git wrote no .rev");
+        let index = pack::index::File::at(&idx_path, gix::hash::Kind::Sha1).expect("index");
+        let mut sorted: Vec<(u64, u32)> = (0..index.num_objects())
+            .map(|i| (index.pack_offset_at_index(i), i))
+            .collect();
+        sorted.sort_unstable();
+        let sorted: Vec<u32> = sorted.into_iter().map(|(_, i)| i).collect();
+        let read = reverse_index(&rev_path, &index).expect("a valid .rev");
+        assert_eq!(read, sorted);
+        let with_rev = commits(&dir);
+        assert_eq!(with_rev.len(), 40);
+
+        // A damaged or stale .rev is not used: the order is computed and the commits are the same.
+        let good = std::fs::read(&rev_path).expect("read .rev");
+        let mut damaged = vec![
+            good[..good.len() - 4].to_vec(),                    // truncated
+            [&good[..12], &good[16..20], &good[16..]].concat(), // a position twice
+        ];
+        let mut stale = good.clone();
+        stale[12 + sorted.len() * 4] ^= 0xff; // another pack's checksum
+        damaged.push(stale);
+        let mut foreign = good.clone();
+        foreign[13] = 0xff; // a position out of range
+        damaged.push(foreign);
+        for bad in damaged {
+            std::fs::write(&rev_path, &bad).expect("write .rev");
+            assert_eq!(reverse_index(&rev_path, &index), None);
+            let again = commits(&dir);
+            assert_eq!(again.len(), with_rev.len());
+            assert!(again.keys().all(|id| with_rev.contains_key(id)));
+        }
+        std::fs::remove_file(&rev_path).expect("remove .rev");
+        assert_eq!(commits(&dir).len(), 40);
+        assert_eq!(PackOrder::of(&idx_path, &index).order, sorted);
     }
 }
