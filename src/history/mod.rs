@@ -394,7 +394,9 @@ fn wrap_trees(
 }
 
 /// Writes the image of every commit of `order` into `image` (its wrapper tree, its
-/// parents' images, every other byte kept); returns legacy commit -> image.
+/// parents' images, every other byte kept); returns legacy commit -> image. The commits'
+/// bytes are drafted in parallel (all but their parents); setting the parents and hashing
+/// follow the order (a parent's image is known before its children's).
 fn map_commits(
     order: &[ObjectId],
     legacy: &Legacy<'_>,
@@ -404,24 +406,31 @@ fn map_commits(
     should_interrupt: &AtomicBool,
     task: &dyn Task,
 ) -> Result<HashMap<ObjectId, ObjectId>, Error> {
+    use rayon::prelude::*;
     let name = legacy.name;
+    let drafts: Vec<objects::CommitDraft> = order
+        .par_iter()
+        .map(|id| {
+            let (data, header) = legacy.raw(id)?;
+            let tree = wrapped
+                .get(&header.tree)
+                .copied()
+                .ok_or_else(|| Error::Malformed {
+                    repo: name.to_string(),
+                    kind: "tree",
+                    id: header.tree.to_string(),
+                })?;
+            Ok(objects::CommitDraft::new(data, tree, header.parents.len()))
+        })
+        .collect::<Result<_, Error>>()?;
     let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::default();
     mapped.reserve(order.len());
-    for (i, id) in order.iter().enumerate() {
+    for (i, (id, mut draft)) in order.iter().zip(drafts).enumerate() {
         if i % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let (data, header) = legacy.raw(id)?;
-        let tree = wrapped
-            .get(&header.tree)
-            .copied()
-            .ok_or_else(|| Error::Malformed {
-                repo: name.to_string(),
-                kind: "tree",
-                id: header.tree.to_string(),
-            })?;
-        let mut parents = Vec::with_capacity(header.parents.len());
-        for p in &header.parents {
+        let (_, header) = legacy.raw(id)?;
+        for (k, p) in header.parents.iter().enumerate() {
             let img = mapped
                 .get(p)
                 .copied()
@@ -431,9 +440,9 @@ fn map_commits(
                     id: p.to_string(),
                     message: "parent commit was not visited".into(),
                 })?;
-            parents.push(img);
+            draft.set_parent(k, &img);
         }
-        let obj = Object::new(Kind::Commit, objects::edit_commit(data, tree, &parents));
+        let obj = Object::new(Kind::Commit, draft.data);
         mapped.insert(*id, obj.id);
         image.commits.push((*id, obj.id));
         image.objects.push(obj);

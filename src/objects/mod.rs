@@ -146,44 +146,84 @@ fn push_hex(out: &mut Vec<u8>, id: &ObjectId) {
 /// Rewrites a raw commit: new tree, mapped parents, signatures (`gpgsig`, `gpgsig-sha256`)
 /// dropped; every other byte kept.
 pub fn edit_commit(data: &[u8], tree: ObjectId, parents: &[ObjectId]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut parent_iter = parents.iter();
-    let mut in_signature = false;
-    let mut rest = data;
-    loop {
-        if rest.is_empty() {
-            // No message at all: end the headers as before.
-            out.push(b'\n');
-            return out;
-        }
-        let end = rest.iter().position(|&b| b == b'\n');
-        let line = &rest[..end.unwrap_or(rest.len())];
-        if end.is_some() && line.is_empty() {
-            // The blank line: the message follows, byte for byte.
-            out.extend_from_slice(rest);
-            return out;
-        }
-        rest = end.map_or(&[][..], |e| &rest[e + 1..]);
-        if in_signature && line.first() == Some(&b' ') {
-            // a continuation line of a dropped signature
-        } else if line.starts_with(b"tree ") {
-            in_signature = false;
-            out.extend_from_slice(b"tree ");
-            push_hex(&mut out, &tree);
-            out.push(b'\n');
-        } else if line.starts_with(b"parent ") {
-            in_signature = false;
-            if let Some(p) = parent_iter.next() {
-                out.extend_from_slice(b"parent ");
-                push_hex(&mut out, p);
+    let mut draft = CommitDraft::new(data, tree, parents.len());
+    for (k, p) in parents.iter().enumerate() {
+        draft.set_parent(k, p);
+    }
+    draft.data
+}
+
+/// A rewritten commit whose parents are not known yet: [`edit_commit`]'s bytes with the
+/// parents' hex left as zeros, and where each one goes. Drafts are independent of each
+/// other (made in parallel); only setting the parents follows the history's order.
+#[derive(Debug)]
+pub struct CommitDraft {
+    /// The commit's bytes.
+    pub data: Vec<u8>,
+    /// The offset of each parent's 40 hex digits in `data`, in order.
+    parents: Vec<usize>,
+}
+
+impl CommitDraft {
+    /// The draft of [`edit_commit`]`(data, tree, parents)` for `parents` parents (at most
+    /// as many `parent` lines are kept as there are parents).
+    pub fn new(data: &[u8], tree: ObjectId, parents: usize) -> CommitDraft {
+        let mut out = Vec::with_capacity(data.len());
+        let mut at = Vec::with_capacity(parents);
+        let mut in_signature = false;
+        let mut rest = data;
+        loop {
+            if rest.is_empty() {
+                // No message at all: end the headers as before.
+                out.push(b'\n');
+                break;
+            }
+            let end = memchr::memchr(b'\n', rest);
+            let line = &rest[..end.unwrap_or(rest.len())];
+            if end.is_some() && line.is_empty() {
+                // The blank line: the message follows, byte for byte.
+                out.extend_from_slice(rest);
+                break;
+            }
+            rest = end.map_or(&[][..], |e| &rest[e + 1..]);
+            if in_signature && line.first() == Some(&b' ') {
+                // a continuation line of a dropped signature
+            } else if line.starts_with(b"tree ") {
+                in_signature = false;
+                out.extend_from_slice(b"tree ");
+                push_hex(&mut out, &tree);
+                out.push(b'\n');
+            } else if line.starts_with(b"parent ") {
+                in_signature = false;
+                if at.len() < parents {
+                    out.extend_from_slice(b"parent ");
+                    at.push(out.len());
+                    out.extend_from_slice(&[b'0'; 40]);
+                    out.push(b'\n');
+                }
+            } else if line.starts_with(b"gpgsig ") || line.starts_with(b"gpgsig-sha256 ") {
+                in_signature = true;
+            } else {
+                in_signature = false;
+                out.extend_from_slice(line);
                 out.push(b'\n');
             }
-        } else if line.starts_with(b"gpgsig ") || line.starts_with(b"gpgsig-sha256 ") {
-            in_signature = true;
-        } else {
-            in_signature = false;
-            out.extend_from_slice(line);
-            out.push(b'\n');
+        }
+        CommitDraft {
+            data: out,
+            parents: at,
+        }
+    }
+
+    /// Writes parent `k`'s id (nothing when the commit has no `k`th `parent` line).
+    pub fn set_parent(&mut self, k: usize, id: &ObjectId) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let Some(&at) = self.parents.get(k) else {
+            return;
+        };
+        for (i, b) in id.as_bytes().iter().enumerate() {
+            self.data[at + 2 * i] = HEX[usize::from(b >> 4)];
+            self.data[at + 2 * i + 1] = HEX[usize::from(b & 0x0f)];
         }
     }
 }
@@ -430,6 +470,46 @@ msg\n\nbody\n";
         let h = parse_commit(raw).expect("parses");
         assert_eq!(h.parents.len(), 2);
         assert_eq!(h.committer_time, 946684801);
+    }
+
+    #[test]
+    fn a_commit_draft_leaves_room_for_each_parent_and_fills_it_in_any_order() {
+        let raw = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\
+parent 1111111111111111111111111111111111111111\n\
+parent 2222222222222222222222222222222222222222\n\
+author A <a@x> 946684800 +0900\n\
+committer C <c@x> 946684801 -0130\n\
+\n\
+parent 9999999999999999999999999999999999999999 (in the message: kept)\n";
+        let t = id("3333333333333333333333333333333333333333");
+        let (p, q) = (
+            id("4444444444444444444444444444444444444444"),
+            id("5555555555555555555555555555555555555555"),
+        );
+        let mut draft = CommitDraft::new(raw, t, 2);
+        let blank = String::from_utf8_lossy(&draft.data).to_string();
+        assert!(blank.contains(&format!(
+            "parent {}\nparent {}\n",
+            "0".repeat(40),
+            "0".repeat(40)
+        )));
+        draft.set_parent(1, &q);
+        draft.set_parent(0, &p);
+        draft.set_parent(2, &t); // no third parent line: nothing written
+        assert_eq!(draft.data, edit_commit(raw, t, &[p, q]));
+        assert!(String::from_utf8_lossy(&draft.data)
+            .ends_with("parent 9999999999999999999999999999999999999999 (in the message: kept)\n"));
+        // Fewer parents than parent lines: the extra lines go, as in `edit_commit`.
+        let mut one = CommitDraft::new(raw, t, 1);
+        one.set_parent(0, &p);
+        assert_eq!(one.data, edit_commit(raw, t, &[p]));
+        assert!(!String::from_utf8_lossy(&one.data).contains("2222"));
+        assert_eq!(
+            String::from_utf8_lossy(&one.data)
+                .matches("\nparent ")
+                .count(),
+            2
+        );
     }
 
     #[test]
