@@ -159,14 +159,6 @@ pub fn compute_with_refs(
         }
     };
     trace.mark("mapping loaded");
-    // The tag scans of the last apply into `out` (a repo whose scan inputs did not change
-    // is not scanned again; the cache is keyed by those inputs, see `plan::cache`): decoded
-    // on a thread of their own while the legacy repos are read (megabytes of JSON at a
-    // thousand repos, most of a re-sync's serial time otherwise).
-    let scans_read = out.filter(|_| reuse_scans).map(|out| {
-        let out = out.to_path_buf();
-        std::thread::spawn(move || tfmono::outdir::last_scans::<plan::cache::ScanCache>(&out))
-    });
     let opts = inventory::Options {
         cache_dir: cache.clone(),
         fetch: *fetch,
@@ -212,11 +204,10 @@ pub fn compute_with_refs(
     )
     .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     trace.mark("inventory");
-    let scans = match scans_read {
-        Some(read) => read
-            .join()
-            .map_err(|_| anyhow::anyhow!("reading the recorded tag scans failed"))??
-            .unwrap_or_default(),
+    // The tag scans of the last apply into `out`: a repo whose scan inputs did not change
+    // is not scanned again (the cache is keyed by those inputs; see `plan::cache`).
+    let scans = match out.filter(|_| reuse_scans) {
+        Some(out) => tfmono::outdir::last_scans::<plan::cache::ScanCache>(out)?.unwrap_or_default(),
         None => Default::default(),
     };
     // The repos whose refs are those the last apply into `out` read, when that apply's
