@@ -217,13 +217,8 @@ impl CommitDraft {
 
     /// Writes parent `k`'s id (nothing when the commit has no `k`th `parent` line).
     pub fn set_parent(&mut self, k: usize, id: &ObjectId) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let Some(&at) = self.parents.get(k) else {
-            return;
-        };
-        for (i, b) in id.as_bytes().iter().enumerate() {
-            self.data[at + 2 * i] = HEX[usize::from(b >> 4)];
-            self.data[at + 2 * i + 1] = HEX[usize::from(b & 0x0f)];
+        if let Some(&at) = self.parents.get(k) {
+            let _hex = id.hex_to_buf(&mut self.data[at..at + 40]);
         }
     }
 }
