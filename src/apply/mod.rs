@@ -1377,27 +1377,28 @@ fn notes_tree_full(
         .iter()
         .flat_map(|i| i.commits.iter().map(|(_, new)| *new))
         .collect();
-    // Blob ids in parallel (contents are made again for the few written); the fan-out and
-    // existence checks in order.
+    // Blobs in parallel, each with whether it is new: the blobs of new map entries are
+    // (unless written with their batch); older ones are checked (their url may differ).
+    // The fan-out in order.
     let entries: Vec<(&str, ObjectId, ObjectId)> = notes.map.entries().collect();
-    let ids: Vec<ObjectId> = entries
+    let made: Vec<(ObjectId, Option<Vec<u8>>)> = entries
         .par_iter()
-        .map(|(repo_name, old, _)| note_blob(source(notes.urls, repo_name), old).1)
+        .map(|(repo_name, old, new)| {
+            let (data, id) = note_blob(source(notes.urls, repo_name), old);
+            let is_new =
+                !notes.written.contains(new) && (fresh.contains(new) || !notes.own.contains(&id));
+            (id, is_new.then_some(data))
+        })
         .collect();
     // Notes are keyed by image id, fanned out by its first byte (`ab/cdef...`), as git does.
     let mut fanout: Vec<Vec<(ObjectId, ObjectId)>> = vec![Vec::new(); 256];
-    for ((repo_name, old, new), id) in entries.into_iter().zip(ids) {
+    for ((_, _, new), (id, data)) in entries.into_iter().zip(made) {
         fanout[usize::from(new.as_bytes()[0])].push((new, id));
-        // Blobs of new map entries are new (unless written with their batch); older ones
-        // are checked (their url may differ).
-        if notes.written.contains(&new) {
-            continue;
-        }
-        if fresh.contains(&new) || !notes.own.contains(&id) {
+        if let Some(data) = data {
             new_blobs.push(Object {
                 id,
                 kind: Kind::Blob,
-                data: note_blob(source(notes.urls, repo_name), &old).0,
+                data,
             });
         }
     }

@@ -118,103 +118,99 @@ fn stored(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&adler32(data).to_be_bytes());
 }
 
+/// The Adler-32 of `data` (libdeflate's, vectorised: most entries are stored blocks).
 fn adler32(data: &[u8]) -> u32 {
-    const MOD: u32 = 65521;
-    let (mut a, mut b) = (1u32, 0u32);
-    for chunk in data.chunks(5552) {
-        for &byte in chunk {
-            a += u32::from(byte);
-            b += a;
-        }
-        a %= MOD;
-        b %= MOD;
-    }
-    (b << 16) | a
-}
-
-/// A pack in memory, without its trailing checksum: its bytes in chunks (the 12-byte header,
-/// then the entries of runs of objects encoded together), and per object its id, offset and
-/// entry CRC32.
-pub struct Encoded {
-    /// The pack file's bytes in order, up to (not including) the checksum.
-    pub chunks: Vec<Vec<u8>>,
-    /// `(id, offset, crc32)` per object, in pack order.
-    pub entries: Vec<(gix::ObjectId, u64, u32)>,
-}
-
-impl Encoded {
-    /// The pack checksum: SHA-1 over every byte before it.
-    pub fn checksum(&self) -> [u8; 20] {
-        let mut h = Sha1::new();
-        for c in &self.chunks {
-            h.update(c);
-        }
-        h.finalize().into()
-    }
+    libdeflater::adler32(data)
 }
 
 /// Objects encoded together into one chunk (one buffer, sized up front).
 const RUN: usize = 2048;
 
-/// Encodes `objects` as a version-2 pack (no deltas), runs of objects in parallel.
-pub fn encode(objects: &[Object]) -> Encoded {
-    encode_reporting(objects, &crate::progress::NoTask)
-}
+/// Runs encoded in parallel before they are written out in order: the buffers of one
+/// window are used again for the next, so a pack of any size is built in a few MB that
+/// are touched once (fresh memory costs more than the encoding on some machines).
+const WINDOW: usize = 8;
 
-/// [`encode`], counting each run of objects encoded on `task`.
-pub fn encode_reporting(objects: &[Object], task: &dyn crate::progress::Task) -> Encoded {
-    type Run = (Vec<u8>, Vec<(u64, u32)>);
-    let runs: Vec<Run> = objects
-        .par_chunks(RUN)
-        .map_init(
-            || flate2::Compress::new(flate2::Compression::fast(), true),
-            |z, run| {
-                // Room for the whole run up front (deflate's worst case for the others): a
-                // buffer that grows copies itself, touching twice the memory it ends with.
-                let room: usize = run
-                    .iter()
-                    .map(|o| match is_stored(o) {
-                        true => stored_entry_len(o),
-                        false => header(o).1 + deflate_bound(o.data.len()),
-                    })
-                    .sum();
-                let mut buf = Vec::with_capacity(room);
-                let mut meta = Vec::with_capacity(run.len());
-                for o in run {
-                    let start = buf.len();
-                    entry(o, z, &mut buf);
-                    meta.push((start as u64, crc32fast::hash(&buf[start..])));
-                }
-                task.inc(run.len() as u64);
-                (buf, meta)
-            },
-        )
-        .collect();
+/// `(id, offset, crc32)` of one pack entry.
+type IndexEntry = (gix::ObjectId, u64, u32);
+
+/// The bytes of one run of entries, and per entry its offset in them and its crc32.
+type EncodedRun = (Vec<u8>, Vec<(u64, u32)>);
+
+/// Encodes `objects` as a version-2 pack (no deltas), runs of objects in parallel, handing
+/// the pack's bytes in order to `sink`, and counting each run on `task`. Returns `(id,
+/// offset, crc32)` per object, in pack order, and the pack's checksum (SHA-1 over every byte
+/// before it; not given to `sink`).
+fn encode_into(
+    objects: &[Object],
+    task: &dyn crate::progress::Task,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<(Vec<IndexEntry>, [u8; 20])> {
+    let mut hash = Sha1::new();
     let mut head = Vec::with_capacity(12);
     head.extend_from_slice(b"PACK");
     head.extend_from_slice(&2u32.to_be_bytes());
     head.extend_from_slice(&(objects.len() as u32).to_be_bytes());
+    hash.update(&head);
+    sink(&head)?;
     let mut base = head.len() as u64;
-    let mut chunks = Vec::with_capacity(runs.len() + 1);
-    chunks.push(head);
     let mut entries = Vec::with_capacity(objects.len());
     let mut ids = objects.iter().map(|o| o.id);
-    for (buf, meta) in runs {
-        for (offset, crc) in meta {
-            if let Some(id) = ids.next() {
-                entries.push((id, base + offset, crc));
+    let runs: Vec<&[Object]> = objects.chunks(RUN).collect();
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    for window in runs.chunks(WINDOW) {
+        let bufs: Vec<Vec<u8>> = window
+            .iter()
+            .map(|_| spare.pop().unwrap_or_default())
+            .collect();
+        let encoded: Vec<EncodedRun> = window
+            .par_iter()
+            .zip(bufs)
+            .map_init(
+                || flate2::Compress::new(flate2::Compression::fast(), true),
+                |z, (run, mut buf)| {
+                    // Room for the whole run up front (deflate's worst case for the others):
+                    // a buffer that grows copies itself, touching twice the memory it ends with.
+                    let room: usize = run
+                        .iter()
+                        .map(|o| match is_stored(o) {
+                            true => stored_entry_len(o),
+                            false => header(o).1 + deflate_bound(o.data.len()),
+                        })
+                        .sum();
+                    buf.clear();
+                    buf.reserve(room);
+                    let mut meta = Vec::with_capacity(run.len());
+                    for o in *run {
+                        let start = buf.len();
+                        entry(o, z, &mut buf);
+                        meta.push((start as u64, crc32fast::hash(&buf[start..])));
+                    }
+                    task.inc(run.len() as u64);
+                    (buf, meta)
+                },
+            )
+            .collect();
+        for (buf, meta) in encoded {
+            for (offset, crc) in meta {
+                if let Some(id) = ids.next() {
+                    entries.push((id, base + offset, crc));
+                }
             }
+            base += buf.len() as u64;
+            hash.update(&buf);
+            sink(&buf)?;
+            spare.push(buf);
         }
-        base += buf.len() as u64;
-        chunks.push(buf);
     }
-    Encoded { chunks, entries }
+    Ok((entries, hash.finalize().into()))
 }
 
-/// Encodes the version-2 index of an encoded pack whose checksum is `checksum`.
-pub fn index(pack: &Encoded, checksum: &[u8; 20]) -> Vec<u8> {
-    let mut sorted: Vec<&(gix::ObjectId, u64, u32)> = pack.entries.iter().collect();
-    sorted.sort_by_key(|a| a.0);
+/// Encodes the version-2 index of a pack whose entries are `entries` (`(id, offset,
+/// crc32)`, in any order) and whose checksum is `checksum`.
+fn index(mut entries: Vec<IndexEntry>, checksum: &[u8; 20]) -> Vec<u8> {
+    entries.sort_unstable_by_key(|a| a.0);
+    let sorted = entries;
     let mut idx = Vec::with_capacity(8 + 1024 + sorted.len() * 28 + 40);
     idx.extend_from_slice(&[0xff, b't', b'O', b'c']);
     idx.extend_from_slice(&2u32.to_be_bytes());
@@ -279,30 +275,31 @@ pub fn write_reporting(
     }
     let pack_dir = objects_dir.join("pack");
     std::fs::create_dir_all(&pack_dir).map_err(super::output_io(&pack_dir))?;
-    let pack = encode_reporting(objects, task);
-    if should_interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(Error::Interrupted);
-    }
-    // The pack goes to a temporary file while its checksum (which names it) is computed.
+    // The pack goes to a temporary file as it is encoded, while its checksum (which names
+    // it) is computed.
     let tmp_pack = pack_dir.join(format!("tmp-tfmono-{}.pack", std::process::id()));
     // Every failure below is one of writing the output (a full disk, mostly).
     let io = super::output_io;
-    let (checksum, file) = rayon::join(
-        || pack.checksum(),
-        || -> std::io::Result<std::fs::File> {
-            let mut f = std::fs::File::create(&tmp_pack)?;
-            for c in &pack.chunks {
-                f.write_all(c)?;
-            }
-            Ok(f)
-        },
+    let mut file = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(&tmp_pack).map_err(io(&tmp_pack))?,
     );
-    let mut file = file.map_err(io(&tmp_pack))?;
+    let (entries, checksum) =
+        encode_into(objects, task, &mut |bytes| file.write_all(bytes)).map_err(io(&tmp_pack))?;
+    if should_interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+        drop(file);
+        let _ = std::fs::remove_file(&tmp_pack);
+        return Err(Error::Interrupted);
+    }
+    let mut file = file
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .map_err(io(&tmp_pack))?;
     file.write_all(&checksum)
         .and_then(|()| file.sync_all())
         .map_err(io(&tmp_pack))?;
     drop(file);
-    let idx = index(&pack, &checksum);
+    let idx = index(entries, &checksum);
     let mut hex = [0u8; 40];
     let hex = gix::ObjectId::from(checksum)
         .hex_to_buf(&mut hex)
@@ -347,5 +344,91 @@ mod tests {
                 .expect("valid zlib");
             assert_eq!(back, data, "length {len}");
         }
+    }
+
+    #[test]
+    fn a_pack_of_many_windows_is_the_pack_of_its_objects_and_git_reads_it() {
+        // More objects than one window of runs holds, some deflated, some stored, with
+        // buffers used again from window to window.
+        let n = RUN * WINDOW * 2 + 123;
+        let objects: Vec<Object> = (0..n)
+            .map(|i| {
+                let len = if i % 97 == 0 { 5000 + i % 300 } else { i % 700 };
+                // Distinct objects (a pack holds each once): the index first.
+                let mut data = (i as u64).to_le_bytes().to_vec();
+                data.extend((0..len).map(|k| ((k * 31 + i) % 251) as u8));
+                Object::new(gix::objs::Kind::Blob, data)
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        let (entries, checksum) = encode_into(&objects, &crate::progress::NoTask, &mut |b| {
+            bytes.extend_from_slice(b);
+            Ok(())
+        })
+        .expect("in memory");
+        assert_eq!(entries.len(), n);
+        assert_eq!(checksum, <[u8; 20]>::from(Sha1::digest(&bytes)));
+        // Each entry where the index says, inflating to its object.
+        for (o, (id, offset, crc)) in objects.iter().zip(&entries) {
+            assert_eq!(*id, o.id);
+            let at = *offset as usize;
+            let (head, head_len) = header(o);
+            assert_eq!(&bytes[at..at + head_len], &head[..head_len]);
+            let mut back = Vec::new();
+            flate2::read::ZlibDecoder::new(&bytes[at + head_len..])
+                .read_to_end(&mut back)
+                .expect("valid zlib");
+            assert_eq!(back, o.data);
+            let end = entries
+                .iter()
+                .map(|e| e.1)
+                .filter(|&e| e > *offset)
+                .min()
+                .unwrap_or(bytes.len() as u64) as usize;
+            assert_eq!(*crc, crc32fast::hash(&bytes[at..end]));
+        }
+        // Written to disk, git checks it whole.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let stop = AtomicBool::new(false);
+        let pack = write(tmp.path(), &objects, &stop)
+            .expect("written")
+            .expect("a pack");
+        let on_disk = std::fs::read(&pack).expect("read pack");
+        assert_eq!(&on_disk[..bytes.len()], &bytes[..]);
+        assert_eq!(&on_disk[bytes.len()..], &checksum[..]);
+        let out = std::process::Command::new("git")
+            .arg("verify-pack")
+            .arg(pack.with_extension("idx"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git verify-pack: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("pack"))
+            .expect("pack dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains("tmp-tfmono"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn an_interrupted_pack_leaves_nothing_behind() {
+        let objects: Vec<Object> = (0..5000u32)
+            .map(|i| Object::new(gix::objs::Kind::Blob, i.to_le_bytes().to_vec()))
+            .collect();
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let stop = AtomicBool::new(true);
+        let result = write(tmp.path(), &objects, &stop);
+        assert!(matches!(result, Err(Error::Interrupted)), "{result:?}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path().join("pack"))
+            .expect("pack dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }
