@@ -158,6 +158,10 @@ fn encode_into(
     let mut ids = objects.iter().map(|o| o.id);
     let runs: Vec<&[Object]> = objects.chunks(RUN).collect();
     let mut spare: Vec<Vec<u8>> = Vec::new();
+    // One deflate state per thread for the whole pack (making one clears ~300 KB).
+    let states: Vec<std::sync::Mutex<flate2::Compress>> = (0..rayon::current_num_threads())
+        .map(|_| std::sync::Mutex::new(flate2::Compress::new(flate2::Compression::fast(), true)))
+        .collect();
     for window in runs.chunks(WINDOW) {
         let bufs: Vec<Vec<u8>> = window
             .iter()
@@ -166,30 +170,29 @@ fn encode_into(
         let encoded: Vec<EncodedRun> = window
             .par_iter()
             .zip(bufs)
-            .map_init(
-                || flate2::Compress::new(flate2::Compression::fast(), true),
-                |z, (run, mut buf)| {
-                    // Room for the whole run up front (deflate's worst case for the others):
-                    // a buffer that grows copies itself, touching twice the memory it ends with.
-                    let room: usize = run
-                        .iter()
-                        .map(|o| match is_stored(o) {
-                            true => stored_entry_len(o),
-                            false => header(o).1 + deflate_bound(o.data.len()),
-                        })
-                        .sum();
-                    buf.clear();
-                    buf.reserve(room);
-                    let mut meta = Vec::with_capacity(run.len());
-                    for o in *run {
-                        let start = buf.len();
-                        entry(o, z, &mut buf);
-                        meta.push((start as u64, crc32fast::hash(&buf[start..])));
-                    }
-                    task.inc(run.len() as u64);
-                    (buf, meta)
-                },
-            )
+            .map(|(run, mut buf)| {
+                let slot = rayon::current_thread_index().unwrap_or(0) % states.len();
+                let mut z = states[slot].lock().unwrap_or_else(|e| e.into_inner());
+                // Room for the whole run up front (deflate's worst case for the others):
+                // a buffer that grows copies itself, touching twice the memory it ends with.
+                let room: usize = run
+                    .iter()
+                    .map(|o| match is_stored(o) {
+                        true => stored_entry_len(o),
+                        false => header(o).1 + deflate_bound(o.data.len()),
+                    })
+                    .sum();
+                buf.clear();
+                buf.reserve(room);
+                let mut meta = Vec::with_capacity(run.len());
+                for o in *run {
+                    let start = buf.len();
+                    entry(o, &mut z, &mut buf);
+                    meta.push((start as u64, crc32fast::hash(&buf[start..])));
+                }
+                task.inc(run.len() as u64);
+                (buf, meta)
+            })
             .collect();
         for (buf, meta) in encoded {
             for (offset, crc) in meta {
