@@ -137,82 +137,134 @@ type IndexEntry = (gix::ObjectId, u64, u32);
 /// The bytes of one run of entries, and per entry its offset in them and its crc32.
 type EncodedRun = (Vec<u8>, Vec<(u64, u32)>);
 
+/// Where the pack's bytes go, in order, and what is known of them so far.
+struct Out<'a, I> {
+    sink: &'a mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+    hash: Sha1,
+    /// The offset of the next byte.
+    base: u64,
+    entries: Vec<IndexEntry>,
+    /// The ids of the objects not written yet, in order.
+    ids: I,
+}
+
+impl<I: Iterator<Item = gix::ObjectId>> Out<'_, I> {
+    /// Hashes and hands `runs` to the sink in order, recording their entries; returns their
+    /// buffers, emptied, for the runs to come.
+    fn write(&mut self, runs: Vec<EncodedRun>) -> std::io::Result<Vec<Vec<u8>>> {
+        let mut spare = Vec::with_capacity(runs.len());
+        for (mut buf, meta) in runs {
+            for (offset, crc) in meta {
+                if let Some(id) = self.ids.next() {
+                    self.entries.push((id, self.base + offset, crc));
+                }
+            }
+            self.base += buf.len() as u64;
+            self.hash.update(&buf);
+            (self.sink)(&buf)?;
+            buf.clear();
+            spare.push(buf);
+        }
+        Ok(spare)
+    }
+}
+
 /// Encodes `objects` as a version-2 pack (no deltas), runs of objects in parallel, handing
-/// the pack's bytes in order to `sink`, and counting each run on `task`. Returns `(id,
-/// offset, crc32)` per object, in pack order, and the pack's checksum (SHA-1 over every byte
-/// before it; not given to `sink`).
+/// the pack's bytes in order to `sink`, and counting each run on `task`. A window of runs is
+/// hashed and written while the next one is encoded. Returns `(id, offset, crc32)` per
+/// object, in pack order, and the pack's checksum (SHA-1 over every byte before it; not
+/// given to `sink`).
 fn encode_into(
     objects: &[Object],
     task: &dyn crate::progress::Task,
-    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
 ) -> std::io::Result<(Vec<IndexEntry>, [u8; 20])> {
-    let mut hash = Sha1::new();
     let mut head = Vec::with_capacity(12);
     head.extend_from_slice(b"PACK");
     head.extend_from_slice(&2u32.to_be_bytes());
     head.extend_from_slice(&(objects.len() as u32).to_be_bytes());
-    hash.update(&head);
-    sink(&head)?;
-    let mut base = head.len() as u64;
-    let mut entries = Vec::with_capacity(objects.len());
-    let mut ids = objects.iter().map(|o| o.id);
-    let runs: Vec<&[Object]> = objects.chunks(RUN).collect();
-    let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut out = Out {
+        sink,
+        hash: Sha1::new(),
+        base: 0,
+        entries: Vec::with_capacity(objects.len()),
+        ids: objects.iter().map(|o| o.id),
+    };
+    let mut spare = out.write(vec![(head, Vec::new())])?;
+    spare.clear();
     // One deflate state per thread for the whole pack (making one clears ~300 KB).
     let states: Vec<std::sync::Mutex<flate2::Compress>> = (0..rayon::current_num_threads())
         .map(|_| std::sync::Mutex::new(flate2::Compress::new(flate2::Compression::fast(), true)))
         .collect();
+    let runs: Vec<&[Object]> = objects.chunks(RUN).collect();
+    let mut ready: Vec<EncodedRun> = Vec::new();
     for window in runs.chunks(WINDOW) {
         let bufs: Vec<Vec<u8>> = window
             .iter()
             .map(|_| spare.pop().unwrap_or_default())
             .collect();
-        let encoded: Vec<EncodedRun> = window
-            .par_iter()
-            .zip(bufs)
-            .map(|(run, mut buf)| {
-                let slot = rayon::current_thread_index().unwrap_or(0) % states.len();
-                let mut z = states[slot].lock().unwrap_or_else(|e| e.into_inner());
-                // Room for the whole run up front (deflate's worst case for the others):
-                // a buffer that grows copies itself, touching twice the memory it ends with.
-                let room: usize = run
-                    .iter()
-                    .map(|o| match is_stored(o) {
-                        true => stored_entry_len(o),
-                        false => header(o).1 + deflate_bound(o.data.len()),
-                    })
-                    .sum();
-                buf.clear();
-                buf.reserve(room);
-                let mut meta = Vec::with_capacity(run.len());
-                for o in *run {
-                    let start = buf.len();
-                    entry(o, &mut z, &mut buf);
-                    meta.push((start as u64, crc32fast::hash(&buf[start..])));
-                }
-                task.inc(run.len() as u64);
-                (buf, meta)
-            })
-            .collect();
-        for (buf, meta) in encoded {
-            for (offset, crc) in meta {
-                if let Some(id) = ids.next() {
-                    entries.push((id, base + offset, crc));
-                }
-            }
-            base += buf.len() as u64;
-            hash.update(&buf);
-            sink(&buf)?;
-            spare.push(buf);
-        }
+        let written = std::mem::take(&mut ready);
+        let (encoded, emptied) = rayon::join(
+            || encode_window(window, bufs, &states, task),
+            || out.write(written),
+        );
+        spare.extend(emptied?);
+        ready = encoded;
     }
-    Ok((entries, hash.finalize().into()))
+    out.write(ready)?;
+    Ok((out.entries, out.hash.finalize().into()))
+}
+
+/// The entries of the runs of `window`, encoded in parallel into `bufs` (one per run; a
+/// buffer too small for its run is replaced: growing would copy it), each thread with its
+/// deflate state in `states`.
+fn encode_window(
+    window: &[&[Object]],
+    bufs: Vec<Vec<u8>>,
+    states: &[std::sync::Mutex<flate2::Compress>],
+    task: &dyn crate::progress::Task,
+) -> Vec<EncodedRun> {
+    window
+        .par_iter()
+        .zip(bufs)
+        .map(|(run, mut buf)| {
+            let slot = rayon::current_thread_index().unwrap_or(0) % states.len();
+            let mut z = states[slot].lock().unwrap_or_else(|e| e.into_inner());
+            // Room for the whole run up front (deflate's worst case for the others): a
+            // buffer that grows copies itself, touching twice the memory it ends with.
+            let room: usize = run
+                .iter()
+                .map(|o| match is_stored(o) {
+                    true => stored_entry_len(o),
+                    false => header(o).1 + deflate_bound(o.data.len()),
+                })
+                .sum();
+            if buf.capacity() < room {
+                buf = Vec::with_capacity(room);
+            }
+            let mut meta = Vec::with_capacity(run.len());
+            for o in *run {
+                let start = buf.len();
+                entry(o, &mut z, &mut buf);
+                meta.push((start as u64, crc32fast::hash(&buf[start..])));
+            }
+            task.inc(run.len() as u64);
+            (buf, meta)
+        })
+        .collect()
 }
 
 /// Encodes the version-2 index of a pack whose entries are `entries` (`(id, offset,
 /// crc32)`, in any order) and whose checksum is `checksum`.
 fn index(mut entries: Vec<IndexEntry>, checksum: &[u8; 20]) -> Vec<u8> {
-    entries.sort_unstable_by_key(|a| a.0);
+    // By id; the first 8 bytes as an integer decide almost every comparison.
+    entries.sort_unstable_by_key(|a| {
+        let b = a.0.as_bytes();
+        (
+            u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            a.0,
+        )
+    });
     let sorted = entries;
     let mut idx = Vec::with_capacity(8 + 1024 + sorted.len() * 28 + 40);
     idx.extend_from_slice(&[0xff, b't', b'O', b'c']);
