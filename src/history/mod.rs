@@ -408,7 +408,7 @@ fn map_commits(
 ) -> Result<HashMap<ObjectId, ObjectId>, Error> {
     use rayon::prelude::*;
     let name = legacy.name;
-    let drafts: Vec<objects::CommitDraft> = order
+    let drafts: Vec<(objects::CommitDraft, &objects::CommitHeader)> = order
         .par_iter()
         .map(|id| {
             let (data, header) = legacy.raw(id)?;
@@ -420,16 +420,18 @@ fn map_commits(
                     kind: "tree",
                     id: header.tree.to_string(),
                 })?;
-            Ok(objects::CommitDraft::new(data, tree, header.parents.len()))
+            Ok((
+                objects::CommitDraft::new(data, tree, header.parents.len()),
+                header,
+            ))
         })
         .collect::<Result<_, Error>>()?;
     let mut mapped: HashMap<ObjectId, ObjectId> = HashMap::default();
     mapped.reserve(order.len());
-    for (i, (id, mut draft)) in order.iter().zip(drafts).enumerate() {
+    for (i, (id, (mut draft, header))) in order.iter().zip(drafts).enumerate() {
         if i % 4096 == 0 && should_interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let (_, header) = legacy.raw(id)?;
         for (k, p) in header.parents.iter().enumerate() {
             let img = mapped
                 .get(p)

@@ -190,8 +190,8 @@ fn encode_into(
         entries: Vec::with_capacity(objects.len()),
         ids: objects.iter().map(|o| o.id),
     };
-    let mut spare = out.write(vec![(head, Vec::new())])?;
-    spare.clear();
+    out.write(vec![(head, Vec::new())])?;
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     // One deflate state per thread for the whole pack (making one clears ~300 KB).
     let states: Vec<std::sync::Mutex<flate2::Compress>> = (0..rayon::current_num_threads())
         .map(|_| std::sync::Mutex::new(flate2::Compress::new(flate2::Compression::fast(), true)))
