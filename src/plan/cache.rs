@@ -29,7 +29,7 @@ pub struct ScanCache {
     /// The crate version and [`FORMAT`] that wrote it; another one's entries are not used.
     pub version: String,
     /// One entry per repo with tags.
-    pub repos: BTreeMap<String, Arc<CachedScan>>,
+    pub repos: BTreeMap<String, Stored<CachedScan>>,
     /// Per repo, a digest of the files of its default branch the plan changes (paths and
     /// new contents: [`tip_digest`]): a repo whose digest did not change since the last
     /// apply has those files in `main` already.
@@ -37,7 +37,7 @@ pub struct ScanCache {
     pub tips: BTreeMap<String, String>,
     /// Per repo, what scanning its default branch found ([`CachedTips`]).
     #[serde(default)]
-    pub tip_scans: BTreeMap<String, Arc<CachedTips>>,
+    pub tip_scans: BTreeMap<String, Stored<CachedTips>>,
     /// The repos whose entry this run reused instead of scanning (not stored).
     #[serde(skip)]
     pub reused: BTreeSet<String>,
@@ -66,40 +66,108 @@ impl ScanCache {
         repo: &str,
         key: &str,
         dep: impl Fn(&str, bool) -> Option<String>,
-    ) -> Option<&Arc<CachedTips>> {
-        let entry = self.fresh(&self.tip_scans, repo, key, |e| (&e.key, &e.deps), dep)?;
-        (entry.contents.len() == entry.files.len()).then_some(entry)
+    ) -> Option<(Arc<CachedTips>, Stored<CachedTips>)> {
+        let (entry, stored) = self.fresh(&self.tip_scans, repo, key, |e| (&e.key, &e.deps), dep)?;
+        (entry.contents.len() == entry.files.len()).then_some((entry, stored))
     }
 
     /// The stored scan of `repo` if it was computed from inputs `key` and every target it
-    /// depended on still has the fingerprint it had then (`dep`: a target's current one).
+    /// depended on still has the fingerprint it had then (`dep`: a target's current one):
+    /// its value, and the entry to keep for the next run.
     pub fn get(
         &self,
         repo: &str,
         key: &str,
         dep: impl Fn(&str, bool) -> Option<String>,
-    ) -> Option<&Arc<CachedScan>> {
+    ) -> Option<(Arc<CachedScan>, Stored<CachedScan>)> {
         self.fresh(&self.repos, repo, key, |e| (&e.key, &e.deps), dep)
     }
 
     /// The entry of `repo` in `entries` (one of this cache's maps) if this version of tfmono
-    /// wrote it, from inputs `key`, and its dependencies (`inputs` gives both) are fresh.
-    fn fresh<'c, T>(
+    /// wrote it, from inputs `key`, its dependencies (`inputs` gives both) are fresh and it
+    /// decodes.
+    fn fresh<T: serde::de::DeserializeOwned>(
         &self,
-        entries: &'c BTreeMap<String, Arc<T>>,
+        entries: &BTreeMap<String, Stored<T>>,
         repo: &str,
         key: &str,
         inputs: impl Fn(&T) -> (&String, &BTreeMap<String, Dep>),
         dep: impl Fn(&str, bool) -> Option<String>,
-    ) -> Option<&'c Arc<T>> {
+    ) -> Option<(Arc<T>, Stored<T>)> {
         if self.version != version() {
             return None;
         }
-        let entry = entries.get(repo)?;
-        let (stored, deps) = inputs(entry);
-        (stored == key && fresh_deps(deps, dep)).then_some(entry)
+        let stored = entries.get(repo)?;
+        let entry = stored.value()?;
+        let (stored_key, deps) = inputs(&entry);
+        (stored_key == key && fresh_deps(deps, dep)).then(|| (entry.clone(), stored.clone()))
     }
 }
+
+/// One entry of the cache: as the record holds it (its JSON text, decoded each time it is
+/// used and written back byte for byte), or made by this run. Thousands of entries decoded
+/// at once were most of the memory, and so of the time, of a re-sync of 1,000 repos: each
+/// is now decoded only while it is used.
+#[derive(Debug)]
+pub enum Stored<T> {
+    /// As read from the record.
+    Read(Arc<serde_json::value::RawValue>),
+    /// Made by this run.
+    Made(Arc<T>),
+}
+
+impl<T> Clone for Stored<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Stored::Read(raw) => Stored::Read(raw.clone()),
+            Stored::Made(value) => Stored::Made(value.clone()),
+        }
+    }
+}
+
+impl<T> Stored<T> {
+    /// An entry made by this run.
+    pub fn new(value: T) -> Stored<T> {
+        Stored::Made(Arc::new(value))
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Stored<T> {
+    /// The entry's value; `None` when its text does not decode (a damaged record: the scan
+    /// is made again).
+    pub fn value(&self) -> Option<Arc<T>> {
+        match self {
+            Stored::Read(raw) => serde_json::from_str(raw.get()).ok().map(Arc::new),
+            Stored::Made(value) => Some(value.clone()),
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Stored<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Stored::Read(raw) => raw.serialize(s),
+            Stored::Made(value) => value.serialize(s),
+        }
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Stored<T> {
+    /// Keeps the entry's JSON text (the cache is read with `serde_json` only).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        Ok(Stored::Read(Arc::from(raw)))
+    }
+}
+
+impl<T: Serialize> PartialEq for Stored<T> {
+    /// The same JSON.
+    fn eq(&self, other: &Self) -> bool {
+        serde_json::to_string(self).ok() == serde_json::to_string(other).ok()
+    }
+}
+
+impl<T: Serialize> Eq for Stored<T> {}
 
 /// Whether every target in `deps` still has the fingerprint it had (`dep`: its current one).
 fn fresh_deps(deps: &BTreeMap<String, Dep>, dep: impl Fn(&str, bool) -> Option<String>) -> bool {
@@ -385,9 +453,9 @@ mod tests {
         };
         cache
             .tip_scans
-            .insert("live".into(), Arc::new(entry.clone()));
+            .insert("live".into(), Stored::new(entry.clone()));
         let now = |r: &str, tips: bool| (r == "x" && tips).then(|| "x1".to_string());
-        let got = cache.get_tips("live", "k", now).expect("fresh");
+        let (got, _) = cache.get_tips("live", "k", now).expect("fresh");
         let files = got.files();
         assert_eq!(files[0].content.as_deref(), Some("new\n"));
         assert_eq!(files[1].content, None);
@@ -403,7 +471,7 @@ mod tests {
         );
         let mut broken = entry;
         broken.contents.pop();
-        cache.tip_scans.insert("live".into(), Arc::new(broken));
+        cache.tip_scans.insert("live".into(), Stored::new(broken));
         assert!(
             cache.get_tips("live", "k", now).is_none(),
             "an inconsistent entry"
@@ -435,7 +503,7 @@ mod tests {
         let mut cache = ScanCache::new();
         cache.repos.insert(
             "a".into(),
-            Arc::new(entry(&[("x", false, "x1"), ("y", true, "y1")])),
+            Stored::new(entry(&[("x", false, "x1"), ("y", true, "y1")])),
         );
         let now = |r: &str, tips: bool| match (r, tips) {
             ("x", false) => Some("x1".to_string()),
@@ -457,6 +525,38 @@ mod tests {
         assert!(cache.get("a", "k", gone).is_none(), "a dependency is gone");
         cache.version = "tfmono 0.0.0 scan 0".into();
         assert!(cache.get("a", "k", now).is_none(), "another tfmono");
+    }
+
+    #[test]
+    fn a_read_entry_is_decoded_when_used_and_written_back_as_it_was_read() {
+        let mut cache = ScanCache::new();
+        cache
+            .repos
+            .insert("a".into(), Stored::new(entry(&[("x", false, "x1")])));
+        let mut damaged = entry(&[]);
+        damaged.key = "d".into();
+        cache.repos.insert("d".into(), Stored::new(damaged));
+        let json = serde_json::to_string(&cache).expect("json");
+        // An entry of the right JSON but the wrong shape: only that entry is not used.
+        let json = json.replace("\"key\":\"d\"", "\"key\":7");
+        let back: ScanCache = serde_json::from_str(&json).expect("read back");
+        assert!(matches!(back.repos["a"], Stored::Read(_)));
+        let now = |r: &str, _: bool| (r == "x").then(|| "x1".to_string());
+        let (value, kept) = back.get("a", "k", now).expect("fresh");
+        assert_eq!(*value, entry(&[("x", false, "x1")]));
+        assert!(matches!(kept, Stored::Read(_)), "kept as read");
+        assert!(back.get("d", "d", now).is_none(), "a damaged entry");
+        assert!(back.get("a", "other", now).is_none(), "another key");
+        // Written back byte for byte, read entries and made ones alike.
+        assert_eq!(serde_json::to_string(&back).expect("json"), json);
+        let mut mixed = back.clone();
+        mixed
+            .repos
+            .insert("a".into(), Stored::new(entry(&[("x", false, "x1")])));
+        assert_eq!(mixed, back, "the same JSON is the same entry");
+        assert_eq!(serde_json::to_string(&mixed).expect("json"), json);
+        mixed.repos.insert("a".into(), Stored::new(entry(&[])));
+        assert_ne!(mixed, back);
     }
 
     #[test]

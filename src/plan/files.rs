@@ -215,18 +215,23 @@ fn rewrite_sources(
     let context = cache::context_key(scan.targets, &mono.name, scan.mapping.same_monorepo);
     // The repos' default branches are independent: rewritten in parallel, kept in order; a
     // repo whose scan inputs did not change since the cached run takes its cached result.
-    let tips: Vec<(String, std::sync::Arc<cache::CachedTips>, bool)> = {
+    let tips: Vec<(String, TipScanning)> = {
         use rayon::prelude::*;
         mono.imports
             .par_iter()
             .filter_map(|step| {
                 let repo = scan.legacy.get(step.repo.as_str())?;
-                let (entry, reused) = cached_tip_changes(&mono.name, &context, step, repo, scan);
-                Some((step.repo.clone(), entry, reused))
+                let found = cached_tip_changes(&mono.name, &context, step, repo, scan);
+                Some((step.repo.clone(), found))
             })
             .collect()
     };
-    for (repo, found, reused) in tips {
+    for (repo, scanned) in tips {
+        let TipScanning {
+            found,
+            entry,
+            reused,
+        } = scanned;
         files.extend(found.files());
         unparsed.extend(found.unparsed.iter().cloned());
         warnings.extend(found.warnings.iter().cloned());
@@ -234,7 +239,7 @@ fn rewrite_sources(
         if reused {
             scans_out.reused_tips.insert(repo.clone());
         }
-        scans_out.tip_scans.insert(repo, found);
+        scans_out.tip_scans.insert(repo, entry);
     }
     mono.files = files;
     let mut tag_rewrites = Vec::new();
@@ -285,7 +290,7 @@ fn rewrite_sources(
 struct Scanning {
     found: TagScan,
     /// The entry for the next run (`None` for a repo without tags).
-    entry: Option<std::sync::Arc<cache::CachedScan>>,
+    entry: Option<cache::Stored<cache::CachedScan>>,
     /// Whether `found` is the earlier run's.
     reused: bool,
 }
@@ -308,7 +313,7 @@ fn cached_tag_rewrites(
     }
     let key = cache::repo_key(context, step);
     let dep = |repo: &str, tips: bool| scan.target_key(repo, tips);
-    if let Some(entry) = scan.cache.get(&step.repo, &key, dep) {
+    if let Some((entry, stored)) = scan.cache.get(&step.repo, &key, dep) {
         if let Some(rewrites) = entry.rewrites() {
             task.inc(step.tags.len() as u64);
             let found = TagScan {
@@ -319,7 +324,7 @@ fn cached_tag_rewrites(
             };
             return Ok(Scanning {
                 found,
-                entry: Some(entry.clone()),
+                entry: Some(stored),
                 reused: true,
             });
         }
@@ -336,7 +341,7 @@ fn cached_tag_rewrites(
     let mentioned = (!found.mentions.all).then_some(&found.mentions.repos);
     let imaged = imaged.repos.into_inner().unwrap_or_else(|e| e.into_inner());
     let deps = cache::deps(scan.targets, scan.steps, mentioned, &imaged);
-    let entry = std::sync::Arc::new(cache::CachedScan::store(
+    let entry = cache::Stored::new(cache::CachedScan::store(
         key,
         deps,
         &found.rewrites,
@@ -350,19 +355,32 @@ fn cached_tag_rewrites(
     })
 }
 
-/// The default-branch scan of `step` (legacy `repo`) as a cache entry: the cached one when
-/// its inputs are unchanged (then `true`), else a fresh one.
+/// The default-branch scan of one repo, and its cache entry.
+struct TipScanning {
+    found: std::sync::Arc<cache::CachedTips>,
+    /// The entry for the next run.
+    entry: cache::Stored<cache::CachedTips>,
+    /// Whether `found` is the earlier run's.
+    reused: bool,
+}
+
+/// The default-branch scan of `step` (legacy `repo`): the cached one when its inputs are
+/// unchanged, else a fresh one; with the cache entry for the next run.
 fn cached_tip_changes(
     mono_name: &str,
     context: &str,
     step: &ImportStep,
     repo: &LegacyRepo,
     scan: &SourceScan<'_>,
-) -> (std::sync::Arc<cache::CachedTips>, bool) {
+) -> TipScanning {
     let key = cache::tip_key(context, step, repo.tip.as_deref());
     let dep = |target: &str, tips: bool| scan.target_key(target, tips);
-    if let Some(entry) = scan.cache.get_tips(&step.repo, &key, dep) {
-        return (entry.clone(), true);
+    if let Some((found, entry)) = scan.cache.get_tips(&step.repo, &key, dep) {
+        return TipScanning {
+            found,
+            entry,
+            reused: true,
+        };
     }
     let imaged = Recording {
         inner: scan.images,
@@ -384,7 +402,7 @@ fn cached_tip_changes(
     }
     let deps = cache::deps(scan.targets, scan.steps, mentioned.as_ref(), &imaged);
     let contents = found.files.iter().map(|f| f.content.clone()).collect();
-    let entry = std::sync::Arc::new(cache::CachedTips {
+    let found = std::sync::Arc::new(cache::CachedTips {
         key,
         deps,
         files: found.files,
@@ -393,7 +411,11 @@ fn cached_tip_changes(
         warnings: found.warnings,
         problems: found.problems,
     });
-    (entry, false)
+    TipScanning {
+        entry: cache::Stored::Made(found.clone()),
+        found,
+        reused: false,
+    }
 }
 
 /// The source rewrites of the default branch of `step` (legacy `repo`): the changed files,
