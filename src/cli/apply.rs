@@ -197,10 +197,12 @@ fn up_to_date(
         return Ok(Check::Stale(None));
     }
     let started = std::time::Instant::now();
+    let trace = super::plan::Trace::from_env();
     let Ok(mut mapping) = mapping::load(&input.mapping, input.repos.as_deref()) else {
         return Ok(Check::Stale(None));
     };
     super::plan::resolve_identity(&mut mapping);
+    trace.mark("up to date? mapping loaded");
     let opts = inventory::Options {
         cache_dir: input.cache.clone(),
         fetch: input.fetch,
@@ -208,11 +210,14 @@ fn up_to_date(
     let Ok(refs) = inventory::refs(&mapping, &opts) else {
         return Ok(Check::Stale(None));
     };
+    trace.mark("up to date? legacy refs read");
     let identity = mapping.identity.clone().unwrap_or_default();
     let fingerprint = plan::inputs_fingerprint(&mapping.text, &identity, &refs);
     let key = outdir::run_key(&fingerprint, monorepos)?;
     let _lock = outdir::lock_output(out)?;
-    if !outdir::is_synced(out, &fingerprint, &key)? {
+    let synced = outdir::is_synced(out, &fingerprint, &key)?;
+    trace.mark("up to date? records compared");
+    if !synced {
         return Ok(Check::Stale(Some(Box::new(super::plan::ReadAlready {
             mapping,
             refs,

@@ -13,6 +13,7 @@
 pub mod blobs;
 mod locate;
 mod read;
+mod ref_files;
 pub mod root_only;
 
 use std::path::PathBuf;

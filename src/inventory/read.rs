@@ -236,6 +236,21 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
         && !git_dir.join("commondir").exists();
     let (store, dir, opened);
     if plain {
+        // Its ref files, read directly; anything unusual is read by gix below.
+        if let Some(found) = super::ref_files::read(git_dir) {
+            return Ok(super::RepoRefs {
+                name: spec.name.clone(),
+                git_dir: git_dir.to_owned(),
+                head: found.head,
+                refs: found
+                    .branches
+                    .into_iter()
+                    .chain(found.tags)
+                    .map(|(name, id)| (name, id.to_string()))
+                    .collect(),
+                counted: None,
+            });
+        }
         store = gix::refs::file::Store::at(git_dir.to_owned(), gix::hash::Kind::Sha1);
         dir = git_dir.to_owned();
     } else {
