@@ -211,37 +211,35 @@ pub fn run(
     outdir::write_script_in(out, outdir::PUSH_SCRIPT, &push)?;
     trace.mark("journal and scripts");
 
-    // The scans record (megabytes of JSON) is serialised while the monorepos are written:
-    // written after them, as before.
-    let (outcome, scans) = std::thread::scope(|s| {
+    // The scans record (megabytes of JSON) is serialised and compressed while the monorepos
+    // and the applied record are written: written after them, as before.
+    std::thread::scope(|s| {
         let scans = (!plan.scans.unchanged).then(|| s.spawn(|| outdir::prepare_scans(&plan.scans)));
-        let outcome = execute(plan, out, opts, ctx);
-        let scans = scans.map(|h| h.join().expect("serialising the scans does not panic"));
-        (outcome, scans)
-    });
-    let outcome = outcome?;
-    trace.mark("monorepos");
-    let journal = if outcome.files.is_empty() {
-        journal
-    } else {
-        let journal = outdir::record(out, &plan.fingerprint, &targets, &outcome.files)?;
-        let rollback = crate::rollback::rollback_script(&journal);
-        outdir::write_script_in(out, outdir::ROLLBACK_SCRIPT, &rollback)?;
-        journal
-    };
-    // What rollback compares with to find work made in the monorepos after this apply.
-    outdir::record_applied(out, &journal)?;
-    trace.mark("applied record");
-    // What the next run may reuse of this one's tag scans (already there when this run
-    // reused every one of them).
-    if let Some(scans) = &scans {
-        outdir::record_prepared_scans(out, scans)?;
-    }
-    // What the next run compares with to skip everything when nothing changed.
-    let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
-    outdir::record_synced(out, &key, &plan.base, &plan.fingerprint, legacy_refs)?;
-    trace.mark("scans and synced records");
-    Ok(outcome)
+        let outcome = execute(plan, out, opts, ctx)?;
+        trace.mark("monorepos");
+        let journal = if outcome.files.is_empty() {
+            journal
+        } else {
+            let journal = outdir::record(out, &plan.fingerprint, &targets, &outcome.files)?;
+            let rollback = crate::rollback::rollback_script(&journal);
+            outdir::write_script_in(out, outdir::ROLLBACK_SCRIPT, &rollback)?;
+            journal
+        };
+        // What rollback compares with to find work made in the monorepos after this apply.
+        outdir::record_applied(out, &journal)?;
+        trace.mark("applied record");
+        // What the next run may reuse of this one's tag scans (already there when this run
+        // reused every one of them).
+        if let Some(scans) = scans {
+            let scans = scans.join().expect("serialising the scans does not panic");
+            outdir::record_prepared_scans(out, &scans)?;
+        }
+        // What the next run compares with to skip everything when nothing changed.
+        let key = outdir::run_key(&plan.fingerprint, opts.monorepos_dir.as_deref())?;
+        outdir::record_synced(out, &key, &plan.base, &plan.fingerprint, legacy_refs)?;
+        trace.mark("scans and synced records");
+        Ok(outcome)
+    })
 }
 
 /// Executes `plan` into `out`, under the lock [`run`] holds: apply treats lock files and

@@ -198,14 +198,29 @@ pub struct CachedTips {
 }
 
 impl CachedTips {
-    /// The files with their contents, as the scan returned them.
-    pub(super) fn files(&self) -> Vec<crate::plan::FileChange> {
-        let mut files = self.files.clone();
-        for (f, c) in files.iter_mut().zip(&self.contents) {
-            f.content = c.clone();
+    /// The files with their contents, as the scan returned them, and what else the plan
+    /// needs of it, taken out of the entry (one decoded from the record for this use alone
+    /// is not copied).
+    pub(super) fn into_found(self) -> TipsFound {
+        let mut files = self.files;
+        for (f, c) in files.iter_mut().zip(self.contents) {
+            f.content = c;
         }
-        files
+        TipsFound {
+            files,
+            unparsed: self.unparsed,
+            warnings: self.warnings,
+            problems: self.problems,
+        }
     }
+}
+
+/// What the plan takes of a default-branch scan ([`CachedTips::into_found`]).
+pub(super) struct TipsFound {
+    pub files: Vec<crate::plan::FileChange>,
+    pub unparsed: Vec<UnparsedFile>,
+    pub warnings: Vec<Warning>,
+    pub problems: Vec<String>,
 }
 
 /// The fingerprint of one repo's default-branch scan inputs: the context ([`context_key`]),
@@ -263,7 +278,10 @@ impl CachedScan {
         warnings: &[Warning],
         unparsed: &[UnparsedFile],
     ) -> CachedScan {
+        // By content; a content shared by many tags is one `Arc`, looked up by its address
+        // (hashing kilobytes of text once per tag holding it was most of storing a scan).
         let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut by_address: HashMap<*const u8, u32> = HashMap::new();
         let mut texts: Vec<Arc<str>> = Vec::new();
         let contents = rewrites
             .iter()
@@ -272,9 +290,11 @@ impl CachedScan {
                     .iter()
                     .map(|f| {
                         f.content.as_ref().map(|c| {
-                            *index.entry(c).or_insert_with(|| {
-                                texts.push(c.clone());
-                                (texts.len() - 1) as u32
+                            *by_address.entry(c.as_ptr()).or_insert_with(|| {
+                                *index.entry(c).or_insert_with(|| {
+                                    texts.push(c.clone());
+                                    (texts.len() - 1) as u32
+                                })
                             })
                         })
                     })
@@ -294,12 +314,14 @@ impl CachedScan {
 
     /// The tag rewrites with their contents, as the scan returned them. `None` when the
     /// entry is inconsistent (then it is not used).
-    pub(super) fn rewrites(&self) -> Option<Vec<TagRewrite>> {
+    ///
+    /// Taken out of the entry: one decoded from the record for this use alone is not copied.
+    pub(super) fn into_rewrites(self) -> Option<Vec<TagRewrite>> {
         if self.contents.len() != self.rewrites.len() {
             return None;
         }
         let texts = &self.texts;
-        let mut out = self.rewrites.clone();
+        let mut out = self.rewrites;
         for (r, contents) in out.iter_mut().zip(&self.contents) {
             if contents.len() != r.files.len() {
                 return None;
@@ -456,7 +478,7 @@ mod tests {
             .insert("live".into(), Stored::new(entry.clone()));
         let now = |r: &str, tips: bool| (r == "x" && tips).then(|| "x1".to_string());
         let (got, _) = cache.get_tips("live", "k", now).expect("fresh");
-        let files = got.files();
+        let files = (*got).clone().into_found().files;
         assert_eq!(files[0].content.as_deref(), Some("new\n"));
         assert_eq!(files[1].content, None);
         assert!(
@@ -584,12 +606,12 @@ mod tests {
         assert_eq!(stored.texts.len(), 1, "one copy of a shared content");
         let json = serde_json::to_string(&stored).expect("json");
         let back: CachedScan = serde_json::from_str(&json).expect("read back");
-        assert_eq!(back.rewrites(), Some(rewrites));
+        assert_eq!(back.clone().into_rewrites(), Some(rewrites));
         let mut broken = back.clone();
         broken.contents[0].pop();
-        assert_eq!(broken.rewrites(), None);
+        assert_eq!(broken.into_rewrites(), None);
         let mut broken = back;
         broken.contents[1][0] = Some(7);
-        assert_eq!(broken.rewrites(), None);
+        assert_eq!(broken.into_rewrites(), None);
     }
 }

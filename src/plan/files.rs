@@ -232,10 +232,12 @@ fn rewrite_sources(
             entry,
             reused,
         } = scanned;
-        files.extend(found.files());
-        unparsed.extend(found.unparsed.iter().cloned());
-        warnings.extend(found.warnings.iter().cloned());
-        problems.extend(found.problems.iter().cloned());
+        // A scan decoded for this use alone (an entry of the record) is taken, not copied.
+        let found = std::sync::Arc::unwrap_or_clone(found).into_found();
+        files.extend(found.files);
+        unparsed.extend(found.unparsed);
+        warnings.extend(found.warnings);
+        problems.extend(found.problems);
         if reused {
             scans_out.reused_tips.insert(repo.clone());
         }
@@ -314,12 +316,15 @@ fn cached_tag_rewrites(
     let key = cache::repo_key(context, step);
     let dep = |repo: &str, tips: bool| scan.target_key(repo, tips);
     if let Some((entry, stored)) = scan.cache.get(&step.repo, &key, dep) {
-        if let Some(rewrites) = entry.rewrites() {
+        // Decoded for this use alone (an entry of the record): taken, not copied.
+        let entry = std::sync::Arc::unwrap_or_clone(entry);
+        let (warnings, unparsed) = (entry.warnings.clone(), entry.unparsed.clone());
+        if let Some(rewrites) = entry.into_rewrites() {
             task.inc(step.tags.len() as u64);
             let found = TagScan {
                 rewrites,
-                warnings: entry.warnings.clone(),
-                unparsed: entry.unparsed.clone(),
+                warnings,
+                unparsed,
                 mentions: Mentions::default(),
             };
             return Ok(Scanning {
