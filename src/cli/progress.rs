@@ -1,6 +1,7 @@
 //! indicatif progress bars behind the library's `Progress` trait.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use tfmono::progress::{Progress, Task};
@@ -12,6 +13,8 @@ const NAME_WIDTH: usize = 32;
 /// readable rate and the time left.
 pub struct Bars {
     multi: MultiProgress,
+    /// How many bars are shown: a task started when none is, is a phase of its own.
+    live: AtomicUsize,
 }
 
 impl Bars {
@@ -19,24 +22,29 @@ impl Bars {
     pub fn new() -> Bars {
         Bars {
             multi: MultiProgress::new(),
+            live: AtomicUsize::new(0),
         }
     }
 }
 
-struct Bar(ProgressBar);
+struct Bar<'a> {
+    bar: ProgressBar,
+    live: &'a AtomicUsize,
+}
 
-impl Task for Bar {
+impl Task for Bar<'_> {
     fn inc(&self, n: u64) {
-        self.0.inc(n);
+        self.bar.inc(n);
     }
     fn message(&self, msg: &str) {
-        self.0.set_message(msg.to_string());
+        self.bar.set_message(msg.to_string());
     }
 }
 
-impl Drop for Bar {
+impl Drop for Bar<'_> {
     fn drop(&mut self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
+        self.live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -53,9 +61,18 @@ impl Progress for Bars {
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(name.to_string());
-        // Drawn at once (0/N), so a phase shows even before its first step is counted.
-        bar.tick();
-        Box::new(Bar(bar))
+        // A phase (no other bar shown) is drawn at once (0/N), past the refresh limit: it
+        // shows even when it ends within the limit's 50 ms. The bars within a phase (one
+        // per repo of an import) follow the limit, or a thousand repos would flicker.
+        if self.live.fetch_add(1, Ordering::Relaxed) == 0 {
+            bar.force_draw();
+        } else {
+            bar.tick();
+        }
+        Box::new(Bar {
+            bar,
+            live: &self.live,
+        })
     }
 }
 

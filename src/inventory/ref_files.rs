@@ -300,6 +300,19 @@ mod tests {
         std::fs::write(&packed, format!("^{}\n{text}", "a".repeat(40))).expect("write");
         assert!(read(&bare).is_none(), "a peeled line after no ref");
         std::fs::write(&packed, &text).expect("write");
+        // Files that cannot be read as such (not merely missing).
+        std::fs::remove_file(&packed).expect("rm");
+        std::fs::create_dir(&packed).expect("mkdir");
+        assert!(read(&bare).is_none(), "a packed-refs that is a directory");
+        std::fs::remove_dir(&packed).expect("rmdir");
+        let tags = bare.join("refs/tags");
+        std::fs::rename(&tags, bare.join("tags-aside")).expect("mv");
+        assert!(read(&bare).is_some(), "no loose tags at all");
+        std::fs::write(&tags, "").expect("write");
+        assert!(read(&bare).is_none(), "refs/tags that is a file");
+        std::fs::remove_file(&tags).expect("rm");
+        std::fs::rename(bare.join("tags-aside"), &tags).expect("mv");
+        std::fs::write(&packed, &text).expect("write");
         std::fs::write(bare.join("HEAD"), "garbage\n").expect("HEAD");
         assert!(read(&bare).is_none(), "a HEAD that is neither");
         assert_eq!(loose_target(b"ref: refs/heads/x\n"), Some(None));
