@@ -115,24 +115,14 @@ fn loose(dir: &Path, prefix: &str, refs: &mut BTreeMap<String, Option<ObjectId>>
 }
 
 /// The bytes of the file at `path`, without asking its size first (`std::fs::read` and
-/// `read_to_end` do: one more system call for each of thousands of ref files of 41 bytes).
+/// `File::read_to_end` do: one more system call for each of thousands of ref files of 41
+/// bytes; through `take` the file is only read).
 fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut bytes = vec![0u8; 128];
-    let mut len = 0;
-    loop {
-        if len == bytes.len() {
-            bytes.resize(len * 2, 0);
-        }
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    bytes.truncate(len);
+    let mut bytes = Vec::with_capacity(64);
+    std::fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -297,8 +287,15 @@ mod tests {
         let text = std::fs::read_to_string(&packed).expect("packed-refs");
         std::fs::write(&packed, format!("{text}garbage line\n")).expect("write");
         assert!(read(&bare).is_none(), "a packed line that is no ref");
-        std::fs::write(&packed, format!("^{}\n{text}", "a".repeat(40))).expect("write");
+        let (header, refs) = text.split_once('\n').expect("a header line");
+        let peeled = format!("^{}\n", "a".repeat(40));
+        std::fs::write(&packed, format!("{header}\n{peeled}{refs}")).expect("write");
         assert!(read(&bare).is_none(), "a peeled line after no ref");
+        let first = refs.split_inclusive('\n').next().expect("a ref line");
+        std::fs::write(&packed, format!("{header}\n{first}{peeled}")).expect("write");
+        assert!(read(&bare).is_some(), "a peeled line after a ref");
+        std::fs::write(&packed, format!("{header}\n{first}^{}\n", "z".repeat(40))).expect("write");
+        assert!(read(&bare).is_none(), "a peeled line that is no id");
         std::fs::write(&packed, &text).expect("write");
         // Files that cannot be read as such (not merely missing).
         std::fs::remove_file(&packed).expect("rm");
