@@ -234,41 +234,48 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
         && git_dir.join("objects").is_dir()
         && !git_dir.join(".git").exists()
         && !git_dir.join("commondir").exists();
-    let (store, dir, opened);
-    if plain {
-        // Its ref files, read directly; anything unusual is read by gix below.
-        if let Some(found) = super::ref_files::read(git_dir) {
-            return Ok(super::RepoRefs {
-                name: spec.name.clone(),
-                git_dir: git_dir.to_owned(),
-                head: found.head,
-                refs: found
-                    .branches
-                    .into_iter()
-                    .chain(found.tags)
-                    .map(|(name, id)| (name, id.to_string()))
-                    .collect(),
-                counted: None,
-            });
+    // Its ref files, read directly when plain; anything else (or unusual) is read by gix.
+    let (found, dir) = match plain.then(|| super::ref_files::read(git_dir)).flatten() {
+        Some(found) => (found, git_dir.to_owned()),
+        None if plain => {
+            let store = gix::refs::file::Store::at(git_dir.to_owned(), gix::hash::Kind::Sha1);
+            (store_refs(&store, &corrupt)?, git_dir.to_owned())
         }
-        store = gix::refs::file::Store::at(git_dir.to_owned(), gix::hash::Kind::Sha1);
-        dir = git_dir.to_owned();
-    } else {
-        opened =
-            gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| Error::NotGit {
-                repo: spec.name.clone(),
-                path: git_dir.to_owned(),
-                message: e.to_string(),
+        None => {
+            let opened = gix::open_opts(git_dir, crate::history::open_options()).map_err(|e| {
+                Error::NotGit {
+                    repo: spec.name.clone(),
+                    path: git_dir.to_owned(),
+                    message: e.to_string(),
+                }
             })?;
-        store = opened.refs.clone();
-        dir = opened.git_dir().to_owned();
-    }
-    let (branches, tags) = listed_refs(&store, &corrupt)?;
-    let out = branches
-        .into_iter()
-        .chain(tags)
-        .map(|(name, id)| (name, id.to_string()))
-        .collect();
+            (
+                store_refs(&opened.refs, &corrupt)?,
+                opened.git_dir().to_owned(),
+            )
+        }
+    };
+    Ok(super::RepoRefs {
+        name: spec.name.clone(),
+        git_dir: dir,
+        head: found.head,
+        refs: found
+            .branches
+            .into_iter()
+            .chain(found.tags)
+            .map(|(name, id)| (name, id.to_string()))
+            .collect(),
+        counted: None,
+    })
+}
+
+/// The branches, tags and HEAD of `store` as gix reads them (what `ref_files` is tested
+/// against).
+pub(super) fn store_refs(
+    store: &gix::refs::file::Store,
+    corrupt: &dyn Fn(&str, &dyn std::fmt::Display) -> Error,
+) -> Result<super::ref_files::RefFiles, Error> {
+    let (branches, tags) = listed_refs(store, corrupt)?;
     let head = match store
         .try_find("HEAD")
         .map_err(|e| corrupt("HEAD", &e))?
@@ -277,12 +284,10 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
         Some(gix::refs::Target::Symbolic(name)) => Some(name.as_bstr().to_string()),
         _ => None,
     };
-    Ok(super::RepoRefs {
-        name: spec.name.clone(),
-        git_dir: dir,
+    Ok(super::ref_files::RefFiles {
+        branches,
+        tags,
         head,
-        refs: out,
-        counted: None,
     })
 }
 

@@ -190,31 +190,16 @@ mod tests {
             .to_string()
     }
 
-    /// What gix's ref store reads of the same directory.
+    /// What gix's ref store reads of the same directory (the inventory's other reader).
     fn by_gix(git_dir: &Path) -> RefFiles {
         let store = gix::refs::file::Store::at(git_dir.to_owned(), gix::hash::Kind::Sha1);
-        let platform = store.iter().expect("iter");
-        let mut lists = [Vec::new(), Vec::new()];
-        for (list, prefix) in lists.iter_mut().zip(["refs/heads/", "refs/tags/"]) {
-            let prefix: &gix::path::RelativePath = prefix.try_into().expect("prefix");
-            for r in platform.prefixed(prefix).expect("prefixed") {
-                let r = r.expect("a ref");
-                if let gix::refs::Target::Object(id) = r.target {
-                    list.push((r.name.as_bstr().to_string(), id));
-                }
-            }
-            list.sort();
-        }
-        let head = match store.try_find("HEAD").expect("HEAD").map(|r| r.target) {
-            Some(gix::refs::Target::Symbolic(name)) => Some(name.as_bstr().to_string()),
-            _ => None,
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| super::super::Error::Corrupt {
+            repo: "legacy".into(),
+            path: git_dir.to_owned(),
+            what: what.to_string(),
+            message: e.to_string(),
         };
-        let [branches, tags] = lists;
-        RefFiles {
-            branches,
-            tags,
-            head,
-        }
+        super::super::read::store_refs(&store, &corrupt).expect("gix reads the refs")
     }
 
     /// A bare repo with packed and loose branches and tags (nested names, an annotated tag
