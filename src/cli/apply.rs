@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use tfmono::history::preload::Store as Preload;
-use tfmono::{apply, inventory, mapping, outdir, plan, report};
+use tfmono::{apply, inventory, outdir, plan, report};
 
 use super::plan::{compute_with_refs, InputArgs};
 use super::Ui;
@@ -62,7 +62,7 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let preload = Preload::default();
     let computed = compute_with_refs(input, ui, Some(out), !full, &preload, refs_read)?;
     let (plan, legacy_refs) = (computed.plan, computed.refs);
-    super::plan::report_changes(out, &legacy_refs, &plan, ui)?;
+    super::plan::report_changes(out, computed.last.as_ref(), &legacy_refs, &plan, ui)?;
     let trace = std::env::var_os("TFMONO_TRACE").is_some();
     if trace {
         eprintln!(
@@ -198,29 +198,40 @@ fn up_to_date(
     }
     let started = std::time::Instant::now();
     let trace = super::plan::Trace::from_env();
-    let Ok(mut mapping) = mapping::load(&input.mapping, input.repos.as_deref()) else {
+    let Ok(mapping) = super::plan::load_mapping(&input.mapping, input.repos.as_deref()) else {
         return Ok(Check::Stale(None));
     };
-    super::plan::resolve_identity(&mut mapping);
     trace.mark("up to date? mapping loaded");
     let opts = inventory::Options {
         cache_dir: input.cache.clone(),
         fetch: input.fetch,
     };
-    let Ok(refs) = inventory::refs(&mapping, &opts) else {
+    let _lock = outdir::lock_output(out)?;
+    // What the last completed apply recorded (read once for the whole run), and the stamps
+    // of the legacy ref files as the last run that read them found them: a repo whose files
+    // still stamp the same has the refs recorded then, its files are not read.
+    let last = outdir::last_synced::<inventory::RepoRefs>(out)?;
+    let stamped: Vec<inventory::StampedRefs> = outdir::last_stamps(out)?.unwrap_or_default();
+    trace.mark("up to date? records read");
+    let known = last.as_ref().map_or(&[][..], |l| l.repos.as_slice());
+    let Ok((refs, stamps)) = inventory::refs_stamped(&mapping, &opts, known, &stamped) else {
         return Ok(Check::Stale(None));
     };
     trace.mark("up to date? legacy refs read");
+    if stamps != stamped {
+        outdir::record_stamps(out, &stamps)?;
+        trace.mark("up to date? stamps recorded");
+    }
     let identity = mapping.identity.clone().unwrap_or_default();
     let fingerprint = plan::inputs_fingerprint(&mapping.text, &identity, &refs);
     let key = outdir::run_key(&fingerprint, monorepos)?;
-    let _lock = outdir::lock_output(out)?;
-    let synced = outdir::is_synced(out, &fingerprint, &key)?;
+    let synced = outdir::is_synced_as(out, last.as_ref(), &fingerprint, &key)?;
     trace.mark("up to date? records compared");
     if !synced {
         return Ok(Check::Stale(Some(Box::new(super::plan::ReadAlready {
             mapping,
             refs,
+            last,
         }))));
     }
     let count: usize = refs.iter().map(|r| r.refs.len()).sum();

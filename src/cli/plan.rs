@@ -107,13 +107,19 @@ pub fn compute(
 }
 
 /// What a caller of [`compute_with_refs`] read already of the same inputs: the mapping
-/// (loaded from the same file, its identity resolved) and the refs of every legacy repo.
+/// (loaded from the same file, its identity resolved), the refs of every legacy repo and
+/// what the last apply into the output directory recorded of them.
 pub struct ReadAlready {
     /// The mapping.
     pub mapping: mapping::Mapping,
     /// The refs of every legacy repo of it.
     pub refs: Vec<inventory::RepoRefs>,
+    /// The output directory's record of the last completed apply, as read (once) then.
+    pub last: Option<Synced>,
 }
+
+/// What the last completed apply into an output directory recorded of the legacy refs.
+pub type Synced = tfmono::outdir::Synced<inventory::RepoRefs>;
 
 /// What [`compute_with_refs`] computed.
 pub struct Computed {
@@ -126,6 +132,8 @@ pub struct Computed {
     /// The legacy repos it read (not taken from the output directory's records), for
     /// apply to record.
     pub read: Vec<inventory::Recorded>,
+    /// The output directory's record of the last completed apply (read once).
+    pub last: Option<Synced>,
 }
 
 /// [`compute`], with the legacy refs the plan was made from. The commit counts the last
@@ -150,15 +158,22 @@ pub fn compute_with_refs(
         strict: _,
     } = input;
     let trace = Trace::from_env();
-    let (mapping, refs_read) = match read {
-        Some(ReadAlready { mapping, refs }) => (mapping, Some(refs)),
-        None => {
-            let mut mapping = mapping::load(file, repos.as_deref())?;
-            resolve_identity(&mut mapping);
-            (mapping, None)
-        }
+    let (mapping, refs_read, last_read) = match read {
+        Some(ReadAlready {
+            mapping,
+            refs,
+            last,
+        }) => (mapping, Some(refs), Some(last)),
+        None => (load_mapping(file, repos.as_deref())?, None, None),
     };
     trace.mark("mapping loaded");
+    // The tag scans of the last apply into `out` (a repo whose scan inputs did not change is
+    // not scanned again: the cache is keyed by those inputs; see `plan::cache`): megabytes
+    // to inflate and parse, read meanwhile on a thread of their own.
+    let scans = out.filter(|_| reuse_scans).map(|out| {
+        let out = out.to_path_buf();
+        std::thread::spawn(move || tfmono::outdir::last_scans::<plan::cache::ScanCache>(&out))
+    });
     let opts = inventory::Options {
         cache_dir: cache.clone(),
         fetch: *fetch,
@@ -173,9 +188,10 @@ pub fn compute_with_refs(
     )?;
     // What the last apply into `out` recorded (read once): the commit counts of its repos
     // (a repo whose tips did not move is not walked again) and the refs it read.
-    let last = match out {
-        Some(out) => tfmono::outdir::last_synced::<inventory::RepoRefs>(out)?,
-        None => None,
+    let last = match (out, last_read) {
+        (Some(_), Some(last)) => last,
+        (Some(out), None) => tfmono::outdir::last_synced::<inventory::RepoRefs>(out)?,
+        (None, _) => None,
     };
     let known: inventory::KnownCounts = last
         .iter()
@@ -188,7 +204,7 @@ pub fn compute_with_refs(
     let base = plan::base_fingerprint(&mapping);
     // (Nothing to take before a first apply: no record, and the refs are read once, below.)
     let mut reuse = match out.filter(|_| reuse_scans && last.is_some()) {
-        Some(out) => recorded_repos(out, &mapping, &opts, &base, refs_read)?,
+        Some(out) => recorded_repos(out, &mapping, &opts, &base, refs_read, last.as_ref())?,
         None => Default::default(),
     };
     let reused: std::collections::BTreeSet<String> = reuse.keys().cloned().collect();
@@ -204,10 +220,11 @@ pub fn compute_with_refs(
     )
     .with_context(|| format!("reading the legacy repos of {}", file.display()))?;
     trace.mark("inventory");
-    // The tag scans of the last apply into `out`: a repo whose scan inputs did not change
-    // is not scanned again (the cache is keyed by those inputs; see `plan::cache`).
-    let scans = match out.filter(|_| reuse_scans) {
-        Some(out) => tfmono::outdir::last_scans::<plan::cache::ScanCache>(out)?.unwrap_or_default(),
+    let scans = match scans {
+        Some(read) => read
+            .join()
+            .expect("reading a record does not panic")?
+            .unwrap_or_default(),
         None => Default::default(),
     };
     // The repos whose refs are those the last apply into `out` read, when that apply's
@@ -245,26 +262,36 @@ pub fn compute_with_refs(
         plan,
         refs,
         read,
+        last,
     })
 }
 
-/// The legacy repos of `mapping` that an earlier apply into `out` recorded with the refs
-/// they have now and inputs `base` (see [`inventory::Recorded`]), by name. Any doubt (refs
-/// that cannot be read, a damaged record) leaves a repo out: it is read as usual.
+/// The legacy repos of `mapping` that an earlier apply into `out` (which recorded `last`)
+/// recorded with the refs they have now and inputs `base` (see [`inventory::Recorded`]),
+/// by name. Any doubt (refs that cannot be read, a damaged record) leaves a repo out: it
+/// is read as usual.
 fn recorded_repos(
     out: &Path,
     mapping: &mapping::Mapping,
     opts: &inventory::Options,
     base: &str,
     refs_read: Option<Vec<inventory::RepoRefs>>,
+    last: Option<&Synced>,
 ) -> anyhow::Result<std::collections::HashMap<String, inventory::LegacyRepo>> {
     use rayon::prelude::*;
+    // Read here (`plan --since`): through the stamps the last run recorded, as a re-sync
+    // reads them, but recording none (a plan writes nothing outside its report).
     let now = match refs_read {
         Some(refs) => refs,
-        None => match inventory::refs(mapping, opts) {
-            Ok(refs) => refs,
-            Err(_) => return Ok(Default::default()),
-        },
+        None => {
+            let stamped: Vec<inventory::StampedRefs> =
+                tfmono::outdir::last_stamps(out)?.unwrap_or_default();
+            let known = last.map_or(&[][..], |l| l.repos.as_slice());
+            match inventory::refs_stamped(mapping, opts, known, &stamped) {
+                Ok((refs, _)) => refs,
+                Err(_) => return Ok(Default::default()),
+            }
+        }
     };
     let found: Vec<Option<inventory::LegacyRepo>> = now
         .par_iter()
@@ -324,12 +351,21 @@ fn baseline(
     Ok(plan::Baseline { repos })
 }
 
-/// Gives `mapping` the identity of the commits tfmono writes when it names none: git's
-/// (`user.name`, `user.email`) in the mapping's directory, else `tfmono <tfmono@localhost>`.
-pub fn resolve_identity(mapping: &mut mapping::Mapping) {
+/// Loads mapping `file` (see [`mapping::load`]) and gives it the identity of the commits
+/// tfmono writes when it names none: git's (`user.name`, `user.email`) in the mapping's
+/// directory, else `tfmono <tfmono@localhost>`. Git is asked while the mapping is read (a
+/// start of git is milliseconds: most of loading a mapping of 1,000 repos).
+pub fn load_mapping(file: &Path, repos: Option<&Path>) -> Result<mapping::Mapping, mapping::Error> {
+    let base_dir = mapping::base_dir(file);
+    let (loaded, git) = std::thread::scope(|s| {
+        let git = s.spawn(|| git_identity(&base_dir));
+        (mapping::load(file, repos), git.join().ok().flatten())
+    });
+    let mut mapping = loaded?;
     if mapping.identity.is_none() {
-        mapping.identity = Some(git_identity(&mapping.base_dir).unwrap_or_default());
+        mapping.identity = Some(git.unwrap_or_default());
     }
+    Ok(mapping)
 }
 
 /// The identity git gives commits made in `dir` (`user.name`, `user.email` from git
@@ -388,7 +424,7 @@ pub fn run(args: &PlanArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let computed = compute_with_refs(input, ui, since.as_deref(), true, &Preload::default(), None)?;
     let (plan, refs) = (computed.plan, computed.refs);
     if let Some(dir) = since {
-        report_changes(dir, &refs, &plan, ui)?;
+        report_changes(dir, computed.last.as_ref(), &refs, &plan, ui)?;
     }
     if let Some(path) = detail {
         write_detail(&plan, path)?;
@@ -446,15 +482,17 @@ fn save(plan: &plan::Plan, path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("writing the plan to {}", path.display()))
 }
 
-/// Says which legacy refs changed since the last completed apply into `out`, and what
-/// this run does about each (see the README: refs are never deleted from a monorepo).
+/// Says which legacy refs changed since the last completed apply into `out` (which recorded
+/// `last`), and what this run does about each (see the README: refs are never deleted from
+/// a monorepo).
 pub fn report_changes(
     out: &std::path::Path,
+    last: Option<&Synced>,
     now: &[inventory::RepoRefs],
     plan: &plan::Plan,
     ui: &Ui,
 ) -> anyhow::Result<()> {
-    let Some(last) = outdir::last_synced::<inventory::RepoRefs>(out)? else {
+    let Some(last) = last else {
         return Ok(());
     };
     let changed = inventory::changes(&last.repos, now);

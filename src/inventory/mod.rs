@@ -15,6 +15,7 @@ mod locate;
 mod read;
 mod ref_files;
 pub mod root_only;
+pub mod stamps;
 
 use std::path::PathBuf;
 
@@ -352,6 +353,96 @@ pub fn refs(mapping: &Mapping, opts: &Options) -> Result<Vec<RepoRefs>, Error> {
         .collect()
 }
 
+/// The refs of one legacy repo as a reading with stamps found them (see [`stamps`]): what
+/// the output directory keeps so that the next run takes the refs without reading the files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StampedRefs {
+    /// The repo's name in the mapping.
+    pub name: String,
+    /// Its git directory.
+    pub git_dir: PathBuf,
+    /// The [`RepoRefs::digest`] of the refs read.
+    pub digest: String,
+    /// The stamps of their files.
+    pub stamps: stamps::Stamps,
+}
+
+impl RepoRefs {
+    /// A digest of what these refs say: the git directory, HEAD and every ref (the name and
+    /// the commit counts are not part of it).
+    pub fn digest(&self) -> String {
+        use sha1::Digest;
+        let mut h = sha1::Sha1::new();
+        h.update(self.git_dir.as_os_str().as_encoded_bytes());
+        h.update(format!("\0{}\0", self.head.as_deref().unwrap_or("")));
+        for (name, target) in &self.refs {
+            h.update(name.as_bytes());
+            h.update(b" ");
+            h.update(target.as_bytes());
+            h.update(b"\n");
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// [`refs`] for a run that knows the refs an earlier one read (`known`) and the stamps of
+/// their files (`stamped`): a repo whose stamps still hold (and whose known refs are the ones
+/// stamped) is taken as known, its ref files not read; any other is read, stamped. With the
+/// stamps for the next run, in mapping order (a repo whose stamps cannot be trusted, or
+/// that is not a plain repo read from its files, has none: it is read every time).
+pub fn refs_stamped(
+    mapping: &Mapping,
+    opts: &Options,
+    known: &[RepoRefs],
+    stamped: &[StampedRefs],
+) -> Result<(Vec<RepoRefs>, Vec<StampedRefs>), Error> {
+    use rayon::prelude::*;
+    let known: std::collections::HashMap<&str, &RepoRefs> =
+        known.iter().map(|r| (r.name.as_str(), r)).collect();
+    let stamped: std::collections::HashMap<&str, &StampedRefs> =
+        stamped.iter().map(|s| (s.name.as_str(), s)).collect();
+    let found: Vec<(RepoRefs, Option<StampedRefs>)> = mapping
+        .repos
+        .par_iter()
+        .map(|spec| {
+            let git_dir = locate::locate(mapping, spec, opts)?;
+            let held = stamped
+                .get(spec.name.as_str())
+                .zip(known.get(spec.name.as_str()));
+            if let Some((s, k)) = held {
+                if s.git_dir == git_dir
+                    && k.git_dir == git_dir
+                    && k.digest() == s.digest
+                    && s.stamps.hold(&git_dir)
+                {
+                    let refs = RepoRefs {
+                        counted: None,
+                        ..(*k).clone()
+                    };
+                    return Ok((refs, Some((*s).clone())));
+                }
+            }
+            let (refs, stamps) = read::refs_with(spec, &git_dir, true)?;
+            let stamped = stamps.map(|stamps| StampedRefs {
+                name: refs.name.clone(),
+                git_dir: refs.git_dir.clone(),
+                digest: refs.digest(),
+                stamps,
+            });
+            Ok((refs, stamped))
+        })
+        .collect::<Result<_, Error>>()?;
+    let mut stamps = Vec::new();
+    let refs = found
+        .into_iter()
+        .map(|(refs, s)| {
+            stamps.extend(s);
+            refs
+        })
+        .collect();
+    Ok((refs, stamps))
+}
+
 /// How one legacy ref changed between two readings of the refs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefChange {
@@ -552,6 +643,120 @@ mod tests {
             non_utf8_names: Vec::new(),
             counted_from: vec![id.to_string()],
         }
+    }
+
+    fn git(dir: &std::path::Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "a")
+            .env("GIT_AUTHOR_EMAIL", "a@x")
+            .env("GIT_COMMITTER_NAME", "a")
+            .env("GIT_COMMITTER_EMAIL", "a@x")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn stamped_refs_are_taken_as_known_while_the_files_stamp_the_same() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        let work = root.join("work");
+        std::fs::create_dir_all(&work).expect("mkdir");
+        git(&work, &["init", "-q", "-b", "main"]);
+        for i in 0..2 {
+            std::fs::write(work.join("main.tf"), format!("# {i}\n")).expect("write");
+            git(&work, &["add", "."]);
+            git(&work, &["commit", "-qm", &format!("c{i}")]);
+        }
+        git(&work, &["tag", "v1.0.0", "HEAD~1"]);
+        let legacy = root.join("legacy");
+        std::fs::create_dir_all(&legacy).expect("mkdir");
+        git(&legacy, &["clone", "-q", "--bare", "../work", "alb.git"]);
+        let bare = legacy.join("alb.git");
+        // The clone packed its refs; main also loose, as after a push.
+        let tip = git(&bare, &["rev-parse", "refs/heads/main"]);
+        git(
+            &bare,
+            &["update-ref", "refs/heads/main", "refs/heads/main~1"],
+        );
+        git(&bare, &["update-ref", "refs/heads/main", &tip]);
+        assert!(bare.join("refs/heads/main").is_file());
+        let text = r#"
+monorepo "reference-modules" { url = "git::https://github.com/acme/reference-modules.git" }
+repo "alb" {
+  url  = "https://github.com/acme/terraform-aws-alb.git"
+  into = "reference-modules"
+  path = "alb"
+}
+"#;
+        let mapping = crate::mapping::load_str(&root.join("mapping.hcl"), text, Some(&legacy))
+            .expect("a mapping");
+        let opts = Options::default();
+        // Just made: too recent to be stamped.
+        let (first, stamps) = refs_stamped(&mapping, &opts, &[], &[]).expect("refs");
+        assert_eq!(first, refs(&mapping, &opts).expect("refs"));
+        assert!(stamps.is_empty(), "racy: {stamps:?}");
+        std::thread::sleep(stamps::RACY + std::time::Duration::from_millis(50));
+        let (again, stamps) = refs_stamped(&mapping, &opts, &[], &[]).expect("refs");
+        assert_eq!(again, first);
+        assert_eq!(stamps.len(), 1);
+        assert_eq!(stamps[0].digest, first[0].digest());
+        // Refs known to be other than they are, stamped as the files are: taken as known,
+        // so the files were not read.
+        let mut known = first[0].clone();
+        known.refs.retain(|(name, _)| name != "refs/tags/v1.0.0");
+        known.counted = Some(Counted {
+            tips: Vec::new(),
+            commits: 9,
+        });
+        let claimed = StampedRefs {
+            digest: known.digest(),
+            ..stamps[0].clone()
+        };
+        let (taken, kept) = refs_stamped(
+            &mapping,
+            &opts,
+            std::slice::from_ref(&known),
+            std::slice::from_ref(&claimed),
+        )
+        .expect("refs");
+        assert_eq!(taken[0].refs, known.refs, "taken as known");
+        assert_eq!(taken[0].counted, None, "a reading counts nothing");
+        assert_eq!(kept, std::slice::from_ref(&claimed));
+        // Known refs that are not the stamped ones, or stamps of another directory: read.
+        let other = StampedRefs {
+            digest: first[0].digest(),
+            ..claimed.clone()
+        };
+        let (read, _) =
+            refs_stamped(&mapping, &opts, std::slice::from_ref(&known), &[other]).expect("refs");
+        assert_eq!(read, first);
+        let elsewhere = StampedRefs {
+            git_dir: root.join("elsewhere.git"),
+            ..claimed.clone()
+        };
+        let (read, _) = refs_stamped(&mapping, &opts, std::slice::from_ref(&known), &[elsewhere])
+            .expect("refs");
+        assert_eq!(read, first);
+        // A ref moved (a loose file written in place, as no git does but a script may): the
+        // stamps no longer hold, the files are read, and the new refs are not stamped yet.
+        let head = git(&bare, &["rev-parse", "refs/heads/main~1"]);
+        std::fs::write(bare.join("refs/heads/main"), format!("{head}\n")).expect("write");
+        let (moved, stamps) =
+            refs_stamped(&mapping, &opts, std::slice::from_ref(&known), &[claimed]).expect("refs");
+        assert_eq!(moved, refs(&mapping, &opts).expect("refs"));
+        assert!(moved[0]
+            .refs
+            .contains(&("refs/heads/main".to_string(), head)));
+        assert!(stamps.is_empty(), "racy again: {stamps:?}");
     }
 
     #[test]

@@ -221,6 +221,17 @@ fn count_grafts(git_dir: &Path, corrupt: &Corrupt<'_>) -> Result<usize, Error> {
 
 /// The branches, tags and HEAD of the repo at `git_dir`, from its ref files alone.
 pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, Error> {
+    refs_with(spec, git_dir, false).map(|(refs, _)| refs)
+}
+
+/// [`refs`], with the stamps of the ref files read (see [`super::stamps`]) when `stamp` and
+/// the repo is a plain one read straight from its files (`None` otherwise, or when the stamps
+/// cannot be trusted).
+pub(super) fn refs_with(
+    spec: &RepoSpec,
+    git_dir: &Path,
+    stamp: bool,
+) -> Result<(super::RepoRefs, Option<super::stamps::Stamps>), Error> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| Error::Corrupt {
         repo: spec.name.clone(),
         path: git_dir.to_owned(),
@@ -235,8 +246,18 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
         && !git_dir.join(".git").exists()
         && !git_dir.join("commondir").exists();
     // Its ref files, read directly when plain; anything else (or unusual) is read by gix.
-    let (found, dir) = match plain.then(|| super::ref_files::read(git_dir)).flatten() {
-        Some(found) => (found, git_dir.to_owned()),
+    let fast = plain
+        .then(|| match stamp {
+            true => super::ref_files::read_stamped(git_dir),
+            false => super::ref_files::read(git_dir).map(|found| (found, None)),
+        })
+        .flatten();
+    let mut stamps = None;
+    let (found, dir) = match fast {
+        Some((found, taken)) => {
+            stamps = taken;
+            (found, git_dir.to_owned())
+        }
         None if plain => {
             let store = gix::refs::file::Store::at(git_dir.to_owned(), gix::hash::Kind::Sha1);
             (store_refs(&store, &corrupt)?, git_dir.to_owned())
@@ -255,7 +276,7 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
             )
         }
     };
-    Ok(super::RepoRefs {
+    let refs = super::RepoRefs {
         name: spec.name.clone(),
         git_dir: dir,
         head: found.head,
@@ -266,7 +287,8 @@ pub(super) fn refs(spec: &RepoSpec, git_dir: &Path) -> Result<super::RepoRefs, E
             .map(|(name, id)| (name, id.to_string()))
             .collect(),
         counted: None,
-    })
+    };
+    Ok((refs, stamps))
 }
 
 /// The branches, tags and HEAD of `store` as gix reads them (what `ref_files` is tested

@@ -15,6 +15,8 @@ use std::path::Path;
 
 use gix::ObjectId;
 
+use super::stamps::{Stamps, Taking};
+
 /// Ref names with the object each names, sorted by name.
 pub(super) type Listed = Vec<(String, ObjectId)>;
 
@@ -29,17 +31,33 @@ pub(super) struct RefFiles {
 
 /// The refs of the git directory `git_dir`; `None` at any doubt (see the module's doc).
 pub(super) fn read(git_dir: &Path) -> Option<RefFiles> {
+    read_with(git_dir, None)
+}
+
+/// [`read`], with the stamps of what it read (see [`super::stamps`]): `None` when they
+/// cannot be trusted.
+pub(super) fn read_stamped(git_dir: &Path) -> Option<(RefFiles, Option<Stamps>)> {
+    let mut taking = Taking::new();
+    // The directory itself: a file renamed into it (a new HEAD, a new packed-refs) or a
+    // file added to it (a `commondir`, a `.git`) changes its times.
+    taking.note(".", &std::fs::metadata(git_dir));
+    let found = read_with(git_dir, Some(&mut taking))?;
+    Some((found, taking.finish()))
+}
+
+/// [`read`], stamping each path before its content is read when `taking`.
+fn read_with(git_dir: &Path, mut taking: Option<&mut Taking>) -> Option<RefFiles> {
     // By name: the object, or `None` for a symbolic ref (which hides a packed one).
     let mut refs: BTreeMap<String, Option<ObjectId>> = BTreeMap::new();
-    match read_file(&git_dir.join("packed-refs")) {
+    match read_file(&git_dir.join("packed-refs"), "packed-refs", &mut taking) {
         Ok(bytes) => packed(&bytes, &mut refs)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(_) => return None,
     }
     for prefix in ["refs/heads", "refs/tags"] {
-        loose(&git_dir.join(prefix), prefix, &mut refs)?;
+        loose(&git_dir.join(prefix), prefix, &mut refs, &mut taking)?;
     }
-    let head = head(&read_file(&git_dir.join("HEAD")).ok()?)?;
+    let head = head(&read_file(&git_dir.join("HEAD"), "HEAD", &mut taking).ok()?)?;
     let (mut branches, mut tags) = (Vec::new(), Vec::new());
     for (name, id) in refs {
         let Some(id) = id else { continue };
@@ -89,8 +107,17 @@ fn packed(bytes: &[u8], refs: &mut BTreeMap<String, Option<ObjectId>>) -> Option
     Some(())
 }
 
-/// Adds the loose refs under `dir` (the directory of ref prefix `prefix`) to `refs`.
-fn loose(dir: &Path, prefix: &str, refs: &mut BTreeMap<String, Option<ObjectId>>) -> Option<()> {
+/// Adds the loose refs under `dir` (the directory of ref prefix `prefix`) to `refs`,
+/// stamping the directory before it is listed when `taking`.
+fn loose(
+    dir: &Path,
+    prefix: &str,
+    refs: &mut BTreeMap<String, Option<ObjectId>>,
+    taking: &mut Option<&mut Taking>,
+) -> Option<()> {
+    if let Some(t) = taking.as_deref_mut() {
+        t.note(prefix, &std::fs::metadata(dir));
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(()),
@@ -102,10 +129,10 @@ fn loose(dir: &Path, prefix: &str, refs: &mut BTreeMap<String, Option<ObjectId>>
         let name = format!("{prefix}/{}", file_name.to_str()?);
         let kind = entry.file_type().ok()?;
         if kind.is_dir() {
-            loose(&entry.path(), &name, refs)?;
+            loose(&entry.path(), &name, refs, taking)?;
         } else if kind.is_file() {
             valid_name(&name)?;
-            let target = loose_target(&read_file(&entry.path()).ok()?)?;
+            let target = loose_target(&read_file(&entry.path(), &name, taking).ok()?)?;
             refs.insert(name, target);
         } else {
             return None;
@@ -116,13 +143,23 @@ fn loose(dir: &Path, prefix: &str, refs: &mut BTreeMap<String, Option<ObjectId>>
 
 /// The bytes of the file at `path`, without asking its size first (`std::fs::read` and
 /// `File::read_to_end` do: one more system call for each of thousands of ref files of 41
-/// bytes; through `take` the file is only read).
-fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+/// bytes; through `take` the file is only read). When `taking`, the open file is stamped
+/// (as `name`) before it is read; a missing file is stamped as missing.
+fn read_file(
+    path: &Path,
+    name: &str,
+    taking: &mut Option<&mut Taking>,
+) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::with_capacity(64);
-    std::fs::File::open(path)?
-        .take(u64::MAX)
-        .read_to_end(&mut bytes)?;
+    let file = std::fs::File::open(path);
+    if let Some(t) = taking.as_deref_mut() {
+        match &file {
+            Ok(f) => t.note(name, &f.metadata()),
+            Err(e) => t.note(name, &Err(std::io::Error::from(e.kind()))),
+        }
+    }
+    file?.take(u64::MAX).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -309,6 +346,9 @@ mod tests {
             .map(|i| format!("{} refs/tags/t{i}\n", "b".repeat(40)))
             .collect();
         std::fs::write(&packed, &big).expect("write");
-        assert_eq!(read_file(&packed).expect("read"), big.as_bytes());
+        assert_eq!(
+            read_file(&packed, "packed-refs", &mut None).expect("read"),
+            big.as_bytes()
+        );
     }
 }

@@ -293,11 +293,9 @@ pub fn load(file: &Path, repos_dir: Option<&Path>) -> Result<Mapping, Error> {
     load_str(file, &text, repos_dir)
 }
 
-/// Validates and expands mapping `text` as if read from `file` (relative paths resolve
-/// against `file`'s directory).
-pub fn load_str(file: &Path, text: &str, repos_dir: Option<&Path>) -> Result<Mapping, Error> {
-    let base_dir = file
-        .parent()
+/// The directory relative paths of mapping `file` resolve against ([`Mapping::base_dir`]).
+pub fn base_dir(file: &Path) -> PathBuf {
+    file.parent()
         .map(|p| {
             if p.as_os_str().is_empty() {
                 Path::new(".")
@@ -306,7 +304,13 @@ pub fn load_str(file: &Path, text: &str, repos_dir: Option<&Path>) -> Result<Map
             }
         })
         .unwrap_or(Path::new("."))
-        .to_path_buf();
+        .to_path_buf()
+}
+
+/// Validates and expands mapping `text` as if read from `file` (relative paths resolve
+/// against `file`'s directory).
+pub fn load_str(file: &Path, text: &str, repos_dir: Option<&Path>) -> Result<Mapping, Error> {
+    let base_dir = base_dir(file);
     let raw = parse::parse(file, text)?;
     let mut mapping = validate::validate(file, &base_dir, text, raw)?;
     if let Some(dir) = repos_dir {

@@ -30,10 +30,10 @@ pub use journal::{
     journal_path, load, record, save, Journal, JournalRef, JournalRepo, JournalTarget,
 };
 pub use records::{
-    forget_applied, is_intact, is_synced, last_repo, last_scans, last_synced, last_verified,
-    moved_since_apply, prepare_repo, prepare_scans, record_applied, record_prepared_repo,
-    record_prepared_scans, record_repo, record_scans, record_synced, record_verified, Moved,
-    Prepared, Synced,
+    forget_applied, is_intact, is_synced, is_synced_as, last_repo, last_scans, last_stamps,
+    last_synced, last_verified, moved_since_apply, prepare_repo, prepare_scans, record_applied,
+    record_prepared_repo, record_prepared_scans, record_repo, record_scans, record_stamps,
+    record_synced, record_verified, Moved, Prepared, Synced,
 };
 pub use write::{write_file, write_script, SCRIPT_END};
 
@@ -55,6 +55,10 @@ pub const SCANS_FILE: &str = "scans.json.z";
 /// The directory under [`MARKER_DIR`] holding how the last applies read each legacy repo
 /// (`record_repo`), one file per repo.
 pub const REPOS_DIR: &str = "repos";
+/// The file under [`MARKER_DIR`] holding the stat stamps of the legacy repos' ref files as
+/// the last run that read them found them: a re-run takes the refs of a repo whose files
+/// still stamp the same without reading them (see `inventory::stamps`).
+pub const STAMPS_FILE: &str = "ref-stamps.json";
 /// The file under [`MARKER_DIR`] holding what the last verify proved (the legacy tips whose
 /// whole history has an identical image): `verify --since-last` checks only what is new.
 pub const VERIFIED_FILE: &str = "verified.json";

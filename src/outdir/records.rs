@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     io, journal, read_json, write_data, Error, Journal, APPLIED_FILE, MARKER_DIR, REPOS_DIR,
-    SCANS_FILE, SYNCED_FILE, VERIFIED_FILE,
+    SCANS_FILE, STAMPS_FILE, SYNCED_FILE, VERIFIED_FILE,
 };
 
 /// Every ref of each journal monorepo: name -> target (hex), by monorepo name.
@@ -49,12 +49,13 @@ pub fn record_applied(out: &Path, journal: &Journal) -> Result<(), Error> {
             values.insert(m.name.clone(), all_refs(&dir)?);
         }
     }
-    let json = serde_json::to_vec_pretty(&values).expect("ref values always serialise");
+    let json = serde_json::to_vec(&values).expect("ref values always serialise");
     write_data(&out.join(MARKER_DIR).join(APPLIED_FILE), &json)
 }
 
-/// Forgets what [`record_applied`], [`record_synced`], [`record_scans`] and
-/// [`record_verified`] recorded (after a rollback: nothing is applied, nothing is verified).
+/// Forgets what [`record_applied`], [`record_synced`], [`record_scans`],
+/// [`record_verified`] and [`record_stamps`] recorded (after a rollback: nothing is
+/// applied, nothing is verified).
 pub fn forget_applied(out: &Path) -> Result<(), Error> {
     let repos = out.join(MARKER_DIR).join(REPOS_DIR);
     match std::fs::remove_dir_all(&repos) {
@@ -63,7 +64,13 @@ pub fn forget_applied(out: &Path) -> Result<(), Error> {
         }
         _ => {}
     }
-    for name in [SYNCED_FILE, APPLIED_FILE, SCANS_FILE, VERIFIED_FILE] {
+    for name in [
+        SYNCED_FILE,
+        APPLIED_FILE,
+        SCANS_FILE,
+        VERIFIED_FILE,
+        STAMPS_FILE,
+    ] {
         let path = out.join(MARKER_DIR).join(name);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -116,8 +123,23 @@ pub fn record_synced<R: Serialize>(
         inputs,
         repos,
     };
-    let json = serde_json::to_vec_pretty(&synced).expect("refs always serialise");
+    let json = serde_json::to_vec(&synced).expect("refs always serialise");
     write_data(&out.join(MARKER_DIR).join(SYNCED_FILE), &json)
+}
+
+/// Records the stamps of the legacy repos' ref files (the caller's: see
+/// `inventory::StampedRefs`; this module only stores them). They describe the legacy repos,
+/// not the output: any run that read them may write them (under the output's lock), a
+/// no-op re-run included; a rollback forgets them with the other records.
+pub fn record_stamps<S: Serialize>(out: &Path, stamps: &[S]) -> Result<(), Error> {
+    let json = serde_json::to_vec(stamps).expect("stamps always serialise");
+    write_data(&out.join(MARKER_DIR).join(STAMPS_FILE), &json)
+}
+
+/// What [`record_stamps`] recorded in `out`, if anything (a damaged record counts as none:
+/// the refs are read again).
+pub fn last_stamps<S: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<Vec<S>>, Error> {
+    read_record(out, STAMPS_FILE)
 }
 
 /// What the last completed apply into `out` imported, if it recorded it (a damaged record
@@ -176,21 +198,47 @@ fn compressed_json<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// What [`compressed_json`] made of a `T`, if `bytes` is that (a damaged record is none).
 fn from_compressed_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    thread_local! {
+        // The JSON is inflated into a buffer each thread keeps: a thousand records read in a
+        // row each zeroed a fresh one before.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // Kept only up to this size: a record of megabytes (the scans) gets a buffer of its own.
+    const KEEP: usize = 1 << 20;
+    BUFFER.with(|buffer| {
+        let mut kept = buffer.try_borrow_mut().ok();
+        let mut own = Vec::new();
+        let json = match kept.as_deref_mut() {
+            Some(b) => b,
+            None => &mut own,
+        };
+        let n = inflate(bytes, json)?;
+        let value = serde_json::from_slice(&json[..n]).ok();
+        if json.len() > KEEP {
+            *json = Vec::new();
+        }
+        value
+    })
+}
+
+/// Inflates the zlib stream `bytes` into `json` (grown as needed; whatever it holds past the
+/// result is left as it was), returning the length of the result; `None` when it is damaged.
+fn inflate(bytes: &[u8], json: &mut Vec<u8>) -> Option<usize> {
     // One call into libdeflate (a streaming decoder's set-up was most of reading a thousand
     // small records): the buffer grows until the JSON fits.
     let mut inflate = libdeflater::Decompressor::new();
     // JSON this compressed is about 9 times larger: a first guess of 16 fits it (the pages
     // of a fresh zeroed buffer that are not written cost nothing).
-    let mut size = bytes.len().saturating_mul(16).max(4096);
+    let guess = bytes.len().saturating_mul(16).max(4096);
+    if json.len() < guess {
+        json.resize(guess, 0);
+    }
     loop {
-        let mut json = vec![0u8; size];
-        match inflate.zlib_decompress(bytes, &mut json) {
-            Ok(n) => {
-                json.truncate(n);
-                return serde_json::from_slice(&json).ok();
-            }
-            Err(libdeflater::DecompressionError::InsufficientSpace) if size < 1 << 32 => {
-                size = size.saturating_mul(4);
+        match inflate.zlib_decompress(bytes, json) {
+            Ok(n) => return Some(n),
+            Err(libdeflater::DecompressionError::InsufficientSpace) if json.len() < 1 << 32 => {
+                let grown = json.len().saturating_mul(4);
+                json.resize(grown, 0);
             }
             Err(_) => return None,
         }
@@ -314,6 +362,16 @@ fn as_left(out: &Path, fingerprint: &str) -> Result<bool, Error> {
 /// deleted). Reads ref files and the records only, no object.
 pub fn is_synced(out: &Path, fingerprint: &str, key: &str) -> Result<bool, Error> {
     let synced: Option<Synced<serde::de::IgnoredAny>> = last_synced(out)?;
+    is_synced_as(out, synced.as_ref(), fingerprint, key)
+}
+
+/// [`is_synced`], with the record `synced` [`last_synced`] read of `out`.
+pub fn is_synced_as<R>(
+    out: &Path,
+    synced: Option<&Synced<R>>,
+    fingerprint: &str,
+    key: &str,
+) -> Result<bool, Error> {
     if synced.is_none_or(|s| s.fingerprint != key) {
         return Ok(false);
     }

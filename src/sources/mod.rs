@@ -159,16 +159,58 @@ pub struct Targets {
     /// Every literal that a reference to a target must contain (its repo path, its
     /// registry `namespace/name/`), matched case-insensitively: files without any are
     /// skipped without parsing.
-    prefilter: Option<aho_corasick::AhoCorasick>,
-    /// The same patterns lowercased, matched case-sensitively against lowercased text: the
-    /// fast form of [`may_mention`](Self::may_mention) (a case-sensitive automaton gets a
-    /// SIMD prefilter; a case-insensitive one walks every byte).
-    lowered: Option<Lowered>,
+    patterns: Vec<String>,
+    /// The searchers of `patterns`, built at their first use: a run whose every scan is
+    /// taken from the last run's records searches nothing, and an automaton of thousands of
+    /// patterns takes milliseconds to build.
+    matchers: std::sync::OnceLock<Matchers>,
     /// Per prefilter pattern, the targets it names (`None`: an escape).
     pattern_targets: Vec<Option<Vec<usize>>>,
     /// The tag each (repo, version constraint) resolved to (see
     /// [`highest_matching`](Self::highest_matching)): files of every tag repeat the same few.
     resolved: std::sync::Arc<std::sync::Mutex<HashMap<(String, String), Resolved>>>,
+}
+
+/// The searchers of [`Targets`]' patterns.
+#[derive(Debug, Clone)]
+struct Matchers {
+    /// The patterns, matched case-insensitively by an automaton that is quick to build
+    /// (`None`: it could not be built).
+    prefilter: Option<aho_corasick::AhoCorasick>,
+    /// The same as a DFA: several times faster to search, but milliseconds to build for
+    /// thousands of patterns; built once [`Matchers::searched`] passes [`DFA_AFTER`] bytes
+    /// (a re-sync scans a file or two; a first apply, megabytes).
+    dfa: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
+    /// How many bytes `prefilter` searched so far.
+    searched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The same patterns lowercased, matched case-sensitively against lowercased text: the
+    /// fast form of [`Targets::may_mention`] (a case-sensitive automaton gets a SIMD
+    /// prefilter; a case-insensitive one walks every byte).
+    lowered: Option<Lowered>,
+}
+
+/// Bytes searched with the quick automaton before the DFA is built (see [`Matchers::dfa`]).
+const DFA_AFTER: usize = 1 << 20;
+
+impl Matchers {
+    /// The automaton of `patterns` (those the matchers were built of) to search `len` more
+    /// bytes with: the quick one until [`DFA_AFTER`] bytes were searched, then the DFA
+    /// (when it builds).
+    fn automaton(&self, patterns: &[String], len: usize) -> Option<&aho_corasick::AhoCorasick> {
+        use std::sync::atomic::Ordering;
+        let quick = self.prefilter.as_ref()?;
+        if self.searched.fetch_add(len, Ordering::Relaxed) < DFA_AFTER {
+            return Some(quick);
+        }
+        let dfa = self.dfa.get_or_init(|| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(patterns)
+                .ok()
+        });
+        Some(dfa.as_ref().unwrap_or(quick))
+    }
 }
 
 /// What a version constraint resolved to among a target's tags.
@@ -310,13 +352,22 @@ impl Targets {
         }
         let (patterns, names): (Vec<String>, Vec<Option<Vec<usize>>>) = named.into_iter().unzip();
         t.pattern_targets = names;
-        t.prefilter = aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&patterns)
-            .ok();
-        t.lowered = Lowered::new(&patterns);
+        t.patterns = patterns;
         t
+    }
+
+    /// The searchers of the patterns, built once, at the first call.
+    fn matchers(&self) -> &Matchers {
+        self.matchers.get_or_init(|| Matchers {
+            prefilter: aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(&self.patterns)
+                .ok(),
+            dfa: std::sync::OnceLock::new(),
+            searched: Default::default(),
+            lowered: Lowered::new(&self.patterns),
+        })
     }
 
     /// Whether `text` may mention a target (a legacy repo or a forked registry module): a
@@ -324,13 +375,16 @@ impl Targets {
     /// certainly not; `true` means parse the file. Text holding JSON or HCL escapes (`\/`,
     /// `\u`) always may.
     pub fn may_mention(&self, text: &str) -> bool {
-        let Some(ac) = &self.prefilter else {
+        let matchers = self.matchers();
+        if matchers.prefilter.is_none() {
             return !self.targets.is_empty();
-        };
+        }
         // One pass: the escapes are patterns too (`\U` through the case-insensitivity).
-        match &self.lowered {
+        match &matchers.lowered {
             Some(lowered) => lowered.is_match(text.as_bytes()),
-            None => ac.is_match(text),
+            None => matchers
+                .automaton(&self.patterns, text.len())
+                .is_none_or(|ac| ac.is_match(text)),
         }
     }
 
@@ -338,7 +392,7 @@ impl Targets {
     /// [`may_mention`](Self::may_mention) (so a source in `text` can only resolve to one of
     /// them); `None` when an escape in it could spell any target.
     pub fn mentioned_repos(&self, text: &str) -> Option<BTreeSet<&str>> {
-        let Some(ac) = &self.prefilter else {
+        let Some(ac) = self.matchers().automaton(&self.patterns, text.len()) else {
             return self.targets.is_empty().then(BTreeSet::new);
         };
         let mut out = BTreeSet::new();
@@ -909,6 +963,57 @@ mod tests {
                 .mentioned_repos("acme/a")
                 .map(|s| s.len()),
             Some(0)
+        );
+    }
+
+    #[test]
+    fn many_targets_answer_the_same_before_and_after_the_dfa_takes_over() {
+        // More patterns than the packed searcher takes: the automata answer.
+        let targets: Vec<Target> = (0..100)
+            .map(|i| {
+                target(
+                    &format!("r{i}"),
+                    &format!("https://github.com/acme/r{i}.git"),
+                )
+            })
+            .collect();
+        let t = Targets::new(targets);
+        assert!(
+            t.matchers().lowered.is_none(),
+            "too many for the packed searcher"
+        );
+        let texts = [
+            (
+                "source = \"git::https://github.com/ACME/R7.git?ref=v1\"",
+                true,
+                Some("r7"),
+            ),
+            (
+                "source = \"./modules/x\" # acme/r1 and acme/r12",
+                true,
+                Some("r1,r12"),
+            ),
+            ("nothing to see", false, Some("")),
+            ("{\"source\": \"github.com\\/acme\\/r3\"}", true, None),
+        ];
+        let check = |t: &Targets| {
+            for (text, may, names) in texts {
+                assert_eq!(t.may_mention(text), may, "{text}");
+                let got = t
+                    .mentioned_repos(text)
+                    .map(|s| s.into_iter().collect::<Vec<_>>().join(","));
+                assert_eq!(got.as_deref(), names, "{text}");
+            }
+        };
+        check(&t);
+        assert!(t.matchers().dfa.get().is_none(), "no DFA for a few files");
+        // A megabyte searched: the DFA is built and answers the same.
+        let filler = "x".repeat(DFA_AFTER + 1);
+        assert!(!t.may_mention(&filler));
+        check(&t);
+        assert!(
+            t.matchers().dfa.get().is_some_and(|d| d.is_some()),
+            "the DFA took over"
         );
     }
 

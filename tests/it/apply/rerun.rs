@@ -237,6 +237,55 @@ fn a_rewound_branch_a_deleted_tag_and_a_new_tag_are_reported_and_handled_as_docu
     assert!(again.stderr.contains(UP_TO_DATE), "{}", again.stderr);
 }
 
+#[test]
+fn a_legacy_ref_rewritten_in_place_is_noticed_though_its_files_were_stamped() {
+    let tmp = tempdir();
+    let root = tmp.path();
+    let out = root.join("out");
+    ok(root, &["gen-org", "org"]);
+    ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    // Old enough (a second) for their stamps to be trusted: the no-op records them, and the
+    // next no-op takes every repo's refs from them (the files stat the same).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let stamps = out.join(".tfmono/ref-stamps.json");
+    let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(again.stderr.contains(UP_TO_DATE), "{}", again.all());
+    let recorded = std::fs::read_to_string(&stamps).expect("stamps recorded");
+    assert_eq!(recorded.matches("\"stamps\":").count(), 25, "{recorded}");
+    let again = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(again.stderr.contains(UP_TO_DATE), "{}", again.all());
+    assert_eq!(std::fs::read_to_string(&stamps).expect("stamps"), recorded);
+
+    // A script (not git) writes a branch in place, at once: same file, same size.
+    let legacy = root.join("org/legacy/terraform-aws-vpc.git");
+    let branch = legacy.join("refs/heads/main");
+    assert!(branch.is_file(), "a loose ref");
+    let parent = git(&legacy, &["rev-parse", "refs/heads/main~1"]);
+    std::fs::write(&branch, format!("{parent}\n")).expect("write in place");
+    let run = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(
+        run.stderr
+            .contains("Since the last apply into out: 1 of 25 legacy repos changed"),
+        "{}",
+        run.all()
+    );
+    let mono = out.join("reference-modules.git");
+    let image = git(
+        &mono,
+        &[
+            "rev-parse",
+            "refs/heads/import/terraform-aws-vpc/main^{tree}:vpc",
+        ],
+    );
+    assert_eq!(
+        image,
+        git(&legacy, &["rev-parse", "refs/heads/main^{tree}"])
+    );
+    // Just changed, so not stamped: the next run reads it, finds nothing new.
+    let after = ok(root, &["apply", "org/mapping.hcl", "--out", "out"]);
+    assert!(after.stderr.contains(UP_TO_DATE), "{}", after.all());
+}
+
 /// The file names in `mono/objects/pack`, sorted.
 fn pack_files(mono: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(mono.join("objects/pack"))
