@@ -302,9 +302,27 @@ mod tests {
         assert!(absent.hold(dir));
         std::fs::create_dir(dir.join("gone")).expect("mkdir");
         assert!(!absent.hold(dir));
-        // A path that cannot be looked at (below a file) does not hold.
-        let below = stamped(dir, &["nothing"]).finish().expect("absent");
-        let below = Stamps(below.0.replace(" nothing", " HEAD/x"));
+        // A path absent then, that now cannot even be looked at (a file is where its
+        // directory was): an error, not an absence, so it does not hold.
+        let below = stamped(dir, &["f/x"]).finish().expect("absent is a stamp");
+        assert!(below.hold(dir));
+        std::fs::write(dir.join("f"), "").expect("write");
         assert!(!below.hold(dir));
+    }
+
+    #[test]
+    fn stamps_keep_the_times_to_the_nanosecond() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("HEAD");
+        std::fs::write(&path, "x").expect("write");
+        let at = UNIX_EPOCH + Duration::new(1_600_000_000, 123_456_789);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(at))
+            .expect("set mtime");
+        let stamp = Stamp::of(&std::fs::metadata(&path).expect("stat"));
+        assert_eq!(stamp.mtime, 1_600_000_000_123_456_789);
+        assert_eq!(stamp.size, 1);
     }
 }
