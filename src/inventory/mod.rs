@@ -375,13 +375,21 @@ impl RepoRefs {
         let mut h = sha1::Sha1::new();
         h.update(self.git_dir.as_os_str().as_encoded_bytes());
         h.update(format!("\0{}\0", self.head.as_deref().unwrap_or("")));
+        self.hash_refs(&mut h);
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Feeds every ref to `h` as a line `{name} {target}` (without a string made for each of
+    /// thousands of refs): the part of [`digest`](Self::digest) and of the plan's input
+    /// fingerprint that lists the refs.
+    pub fn hash_refs(&self, h: &mut sha1::Sha1) {
+        use sha1::Digest;
         for (name, target) in &self.refs {
             h.update(name.as_bytes());
             h.update(b" ");
             h.update(target.as_bytes());
             h.update(b"\n");
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -609,6 +617,32 @@ pub fn scan_reusing(
     Ok(Inventory { repos })
 }
 
+/// Runs git with `args` in `dir` for a test (no user or system config, a fixed identity),
+/// returning its trimmed output; panics with git's message when it fails.
+#[cfg(test)]
+fn test_git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "a")
+        .env("GIT_AUTHOR_EMAIL", "a@x")
+        .env("GIT_COMMITTER_NAME", "a")
+        .env("GIT_COMMITTER_EMAIL", "a@x")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,24 +679,7 @@ mod tests {
         }
     }
 
-    fn git(dir: &std::path::Path, args: &[&str]) -> String {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "a")
-            .env("GIT_AUTHOR_EMAIL", "a@x")
-            .env("GIT_COMMITTER_NAME", "a")
-            .env("GIT_COMMITTER_EMAIL", "a@x")
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}");
-        String::from_utf8(out.stdout)
-            .expect("utf-8")
-            .trim()
-            .to_string()
-    }
+    use super::test_git as git;
 
     #[test]
     fn stamped_refs_are_taken_as_known_while_the_files_stamp_the_same() {

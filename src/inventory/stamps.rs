@@ -193,6 +193,12 @@ mod tests {
         std::thread::sleep(RACY + Duration::from_millis(50));
     }
 
+    /// The stamps of `paths` under `dir` once what was just written there is old enough.
+    fn settled(dir: &Path, paths: &[&str]) -> Stamps {
+        settle();
+        stamped(dir, paths).finish().expect("old enough")
+    }
+
     #[test]
     fn recent_changes_give_no_stamps_and_old_ones_hold_until_anything_changes() {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -208,20 +214,14 @@ mod tests {
             .and_then(|f| f.set_modified(old))
             .expect("set mtime");
         assert_eq!(stamped(dir, &["HEAD"]).finish(), None);
-        settle();
-        let stamps = stamped(dir, &["HEAD", "packed-refs"])
-            .finish()
-            .expect("old enough");
+        let stamps = settled(dir, &["HEAD", "packed-refs"]);
         assert!(stamps.0.ends_with(" HEAD;packed-refs"), "{}", stamps.0);
         assert!(stamps.hold(dir));
         // Written in place with the same size: the times differ.
         std::fs::write(dir.join("HEAD"), "ref: refs/heads/mast\n").expect("write");
         assert!(!stamps.hold(dir), "HEAD rewritten in place");
         // Replaced through a rename, with the old modification time: another inode.
-        settle();
-        let stamps = stamped(dir, &["HEAD", "packed-refs"])
-            .finish()
-            .expect("old enough");
+        let stamps = settled(dir, &["HEAD", "packed-refs"]);
         let modified = std::fs::metadata(dir.join("HEAD"))
             .and_then(|m| m.modified())
             .expect("mtime");
@@ -234,25 +234,18 @@ mod tests {
         std::fs::rename(dir.join("HEAD.lock"), dir.join("HEAD")).expect("rename");
         assert!(!stamps.hold(dir), "HEAD replaced");
         // A path that was absent appears.
-        settle();
-        let stamps = stamped(dir, &["HEAD", "packed-refs"])
-            .finish()
-            .expect("old enough");
+        let stamps = settled(dir, &["HEAD", "packed-refs"]);
         assert!(stamps.hold(dir));
         std::fs::write(dir.join("packed-refs"), "").expect("write");
         assert!(!stamps.hold(dir), "packed-refs appeared");
         // One that was there is gone.
-        settle();
-        let stamps = stamped(dir, &["HEAD", "packed-refs"])
-            .finish()
-            .expect("old enough");
+        let stamps = settled(dir, &["HEAD", "packed-refs"]);
         assert!(stamps.hold(dir));
         std::fs::remove_file(dir.join("packed-refs")).expect("rm");
         assert!(!stamps.hold(dir), "packed-refs gone");
         // A directory gains an entry.
         std::fs::create_dir(dir.join("refs")).expect("mkdir");
-        settle();
-        let stamps = stamped(dir, &["refs"]).finish().expect("old enough");
+        let stamps = settled(dir, &["refs"]);
         assert!(stamps.hold(dir));
         std::fs::write(dir.join("refs/x"), "").expect("write");
         assert!(!stamps.hold(dir), "a new file in refs");

@@ -233,13 +233,7 @@ pub fn inputs_fingerprint(
             redact::url(&repo.git_dir.display().to_string()),
             repo.head.as_deref().unwrap_or("(detached)")
         ));
-        for (name, target) in &repo.refs {
-            // `{name} {target}\n`, without a string made for each of thousands of refs.
-            h.update(name.as_bytes());
-            h.update(b" ");
-            h.update(target.as_bytes());
-            h.update(b"\n");
-        }
+        repo.hash_refs(&mut h);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
