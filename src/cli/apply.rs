@@ -47,6 +47,11 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         full,
         monorepos,
     } = args;
+    // Ctrl-C from the start: during the reading and planning it is noted, and the run
+    // stops with its "interrupted" message before the first monorepo (a second one stops
+    // it at once). Installed only before the import, a Ctrl-C while planning killed the run
+    // without a word.
+    let _guard = gix::interrupt::init_handler_default(1).ok();
     let mut refs_read = None;
     if !full && saved.is_none() {
         match up_to_date(input, out, monorepos.as_deref())? {
@@ -99,7 +104,6 @@ pub fn run(args: &ApplyArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     }
     super::plan::check_strict(&plan, input.strict)?;
 
-    let _guard = gix::interrupt::init_handler_default(1).ok();
     let progress = ui.progress();
     let opts = apply::Options {
         monorepos_dir: monorepos

@@ -116,6 +116,34 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
     let r = apply_cmd(&org, "out-int").output().expect("re-run");
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_converged(&org, "out-int", &expected, true);
+
+    // Ctrl-C while the legacy repos are still being read and planned: the same clear
+    // stop (it used to kill the run without a word), nothing imported, and a re-run converges.
+    let child = apply_cmd(&org, "out-early")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(full.mul_f64(0.05).max(std::time::Duration::from_millis(30)));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let o = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "exit code after an early Ctrl-C: {stderr}"
+    );
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("run the same command again"),
+        "{stderr}"
+    );
+    let r = apply_cmd(&org, "out-early").output().expect("re-run");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_converged(&org, "out-early", &expected, false);
 }
 
 #[test]
