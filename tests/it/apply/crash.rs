@@ -90,18 +90,7 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
     );
 
     // Ctrl-C midway: a clear message, a non-zero exit, then a re-run converges.
-    let child = apply_cmd(&org, "out-int")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(full.mul_f64(0.6));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let o = child.wait_with_output().expect("wait");
+    let o = interrupted_apply(&org, "out-int", full.mul_f64(0.6));
     let stderr = String::from_utf8_lossy(&o.stderr);
     if o.status.success() {
         eprintln!("SIGINT came after apply finished ({full:?}); nothing to check but convergence");
@@ -119,18 +108,8 @@ fn sigkill_at_any_moment_then_rerun_converges_and_ctrl_c_stops_cleanly() {
 
     // Ctrl-C while the legacy repos are still being read and planned: the same clear
     // stop (it used to kill the run without a word), nothing imported, and a re-run converges.
-    let child = apply_cmd(&org, "out-early")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(full.mul_f64(0.05).max(std::time::Duration::from_millis(30)));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let o = child.wait_with_output().expect("wait");
+    let early = full.mul_f64(0.05).max(std::time::Duration::from_millis(30));
+    let o = interrupted_apply(&org, "out-early", early);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
         o.status.code(),
@@ -264,6 +243,22 @@ fn snapshot(out: &Path) -> BTreeMap<String, String> {
         }
     }
     s
+}
+
+/// An apply into `out` sent SIGINT (Ctrl-C) `after` its start, as it ended.
+fn interrupted_apply(org: &Path, out: &str, after: std::time::Duration) -> std::process::Output {
+    let child = apply_cmd(org, out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(after);
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    child.wait_with_output().expect("wait")
 }
 
 fn apply_cmd(org: &Path, out: &str) -> Command {
